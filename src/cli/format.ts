@@ -1,0 +1,88 @@
+import type { AdvanceResult, MigrationStatus, PhaseRun, RenderedPhase, Verification } from '../index.js';
+
+const iso = (d: Date | string | null | undefined) => (d ? new Date(d).toISOString().replace('T', ' ').slice(0, 19) : '-');
+
+function table(rows: string[][]): string {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
+  return rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
+}
+
+export function formatAdvance(result: AdvanceResult): string {
+  if (!result.migrations.length) return 'Nothing to do: every migration is complete.';
+  const lines: string[] = [];
+  for (const m of result.migrations) {
+    if (result.dryRun) {
+      lines.push(`${m.id}: would run ${m.wouldRun?.map((p) => p.phase).join(', ')} (now ${m.from})`);
+      for (const p of m.wouldRun ?? []) lines.push(formatPhaseSql(p));
+      continue;
+    }
+    for (const r of m.ran) lines.push(`${m.id}: ${r.phase} done in ${r.seconds.toFixed(2)}s`);
+    lines.push(`${m.id}: now ${m.state}; ${m.next ? `next: ${m.next}` : 'complete'}`);
+  }
+  return lines.join('\n');
+}
+
+export function formatStatus(statuses: MigrationStatus[]): string {
+  if (!statuses.length) return 'No migrations.';
+  const rows = [['MIGRATION', 'STATE', 'NEXT', 'BACKFILL', 'VERIFIED', 'LAST RUN']];
+  for (const s of statuses) {
+    const b = s.backfill[0];
+    const backfill = b
+      ? `${b.rowsDone} rows${b.rowEstimate ? ` (${Math.min(100, Math.round((100 * b.rowsDone) / Math.max(1, b.rowEstimate)))}%)` : ''}${b.finishedAt ? ' done' : ''}`
+      : '-';
+    const v = s.verification;
+    const verified = v ? `${v.passed ? 'passed' : `FAILED (${v.mismatches})`} ${iso(v.finishedAt)}` : '-';
+    const last = s.lastRun ? `${s.lastRun.action} ${s.lastRun.phase} ${s.lastRun.status} ${iso(s.lastRun.startedAt)}` : '-';
+    rows.push([
+      s.id + (s.checksumMatches === false ? ' (PLAN CHANGED)' : '') + (s.source === 'ledger' ? ' (file missing)' : ''),
+      s.state,
+      s.next ?? 'complete',
+      backfill,
+      verified,
+      last,
+    ]);
+  }
+  return table(rows);
+}
+
+export function formatHistory(runs: PhaseRun[]): string {
+  if (!runs.length) return 'No history yet.';
+  const rows = [['#', 'MIGRATION', 'ACTION', 'PHASE', 'STATUS', 'STARTED', 'SECONDS', 'BY', 'ERROR']];
+  for (const r of runs) {
+    const seconds = r.finishedAt ? ((+new Date(r.finishedAt) - +new Date(r.startedAt)) / 1000).toFixed(2) : '-';
+    rows.push([
+      String(r.id),
+      r.migrationId,
+      r.action,
+      r.phase,
+      r.status,
+      iso(r.startedAt),
+      seconds,
+      `${r.host ?? '?'}:${r.pid ?? '?'}`,
+      (r.error ?? '').split('\n')[0]!.slice(0, 80),
+    ]);
+  }
+  return table(rows);
+}
+
+export function formatVerifications(results: Verification[]): string {
+  if (!results.length) return 'Nothing to verify: no migration has finished its backfill and not yet contracted.';
+  return results
+    .map((v) =>
+      v.passed
+        ? `${v.migrationId}: verification passed: ${v.rowsChecked} rows checked, 0 mismatches`
+        : `${v.migrationId}: verification FAILED: ${v.mismatches} of ${v.rowsChecked} rows differ; sample keys: ${JSON.stringify(v.sampleKeys)}`,
+    )
+    .join('\n');
+}
+
+export function formatPhaseSql(p: RenderedPhase): string {
+  const out = [`-- ===== ${p.phase} =====`];
+  if (!p.statements.length) out.push('-- (nothing)');
+  for (const s of p.statements) {
+    out.push(`-- ${s.id}: ${s.description}`);
+    out.push(`-- lock: ${s.lock}; transaction: ${s.transaction}${s.skipIf ? '; skipped on rerun when already done' : ''}`);
+    out.push(`${s.sql};`);
+  }
+  return out.join('\n');
+}

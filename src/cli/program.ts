@@ -1,0 +1,251 @@
+import { Command, CommanderError, InvalidArgumentError as CommanderArgError, Option } from 'commander';
+import {
+  ExitCode,
+  InvalidArgumentError,
+  PHASES,
+  Pgshift,
+  PgshiftError,
+  VERSION,
+  createLogger,
+  exitCodeOf,
+  isPhase,
+  type Logger,
+  type Phase,
+  type PgshiftOptions,
+} from '../index.js';
+import { formatAdvance, formatHistory, formatPhaseSql, formatStatus, formatVerifications } from './format.js';
+import { progressReporter } from './progress.js';
+
+interface GlobalOptions {
+  databaseUrl?: string;
+  dir: string;
+  json?: boolean;
+  logLevel?: string;
+  lockTimeout: number;
+  lockAttempts: number;
+}
+
+export interface CliIo {
+  stdout: (text: string) => void;
+  stderr: (text: string) => void;
+  env: NodeJS.ProcessEnv;
+  signal?: AbortSignal;
+}
+
+const EXIT_CODES_HELP = `
+Exit codes:
+  0  done, or nothing to do
+  1  failure (the ledger records it; rerun resumes)
+  2  invalid input: bad plan, unknown table/column, plan changed, bad arguments
+  3  refused by a gate: contract without passing verification, rollback after contract
+  4  busy: another pgshift orchestrator holds this database's lock`;
+
+function positiveInt(name: string) {
+  return (value: string) => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < 1) throw new CommanderArgError(`${name} must be a positive integer`);
+    return n;
+  };
+}
+
+function nonNegativeInt(name: string) {
+  return (value: string) => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < 0) throw new CommanderArgError(`${name} must be a non-negative integer`);
+    return n;
+  };
+}
+
+function phaseArg(value: string): Phase {
+  if (!isPhase(value)) throw new CommanderArgError(`unknown phase "${value}" (phases: ${PHASES.join(', ')})`);
+  return value;
+}
+
+/** One place turns results and errors into output and exit codes (library code never exits). */
+export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
+  let exitCode: number = ExitCode.ok;
+  let log: Logger | null = null;
+  let json = false;
+
+  const program = new Command('pgshift')
+    .description('Zero-downtime expand-contract migrations for PostgreSQL.')
+    .version(VERSION)
+    .addOption(new Option('--database-url <url>', 'PostgreSQL connection URL').env('DATABASE_URL'))
+    .option('--dir <dir>', 'directory of migration plans', 'migrations')
+    .option('--json', 'print only JSON on stdout (logs stay on stderr)')
+    .addOption(new Option('--log-level <level>', 'log level').choices(['trace', 'debug', 'info', 'warn', 'error', 'silent']))
+    .option('--lock-timeout <ms>', 'lock_timeout of each strong-lock attempt', positiveInt('--lock-timeout'), 1000)
+    .option('--lock-attempts <n>', 'attempts per strong-lock statement (jittered backoff between)', positiveInt('--lock-attempts'), 8)
+    .addHelpText('after', EXIT_CODES_HELP)
+    .exitOverride()
+    .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
+    .showHelpAfterError(false);
+
+  const globals = () => program.opts<GlobalOptions>();
+
+  const open = (extra: Partial<PgshiftOptions> = {}, command = 'pgshift') => {
+    const g = globals();
+    json = Boolean(g.json);
+    log = createLogger({ level: g.logLevel ?? io.env.PGSHIFT_LOG_LEVEL ?? 'info' });
+    if (!g.databaseUrl) throw new InvalidArgumentError('no database given: pass --database-url or set DATABASE_URL');
+    return new Pgshift({
+      databaseUrl: g.databaseUrl,
+      dir: g.dir,
+      log,
+      application: `pgshift ${command}`,
+      lockPolicy: { lockTimeoutMs: g.lockTimeout, attempts: g.lockAttempts },
+      signal: io.signal,
+      ...extra,
+    });
+  };
+
+  const print = (value: unknown, human: () => string) => {
+    io.stdout(json ? `${JSON.stringify(value, null, 2)}\n` : `${human()}\n`);
+  };
+
+  const handle =
+    <A extends unknown[]>(fn: (...args: A) => Promise<void>) =>
+    async (...args: A) => {
+      try {
+        await fn(...args);
+      } catch (error) {
+        exitCode = exitCodeOf(error);
+        const message = error instanceof Error ? error.message : String(error);
+        const pgFields = error && typeof error === 'object' && 'code' in error && !(error instanceof PgshiftError)
+          ? { sqlstate: (error as { code?: string }).code, detail: (error as { detail?: string }).detail, hint: (error as { hint?: string }).hint }
+          : {};
+        if (json) {
+          const body = error instanceof PgshiftError ? error.toJSON() : { error: 'failure', message, ...pgFields };
+          io.stdout(`${JSON.stringify({ ok: false, exitCode, ...body }, null, 2)}\n`);
+        }
+        io.stderr(`pgshift: ${message}${pgFields.sqlstate ? ` (SQLSTATE ${pgFields.sqlstate}${pgFields.detail ? `; ${pgFields.detail}` : ''})` : ''}\n`);
+        if (exitCode === ExitCode.failure && !(error instanceof PgshiftError) && log) (log as Logger).debug({ err: error }, 'stack');
+      }
+    };
+
+  program
+    .command('advance')
+    .description('run the next phase of each unfinished migration (one phase per call), or up to --to')
+    .argument('[migration]', 'only this migration')
+    .option('--to <phase>', `run every phase up to and including this one (${PHASES.join(', ')})`, phaseArg)
+    .option('--dry-run', 'check everything and show the SQL that would run; change nothing')
+    .option('--no-verify', 'before contract, rely on the recorded verification instead of running a fresh one')
+    .option('--batch-size <rows>', 'rows per backfill batch', positiveInt('--batch-size'), 2000)
+    .option('--batch-delay <ms>', 'pause between backfill batches', nonNegativeInt('--batch-delay'), 0)
+    .action(
+      handle(async (migration: string | undefined, opts: { to?: Phase; dryRun?: boolean; verify: boolean; batchSize: number; batchDelay: number }) => {
+        const progress = progressReporter(createLogger({ level: globals().logLevel ?? 'info' }), Boolean(process.stderr.isTTY));
+        const pg = open({ backfill: { batchSize: opts.batchSize, delayMs: opts.batchDelay }, onProgress: progress.onProgress }, 'advance');
+        try {
+          const result = await pg.advance({ migration, to: opts.to, dryRun: opts.dryRun, verify: opts.verify });
+          progress.stop();
+          print({ ok: true, ...result }, () => formatAdvance(result));
+        } finally {
+          progress.stop();
+          await pg.close();
+        }
+      }),
+    );
+
+  program
+    .command('status')
+    .description('where each migration stands: phase, backfill progress, verification, last run')
+    .action(
+      handle(async () => {
+        const pg = open({}, 'status');
+        try {
+          const statuses = await pg.status();
+          print({ ok: true, migrations: statuses }, () => formatStatus(statuses));
+        } finally {
+          await pg.close();
+        }
+      }),
+    );
+
+  program
+    .command('history')
+    .description('every phase run recorded in the ledger (apply, rollback, verify)')
+    .argument('[migration]', 'only this migration')
+    .action(
+      handle(async (migration: string | undefined) => {
+        const pg = open({}, 'history');
+        try {
+          const runs = await pg.history(migration);
+          print({ ok: true, runs }, () => formatHistory(runs));
+        } finally {
+          await pg.close();
+        }
+      }),
+    );
+
+  program
+    .command('verify')
+    .description('check values (new vs old) of migrations whose backfill finished; record the evidence (exit 3 on mismatch)')
+    .argument('[migration]', 'only this migration')
+    .action(
+      handle(async (migration: string | undefined) => {
+        const progress = progressReporter(createLogger({ level: globals().logLevel ?? 'info' }), Boolean(process.stderr.isTTY));
+        const pg = open({ onProgress: progress.onProgress }, 'verify');
+        try {
+          const results = await pg.verify(migration);
+          progress.stop();
+          const passed = results.every((r) => r.passed);
+          if (!passed) exitCode = ExitCode.refused;
+          print({ ok: passed, verifications: results }, () => formatVerifications(results));
+        } finally {
+          progress.stop();
+          await pg.close();
+        }
+      }),
+    );
+
+  program
+    .command('rollback')
+    .description('undo every phase of a migration that has not contracted (refused after contract)')
+    .argument('<migration>')
+    .action(
+      handle(async (migration: string) => {
+        const pg = open({}, 'rollback');
+        try {
+          const result = await pg.rollback(migration);
+          print({ ok: true, ...result }, () =>
+            result.from === 'pending' ? `${migration}: pending; nothing to roll back` : `${migration}: rolled back from ${result.from}; pending again`,
+          );
+        } finally {
+          await pg.close();
+        }
+      }),
+    );
+
+  program
+    .command('plan')
+    .description('show the exact SQL of each phase with its lock level; reads the catalog, writes nothing')
+    .argument('<migration>')
+    .option('--phase <phase>', 'only this phase (or verify, rollback)', (v: string) => {
+      if (!isPhase(v) && v !== 'verify' && v !== 'rollback') throw new CommanderArgError(`unknown phase "${v}"`);
+      return v as Phase | 'verify' | 'rollback';
+    })
+    .option('--sql', 'print the SQL script (the default human output)')
+    .action(
+      handle(async (migration: string, opts: { phase?: Phase | 'verify' | 'rollback' }) => {
+        const pg = open({}, 'plan');
+        try {
+          const plan = await pg.plan(migration, opts.phase);
+          print({ ok: true, ...plan }, () => [`-- ${plan.id} (now: ${plan.state})`, ...plan.phases.map(formatPhaseSql)].join('\n'));
+        } finally {
+          await pg.close();
+        }
+      }),
+    );
+
+  try {
+    await program.parseAsync(argv as string[], { from: 'user' });
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help') return ExitCode.ok;
+      return ExitCode.invalidInput;
+    }
+    throw error;
+  }
+  return exitCode;
+}

@@ -1,0 +1,67 @@
+import cliProgress from 'cli-progress';
+import type { Logger } from '../logger.js';
+import type { ProgressEvent } from '../../phases/context.js';
+
+function eta(e: ProgressEvent): string {
+  if (!e.rowEstimate || e.rowsPerSecond <= 0) return '?';
+  const s = Math.max(0, (e.rowEstimate - e.rowsDone) / e.rowsPerSecond);
+  return s < 60 ? `${Math.round(s)}s` : `${Math.floor(s / 60)}m${String(Math.round(s % 60)).padStart(2, '0')}s`;
+}
+
+/**
+ * Backfill and verification progress: a bar on a TTY (rows, %, rows/s, ETA), otherwise a log line
+ * every few seconds with the same fields.
+ */
+export function progressReporter(log: Logger, tty: boolean): { onProgress: (e: ProgressEvent) => void; stop: () => void } {
+  let bar: cliProgress.SingleBar | null = null;
+  let barKey = '';
+  let lastLog = 0;
+  const stop = () => {
+    bar?.stop();
+    bar = null;
+    barKey = '';
+  };
+  const onProgress = (e: ProgressEvent) => {
+    const total = Math.max(e.rowEstimate ?? 0, e.rowsDone, 1);
+    const payload = { label: `${e.kind} ${e.migrationId}`, rate: Math.round(e.rowsPerSecond), etaText: eta(e) };
+    if (tty) {
+      const key = `${e.kind}:${e.migrationId}:${e.task}`;
+      if (barKey !== key) {
+        stop();
+        bar = new cliProgress.SingleBar(
+          {
+            format: '{label} [{bar}] {percentage}% | {value}/{total} rows | {rate} rows/s | ETA {etaText}',
+            stream: process.stderr,
+            hideCursor: true,
+            clearOnComplete: false,
+          },
+          cliProgress.Presets.shades_classic,
+        );
+        bar.start(total, e.rowsDone, payload);
+        barKey = key;
+      }
+      bar?.setTotal(total);
+      bar?.update(e.rowsDone, payload);
+      if (e.finished) stop();
+      return;
+    }
+    const now = Date.now();
+    if (e.finished || now - lastLog >= 5000) {
+      lastLog = now;
+      log.info(
+        {
+          kind: e.kind,
+          task: e.task,
+          rowsDone: e.rowsDone,
+          rowEstimate: e.rowEstimate,
+          percent: e.rowEstimate ? Math.min(100, Math.round((100 * e.rowsDone) / e.rowEstimate)) : null,
+          rowsPerSecond: Math.round(e.rowsPerSecond),
+          eta: eta(e),
+          batches: e.batches,
+        },
+        `${e.kind} progress`,
+      );
+    }
+  };
+  return { onProgress, stop };
+}

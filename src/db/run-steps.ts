@@ -1,0 +1,101 @@
+import type pg from 'pg';
+import type { TableRef } from '../catalog/introspect.js';
+import type { Logger } from '../logger.js';
+import type { DdlStep } from '../operations/types.js';
+import { queryRows } from './queryable.js';
+import { transaction, withLockRetry, type LockPolicy } from './lock-retry.js';
+
+export interface StepRunnerOptions {
+  pool: pg.Pool;
+  log: Logger;
+  lockPolicy: LockPolicy;
+  /**
+   * statement_timeout of the phase transaction: it holds ACCESS EXCLUSIVE locks, so a statement
+   * that unexpectedly scans must fail rather than block the table.
+   */
+  phaseStatementTimeoutMs: number;
+}
+
+async function isDone(client: pg.ClientBase, step: DdlStep): Promise<boolean> {
+  if (!step.skipIf) return false;
+  const [row] = await queryRows<{ done: boolean }>(client, step.skipIf);
+  return row?.done === true;
+}
+
+function tablesOf(steps: readonly DdlStep[]): TableRef[] {
+  const seen = new Map<string, TableRef>();
+  for (const s of steps) if (s.table) seen.set(`${s.table.schema}.${s.table.name}`, s.table);
+  return [...seen.values()];
+}
+
+/**
+ * Runs a phase's steps: `own` and `none` steps first, each on its own with lock_timeout and
+ * retries, then every `phase` step in one transaction together with `finalize` (the ledger
+ * update), so the phase either commits whole or not at all.
+ */
+export async function runSteps(
+  options: StepRunnerOptions,
+  steps: readonly DdlStep[],
+  finalize: (client: pg.ClientBase) => Promise<void>,
+): Promise<{ ran: string[]; skipped: string[] }> {
+  const firstPhase = steps.findIndex((s) => s.tx === 'phase');
+  if (firstPhase >= 0 && steps.slice(firstPhase).some((s) => s.tx !== 'phase'))
+    throw new Error(`bug: transactional steps must come last (${steps.map((s) => `${s.id}:${s.tx}`).join(', ')})`);
+  const ran: string[] = [];
+  const skipped: string[] = [];
+  const { pool, log, lockPolicy } = options;
+  const client = await pool.connect();
+  try {
+    for (const step of firstPhase >= 0 ? steps.slice(0, firstPhase) : steps) {
+      const retry = { policy: lockPolicy, log, what: step.sql, tables: tablesOf([step]), observer: pool };
+      const done = await withLockRetry(retry, async () => {
+        if (step.tx === 'none') {
+          if (await isDone(client, step)) return true;
+          await client.query(`SET lock_timeout = ${lockPolicy.lockTimeoutMs}`);
+          try {
+            await client.query(step.sql);
+          } finally {
+            await client.query('RESET lock_timeout');
+          }
+          return false;
+        }
+        return transaction(client, { lockTimeoutMs: lockPolicy.lockTimeoutMs, statementTimeoutMs: 0 }, async (c) => {
+          if (await isDone(c, step)) return true;
+          await c.query(step.sql);
+          return false;
+        });
+      });
+      (done ? skipped : ran).push(step.id);
+      log.info({ step: step.id, lock: step.lock, skipped: done }, done ? `already done: ${step.description}` : step.description);
+    }
+    const phaseSteps = firstPhase >= 0 ? steps.slice(firstPhase) : [];
+    const retry = {
+      policy: lockPolicy,
+      log,
+      what: phaseSteps.length ? `${phaseSteps.length} statement(s) of the phase transaction` : 'ledger update',
+      tables: tablesOf(phaseSteps),
+      observer: pool,
+    };
+    const phaseRan = await withLockRetry(retry, () =>
+      transaction(
+        client,
+        { lockTimeoutMs: lockPolicy.lockTimeoutMs, statementTimeoutMs: options.phaseStatementTimeoutMs },
+        async (c) => {
+          const done: string[] = [];
+          for (const step of phaseSteps) {
+            if (await isDone(c, step)) continue;
+            await c.query(step.sql);
+            done.push(step.id);
+          }
+          await finalize(c);
+          return done;
+        },
+      ),
+    );
+    for (const step of phaseSteps) log.info({ step: step.id, lock: step.lock }, step.description);
+    ran.push(...phaseRan);
+    return { ran, skipped };
+  } finally {
+    client.release();
+  }
+}

@@ -1,0 +1,242 @@
+/**
+ * One error class per condition, with the facts as fields. `exitCode` is the CLI contract:
+ * 1 failure, 2 invalid input, 3 refused by a gate, 4 busy.
+ */
+export const ExitCode = {
+  ok: 0,
+  failure: 1,
+  invalidInput: 2,
+  refused: 3,
+  busy: 4,
+} as const;
+export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
+
+export abstract class PgshiftError extends Error {
+  abstract readonly exitCode: ExitCode;
+  /** Stable machine-readable name of the condition, printed in --json output. */
+  abstract readonly code: string;
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+  /** Facts for logs and --json output. */
+  toJSON(): Record<string, unknown> {
+    const facts: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(this)) if (k !== 'cause') facts[k] = v;
+    return { error: this.code, message: this.message, ...facts };
+  }
+}
+
+export interface PlanProblem {
+  /** Where in the plan, e.g. `operations[0].to`; empty for the plan as a whole. */
+  path: string;
+  message: string;
+}
+
+export function formatProblems(problems: readonly PlanProblem[]): string {
+  return problems.map((p) => `  - ${p.path ? `${p.path}: ` : ''}${p.message}`).join('\n');
+}
+
+/** The plan file itself is malformed: reported with every problem at once. */
+export class PlanInvalidError extends PgshiftError {
+  readonly exitCode = ExitCode.invalidInput;
+  readonly code = 'plan_invalid';
+  constructor(
+    readonly source: string,
+    readonly problems: readonly PlanProblem[],
+  ) {
+    super(`invalid plan ${source}:\n${formatProblems(problems)}`);
+  }
+}
+
+/** The plan is well-formed but does not fit the live database. */
+export class PlanRejectedError extends PgshiftError {
+  readonly exitCode = ExitCode.invalidInput;
+  readonly code = 'plan_rejected';
+  constructor(
+    readonly migration: string,
+    readonly problems: readonly PlanProblem[],
+  ) {
+    super(`migration ${migration} cannot run against this database:\n${formatProblems(problems)}`);
+  }
+}
+
+export class PlanChangedError extends PgshiftError {
+  readonly exitCode = ExitCode.invalidInput;
+  readonly code = 'plan_changed';
+  constructor(
+    readonly migration: string,
+    readonly recordedChecksum: string,
+    readonly currentChecksum: string,
+    readonly phase: string,
+  ) {
+    super(
+      `migration ${migration} was changed after its ${phase} phase ran ` +
+        `(recorded checksum ${recordedChecksum.slice(0, 12)}, file now ${currentChecksum.slice(0, 12)}). ` +
+        `Restore the original plan, or roll it back first and then edit it, or write a new migration.`,
+    );
+  }
+}
+
+export class MigrationNotFoundError extends PgshiftError {
+  readonly exitCode = ExitCode.invalidInput;
+  readonly code = 'migration_not_found';
+  constructor(readonly migration: string, readonly known: readonly string[]) {
+    super(`no migration ${migration}${known.length ? ` (known: ${known.join(', ')})` : ' (no migrations found)'}`);
+  }
+}
+
+export class InvalidArgumentError extends PgshiftError {
+  readonly exitCode = ExitCode.invalidInput;
+  readonly code = 'invalid_argument';
+}
+
+export class ContractRefusedError extends PgshiftError {
+  readonly exitCode = ExitCode.refused;
+  readonly code = 'contract_refused';
+  constructor(
+    readonly migration: string,
+    readonly reason: string,
+    readonly mismatches?: number,
+    readonly sampleKeys?: readonly unknown[],
+  ) {
+    super(`contract of ${migration} refused: ${reason}`);
+  }
+}
+
+export class VerificationFailedError extends PgshiftError {
+  readonly exitCode = ExitCode.refused;
+  readonly code = 'verification_failed';
+  constructor(
+    readonly migration: string,
+    readonly mismatches: number,
+    readonly sampleKeys: readonly unknown[],
+  ) {
+    super(
+      `verification of ${migration} found ${mismatches} row(s) where old and new values differ; ` +
+        `sample keys: ${JSON.stringify(sampleKeys)}`,
+    );
+  }
+}
+
+export class RollbackRefusedError extends PgshiftError {
+  readonly exitCode = ExitCode.refused;
+  readonly code = 'rollback_refused';
+  constructor(readonly migration: string, readonly reason: string) {
+    super(`rollback of ${migration} refused: ${reason}`);
+  }
+}
+
+/** Phases must run in order; the requested one is not next. */
+export class PhaseOrderError extends PgshiftError {
+  readonly exitCode = ExitCode.refused;
+  readonly code = 'phase_order';
+  constructor(readonly migration: string, readonly reason: string) {
+    super(`${migration}: ${reason}`);
+  }
+}
+
+export class OrchestratorBusyError extends PgshiftError {
+  readonly exitCode = ExitCode.busy;
+  readonly code = 'orchestrator_busy';
+  constructor(
+    readonly holderPid: number | null,
+    readonly holderApplication: string | null,
+    readonly holderSince: string | null,
+    readonly holderClient: string | null,
+  ) {
+    super(
+      holderPid === null
+        ? 'another pgshift orchestrator holds the lock on this database'
+        : `another pgshift orchestrator is running on this database: backend pid ${holderPid}, ` +
+            `application "${holderApplication ?? ''}", since ${holderSince ?? 'unknown'}` +
+            (holderClient ? `, client ${holderClient}` : ''),
+    );
+  }
+}
+
+/** A strong lock could not be taken within the retry budget. */
+export class LockTimeoutError extends PgshiftError {
+  readonly exitCode = ExitCode.failure;
+  readonly code = 'lock_timeout';
+  constructor(
+    readonly statement: string,
+    readonly attempts: number,
+    readonly lockTimeoutMs: number,
+    readonly blockers: readonly LockHolder[],
+    options?: { cause?: unknown },
+  ) {
+    super(
+      `gave up after ${attempts} attempt(s) of ${lockTimeoutMs} ms lock_timeout on: ${statement}` +
+        (blockers.length
+          ? `\n  held by: ${blockers.map((b) => `pid ${b.pid} (${b.mode}, ${b.state ?? '?'}, "${b.query ?? ''}")`).join('; ')}`
+          : ''),
+      options,
+    );
+  }
+}
+
+export interface LockHolder {
+  pid: number;
+  mode: string;
+  application: string | null;
+  state: string | null;
+  query: string | null;
+  xactStart: string | null;
+}
+
+/** The database no longer looks like the ledger says it should. */
+export class DriftError extends PgshiftError {
+  readonly exitCode = ExitCode.failure;
+  readonly code = 'drift';
+  constructor(readonly migration: string, readonly problems: readonly string[]) {
+    super(`${migration}: the database does not match the ledger:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+  }
+}
+
+export class PhaseFailedError extends PgshiftError {
+  readonly exitCode = ExitCode.failure;
+  readonly code = 'phase_failed';
+  constructor(
+    readonly migration: string,
+    readonly phase: string,
+    readonly detail: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`${migration}: ${phase} failed: ${detail}`, options);
+  }
+}
+
+/** Stopped by a signal between batches; the checkpoint is intact and a rerun resumes. */
+export class InterruptedError extends PgshiftError {
+  readonly exitCode = ExitCode.failure;
+  readonly code = 'interrupted';
+  constructor(
+    readonly migration: string,
+    readonly phase: string,
+    readonly cursor: readonly string[] | null,
+  ) {
+    super(`${migration}: ${phase} interrupted${cursor ? ` after key ${JSON.stringify(cursor)}` : ''}; rerun to resume from the checkpoint`);
+  }
+}
+
+/** Maps anything thrown to the documented exit code. */
+export function exitCodeOf(error: unknown): ExitCode {
+  return error instanceof PgshiftError ? error.exitCode : ExitCode.failure;
+}
+
+/** PostgreSQL SQLSTATEs we act on. */
+export const SqlState = {
+  lockNotAvailable: '55P03',
+  queryCanceled: '57014',
+  deadlockDetected: '40P01',
+  serializationFailure: '40001',
+  undefinedTable: '42P01',
+  duplicateObject: '42710',
+  invalidCatalogName: '3D000',
+} as const;
+
+export function sqlStateOf(error: unknown): string | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : undefined;
+}

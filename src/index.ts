@@ -1,0 +1,51 @@
+export { Pgshift, nextPhase } from './orchestrator.js';
+export type {
+  AdvanceEntry,
+  AdvanceOptions,
+  AdvanceResult,
+  MigrationState,
+  MigrationStatus,
+  PgshiftOptions,
+  PhaseOutcome,
+  RollbackResult,
+} from './orchestrator.js';
+export { defineMigration, renameColumn } from './plan/define.js';
+export { loadMigrationFile, loadMigrations } from './plan/load.js';
+export type { LoadedMigration } from './plan/load.js';
+export { parseMigration } from './plan/validate.js';
+export { checksumOf } from './plan/checksum.js';
+export { PHASES, isPhase } from './plan/model.js';
+export type { Migration, MigrationInput, Operation, OperationKind, Phase, RenameColumn, RenameColumnInput } from './plan/model.js';
+export { renderPlan } from './render-plan.js';
+export type { RenderedPhase, RenderedStatement } from './render-plan.js';
+export { operationHandlers, stepsFor } from './operations/index.js';
+export { objectNames, PGSHIFT_SCHEMA } from './operations/names.js';
+export type { BackfillTask, DdlStep, LockLevel, OperationSteps, TransactionMode, VerifyTask } from './operations/types.js';
+export { DEFAULT_LOCK_POLICY } from './db/lock-retry.js';
+export type { LockPolicy } from './db/lock-retry.js';
+export type { BackfillSettings, ProgressEvent, VerifySettings } from '../phases/context.js';
+export type { BackfillProgress, PhaseRun, Verification } from './ledger/ledger.js';
+export { ident, qualified, literal } from './sql/ident.js';
+export { createLogger } from './logger.js';
+export type { Logger } from './logger.js';
+export {
+  ContractRefusedError,
+  DriftError,
+  ExitCode,
+  InterruptedError,
+  InvalidArgumentError,
+  LockTimeoutError,
+  MigrationNotFoundError,
+  OrchestratorBusyError,
+  PgshiftError,
+  PhaseFailedError,
+  PhaseOrderError,
+  PlanChangedError,
+  PlanInvalidError,
+  PlanRejectedError,
+  RollbackRefusedError,
+  VerificationFailedError,
+  exitCodeOf,
+} from './errors.js';
+export type { PlanProblem, LockHolder } from './errors.js';
+export { VERSION } from './version.js';

@@ -1,0 +1,328 @@
+import os from 'node:os';
+import type pg from 'pg';
+import { PgshiftError, ExitCode } from '../errors.js';
+import { queryRows, type Queryable } from '../db/queryable.js';
+import type { Migration, Phase } from '../plan/model.js';
+import { PGSHIFT_SCHEMA } from '../operations/names.js';
+import { VERSION } from '../version.js';
+import { LEDGER_MIGRATIONS, LEDGER_VERSION } from './schema.js';
+
+export class LedgerTooNewError extends PgshiftError {
+  readonly exitCode = ExitCode.failure;
+  readonly code = 'ledger_too_new';
+  constructor(readonly found: number, readonly known: number) {
+    super(`the pgshift ledger in this database is version ${found}, newer than this pgshift knows (${known}); upgrade pgshift`);
+  }
+}
+
+export interface MigrationRecord {
+  id: string;
+  checksum: string;
+  description: string | null;
+  plan: Migration;
+  facts: unknown[];
+  /** Last completed phase. A migration with no record is pending. */
+  state: Phase;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export type RunAction = 'apply' | 'rollback' | 'verify';
+export type RunStatus = 'running' | 'succeeded' | 'failed' | 'refused' | 'interrupted';
+
+export interface PhaseRun {
+  id: number;
+  migrationId: string;
+  phase: string;
+  action: RunAction;
+  status: RunStatus;
+  startedAt: Date;
+  finishedAt: Date | null;
+  host: string | null;
+  pid: number | null;
+  application: string | null;
+  backendPid: number | null;
+  pgshiftVersion: string | null;
+  details: Record<string, unknown>;
+  error: string | null;
+}
+
+export interface BackfillProgress {
+  migrationId: string;
+  task: string;
+  cursor: string[] | null;
+  rowsDone: number;
+  batches: number;
+  rowEstimate: number | null;
+  settings: Record<string, unknown>;
+  startedAt: Date;
+  updatedAt: Date;
+  finishedAt: Date | null;
+}
+
+export interface Verification {
+  id: number;
+  migrationId: string;
+  startedAt: Date;
+  finishedAt: Date;
+  rowsChecked: number;
+  mismatches: number;
+  sampleKeys: unknown[];
+  passed: boolean;
+  details: Record<string, unknown>;
+}
+
+const S = PGSHIFT_SCHEMA;
+
+export async function ledgerVersion(db: Queryable): Promise<number | null> {
+  const [row] = await queryRows<{ exists: boolean }>(db, `SELECT to_regclass('${S}.ledger_version') IS NOT NULL AS exists`);
+  if (!row?.exists) return null;
+  const [v] = await queryRows<{ version: number | null }>(db, `SELECT max(version) AS version FROM ${S}.ledger_version`);
+  return v?.version ?? 0;
+}
+
+/** Creates or upgrades the ledger. Call under the orchestrator lock. */
+export async function ensureLedger(client: pg.ClientBase): Promise<void> {
+  const current = await ledgerVersion(client);
+  if (current !== null && current > LEDGER_VERSION) throw new LedgerTooNewError(current, LEDGER_VERSION);
+  if (current === LEDGER_VERSION) return;
+  await client.query('BEGIN');
+  try {
+    await client.query(`CREATE SCHEMA IF NOT EXISTS ${S}`);
+    await client.query(`COMMENT ON SCHEMA ${S} IS 'pgshift: migration ledger and dual-write trigger functions'`);
+    await client.query(
+      `CREATE TABLE IF NOT EXISTS ${S}.ledger_version (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now(), pgshift_version text)`,
+    );
+    for (let v = (current ?? 0) + 1; v <= LEDGER_VERSION; v++) {
+      await client.query(LEDGER_MIGRATIONS[v - 1] as string);
+      await client.query(`INSERT INTO ${S}.ledger_version (version, pgshift_version) VALUES ($1, $2)`, [v, VERSION]);
+    }
+    await client.query('COMMIT');
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw error;
+  }
+}
+
+function toMigrationRecord(r: Record<string, unknown>): MigrationRecord {
+  return {
+    id: r.id as string,
+    checksum: r.checksum as string,
+    description: (r.description as string | null) ?? null,
+    plan: r.plan as Migration,
+    facts: r.facts as unknown[],
+    state: r.state as Phase,
+    createdAt: r.created_at as Date,
+    updatedAt: r.updated_at as Date,
+  };
+}
+
+/** All migration records; empty when the ledger does not exist yet (reading never creates it). */
+export async function readMigrations(db: Queryable): Promise<Map<string, MigrationRecord>> {
+  if ((await ledgerVersion(db)) === null) return new Map();
+  const rows = await queryRows(db, `SELECT * FROM ${S}.migrations ORDER BY id`);
+  return new Map(rows.map((r) => [r.id as string, toMigrationRecord(r)]));
+}
+
+export async function readMigration(db: Queryable, id: string): Promise<MigrationRecord | null> {
+  if ((await ledgerVersion(db)) === null) return null;
+  const [row] = await queryRows(db, `SELECT * FROM ${S}.migrations WHERE id = $1`, [id]);
+  return row ? toMigrationRecord(row) : null;
+}
+
+/** Records that `phase` completed; runs inside the phase's own transaction. */
+export async function recordPhaseDone(
+  db: Queryable,
+  migration: Migration,
+  checksum: string,
+  facts: unknown[],
+  phase: Phase,
+): Promise<void> {
+  await db.query(
+    `INSERT INTO ${S}.migrations (id, checksum, description, plan, facts, state)
+     VALUES ($1, $2, $3, $4, $5, $6)
+     ON CONFLICT (id) DO UPDATE SET state = EXCLUDED.state, updated_at = clock_timestamp()`,
+    [migration.id, checksum, migration.description ?? null, JSON.stringify(migration), JSON.stringify(facts), phase],
+  );
+}
+
+/** Forgets a rolled-back migration's state, progress and evidence; its run history stays. */
+export async function forgetMigration(db: Queryable, id: string): Promise<void> {
+  await db.query(`DELETE FROM ${S}.backfill_progress WHERE migration_id = $1`, [id]);
+  await db.query(`DELETE FROM ${S}.verifications WHERE migration_id = $1`, [id]);
+  await db.query(`DELETE FROM ${S}.migrations WHERE id = $1`, [id]);
+}
+
+export interface RunIdentity {
+  application: string;
+}
+
+export async function startRun(
+  db: Queryable,
+  identity: RunIdentity,
+  run: { migrationId: string; phase: string; action: RunAction; details?: Record<string, unknown> },
+): Promise<number> {
+  const [row] = await queryRows<{ id: string }>(
+    db,
+    `INSERT INTO ${S}.phase_runs (migration_id, phase, action, status, host, pid, application, backend_pid, pgshift_version, details)
+     VALUES ($1, $2, $3, 'running', $4, $5, $6, pg_backend_pid(), $7, $8) RETURNING id`,
+    [run.migrationId, run.phase, run.action, os.hostname(), process.pid, identity.application, VERSION, JSON.stringify(run.details ?? {})],
+  );
+  return Number(row!.id);
+}
+
+export async function finishRun(
+  db: Queryable,
+  runId: number,
+  status: Exclude<RunStatus, 'running'>,
+  details: Record<string, unknown> = {},
+  error: string | null = null,
+): Promise<void> {
+  await db.query(
+    `UPDATE ${S}.phase_runs SET status = $2, finished_at = clock_timestamp(), details = details || $3::jsonb, error = $4 WHERE id = $1`,
+    [runId, status, JSON.stringify(details), error],
+  );
+}
+
+/**
+ * Runs left 'running' by an orchestrator that died. Only call while holding the orchestrator
+ * lock: then nobody else can be running them.
+ */
+export async function markInterruptedRuns(db: Queryable): Promise<number> {
+  const result = await db.query(
+    `UPDATE ${S}.phase_runs SET status = 'interrupted', finished_at = clock_timestamp(),
+            error = coalesce(error, 'the orchestrator stopped before finishing (crash, kill or lost connection)')
+      WHERE status = 'running'`,
+  );
+  return result.rowCount ?? 0;
+}
+
+function toRun(r: Record<string, unknown>): PhaseRun {
+  return {
+    id: Number(r.id),
+    migrationId: r.migration_id as string,
+    phase: r.phase as string,
+    action: r.action as RunAction,
+    status: r.status as RunStatus,
+    startedAt: r.started_at as Date,
+    finishedAt: (r.finished_at as Date | null) ?? null,
+    host: (r.host as string | null) ?? null,
+    pid: (r.pid as number | null) ?? null,
+    application: (r.application as string | null) ?? null,
+    backendPid: (r.backend_pid as number | null) ?? null,
+    pgshiftVersion: (r.pgshift_version as string | null) ?? null,
+    details: (r.details as Record<string, unknown>) ?? {},
+    error: (r.error as string | null) ?? null,
+  };
+}
+
+export async function readRuns(db: Queryable, migrationId?: string): Promise<PhaseRun[]> {
+  if ((await ledgerVersion(db)) === null) return [];
+  const rows = migrationId
+    ? await queryRows(db, `SELECT * FROM ${S}.phase_runs WHERE migration_id = $1 ORDER BY id`, [migrationId])
+    : await queryRows(db, `SELECT * FROM ${S}.phase_runs ORDER BY id`);
+  return rows.map(toRun);
+}
+
+/** When the backfill phase last completed, or null. */
+export async function backfillFinishedAt(db: Queryable, migrationId: string): Promise<Date | null> {
+  const [row] = await queryRows<{ at: Date | null }>(
+    db,
+    `SELECT max(finished_at) AS at FROM ${S}.phase_runs
+      WHERE migration_id = $1 AND phase = 'backfill' AND action = 'apply' AND status = 'succeeded'`,
+    [migrationId],
+  );
+  return row?.at ?? null;
+}
+
+function toProgress(r: Record<string, unknown>): BackfillProgress {
+  return {
+    migrationId: r.migration_id as string,
+    task: r.task as string,
+    cursor: (r.cursor as string[] | null) ?? null,
+    rowsDone: Number(r.rows_done),
+    batches: Number(r.batches),
+    rowEstimate: r.row_estimate === null ? null : Number(r.row_estimate),
+    settings: (r.settings as Record<string, unknown>) ?? {},
+    startedAt: r.started_at as Date,
+    updatedAt: r.updated_at as Date,
+    finishedAt: (r.finished_at as Date | null) ?? null,
+  };
+}
+
+export async function readProgress(db: Queryable, migrationId: string): Promise<BackfillProgress[]> {
+  if ((await ledgerVersion(db)) === null) return [];
+  const rows = await queryRows(db, `SELECT * FROM ${S}.backfill_progress WHERE migration_id = $1 ORDER BY task`, [migrationId]);
+  return rows.map(toProgress);
+}
+
+/** Creates the progress row of a task if it has none; returns the row (a rerun gets the checkpoint). */
+export async function openProgress(
+  db: Queryable,
+  migrationId: string,
+  task: string,
+  rowEstimate: number | null,
+  settings: Record<string, unknown>,
+): Promise<BackfillProgress> {
+  await db.query(
+    `INSERT INTO ${S}.backfill_progress (migration_id, task, row_estimate, settings) VALUES ($1, $2, $3, $4)
+     ON CONFLICT (migration_id, task) DO UPDATE SET settings = EXCLUDED.settings,
+       row_estimate = coalesce(EXCLUDED.row_estimate, ${S}.backfill_progress.row_estimate)`,
+    [migrationId, task, rowEstimate, JSON.stringify(settings)],
+  );
+  const [row] = await queryRows(db, `SELECT * FROM ${S}.backfill_progress WHERE migration_id = $1 AND task = $2`, [migrationId, task]);
+  return toProgress(row!);
+}
+
+/** The checkpoint, written in the same transaction as the batch it records. */
+export async function checkpoint(
+  db: Queryable,
+  migrationId: string,
+  task: string,
+  cursor: string[],
+  rows: number,
+): Promise<void> {
+  await db.query(
+    `UPDATE ${S}.backfill_progress SET cursor = $3, rows_done = rows_done + $4, batches = batches + 1, updated_at = clock_timestamp()
+      WHERE migration_id = $1 AND task = $2`,
+    [migrationId, task, JSON.stringify(cursor), rows],
+  );
+}
+
+export async function finishProgress(db: Queryable, migrationId: string, task: string): Promise<void> {
+  await db.query(
+    `UPDATE ${S}.backfill_progress SET finished_at = clock_timestamp(), updated_at = clock_timestamp()
+      WHERE migration_id = $1 AND task = $2`,
+    [migrationId, task],
+  );
+}
+
+export async function recordVerification(
+  db: Queryable,
+  v: Omit<Verification, 'id'>,
+): Promise<Verification> {
+  const [row] = await queryRows<{ id: string }>(
+    db,
+    `INSERT INTO ${S}.verifications (migration_id, started_at, finished_at, rows_checked, mismatches, sample_keys, passed, details)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id`,
+    [v.migrationId, v.startedAt, v.finishedAt, v.rowsChecked, v.mismatches, JSON.stringify(v.sampleKeys), v.passed, JSON.stringify(v.details)],
+  );
+  return { ...v, id: Number(row!.id) };
+}
+
+export async function latestVerification(db: Queryable, migrationId: string): Promise<Verification | null> {
+  if ((await ledgerVersion(db)) === null) return null;
+  const [r] = await queryRows(db, `SELECT * FROM ${S}.verifications WHERE migration_id = $1 ORDER BY id DESC LIMIT 1`, [migrationId]);
+  if (!r) return null;
+  return {
+    id: Number(r.id),
+    migrationId: r.migration_id as string,
+    startedAt: r.started_at as Date,
+    finishedAt: r.finished_at as Date,
+    rowsChecked: Number(r.rows_checked),
+    mismatches: Number(r.mismatches),
+    sampleKeys: r.sample_keys as unknown[],
+    passed: r.passed as boolean,
+    details: r.details as Record<string, unknown>,
+  };
+}

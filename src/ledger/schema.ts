@@ -1,0 +1,62 @@
+/**
+ * The ledger's own versioned schema. Each entry upgrades the ledger from version i to i + 1 and
+ * runs once, in a transaction, under the orchestrator lock. Append only; never edit a shipped entry.
+ */
+export const LEDGER_MIGRATIONS: readonly string[] = [
+  `
+  CREATE TABLE pgshift.migrations (
+    id          text PRIMARY KEY,
+    checksum    text NOT NULL,
+    description text,
+    plan        jsonb NOT NULL,
+    facts       jsonb NOT NULL,
+    state       text NOT NULL CHECK (state IN ('expand', 'dual-write', 'backfill', 'contract')),
+    created_at  timestamptz NOT NULL DEFAULT clock_timestamp(),
+    updated_at  timestamptz NOT NULL DEFAULT clock_timestamp()
+  );
+  CREATE TABLE pgshift.phase_runs (
+    id              bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    migration_id    text NOT NULL,
+    phase           text NOT NULL,
+    action          text NOT NULL CHECK (action IN ('apply', 'rollback', 'verify')),
+    status          text NOT NULL CHECK (status IN ('running', 'succeeded', 'failed', 'refused', 'interrupted')),
+    started_at      timestamptz NOT NULL DEFAULT clock_timestamp(),
+    finished_at     timestamptz,
+    host            text,
+    pid             integer,
+    application     text,
+    backend_pid     integer,
+    pgshift_version text,
+    details         jsonb NOT NULL DEFAULT '{}',
+    error           text
+  );
+  CREATE INDEX phase_runs_migration ON pgshift.phase_runs (migration_id, id);
+  CREATE TABLE pgshift.backfill_progress (
+    migration_id text NOT NULL,
+    task         text NOT NULL,
+    cursor       jsonb,
+    rows_done    bigint NOT NULL DEFAULT 0,
+    batches      bigint NOT NULL DEFAULT 0,
+    row_estimate bigint,
+    settings     jsonb NOT NULL DEFAULT '{}',
+    started_at   timestamptz NOT NULL DEFAULT clock_timestamp(),
+    updated_at   timestamptz NOT NULL DEFAULT clock_timestamp(),
+    finished_at  timestamptz,
+    PRIMARY KEY (migration_id, task)
+  );
+  CREATE TABLE pgshift.verifications (
+    id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    migration_id text NOT NULL,
+    started_at   timestamptz NOT NULL,
+    finished_at  timestamptz NOT NULL,
+    rows_checked bigint NOT NULL,
+    mismatches   bigint NOT NULL,
+    sample_keys  jsonb NOT NULL,
+    passed       boolean NOT NULL,
+    details      jsonb NOT NULL DEFAULT '{}'
+  );
+  CREATE INDEX verifications_migration ON pgshift.verifications (migration_id, id);
+  `,
+];
+
+export const LEDGER_VERSION = LEDGER_MIGRATIONS.length;

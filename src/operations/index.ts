@@ -1,0 +1,17 @@
+import type { Operation } from '../plan/model.js';
+import { objectNames } from './names.js';
+import { renameColumnHandler } from './rename-column.js';
+import type { OperationHandler, OperationHandlers, OperationSteps } from './types.js';
+
+/** Exhaustive: adding an operation kind without a handler fails to compile. */
+export const operationHandlers: OperationHandlers = {
+  renameColumn: renameColumnHandler,
+};
+
+export function handlerFor(op: Operation): OperationHandler<Operation, unknown> {
+  return operationHandlers[op.kind] as OperationHandler<Operation, unknown>;
+}
+
+export function stepsFor(migrationId: string, op: Operation, index: number, facts: unknown): OperationSteps {
+  return handlerFor(op).steps(op, facts, objectNames(migrationId, index), index);
+}

@@ -1,0 +1,19 @@
+import { createHash } from 'node:crypto';
+import type { ObjectNames } from './types.js';
+
+/** The schema holding the ledger and pgshift's trigger functions. */
+export const PGSHIFT_SCHEMA = 'pgshift';
+
+/**
+ * Short, stable names derived from the migration id and operation index, so they fit in 63 bytes
+ * whatever the user's names are, and a rerun finds the objects an earlier run created.
+ */
+export function objectNames(migrationId: string, operationIndex: number): ObjectNames {
+  const hash = createHash('sha256').update(`${migrationId}/${operationIndex}`).digest('hex').slice(0, 12);
+  return {
+    hash,
+    trigger: `pgshift_sync_${hash}`,
+    function: `sync_${hash}`,
+    notNullCheck: `pgshift_nn_${hash}`,
+  };
+}

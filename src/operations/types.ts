@@ -1,0 +1,114 @@
+import type { BatchKey, KeyColumn, TableRef } from '../catalog/introspect.js';
+import type { Queryable } from '../db/queryable.js';
+import type { PlanProblem } from '../errors.js';
+import type { Operation, OperationKind } from '../plan/model.js';
+
+/** The table-level lock a statement takes, shown by `plan --sql` and used to decide retries. */
+export type LockLevel =
+  | 'ACCESS EXCLUSIVE'
+  | 'SHARE ROW EXCLUSIVE'
+  | 'SHARE UPDATE EXCLUSIVE'
+  | 'ROW EXCLUSIVE'
+  | 'ACCESS SHARE'
+  | 'none';
+
+/**
+ * - `phase`: runs in the phase's single transaction together with its ledger update
+ *   (all `phase` steps of a phase come last, so the phase commits atomically);
+ * - `own`: its own short transaction before that (e.g. a long VALIDATE that must not hold the
+ *   phase's ACCESS EXCLUSIVE locks while it scans);
+ * - `none`: outside any transaction (CREATE INDEX CONCURRENTLY).
+ */
+export type TransactionMode = 'phase' | 'own' | 'none';
+
+export interface DdlStep {
+  /** Stable id, unique within a migration: `<op index>.<phase>.<what>`. */
+  id: string;
+  description: string;
+  sql: string;
+  lock: LockLevel;
+  /** The table whose lock it takes, to name blockers when the lock cannot be had. */
+  table: TableRef | null;
+  tx: TransactionMode;
+  /** A query returning one row `{ done: boolean }`; when done, a rerun skips the step. */
+  skipIf?: string;
+}
+
+/** One keyset backfill over a table: `UPDATE t SET <set> WHERE <range> AND <pending>`. */
+export interface BackfillTask {
+  id: string;
+  table: TableRef;
+  key: KeyColumn[];
+  set: { column: string; expression: string }[];
+  /** Boolean SQL: the row still needs the backfill (rows already in sync are skipped). */
+  pending: string;
+}
+
+/** A value check: rows where `mismatch` is true are counted and sampled. */
+export interface VerifyTask {
+  id: string;
+  table: TableRef;
+  key: KeyColumn[];
+  mismatch: string;
+  description: string;
+}
+
+/** A dual-write trigger that must be present and enabled for contract to proceed. */
+export interface RequiredTrigger {
+  table: TableRef;
+  name: string;
+}
+
+/** Everything an operation does, per phase, as data for the executors in `phases/`. */
+export interface OperationSteps {
+  expand: DdlStep[];
+  dualWrite: DdlStep[];
+  backfill: BackfillTask[];
+  verify: VerifyTask[];
+  contract: DdlStep[];
+  /** Undo of every phase before contract; each step is idempotent (IF EXISTS). */
+  rollback: DdlStep[];
+  triggers: RequiredTrigger[];
+}
+
+/** Names of the objects pgshift creates for one operation; stable across runs. */
+export interface ObjectNames {
+  hash: string;
+  trigger: string;
+  function: string;
+  notNullCheck: string;
+}
+
+export interface Inspection<Facts> {
+  facts: Facts | null;
+  problems: PlanProblem[];
+}
+
+export interface OperationHandler<Op extends Operation, Facts> {
+  describe(op: Op): string;
+  /** Reads what the operation needs from the live catalog and lists every reason it cannot run. */
+  inspect(db: Queryable, op: Op, path: string): Promise<Inspection<Facts>>;
+  /** Pure: renders the steps of every phase from the operation and the facts read at expand. */
+  steps(op: Op, facts: Facts, names: ObjectNames, index: number): OperationSteps;
+  /** Lists differences between the catalog and what the completed phases should have left. */
+  drift(db: Queryable, op: Op, facts: Facts, names: ObjectNames, completed: readonly string[]): Promise<string[]>;
+}
+
+export type OperationHandlers = {
+  [K in OperationKind]: OperationHandler<Extract<Operation, { kind: K }>, FactsOf<K>>;
+};
+
+/** Facts each operation records in the ledger at expand. */
+export interface FactsByKind {
+  renameColumn: RenameColumnFacts;
+}
+export type FactsOf<K extends OperationKind> = FactsByKind[K];
+
+export interface RenameColumnFacts {
+  type: string;
+  collation: { schema: string; name: string } | null;
+  notNull: boolean;
+  defaultExpr: string | null;
+  comment: string | null;
+  key: BatchKey;
+}

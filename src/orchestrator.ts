@@ -1,0 +1,420 @@
+import pg from 'pg';
+import type { BackfillSettings, PhaseContext, PhaseDetails, ProgressEvent, VerifySettings } from '../phases/context.js';
+import { PHASE_EXECUTORS } from '../phases/index.js';
+import { acquireOrchestratorLock } from './db/advisory-lock.js';
+import { DEFAULT_LOCK_POLICY, type LockPolicy } from './db/lock-retry.js';
+import { runSteps } from './db/run-steps.js';
+import {
+  ContractRefusedError,
+  DriftError,
+  InterruptedError,
+  InvalidArgumentError,
+  MigrationNotFoundError,
+  PhaseOrderError,
+  PlanChangedError,
+  PlanRejectedError,
+  RollbackRefusedError,
+  type PlanProblem,
+} from './errors.js';
+import {
+  ensureLedger,
+  finishRun,
+  forgetMigration,
+  latestVerification,
+  markInterruptedRuns,
+  readMigrations,
+  readProgress,
+  readRuns,
+  startRun,
+  type BackfillProgress,
+  type MigrationRecord,
+  type PhaseRun,
+  type RunIdentity,
+  type Verification,
+} from './ledger/ledger.js';
+import { silentLogger, type Logger } from './logger.js';
+import { handlerFor, stepsFor } from './operations/index.js';
+import { objectNames } from './operations/names.js';
+import type { OperationSteps } from './operations/types.js';
+import { checksumOf } from './plan/checksum.js';
+import { loadMigrations, type LoadedMigration } from './plan/load.js';
+import { PHASES, type Migration, type Phase } from './plan/model.js';
+import { renderPlan, type RenderedPhase } from './render-plan.js';
+import { runVerification } from './verify.js';
+
+export interface PgshiftOptions {
+  /** postgres:// URL; or give `connection`. */
+  databaseUrl?: string;
+  connection?: pg.ClientConfig;
+  /** Directory of plan files (default ./migrations); ignored when `migrations` is given. */
+  dir?: string;
+  /** Plans given directly (programmatic use, tests). */
+  migrations?: Migration[];
+  log?: Logger;
+  /** application_name of every connection, so DBAs can see who is running. */
+  application?: string;
+  lockPolicy?: Partial<LockPolicy>;
+  backfill?: Partial<BackfillSettings>;
+  verify?: Partial<VerifySettings>;
+  /** statement_timeout of a phase's DDL transaction (it holds strong locks). Default 10 s. */
+  phaseStatementTimeoutMs?: number;
+  onProgress?: (event: ProgressEvent) => void;
+  /** Aborting stops a backfill or verification between batches, checkpoint intact. */
+  signal?: AbortSignal;
+}
+
+export type MigrationState = Phase | 'pending';
+
+export interface AdvanceOptions {
+  /** Only this migration. */
+  migration?: string;
+  /** Run phases up to and including this one (default: just the next one). */
+  to?: Phase;
+  /** Validate and show what would run; change nothing. */
+  dryRun?: boolean;
+  /** Before contract, run a fresh verification (default true). */
+  verify?: boolean;
+}
+
+export interface PhaseOutcome {
+  phase: Phase;
+  seconds: number;
+  details: PhaseDetails;
+}
+
+export interface AdvanceEntry {
+  id: string;
+  from: MigrationState;
+  state: MigrationState;
+  ran: PhaseOutcome[];
+  /** With dryRun: the phases that would run, with their SQL. */
+  wouldRun?: RenderedPhase[];
+  next: Phase | null;
+  complete: boolean;
+}
+
+export interface AdvanceResult {
+  dryRun: boolean;
+  migrations: AdvanceEntry[];
+}
+
+export interface MigrationStatus {
+  id: string;
+  description: string | null;
+  state: MigrationState;
+  next: Phase | null;
+  complete: boolean;
+  /** Where the plan comes from: a file, or only the ledger (file deleted). */
+  source: string;
+  /** False when the file changed after phases ran (advance will refuse). */
+  checksumMatches: boolean | null;
+  backfill: BackfillProgress[];
+  verification: Verification | null;
+  lastRun: PhaseRun | null;
+}
+
+export interface RollbackResult {
+  id: string;
+  from: MigrationState;
+  state: 'pending';
+  statements: number;
+}
+
+interface Target {
+  migration: Migration;
+  checksum: string;
+  source: string;
+  record: MigrationRecord | null;
+}
+
+export function nextPhase(state: MigrationState): Phase | null {
+  if (state === 'pending') return PHASES[0];
+  return PHASES[PHASES.indexOf(state) + 1] ?? null;
+}
+
+function phasesBetween(state: MigrationState, to: Phase | undefined): Phase[] {
+  const from = state === 'pending' ? 0 : PHASES.indexOf(state) + 1;
+  const end = to ? PHASES.indexOf(to) + 1 : from + 1;
+  return PHASES.slice(from, Math.max(from, end));
+}
+
+/** The orchestrator: loads plans, holds the one-per-database lock, runs phases, keeps the ledger. */
+export class Pgshift {
+  private readonly log: Logger;
+  private readonly config: pg.ClientConfig;
+  private pool: pg.Pool | null = null;
+  private readonly lockPolicy: LockPolicy;
+  private readonly backfillSettings: BackfillSettings;
+  private readonly verifySettings: VerifySettings;
+  private readonly identity: RunIdentity;
+
+  constructor(private readonly options: PgshiftOptions) {
+    this.log = options.log ?? silentLogger();
+    const application = options.application ?? 'pgshift';
+    this.identity = { application };
+    if (!options.databaseUrl && !options.connection)
+      throw new InvalidArgumentError('no database given: pass --database-url or set DATABASE_URL');
+    this.config = { ...options.connection, connectionString: options.databaseUrl ?? options.connection?.connectionString, application_name: application };
+    this.lockPolicy = { ...DEFAULT_LOCK_POLICY, ...options.lockPolicy };
+    this.backfillSettings = { batchSize: 2000, delayMs: 0, batchTimeoutMs: 30_000, ...options.backfill };
+    this.verifySettings = { chunkSize: 20_000, sampleSize: 20, ...options.verify };
+    if (!Number.isInteger(this.backfillSettings.batchSize) || this.backfillSettings.batchSize < 1)
+      throw new InvalidArgumentError(`batch size must be a positive integer, got ${this.backfillSettings.batchSize}`);
+    if (this.lockPolicy.attempts < 1) throw new InvalidArgumentError('lock retry attempts must be at least 1');
+  }
+
+  private db(): pg.Pool {
+    if (!this.pool) {
+      this.pool = new pg.Pool({ ...this.config, max: 4 });
+      // An idle client's error (server restart) must not crash the process; the next query reports it.
+      this.pool.on('error', (error) => this.log.warn({ err: error }, 'idle database connection failed'));
+    }
+    return this.pool;
+  }
+
+  async close(): Promise<void> {
+    const pool = this.pool;
+    this.pool = null;
+    await pool?.end();
+  }
+
+  private async loadPlans(): Promise<LoadedMigration[]> {
+    if (this.options.migrations) {
+      const { parseMigration } = await import('./plan/validate.js');
+      return this.options.migrations
+        .map((m) => parseMigration(m, `migration ${String((m as { id?: unknown }).id)}`))
+        .map((migration) => ({ migration, checksum: checksumOf(migration), source: 'api' }))
+        .sort((a, b) => (a.migration.id < b.migration.id ? -1 : 1));
+    }
+    return loadMigrations(this.options.dir ?? 'migrations');
+  }
+
+  /** Plans on disk merged with migrations only the ledger still knows. */
+  private async targets(only?: string): Promise<Target[]> {
+    const [loaded, records] = await Promise.all([this.loadPlans(), readMigrations(this.db())]);
+    const byId = new Map<string, Target>();
+    for (const l of loaded) byId.set(l.migration.id, { ...l, record: records.get(l.migration.id) ?? null });
+    for (const r of records.values()) {
+      if (!byId.has(r.id)) byId.set(r.id, { migration: r.plan, checksum: r.checksum, source: 'ledger', record: r });
+    }
+    const all = [...byId.values()].sort((a, b) => (a.migration.id < b.migration.id ? -1 : 1));
+    if (only === undefined) return all;
+    const found = all.find((t) => t.migration.id === only);
+    if (!found) throw new MigrationNotFoundError(only, all.map((t) => t.migration.id));
+    return [found];
+  }
+
+  private stateOf(t: Target): MigrationState {
+    return t.record?.state ?? 'pending';
+  }
+
+  /** Facts for a migration: recorded at its expand, or read live (and every problem reported). */
+  private async factsOf(t: Target): Promise<unknown[]> {
+    if (t.record) return t.record.facts;
+    const problems: PlanProblem[] = [];
+    const facts: unknown[] = [];
+    for (const [i, op] of t.migration.operations.entries()) {
+      const inspection = await handlerFor(op).inspect(this.db(), op, `operations[${i}]`);
+      problems.push(...inspection.problems);
+      facts.push(inspection.facts);
+    }
+    if (problems.length) throw new PlanRejectedError(t.migration.id, problems);
+    return facts;
+  }
+
+  private stepsOf(t: Target, facts: unknown[]): OperationSteps[] {
+    const plan = t.record?.plan ?? t.migration;
+    return plan.operations.map((op, i) => stepsFor(plan.id, op, i, facts[i]));
+  }
+
+  private async checkDrift(t: Target): Promise<void> {
+    if (!t.record) return;
+    const completed = PHASES.slice(0, PHASES.indexOf(t.record.state) + 1);
+    const problems: string[] = [];
+    for (const [i, op] of t.record.plan.operations.entries()) {
+      problems.push(...(await handlerFor(op).drift(this.db(), op, t.record.facts[i], objectNames(t.record.id, i), completed)));
+    }
+    if (problems.length) throw new DriftError(t.migration.id, problems);
+  }
+
+  private checkUnchanged(t: Target): void {
+    if (t.record && t.source !== 'ledger' && t.record.checksum !== t.checksum)
+      throw new PlanChangedError(t.migration.id, t.record.checksum, t.checksum, t.record.state);
+  }
+
+  private context(t: Target, facts: unknown[], steps: OperationSteps[]): PhaseContext {
+    return {
+      pool: this.db(),
+      log: this.log.child({ migration: t.migration.id }),
+      identity: this.identity,
+      lockPolicy: this.lockPolicy,
+      phaseStatementTimeoutMs: this.options.phaseStatementTimeoutMs ?? 10_000,
+      backfill: this.backfillSettings,
+      verify: this.verifySettings,
+      migration: t.record?.plan ?? t.migration,
+      checksum: t.record?.checksum ?? t.checksum,
+      facts,
+      steps,
+      onProgress: this.options.onProgress,
+      signal: this.options.signal,
+    };
+  }
+
+  /** Runs `body` holding the orchestrator lock, with the ledger created or upgraded. */
+  private async exclusive<T>(body: () => Promise<T>): Promise<T> {
+    const lock = await acquireOrchestratorLock(this.config);
+    try {
+      await ensureLedger(lock.client);
+      const stale = await markInterruptedRuns(lock.client);
+      if (stale) this.log.warn({ runs: stale }, 'found runs left by an orchestrator that stopped; marked interrupted');
+      return await body();
+    } finally {
+      await lock.release();
+    }
+  }
+
+  /**
+   * Runs the next phase of each unfinished migration (or of one), or every phase up to `to`.
+   * Everything is checked (plan, checksum, catalog, drift) before anything changes.
+   */
+  async advance(options: AdvanceOptions = {}): Promise<AdvanceResult> {
+    const run = async (): Promise<AdvanceResult> => {
+      const targets = (await this.targets(options.migration)).filter((t) => t.source !== 'ledger' || options.migration);
+      const work: { t: Target; phases: Phase[]; facts: unknown[]; steps: OperationSteps[] }[] = [];
+      for (const t of targets) {
+        this.checkUnchanged(t);
+        const phases = phasesBetween(this.stateOf(t), options.to);
+        if (!phases.length) continue;
+        const facts = await this.factsOf(t);
+        await this.checkDrift(t);
+        work.push({ t, phases, facts, steps: this.stepsOf(t, facts) });
+      }
+      const entries: AdvanceEntry[] = [];
+      for (const { t, phases, facts, steps } of work) {
+        const from = this.stateOf(t);
+        if (options.dryRun) {
+          const rendered = renderPlan(steps).filter((p) => (phases as string[]).includes(p.phase));
+          const last = phases[phases.length - 1] as Phase;
+          entries.push({ id: t.migration.id, from, state: from, ran: [], wouldRun: rendered, next: nextPhase(last), complete: false });
+          continue;
+        }
+        const entry: AdvanceEntry = { id: t.migration.id, from, state: from, ran: [], next: nextPhase(from), complete: false };
+        entries.push(entry);
+        const ctx = this.context(t, facts, steps);
+        for (const phase of phases) {
+          entry.ran.push(await this.runPhase(ctx, phase, options));
+          entry.state = phase;
+          entry.next = nextPhase(phase);
+          entry.complete = entry.next === null;
+        }
+      }
+      return { dryRun: Boolean(options.dryRun), migrations: entries };
+    };
+    return options.dryRun ? run() : this.exclusive(run);
+  }
+
+  private async runPhase(ctx: PhaseContext, phase: Phase, options: AdvanceOptions): Promise<PhaseOutcome> {
+    const id = ctx.migration.id;
+    const runId = await startRun(ctx.pool, this.identity, { migrationId: id, phase, action: 'apply' });
+    ctx.log.info({ phase }, `${phase}: starting`);
+    const t0 = performance.now();
+    try {
+      const details = await PHASE_EXECUTORS[phase](ctx, { verify: options.verify ?? true });
+      const seconds = Number(((performance.now() - t0) / 1000).toFixed(3));
+      await finishRun(ctx.pool, runId, 'succeeded', { ...details, seconds });
+      ctx.log.info({ phase, seconds }, `${phase}: done`);
+      return { phase, seconds, details };
+    } catch (error) {
+      const status = error instanceof ContractRefusedError ? 'refused' : error instanceof InterruptedError ? 'interrupted' : 'failed';
+      await finishRun(ctx.pool, runId, status, {}, (error as Error).message).catch((e: unknown) =>
+        ctx.log.error({ err: e }, 'could not record the failed run in the ledger'),
+      );
+      throw error;
+    }
+  }
+
+  /** Verifies migrations whose backfill has finished (or the one named) and records the evidence. */
+  async verify(migration?: string): Promise<Verification[]> {
+    return this.exclusive(async () => {
+      const all = await this.targets(migration);
+      const targets = all.filter((t) => t.record?.state === 'backfill');
+      if (migration && !targets.length) {
+        const state = all[0] ? this.stateOf(all[0]) : 'pending';
+        throw new PhaseOrderError(
+          migration,
+          state === 'contract' ? 'already contracted; the old shape is gone, nothing to verify' : `nothing to verify before the backfill has finished (state: ${state})`,
+        );
+      }
+      const results: Verification[] = [];
+      for (const t of targets) {
+        this.checkUnchanged(t);
+        const facts = await this.factsOf(t);
+        results.push(await runVerification(this.context(t, facts, this.stepsOf(t, facts))));
+      }
+      return results;
+    });
+  }
+
+  /** Undoes every phase of a migration that has not contracted; the table is as before expand. */
+  async rollback(migration: string): Promise<RollbackResult> {
+    return this.exclusive(async () => {
+      const [t] = await this.targets(migration);
+      if (!t) throw new MigrationNotFoundError(migration, []);
+      const from = this.stateOf(t);
+      if (!t.record) return { id: migration, from, state: 'pending', statements: 0 };
+      if (from === 'contract')
+        throw new RollbackRefusedError(
+          migration,
+          'contract has run: the old column was dropped and its data exists only in the new one. Write a new migration to change it back.',
+        );
+      const facts = t.record.facts;
+      const steps = this.stepsOf(t, facts);
+      const ctx = this.context(t, facts, steps);
+      const runId = await startRun(ctx.pool, this.identity, { migrationId: migration, phase: from, action: 'rollback' });
+      try {
+        const undo = [...steps].reverse().flatMap((s) => s.rollback);
+        const result = await runSteps(ctx, undo, (c) => forgetMigration(c, migration));
+        await finishRun(ctx.pool, runId, 'succeeded', { statements: result.ran.length });
+        ctx.log.info({ from }, 'rolled back; the migration is pending again');
+        return { id: migration, from, state: 'pending', statements: result.ran.length };
+      } catch (error) {
+        await finishRun(ctx.pool, runId, 'failed', {}, (error as Error).message).catch(() => undefined);
+        throw error;
+      }
+    });
+  }
+
+  async status(): Promise<MigrationStatus[]> {
+    const out: MigrationStatus[] = [];
+    for (const t of await this.targets()) {
+      const state = this.stateOf(t);
+      const runs = await readRuns(this.db(), t.migration.id);
+      out.push({
+        id: t.migration.id,
+        description: t.migration.description ?? null,
+        state,
+        next: nextPhase(state),
+        complete: state === 'contract',
+        source: t.source,
+        checksumMatches: t.record && t.source !== 'ledger' ? t.record.checksum === t.checksum : null,
+        backfill: await readProgress(this.db(), t.migration.id),
+        verification: await latestVerification(this.db(), t.migration.id),
+        lastRun: runs[runs.length - 1] ?? null,
+      });
+    }
+    return out;
+  }
+
+  async history(migration?: string): Promise<PhaseRun[]> {
+    return readRuns(this.db(), migration);
+  }
+
+  /** The exact SQL of each phase (and of rollback), with lock levels. Reads the catalog; writes nothing. */
+  async plan(migration: string, phase?: Phase | 'rollback' | 'verify'): Promise<{ id: string; state: MigrationState; phases: RenderedPhase[] }> {
+    const [t] = await this.targets(migration);
+    if (!t) throw new MigrationNotFoundError(migration, []);
+    const facts = await this.factsOf(t);
+    const phases = renderPlan(this.stepsOf(t, facts)).filter((p) => !phase || p.phase === phase);
+    return { id: t.migration.id, state: this.stateOf(t), phases };
+  }
+}

@@ -1,0 +1,13 @@
+import type { MigrationInput, RenameColumnInput } from './model.js';
+
+/**
+ * Typed helpers for plans written in TypeScript. They return plain data; the loader validates it
+ * exactly as it validates JSON, so both forms have one set of rules.
+ */
+export function defineMigration(migration: MigrationInput): MigrationInput {
+  return migration;
+}
+
+export function renameColumn(options: Omit<RenameColumnInput, 'kind'>): RenameColumnInput {
+  return { kind: 'renameColumn', ...options };
+}

@@ -1,0 +1,55 @@
+import type { z } from 'zod';
+import { PlanInvalidError, type PlanProblem } from '../errors.js';
+import { migrationSchema, type Migration } from './model.js';
+
+export function formatPath(path: readonly PropertyKey[]): string {
+  let out = '';
+  for (const part of path) {
+    if (typeof part === 'number') out += `[${part}]`;
+    else out += out ? `.${String(part)}` : String(part);
+  }
+  return out;
+}
+
+function problemsOf(error: z.ZodError): PlanProblem[] {
+  const problems: PlanProblem[] = [];
+  for (const issue of error.issues) {
+    if (issue.code === 'unrecognized_keys') {
+      for (const key of issue.keys) problems.push({ path: formatPath([...issue.path, key]), message: 'unknown key' });
+    } else {
+      problems.push({ path: formatPath(issue.path), message: issue.message });
+    }
+  }
+  return problems;
+}
+
+/** Semantic checks the schema cannot express; reported together with the schema's problems. */
+function crossChecks(migration: Migration): PlanProblem[] {
+  const problems: PlanProblem[] = [];
+  const targets = new Map<string, number>();
+  const sources = new Map<string, number>();
+  migration.operations.forEach((op, i) => {
+    const table = `${op.schema}.${op.table}`;
+    if (op.from === op.to) problems.push({ path: `operations[${i}].to`, message: 'is the same as "from"' });
+    for (const [map, name, field] of [
+      [targets, op.to, 'to'],
+      [sources, op.from, 'from'],
+    ] as const) {
+      const key = `${table}.${name}`;
+      const earlier = map.get(key);
+      if (earlier !== undefined)
+        problems.push({ path: `operations[${i}].${field}`, message: `column ${name} is already renamed by operations[${earlier}]` });
+      else map.set(key, i);
+    }
+  });
+  return problems;
+}
+
+/** Parses a plan from untrusted input, reporting every problem at once. */
+export function parseMigration(input: unknown, source: string): Migration {
+  const result = migrationSchema.safeParse(input);
+  if (!result.success) throw new PlanInvalidError(source, problemsOf(result.error));
+  const problems = crossChecks(result.data);
+  if (problems.length) throw new PlanInvalidError(source, problems);
+  return result.data;
+}

@@ -1,0 +1,75 @@
+import type { DdlStep, LockLevel, OperationSteps, TransactionMode } from './operations/types.js';
+import { renderBatchUpdate, renderBoundary, renderLastKey, renderVerifyChunk } from './sql/keyset.js';
+
+export interface RenderedStatement {
+  id: string;
+  description: string;
+  sql: string;
+  lock: LockLevel;
+  transaction: TransactionMode | 'per-batch';
+  skipIf?: string;
+}
+
+export interface RenderedPhase {
+  phase: 'expand' | 'dual-write' | 'backfill' | 'verify' | 'contract' | 'rollback';
+  statements: RenderedStatement[];
+}
+
+function ddl(steps: DdlStep[]): RenderedStatement[] {
+  return steps.map((s) => ({
+    id: s.id,
+    description: s.description,
+    sql: s.sql,
+    lock: s.lock,
+    transaction: s.tx,
+    ...(s.skipIf ? { skipIf: s.skipIf } : {}),
+  }));
+}
+
+/** Every statement of every phase, in order; keyset statements shown with their parameters. */
+export function renderPlan(steps: OperationSteps[]): RenderedPhase[] {
+  const backfill = steps.flatMap((s) => s.backfill);
+  const verify = steps.flatMap((s) => s.verify);
+  return [
+    { phase: 'expand', statements: ddl(steps.flatMap((s) => s.expand)) },
+    { phase: 'dual-write', statements: ddl(steps.flatMap((s) => s.dualWrite)) },
+    {
+      phase: 'backfill',
+      statements: backfill.flatMap((task) => [
+        {
+          id: `${task.id}.boundary`,
+          description: 'upper key of the next range ($1.. = cursor, last = batch size - 1); first batch has no cursor',
+          sql: renderBoundary(task, true),
+          lock: 'ACCESS SHARE' as const,
+          transaction: 'per-batch' as const,
+        },
+        {
+          id: `${task.id}.last-key`,
+          description: 'when fewer than a batch remain: the last key',
+          sql: renderLastKey(task, true),
+          lock: 'ACCESS SHARE' as const,
+          transaction: 'per-batch' as const,
+        },
+        {
+          id: `${task.id}.batch`,
+          description: 'one batch (cursor, upper], then the checkpoint, in one short transaction',
+          sql: renderBatchUpdate(task, true),
+          lock: 'ROW EXCLUSIVE' as const,
+          transaction: 'per-batch' as const,
+        },
+      ]),
+    },
+    {
+      phase: 'verify',
+      statements: verify.map((task) => ({
+        id: `${task.id}.chunk`,
+        description: `count rows where not (${task.description}), in keyset chunks`,
+        sql: renderVerifyChunk(task, true),
+        lock: 'ACCESS SHARE' as const,
+        transaction: 'per-batch' as const,
+      })),
+    },
+    { phase: 'contract', statements: ddl(steps.flatMap((s) => s.contract)) },
+    { phase: 'rollback', statements: ddl([...steps].reverse().flatMap((s) => s.rollback)) },
+  ];
+}
