@@ -185,9 +185,12 @@ export interface LockHolder {
   xactStart: string | null;
 }
 
-/** The database no longer looks like the ledger says it should. */
+/**
+ * The database no longer looks like the ledger says it should (a column dropped by hand, a
+ * dual-write trigger disabled): pgshift refuses to go on, as a gate would.
+ */
 export class DriftError extends PgshiftError {
-  readonly exitCode = ExitCode.failure;
+  readonly exitCode = ExitCode.refused;
   readonly code = 'drift';
   constructor(readonly migration: string, readonly problems: readonly string[]) {
     super(`${migration}: the database does not match the ledger:\n${problems.map((p) => `  - ${p}`).join('\n')}`);

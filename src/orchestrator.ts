@@ -19,6 +19,7 @@ import {
 import {
   ensureLedger,
   finishRun,
+  ledgerVersion,
   forgetMigration,
   latestVerification,
   markInterruptedRuns,
@@ -260,14 +261,20 @@ export class Pgshift {
     };
   }
 
-  /** Runs `body` holding the orchestrator lock, with the ledger created or upgraded. */
-  private async exclusive<T>(body: () => Promise<T>): Promise<T> {
+  /**
+   * Runs `body` holding the orchestrator lock. An existing ledger is upgraded and runs left by a
+   * dead orchestrator are marked interrupted; a missing ledger is created only by `createLedger`,
+   * which advance calls once the plans have passed validation (invalid input changes nothing).
+   */
+  private async exclusive<T>(body: (createLedger: () => Promise<void>) => Promise<T>): Promise<T> {
     const lock = await acquireOrchestratorLock(this.config);
     try {
-      await ensureLedger(lock.client);
-      const stale = await markInterruptedRuns(lock.client);
-      if (stale) this.log.warn({ runs: stale }, 'found runs left by an orchestrator that stopped; marked interrupted');
-      return await body();
+      if ((await ledgerVersion(lock.client)) !== null) {
+        await ensureLedger(lock.client);
+        const stale = await markInterruptedRuns(lock.client);
+        if (stale) this.log.warn({ runs: stale }, 'found runs left by an orchestrator that stopped; marked interrupted');
+      }
+      return await body(() => ensureLedger(lock.client));
     } finally {
       await lock.release();
     }
@@ -278,7 +285,7 @@ export class Pgshift {
    * Everything is checked (plan, checksum, catalog, drift) before anything changes.
    */
   async advance(options: AdvanceOptions = {}): Promise<AdvanceResult> {
-    const run = async (): Promise<AdvanceResult> => {
+    const run = async (createLedger: () => Promise<void>): Promise<AdvanceResult> => {
       const targets = (await this.targets(options.migration)).filter((t) => t.source !== 'ledger' || options.migration);
       const work: { t: Target; phases: Phase[]; facts: unknown[]; steps: OperationSteps[] }[] = [];
       for (const t of targets) {
@@ -290,6 +297,7 @@ export class Pgshift {
         work.push({ t, phases, facts, steps: this.stepsOf(t, facts) });
       }
       const entries: AdvanceEntry[] = [];
+      if (work.length && !options.dryRun) await createLedger();
       for (const { t, phases, facts, steps } of work) {
         const from = this.stateOf(t);
         if (options.dryRun) {
@@ -310,7 +318,7 @@ export class Pgshift {
       }
       return { dryRun: Boolean(options.dryRun), migrations: entries };
     };
-    return options.dryRun ? run() : this.exclusive(run);
+    return options.dryRun ? run(async () => undefined) : this.exclusive(run);
   }
 
   private async runPhase(ctx: PhaseContext, phase: Phase, options: AdvanceOptions): Promise<PhaseOutcome> {
