@@ -1,0 +1,71 @@
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { beforeAll, describe, expect, test } from 'vitest';
+import { cli, EXAMPLES } from '../support/cli.js';
+import { useDatabase } from '../support/database.js';
+import { planDir, renamePlan } from '../support/plans.js';
+
+describe('the ledger keeps each plan honest', () => {
+  const db = useDatabase();
+
+  beforeAll(async () => {
+    await db.query(`CREATE TABLE users (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, email text NOT NULL, name text, nickname text)`);
+    await db.query(`INSERT INTO users (email, name) SELECT 'u' || g, 'n' || g FROM generate_series(1, 500) g`);
+  });
+
+  test('status and history on a fresh database read without creating anything', async () => {
+    const s = await cli(['status', '--json'], { url: db.url, dir: EXAMPLES });
+    expect(s.code).toBe(0);
+    expect(s.json<{ migrations: { id: string; state: string; next: string }[] }>().migrations.map((m) => [m.id, m.state, m.next])).toEqual([
+      ['20261121_rename_users_email', 'pending', 'expand'],
+      ['20261122_rename_users_name', 'pending', 'expand'],
+    ]);
+    expect((await cli(['history', '--json'], { url: db.url, dir: EXAMPLES })).json()).toEqual({ ok: true, runs: [] });
+    expect(await db.query(`SELECT to_regnamespace('pgshift') AS ns`)).toEqual([{ ns: null }]);
+  });
+
+  test('the TypeScript and JSON example plans run one phase per call, each migration in id order', async () => {
+    const r = await cli(['advance', '--json'], { url: db.url, dir: EXAMPLES });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.json()).toMatchObject({
+      migrations: [
+        { id: '20261121_rename_users_email', state: 'expand' },
+        { id: '20261122_rename_users_name', state: 'expand' },
+      ],
+    });
+    const [v] = await db.query<{ version: number }>(`SELECT max(version) AS version FROM pgshift.ledger_version`);
+    expect(v!.version).toBe(1);
+  });
+
+  test('a plan changed after a phase ran is refused with exit 2', async () => {
+    const dir = planDir(renamePlan('20261121_changed', { table: 'users', from: 'nickname', to: 'handle' }));
+    expect((await cli(['advance', '20261121_changed'], { url: db.url, dir })).code).toBe(0);
+    writeFileSync(
+      path.join(dir, '20261121_changed.json'),
+      JSON.stringify({ id: '20261121_changed', operations: [{ kind: 'renameColumn', table: 'users', from: 'nickname', to: 'alias' }] }),
+    );
+    const r = await cli(['advance', '20261121_changed', '--json'], { url: db.url, dir });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/migration 20261121_changed was changed after its expand phase ran/);
+    expect(r.json()).toMatchObject({ error: 'plan_changed', migration: '20261121_changed', phase: 'expand' });
+    const s = await cli(['status'], { url: db.url, dir });
+    expect(s.stdout).toContain('20261121_changed (PLAN CHANGED)');
+    // Reformatting or reordering keys is not a change.
+    writeFileSync(
+      path.join(dir, '20261121_changed.json'),
+      JSON.stringify({ operations: [{ to: 'handle', from: 'nickname', table: 'users', schema: 'public', kind: 'renameColumn' }], id: '20261121_changed' }, null, 4),
+    );
+    expect((await cli(['advance', '20261121_changed'], { url: db.url, dir })).code).toBe(0);
+  });
+
+  test('a migration whose file was deleted is still shown and can be rolled back from the ledger', async () => {
+    const empty = planDir({});
+    const s = await cli(['status', '--json'], { url: db.url, dir: empty });
+    const listed = s.json<{ migrations: { id: string; source: string; state: string }[] }>().migrations;
+    expect(listed.find((m) => m.id === '20261121_changed')).toMatchObject({ source: 'ledger', state: 'dual-write' });
+    const rb = await cli(['rollback', '20261121_changed'], { url: db.url, dir: empty });
+    expect(rb.code, rb.stderr).toBe(0);
+    const cols = await db.query<{ attname: string }>(`SELECT attname FROM pg_attribute WHERE attrelid = 'users'::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum`);
+    expect(cols.map((c) => c.attname)).toEqual(['id', 'email', 'name', 'nickname', 'email_address', 'full_name']);
+  });
+});
