@@ -1,0 +1,63 @@
+import pg from 'pg';
+import { beforeAll, describe, expect, test } from 'vitest';
+import { cli } from '../support/cli.js';
+import { useDatabase } from '../support/database.js';
+import { planDir, renamePlan } from '../support/plans.js';
+
+/**
+ * A session holding a conflicting lock in an open transaction: pgshift's DDL waits at most
+ * lock_timeout per attempt (so app queries queued behind it wait about that long, not forever),
+ * retries with jitter, and either succeeds once the blocker ends or fails naming it.
+ */
+describe('strong-lock DDL never queues for long', () => {
+  const db = useDatabase();
+  let dir: string;
+
+  beforeAll(async () => {
+    dir = planDir(renamePlan('20261121_locks', { table: 'orders', from: 'status', to: 'state' }));
+    await db.query(`CREATE TABLE orders (id int PRIMARY KEY, status text)`);
+    await db.query(`INSERT INTO orders SELECT g, 'new' FROM generate_series(1, 100) g`);
+  });
+
+  async function blocker() {
+    const c = new pg.Client({ connectionString: db.url, application_name: 'long reader' });
+    await c.connect();
+    await c.query('BEGIN');
+    await c.query('SELECT count(*) FROM orders');
+    const [{ pid }] = (await c.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows as [{ pid: number }];
+    return { pid, end: async () => (await c.query('COMMIT'), await c.end()) };
+  }
+
+  test('gives up after its attempts, naming the blocker; nothing changed; the ledger says failed', async () => {
+    const b = await blocker();
+    try {
+      const r = await cli(['--lock-timeout', '100', '--lock-attempts', '3', 'advance', '--json'], { url: db.url, dir });
+      expect(r.code).toBe(1);
+      expect(r.json()).toMatchObject({ error: 'lock_timeout', attempts: 3, lockTimeoutMs: 100, blockers: [{ pid: b.pid, mode: 'AccessShareLock', application: 'long reader' }] });
+      expect(r.stderr).toMatch(new RegExp(`held by: pid ${b.pid} \\(AccessShareLock, idle in transaction`));
+    } finally {
+      await b.end();
+    }
+    const cols = await db.query<{ attname: string }>(`SELECT attname FROM pg_attribute WHERE attrelid = 'orders'::regclass AND attnum > 0 AND NOT attisdropped`);
+    expect(cols.map((c) => c.attname)).toEqual(['id', 'status']);
+    const runs = await db.query<{ phase: string; status: string; error: string }>(`SELECT phase, status, error FROM pgshift.phase_runs`);
+    expect(runs).toMatchObject([{ phase: 'expand', status: 'failed', error: expect.stringContaining('gave up after 3 attempt(s)') }]);
+  });
+
+  test('app queries behind the waiting DDL wait about lock_timeout, and the DDL succeeds once the blocker ends', async () => {
+    const b = await blocker();
+    const advance = cli(['--lock-timeout', '200', '--lock-attempts', '20', 'advance', '--json'], { url: db.url, dir });
+    // While pgshift's ALTER waits in the lock queue, an app write queues behind it.
+    await new Promise((r) => setTimeout(r, 100));
+    const t0 = Date.now();
+    await db.query(`UPDATE orders SET status = 'paid' WHERE id = 1`);
+    const appWaitMs = Date.now() - t0;
+    setTimeout(() => void b.end(), 600);
+    const r = await advance;
+    expect(r.code, r.stderr).toBe(0);
+    // Bounded by one lock_timeout (200 ms) plus scheduling slack; never the blocker's 600+ ms.
+    expect(appWaitMs).toBeLessThan(600);
+    const cols = await db.query<{ attname: string }>(`SELECT attname FROM pg_attribute WHERE attrelid = 'orders'::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum`);
+    expect(cols.map((c) => c.attname)).toEqual(['id', 'status', 'state']);
+  });
+});
