@@ -392,9 +392,9 @@ export class Pgshift {
     });
   }
 
-  async status(): Promise<MigrationStatus[]> {
+  async status(migration?: string): Promise<MigrationStatus[]> {
     const out: MigrationStatus[] = [];
-    for (const t of await this.targets()) {
+    for (const t of await this.targets(migration)) {
       const state = this.stateOf(t);
       const runs = await readRuns(this.db(), t.migration.id);
       out.push({

@@ -150,11 +150,12 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   program
     .command('status')
     .description('where each migration stands: phase, backfill progress, verification, last run')
+    .argument('[migration]', 'only this migration')
     .action(
-      handle(async () => {
+      handle(async (migration: string | undefined) => {
         const pg = open({}, 'status');
         try {
-          const statuses = await pg.status();
+          const statuses = await pg.status(migration);
           print({ ok: true, migrations: statuses }, () => formatStatus(statuses));
         } finally {
           await pg.close();

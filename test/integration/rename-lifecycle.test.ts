@@ -115,7 +115,7 @@ describe('renameColumn through every phase with an old and a new app writing', (
     const again = await run('advance', '--json');
     expect(again.code).toBe(0);
     expect(again.json<{ migrations: unknown[] }>().migrations).toEqual([]);
-    const status = await run('status', '--json');
+    const status = await run('status', ID, '--json');
     expect(status.json<{ migrations: { id: string; state: string; complete: boolean }[] }>().migrations).toMatchObject([
       { id: ID, state: 'contract', complete: true },
     ]);
