@@ -35,6 +35,21 @@ async function runTask(ctx: PhaseContext, task: BackfillTask): Promise<PhaseDeta
   let batches = progress.batches;
   let rowsThisRun = 0;
   const started = performance.now();
+  const report = (lastBatchMs: number, finished: boolean) => {
+    const seconds = (performance.now() - started) / 1000;
+    ctx.onProgress?.({
+      migrationId: ctx.migration.id,
+      task: task.id,
+      kind: 'backfill',
+      rowsDone,
+      rowEstimate: estimate,
+      rowsPerSecond: seconds > 0 ? rowsThisRun / seconds : 0,
+      batches,
+      lastBatchMs,
+      finished,
+    });
+    return seconds;
+  };
   const retry = { policy: ctx.lockPolicy, log, what: `backfill batch of ${task.id}`, tables: [task.table], observer: pool };
   const client = await pool.connect();
   try {
@@ -63,18 +78,7 @@ async function runTask(ctx: PhaseContext, task: BackfillTask): Promise<PhaseDeta
       rowsDone += updated;
       rowsThisRun += updated;
       batches += 1;
-      const elapsed = (performance.now() - started) / 1000;
-      ctx.onProgress?.({
-        migrationId: ctx.migration.id,
-        task: task.id,
-        kind: 'backfill',
-        rowsDone,
-        rowEstimate: estimate,
-        rowsPerSecond: elapsed > 0 ? rowsThisRun / elapsed : 0,
-        batches,
-        lastBatchMs: batchMs,
-        finished: false,
-      });
+      report(batchMs, false);
       log.debug({ task: task.id, batch: batches, rows: updated, ms: Math.round(batchMs), cursor }, 'batch');
       if (settings.delayMs > 0) await sleep(settings.delayMs);
     }
@@ -82,18 +86,7 @@ async function runTask(ctx: PhaseContext, task: BackfillTask): Promise<PhaseDeta
   } finally {
     client.release();
   }
-  const seconds = (performance.now() - started) / 1000;
-  ctx.onProgress?.({
-    migrationId: ctx.migration.id,
-    task: task.id,
-    kind: 'backfill',
-    rowsDone,
-    rowEstimate: estimate,
-    rowsPerSecond: seconds > 0 ? rowsThisRun / seconds : 0,
-    batches,
-    lastBatchMs: 0,
-    finished: true,
-  });
+  const seconds = report(0, true);
   return { rowsUpdated: rowsThisRun, rowsDone, batches, resumedFrom: startCursor, seconds: Number(seconds.toFixed(3)) };
 }
 
