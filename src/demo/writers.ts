@@ -47,6 +47,11 @@ export class AppWriter {
   constructor(private readonly options: AppWriterOptions) {
     this.stats = { label: options.label, inserts: 0, updates: 0, errors: 0, lastError: null };
     this.client = new pg.Client({ connectionString: options.url, application_name: `app ${options.label}` });
+    // A connection lost while idle emits 'error'; count it instead of crashing the process.
+    this.client.on('error', (error) => {
+      this.stats.errors++;
+      this.stats.lastError = error.message;
+    });
   }
 
   async start(): Promise<void> {
