@@ -90,6 +90,8 @@ export interface AdvanceEntry {
   ran: PhaseOutcome[];
   /** With dryRun: the phases that would run, with their SQL. */
   wouldRun?: RenderedPhase[];
+  /** Not advanced: an earlier unfinished migration touches the same columns. */
+  waitingFor?: { migration: string; columns: string[] };
   next: Phase | null;
   complete: boolean;
 }
@@ -206,6 +208,29 @@ export class Pgshift {
     return [found];
   }
 
+  /**
+   * A pending migration waits while an earlier (by id) unfinished migration touches any of the
+   * same columns: renaming a→b then b→c must not interleave, or the second would read the first's
+   * half-built column as its source of truth.
+   */
+  private waits(all: Target[]): Map<string, { migration: string; columns: string[] }> {
+    const held = new Map<string, string>();
+    const waits = new Map<string, { migration: string; columns: string[] }>();
+    for (const t of all) {
+      const plan = t.record?.plan ?? t.migration;
+      const columns = plan.operations.flatMap((op) =>
+        handlerFor(op).columns(op).map((c) => `${c.schema}.${c.table}.${c.column}`),
+      );
+      const state = this.stateOf(t);
+      if (state === 'pending') {
+        const clash = columns.filter((c) => held.has(c));
+        if (clash.length) waits.set(t.migration.id, { migration: held.get(clash[0]!)!, columns: [...new Set(clash)] });
+      }
+      if (state !== 'contract') for (const c of columns) if (!held.has(c)) held.set(c, t.migration.id);
+    }
+    return waits;
+  }
+
   private stateOf(t: Target): MigrationState {
     return t.record?.state ?? 'pending';
   }
@@ -293,12 +318,28 @@ export class Pgshift {
    */
   async advance(options: AdvanceOptions = {}): Promise<AdvanceResult> {
     const run = async (createLedger: () => Promise<void>): Promise<AdvanceResult> => {
-      const targets = (await this.targets(options.migration)).filter((t) => t.source !== 'ledger' || options.migration);
+      const all = await this.targets();
+      if (options.migration && !all.some((t) => t.migration.id === options.migration))
+        throw new MigrationNotFoundError(options.migration, all.map((t) => t.migration.id));
+      const waits = this.waits(all);
       const work: { t: Target; phases: Phase[]; facts: unknown[]; steps: OperationSteps[] }[] = [];
-      for (const t of targets) {
+      const waiting: AdvanceEntry[] = [];
+      for (const t of all) {
+        if (options.migration ? t.migration.id !== options.migration : t.source === 'ledger') continue;
         this.checkUnchanged(t);
         const phases = phasesBetween(this.stateOf(t), options.to);
         if (!phases.length) continue;
+        const wait = waits.get(t.migration.id);
+        if (wait) {
+          if (options.migration)
+            throw new PhaseOrderError(
+              t.migration.id,
+              `waits for ${wait.migration}, which is not finished and touches the same column(s): ${wait.columns.join(', ')}`,
+            );
+          const state = this.stateOf(t);
+          waiting.push({ id: t.migration.id, from: state, state, ran: [], next: nextPhase(state), complete: false, waitingFor: wait });
+          continue;
+        }
         const facts = await this.factsOf(t);
         await this.checkDrift(t);
         work.push({ t, phases, facts, steps: this.stepsOf(t, facts) });
@@ -323,7 +364,7 @@ export class Pgshift {
           entry.complete = entry.next === null;
         }
       }
-      return { dryRun: Boolean(options.dryRun), migrations: entries };
+      return { dryRun: Boolean(options.dryRun), migrations: [...entries, ...waiting].sort((a, b) => (a.id < b.id ? -1 : 1)) };
     };
     return options.dryRun ? run(async () => undefined) : this.exclusive(run);
   }

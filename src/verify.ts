@@ -1,6 +1,6 @@
 import type { PhaseContext } from '../phases/context.js';
 import { queryRows } from './db/queryable.js';
-import { finishRun, recordVerification, startRun, type Verification } from './ledger/ledger.js';
+import { finishRun, recordVerification, serverNow, startRun, type Verification } from './ledger/ledger.js';
 import type { VerifyTask } from './operations/types.js';
 import { renderVerifyChunk } from './sql/keyset.js';
 import { estimateRows } from './catalog/introspect.js';
@@ -73,7 +73,7 @@ async function verifyTask(ctx: VerifyContext, task: VerifyTask): Promise<TaskRes
  */
 export async function runVerification(ctx: VerifyContext): Promise<Verification> {
   const runId = await startRun(ctx.pool, ctx.identity, { migrationId: ctx.migration.id, phase: 'verify', action: 'verify' });
-  const startedAt = new Date();
+  const startedAt = await serverNow(ctx.pool);
   const t0 = performance.now();
   try {
     const perTask: Record<string, TaskResult> = {};
@@ -91,7 +91,7 @@ export async function runVerification(ctx: VerifyContext): Promise<Verification>
     const evidence = await recordVerification(ctx.pool, {
       migrationId: ctx.migration.id,
       startedAt,
-      finishedAt: new Date(),
+      finishedAt: await serverNow(ctx.pool),
       rowsChecked: rows,
       mismatches,
       sampleKeys,

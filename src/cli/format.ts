@@ -8,9 +8,13 @@ function table(rows: string[][]): string {
 }
 
 export function formatAdvance(result: AdvanceResult): string {
-  if (!result.migrations.length) return 'Nothing to do: every migration is complete.';
+  if (!result.migrations.length) return 'Nothing to do.';
   const lines: string[] = [];
   for (const m of result.migrations) {
+    if (m.waitingFor) {
+      lines.push(`${m.id}: waits for ${m.waitingFor.migration} (both touch ${m.waitingFor.columns.join(', ')}); still ${m.state}`);
+      continue;
+    }
     if (result.dryRun) {
       lines.push(`${m.id}: would run ${m.wouldRun?.map((p) => p.phase).join(', ')} (now ${m.from})`);
       for (const p of m.wouldRun ?? []) lines.push(formatPhaseSql(p));

@@ -224,15 +224,25 @@ export async function readRuns(db: Queryable, migrationId?: string): Promise<Pha
   return rows.map(toRun);
 }
 
-/** When the backfill phase last completed, or null. */
+/**
+ * When every backfill task of the migration finished (server time), or null while any has not.
+ * Read from the checkpoints themselves, not from the run record: those commit separately, and a
+ * crash between the two must not leave a finished backfill looking unfinished.
+ */
 export async function backfillFinishedAt(db: Queryable, migrationId: string): Promise<Date | null> {
-  const [row] = await queryRows<{ at: Date | null }>(
+  const [row] = await queryRows<{ at: Date | null; all_done: boolean | null }>(
     db,
-    `SELECT max(finished_at) AS at FROM ${S}.phase_runs
-      WHERE migration_id = $1 AND phase = 'backfill' AND action = 'apply' AND status = 'succeeded'`,
+    `SELECT max(finished_at) AS at, bool_and(finished_at IS NOT NULL) AS all_done
+       FROM ${S}.backfill_progress WHERE migration_id = $1`,
     [migrationId],
   );
-  return row?.at ?? null;
+  return row?.all_done ? row.at : null;
+}
+
+/** The server's clock, so that times compared with the ledger's come from one clock. */
+export async function serverNow(db: Queryable): Promise<Date> {
+  const [row] = await queryRows<{ now: Date }>(db, 'SELECT clock_timestamp() AS now');
+  return row!.now;
 }
 
 function toProgress(r: Record<string, unknown>): BackfillProgress {

@@ -304,6 +304,7 @@ async function drift(db: Queryable, op: RenameColumn, _facts: RenameColumnFacts,
 
 export const renameColumnHandler: OperationHandler<RenameColumn, RenameColumnFacts> = {
   describe: (op) => `rename ${describeRef(tableOf(op))}.${op.from} to ${op.to}`,
+  columns: (op) => [op.from, op.to].map((column) => ({ schema: op.schema, table: op.table, column })),
   inspect,
   steps,
   drift,

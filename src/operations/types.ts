@@ -86,6 +86,8 @@ export interface Inspection<Facts> {
 
 export interface OperationHandler<Op extends Operation, Facts> {
   describe(op: Op): string;
+  /** Columns the operation reads or writes, so migrations touching the same ones run in order. */
+  columns(op: Op): { schema: string; table: string; column: string }[];
   /** Reads what the operation needs from the live catalog and lists every reason it cannot run. */
   inspect(db: Queryable, op: Op, path: string): Promise<Inspection<Facts>>;
   /** Pure: renders the steps of every phase from the operation and the facts read at expand. */

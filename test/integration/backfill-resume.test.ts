@@ -87,4 +87,12 @@ describe('a backfill killed with SIGKILL resumes from its checkpoint', () => {
     expect(v.code).toBe(0);
     expect(v.json()).toMatchObject({ verifications: [{ passed: true, rowsChecked: ROWS, mismatches: 0 }] });
   });
+
+  test('a crash between the last backfill commit and its run record does not wedge the migration', async () => {
+    // As if the process died after the state commit but before the run was marked succeeded.
+    await db.query(`UPDATE pgshift.phase_runs SET status = 'interrupted' WHERE migration_id = $1 AND phase = 'backfill' AND status = 'succeeded'`, [ID]);
+    const r = await cli(['advance', '--json'], { url: db.url, dir });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.json()).toMatchObject({ migrations: [{ id: ID, state: 'contract', complete: true }] });
+  });
 });
