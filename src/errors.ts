@@ -22,7 +22,7 @@ export abstract class PgshiftError extends Error {
   /** Facts for logs and --json output. */
   toJSON(): Record<string, unknown> {
     const facts: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(this)) if (k !== 'cause') facts[k] = v;
+    for (const [k, v] of Object.entries(this)) if (!['cause', 'name', 'code', 'exitCode'].includes(k)) facts[k] = v;
     return { error: this.code, message: this.message, ...facts };
   }
 }
@@ -104,21 +104,6 @@ export class ContractRefusedError extends PgshiftError {
   }
 }
 
-export class VerificationFailedError extends PgshiftError {
-  readonly exitCode = ExitCode.refused;
-  readonly code = 'verification_failed';
-  constructor(
-    readonly migration: string,
-    readonly mismatches: number,
-    readonly sampleKeys: readonly unknown[],
-  ) {
-    super(
-      `verification of ${migration} found ${mismatches} row(s) where old and new values differ; ` +
-        `sample keys: ${JSON.stringify(sampleKeys)}`,
-    );
-  }
-}
-
 export class RollbackRefusedError extends PgshiftError {
   readonly exitCode = ExitCode.refused;
   readonly code = 'rollback_refused';
@@ -194,19 +179,6 @@ export class DriftError extends PgshiftError {
   readonly code = 'drift';
   constructor(readonly migration: string, readonly problems: readonly string[]) {
     super(`${migration}: the database does not match the ledger:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
-  }
-}
-
-export class PhaseFailedError extends PgshiftError {
-  readonly exitCode = ExitCode.failure;
-  readonly code = 'phase_failed';
-  constructor(
-    readonly migration: string,
-    readonly phase: string,
-    readonly detail: string,
-    options?: { cause?: unknown },
-  ) {
-    super(`${migration}: ${phase} failed: ${detail}`, options);
   }
 }
 

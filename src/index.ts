@@ -38,13 +38,11 @@ export {
   MigrationNotFoundError,
   OrchestratorBusyError,
   PgshiftError,
-  PhaseFailedError,
   PhaseOrderError,
   PlanChangedError,
   PlanInvalidError,
   PlanRejectedError,
   RollbackRefusedError,
-  VerificationFailedError,
   exitCodeOf,
 } from './errors.js';
 export type { PlanProblem, LockHolder } from './errors.js';

@@ -455,7 +455,8 @@ export class Pgshift {
         checksumMatches: t.record && t.source !== 'ledger' ? t.record.checksum === t.checksum : null,
         backfill: await readProgress(this.db(), t.migration.id),
         verification: await latestVerification(this.db(), t.migration.id),
-        lastRun: runs[runs.length - 1] ?? null,
+        // The run that ended last: contract's own verification starts after contract does, but ends before it.
+        lastRun: runs.reduce<PhaseRun | null>((last, r) => (!last || +(r.finishedAt ?? r.startedAt) >= +(last.finishedAt ?? last.startedAt) ? r : last), null),
       });
     }
     return out;

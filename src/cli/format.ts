@@ -80,6 +80,16 @@ export function formatVerifications(results: Verification[]): string {
     .join('\n');
 }
 
+export function formatPlanSummary(id: string, state: string, phases: RenderedPhase[]): string {
+  const out = [`${id} (now: ${state}); add --sql for the exact statements`];
+  for (const p of phases) {
+    out.push(`${p.phase}:`);
+    if (!p.statements.length) out.push('  (nothing)');
+    for (const s of p.statements) out.push(`  [${s.lock}${s.transaction === 'phase' ? '' : `, ${s.transaction} transaction`}] ${s.description}`);
+  }
+  return out.join('\n');
+}
+
 export function formatPhaseSql(p: RenderedPhase): string {
   const out = [`-- ===== ${p.phase} =====`];
   if (!p.statements.length) out.push('-- (nothing)');

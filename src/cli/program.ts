@@ -13,7 +13,7 @@ import {
   type Phase,
   type PgshiftOptions,
 } from '../index.js';
-import { formatAdvance, formatHistory, formatPhaseSql, formatStatus, formatVerifications } from './format.js';
+import { formatAdvance, formatHistory, formatPhaseSql, formatPlanSummary, formatStatus, formatVerifications } from './format.js';
 import { progressReporter } from './progress.js';
 
 interface GlobalOptions {
@@ -86,7 +86,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   const open = (extra: Partial<PgshiftOptions> = {}, command = 'pgshift') => {
     const g = globals();
     json = Boolean(g.json);
-    log = createLogger({ level: g.logLevel ?? io.env.PGSHIFT_LOG_LEVEL ?? 'info' });
+    log = createLogger({ level: g.logLevel });
     if (!g.databaseUrl) throw new InvalidArgumentError('no database given: pass --database-url or set DATABASE_URL');
     return new Pgshift({
       databaseUrl: g.databaseUrl,
@@ -134,7 +134,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     .option('--batch-delay <ms>', 'pause between backfill batches', nonNegativeInt('--batch-delay'), 0)
     .action(
       handle(async (migration: string | undefined, opts: { to?: Phase; dryRun?: boolean; verify: boolean; batchSize: number; batchDelay: number }) => {
-        const progress = progressReporter(createLogger({ level: globals().logLevel ?? 'info' }), Boolean(process.stderr.isTTY));
+        const progress = progressReporter(createLogger({ level: globals().logLevel }), Boolean(process.stderr.isTTY));
         const pg = open({ backfill: { batchSize: opts.batchSize, delayMs: opts.batchDelay }, onProgress: progress.onProgress }, 'advance');
         try {
           const result = await pg.advance({ migration, to: opts.to, dryRun: opts.dryRun, verify: opts.verify });
@@ -185,7 +185,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     .argument('[migration]', 'only this migration')
     .action(
       handle(async (migration: string | undefined) => {
-        const progress = progressReporter(createLogger({ level: globals().logLevel ?? 'info' }), Boolean(process.stderr.isTTY));
+        const progress = progressReporter(createLogger({ level: globals().logLevel }), Boolean(process.stderr.isTTY));
         const pg = open({ onProgress: progress.onProgress }, 'verify');
         try {
           const results = await pg.verify(migration);
@@ -226,13 +226,17 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       if (!isPhase(v) && v !== 'verify' && v !== 'rollback') throw new CommanderArgError(`unknown phase "${v}"`);
       return v as Phase | 'verify' | 'rollback';
     })
-    .option('--sql', 'print the SQL script (the default human output)')
+    .option('--sql', 'print the exact SQL script, each statement with its lock level (default: a summary)')
     .action(
-      handle(async (migration: string, opts: { phase?: Phase | 'verify' | 'rollback' }) => {
+      handle(async (migration: string, opts: { phase?: Phase | 'verify' | 'rollback'; sql?: boolean }) => {
         const pg = open({}, 'plan');
         try {
           const plan = await pg.plan(migration, opts.phase);
-          print({ ok: true, ...plan }, () => [`-- ${plan.id} (now: ${plan.state})`, ...plan.phases.map(formatPhaseSql)].join('\n'));
+          print({ ok: true, ...plan }, () =>
+            opts.sql
+              ? [`-- ${plan.id} (now: ${plan.state})`, ...plan.phases.map(formatPhaseSql)].join('\n')
+              : formatPlanSummary(plan.id, plan.state, plan.phases),
+          );
         } finally {
           await pg.close();
         }

@@ -23,7 +23,7 @@ function problemsOf(error: z.ZodError): PlanProblem[] {
   return problems;
 }
 
-/** Semantic checks the schema cannot express; reported together with the schema's problems. */
+/** Semantic checks the schema cannot express; they need a well-formed plan, so they run after it passes. */
 function crossChecks(migration: Migration): PlanProblem[] {
   const problems: PlanProblem[] = [];
   const targets = new Map<string, number>();
