@@ -50,7 +50,7 @@ async function runTask(ctx: PhaseContext, task: BackfillTask): Promise<PhaseDeta
     });
     return seconds;
   };
-  const retry = { policy: ctx.lockPolicy, log, what: `backfill batch of ${task.id}`, tables: [task.table], observer: pool };
+  const retry = { policy: ctx.lockPolicy, log, tables: [task.table], observer: pool };
   const client = await pool.connect();
   try {
     for (;;) {
@@ -66,7 +66,9 @@ async function runTask(ctx: PhaseContext, task: BackfillTask): Promise<PhaseDeta
       }
       const range = upper;
       const t0 = performance.now();
-      const updated = await withLockRetry(retry, () =>
+      // Named by its key range, so a batch that gives up says exactly where; the checkpoint stays before it.
+      const what = `backfill batch of ${task.id} over keys (${cursor ? JSON.stringify(cursor) : 'start'}, ${JSON.stringify(range)}]`;
+      const updated = await withLockRetry({ ...retry, what }, () =>
         transaction(client, { lockTimeoutMs: ctx.lockPolicy.lockTimeoutMs, statementTimeoutMs: settings.batchTimeoutMs }, async (c) => {
           const result = await c.query(renderBatchUpdate(task, has), [...cursorParams, ...range]);
           await checkpoint(c, ctx.migration.id, task.id, range, result.rowCount ?? 0);

@@ -40,6 +40,7 @@ import type { OperationSteps } from './operations/types.js';
 import { checksumOf } from './plan/checksum.js';
 import { loadMigrations, type LoadedMigration } from './plan/load.js';
 import { PHASES, type Migration, type Phase } from './plan/model.js';
+import { parseMigration } from './plan/validate.js';
 import { renderPlan, type RenderedPhase } from './render-plan.js';
 import { runVerification } from './verify.js';
 
@@ -184,7 +185,6 @@ export class Pgshift {
 
   private async loadPlans(): Promise<LoadedMigration[]> {
     if (this.options.migrations) {
-      const { parseMigration } = await import('./plan/validate.js');
       return this.options.migrations
         .map((m) => parseMigration(m, `migration ${String((m as { id?: unknown }).id)}`))
         .map((migration) => ({ migration, checksum: checksumOf(migration), source: 'api' }))

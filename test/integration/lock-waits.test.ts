@@ -61,3 +61,35 @@ describe('strong-lock DDL never queues for long', () => {
     expect(cols.map((c) => c.attname)).toEqual(['id', 'status', 'state']);
   });
 });
+
+describe('a backfill batch blocked by row locks', () => {
+  const db = useDatabase();
+  let dir: string;
+
+  beforeAll(async () => {
+    dir = planDir(renamePlan('20261121_rowlocks', { table: 'items', from: 'label', to: 'title' }));
+    await db.query(`CREATE TABLE items (id int PRIMARY KEY, label text)`);
+    await db.query(`INSERT INTO items SELECT g, 'l' || g FROM generate_series(1, 1000) g`);
+    expect((await cli(['advance', '--to', 'dual-write'], { url: db.url, dir })).code).toBe(0);
+  });
+
+  test('gives up naming its key range, with the checkpoint before it; completes once the locks go', async () => {
+    const holder = new pg.Client({ connectionString: db.url });
+    await holder.connect();
+    await holder.query('BEGIN');
+    await holder.query('SELECT * FROM items WHERE id BETWEEN 450 AND 460 FOR UPDATE');
+    try {
+      const r = await cli(['--lock-timeout', '100', '--lock-attempts', '2', 'advance', '--batch-size', '200', '--json'], { url: db.url, dir });
+      expect(r.code).toBe(1);
+      expect(r.json()).toMatchObject({ error: 'lock_timeout', statement: 'backfill batch of 0.backfill over keys (["400"], ["600"]]' });
+      const [cp] = await db.query<{ cursor: string[]; rows_done: string }>(`SELECT cursor, rows_done FROM pgshift.backfill_progress`);
+      expect(cp).toEqual({ cursor: ['400'], rows_done: '400' });
+    } finally {
+      await holder.query('ROLLBACK');
+      await holder.end();
+    }
+    const r = await cli(['advance', '--batch-size', '200', '--json'], { url: db.url, dir });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.json()).toMatchObject({ migrations: [{ state: 'backfill', ran: [{ details: { tasks: { '0.backfill': { resumedFrom: ['400'], rowsUpdated: 600 } } } }] }] });
+  });
+});
