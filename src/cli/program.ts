@@ -37,7 +37,8 @@ Exit codes:
   0  done, or nothing to do
   1  failure (the ledger records it; rerun resumes)
   2  invalid input: bad plan, unknown table/column, plan changed, bad arguments
-  3  refused by a gate: contract without passing verification, rollback after contract
+  3  refused: contract without passing verification, rollback after contract, the database
+     no longer matching the ledger (drift), a migration waiting for an earlier one
   4  busy: another pgshift orchestrator holds this database's lock`;
 
 function positiveInt(name: string) {
