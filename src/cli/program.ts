@@ -100,7 +100,26 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     });
   };
 
+  let progress: ReturnType<typeof progressReporter> | null = null;
+
+  /** Opens the library for one command (with a progress display if asked), always closing it. */
+  const session = async (
+    command: string,
+    options: { progress?: boolean; extra?: Partial<PgshiftOptions> },
+    body: (pg: Pgshift) => Promise<void>,
+  ) => {
+    progress = options.progress ? progressReporter(createLogger({ level: globals().logLevel }), Boolean(process.stderr.isTTY)) : null;
+    const pg = open({ ...options.extra, ...(progress ? { onProgress: progress.onProgress } : {}) }, command);
+    try {
+      await body(pg);
+    } finally {
+      progress?.stop();
+      await pg.close();
+    }
+  };
+
   const print = (value: unknown, human: () => string) => {
+    progress?.stop();
     io.stdout(json ? `${JSON.stringify(value, null, 2)}\n` : `${human()}\n`);
   };
 
@@ -135,16 +154,11 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     .option('--batch-delay <ms>', 'pause between backfill batches', nonNegativeInt('--batch-delay'), 0)
     .action(
       handle(async (migration: string | undefined, opts: { to?: Phase; dryRun?: boolean; verify: boolean; batchSize: number; batchDelay: number }) => {
-        const progress = progressReporter(createLogger({ level: globals().logLevel }), Boolean(process.stderr.isTTY));
-        const pg = open({ backfill: { batchSize: opts.batchSize, delayMs: opts.batchDelay }, onProgress: progress.onProgress }, 'advance');
-        try {
+        const extra = { backfill: { batchSize: opts.batchSize, delayMs: opts.batchDelay } };
+        await session('advance', { progress: true, extra }, async (pg) => {
           const result = await pg.advance({ migration, to: opts.to, dryRun: opts.dryRun, verify: opts.verify });
-          progress.stop();
           print({ ok: true, ...result }, () => formatAdvance(result));
-        } finally {
-          progress.stop();
-          await pg.close();
-        }
+        });
       }),
     );
 
@@ -154,13 +168,10 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     .argument('[migration]', 'only this migration')
     .action(
       handle(async (migration: string | undefined) => {
-        const pg = open({}, 'status');
-        try {
+        await session('status', {}, async (pg) => {
           const statuses = await pg.status(migration);
           print({ ok: true, migrations: statuses }, () => formatStatus(statuses));
-        } finally {
-          await pg.close();
-        }
+        });
       }),
     );
 
@@ -170,13 +181,10 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     .argument('[migration]', 'only this migration')
     .action(
       handle(async (migration: string | undefined) => {
-        const pg = open({}, 'history');
-        try {
+        await session('history', {}, async (pg) => {
           const runs = await pg.history(migration);
           print({ ok: true, runs }, () => formatHistory(runs));
-        } finally {
-          await pg.close();
-        }
+        });
       }),
     );
 
@@ -186,18 +194,12 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     .argument('[migration]', 'only this migration')
     .action(
       handle(async (migration: string | undefined) => {
-        const progress = progressReporter(createLogger({ level: globals().logLevel }), Boolean(process.stderr.isTTY));
-        const pg = open({ onProgress: progress.onProgress }, 'verify');
-        try {
+        await session('verify', { progress: true }, async (pg) => {
           const results = await pg.verify(migration);
-          progress.stop();
           const passed = results.every((r) => r.passed);
           if (!passed) exitCode = ExitCode.refused;
           print({ ok: passed, verifications: results }, () => formatVerifications(results));
-        } finally {
-          progress.stop();
-          await pg.close();
-        }
+        });
       }),
     );
 
@@ -207,15 +209,12 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     .argument('<migration>')
     .action(
       handle(async (migration: string) => {
-        const pg = open({}, 'rollback');
-        try {
+        await session('rollback', {}, async (pg) => {
           const result = await pg.rollback(migration);
           print({ ok: true, ...result }, () =>
             result.from === 'pending' ? `${migration}: pending; nothing to roll back` : `${migration}: rolled back from ${result.from}; pending again`,
           );
-        } finally {
-          await pg.close();
-        }
+        });
       }),
     );
 
@@ -230,17 +229,14 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     .option('--sql', 'print the exact SQL script, each statement with its lock level (default: a summary)')
     .action(
       handle(async (migration: string, opts: { phase?: Phase | 'verify' | 'rollback'; sql?: boolean }) => {
-        const pg = open({}, 'plan');
-        try {
+        await session('plan', {}, async (pg) => {
           const plan = await pg.plan(migration, opts.phase);
           print({ ok: true, ...plan }, () =>
             opts.sql
               ? [`-- ${plan.id} (now: ${plan.state})`, ...plan.phases.map(formatPhaseSql)].join('\n')
               : formatPlanSummary(plan.id, plan.state, plan.phases),
           );
-        } finally {
-          await pg.close();
-        }
+        });
       }),
     );
 
