@@ -1,13 +1,59 @@
+import pLimit from 'p-limit';
+import type pg from 'pg';
+import { Governor, sleepUnlessAborted } from '../src/backfill/governor.js';
+import { splitRanges, type KeyRange } from '../src/backfill/ranges.js';
+import { BatchSizer } from '../src/backfill/sizer.js';
 import { estimateRows } from '../src/catalog/introspect.js';
-import { InterruptedError } from '../src/errors.js';
-import { sleep, transaction, withLockRetry } from '../src/db/lock-retry.js';
+import { backoffMs, transaction } from '../src/db/lock-retry.js';
 import { queryRows } from '../src/db/queryable.js';
-import { checkpoint, finishProgress, openProgress, recordPhaseDone } from '../src/ledger/ledger.js';
+import { BackfillBatchError, InterruptedError, SqlState, sqlStateOf } from '../src/errors.js';
+import {
+  checkpoint,
+  createProgress,
+  finishProgress,
+  noteHold,
+  noteProgressSettings,
+  readProgress,
+  recordPhaseDone,
+  type BackfillProgress,
+} from '../src/ledger/ledger.js';
 import type { BackfillTask } from '../src/operations/types.js';
 import { renderBatchUpdate, renderBoundary, renderLastKey } from '../src/sql/keyset.js';
 import type { PhaseContext, PhaseDetails } from './context.js';
 
 type KeyRow = Record<string, string>;
+
+const TIMEOUT_STATES: readonly string[] = [SqlState.lockNotAvailable, SqlState.queryCanceled, SqlState.deadlockDetected];
+
+/** Batch durations for p50/p99, kept to a bounded reservoir so memory stays flat on any table. */
+class Durations {
+  private readonly samples: number[] = [];
+  private seen = 0;
+  max = 0;
+  add(ms: number): void {
+    this.seen++;
+    this.max = Math.max(this.max, ms);
+    if (this.samples.length < 20_000) this.samples.push(ms);
+    else {
+      const j = Math.floor(Math.random() * this.seen);
+      if (j < this.samples.length) this.samples[j] = ms;
+    }
+  }
+  summary() {
+    const sorted = [...this.samples].sort((a, b) => a - b);
+    const at = (q: number) => (sorted.length ? Number(sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!.toFixed(1)) : null);
+    return { count: this.seen, p50: at(0.5), p99: at(0.99), max: Number(this.max.toFixed(1)) };
+  }
+}
+
+interface Worker {
+  progress: BackfillProgress;
+  cursor: string[] | null;
+  rowsUpdated: number;
+  batches: number;
+  held: string | null;
+  sizer: BatchSizer;
+}
 
 function keyValues(row: KeyRow | undefined, width: number): string[] | null {
   if (!row) return null;
@@ -15,86 +61,200 @@ function keyValues(row: KeyRow | undefined, width: number): string[] | null {
 }
 
 /**
- * Copies old values into the new shape in keyset batches: find the upper key of the next range,
- * then one UPDATE over the range that computes the value in SQL and a checkpoint, in one short
- * transaction. A rerun after a crash starts at the last committed checkpoint and redoes nothing.
+ * One backfill task over the table, split among workers on disjoint key ranges. Each batch:
+ * hold while paused or a health signal says so; find the upper key of the next range (size from
+ * the adaptive sizer); one UPDATE over (cursor, upper] that computes the value in SQL, plus the
+ * worker's checkpoint, in one short transaction with statement_timeout and lock_timeout; on a
+ * timeout, retry smaller, a bounded number of times; then sleep as the throttles say.
  */
-async function runTask(ctx: PhaseContext, task: BackfillTask): Promise<PhaseDetails> {
-  const { pool, log, backfill: settings } = ctx;
+async function runTask(ctx: PhaseContext, task: BackfillTask, stop: AbortSignal): Promise<PhaseDetails> {
+  const { pool, log } = ctx;
+  const id = ctx.migration.id;
   const estimate = await estimateRows(pool, task.table);
-  const progress = await openProgress(pool, ctx.migration.id, task.id, estimate, { ...settings });
-  if (progress.finishedAt) {
-    log.info({ task: task.id }, 'backfill task already finished');
-    return { rows: 0, resumedFrom: progress.cursor, alreadyFinished: true };
+  const governor = new Governor(pool, id, ctx.backfill, [task.table], log);
+  await governor.refresh();
+  const settingsNote = { ...governor.settings, replicaUrl: governor.settings.replicaUrl ? '(set)' : null };
+
+  let rows = await readProgress(pool, id, task.id);
+  if (!rows.length) {
+    const client = await pool.connect();
+    let ranges: KeyRange[];
+    try {
+      ranges = await splitRanges(client, task, governor.settings.workers, estimate);
+    } finally {
+      client.release();
+    }
+    await createProgress(pool, id, ranges.map((r, i) => ({ task: `${task.id}#${i}`, rangeStart: r.start, rangeEnd: r.end })), estimate, settingsNote);
+    rows = await readProgress(pool, id, task.id);
+    log.info({ task: task.id, workers: rows.length, ranges: ranges.map((r) => [r.start, r.end]) }, 'backfill key ranges');
+  } else {
+    await noteProgressSettings(pool, id, task.id, estimate, settingsNote);
+    if (rows.length !== governor.settings.workers)
+      log.warn({ task: task.id, workers: rows.length }, `resuming with the ${rows.length} worker range(s) recorded at the first start`);
   }
-  if (progress.cursor) log.info({ task: task.id, cursor: progress.cursor, rowsDone: progress.rowsDone }, 'resuming backfill from checkpoint');
-  const width = task.key.length;
-  const startCursor = progress.cursor;
-  let cursor = progress.cursor;
-  let rowsDone = progress.rowsDone;
-  let batches = progress.batches;
-  let rowsThisRun = 0;
+
   const started = performance.now();
-  const report = (lastBatchMs: number, finished: boolean) => {
+  const durations = new Durations();
+  const sizerSettings = () => {
+    const s = governor.settings;
+    return { batchSize: s.batchSize, targetMs: s.targetMs, minBatchSize: s.minBatchSize, maxBatchSize: s.maxBatchSize };
+  };
+  const workers: Worker[] = rows.map((progress) => ({
+    progress,
+    cursor: progress.cursor,
+    rowsUpdated: 0,
+    batches: 0,
+    held: null,
+    sizer: new BatchSizer(sizerSettings()),
+  }));
+  const emit = (w: Worker | null, lastBatchMs: number, finished: boolean) => {
     const seconds = (performance.now() - started) / 1000;
+    const thisRun = workers.reduce((n, x) => n + x.rowsUpdated, 0);
     ctx.onProgress?.({
-      migrationId: ctx.migration.id,
+      migrationId: id,
       task: task.id,
       kind: 'backfill',
-      rowsDone,
+      rowsDone: workers.reduce((n, x) => n + x.progress.rowsDone + x.rowsUpdated, 0),
       rowEstimate: estimate,
-      rowsPerSecond: seconds > 0 ? rowsThisRun / seconds : 0,
-      batches,
+      rowsPerSecond: seconds > 0 ? thisRun / seconds : 0,
+      batches: workers.reduce((n, x) => n + x.progress.batches + x.batches, 0),
       lastBatchMs,
+      batchSize: w ? w.sizer.current : null,
+      holdReason: workers.find((x) => x.held)?.held ?? null,
       finished,
     });
-    return seconds;
   };
-  const retry = { policy: ctx.lockPolicy, log, tables: [task.table], observer: pool };
-  const client = await pool.connect();
-  try {
-    for (;;) {
-      if (ctx.signal?.aborted) throw new InterruptedError(ctx.migration.id, 'backfill', cursor);
-      const has = cursor !== null;
-      const cursorParams = cursor ?? [];
-      const [boundary] = await queryRows<KeyRow>(client, renderBoundary(task, has), [...cursorParams, settings.batchSize - 1]);
+
+  // The first worker to fail stops the others between batches; its error is the one reported.
+  const failed = new AbortController();
+  const workerStop = AbortSignal.any([stop, failed.signal]);
+
+  const runWorker = async (w: Worker) => {
+    if (w.progress.finishedAt) return;
+    if (w.cursor) log.info({ task: w.progress.task, cursor: w.cursor, rowsDone: w.progress.rowsDone }, 'resuming backfill from checkpoint');
+    const client = await pool.connect();
+    const workerStarted = performance.now();
+    try {
+      for (;;) {
+        if (workerStop.aborted) throw new InterruptedError(id, 'backfill', w.cursor);
+        // Hold while paused or unhealthy; the reason goes to the log, the ledger and the progress bar.
+        for (let reason = await governor.holdReason(); reason; reason = await governor.holdReason()) {
+          if (reason !== w.held) {
+            w.held = reason;
+            log.warn({ task: w.progress.task, reason }, `backfill holding: ${reason}`);
+            await noteHold(pool, id, w.progress.task, reason);
+            emit(w, 0, false);
+          }
+          await sleepUnlessAborted(governor.settings.holdCheckMs, workerStop);
+          if (workerStop.aborted) throw new InterruptedError(id, 'backfill', w.cursor);
+        }
+        if (w.held) {
+          log.info({ task: w.progress.task }, 'backfill going on');
+          w.held = null;
+          await noteHold(pool, id, w.progress.task, null);
+        }
+        w.sizer.update(sizerSettings());
+        const batch = await runBatch(ctx, task, w, client, governor, workerStarted);
+        if (!batch) break;
+        durations.add(batch.ms);
+        w.sizer.record(batch.rangeRows, batch.ms);
+        emit(w, batch.ms, false);
+        await sleepUnlessAborted(governor.sleepAfter(batch.rangeRows, batch.ms, workers.length), workerStop);
+      }
+      await finishProgress(pool, id, w.progress.task);
+    } finally {
+      client.release();
+    }
+  };
+
+  const limit = pLimit(workers.length);
+  await Promise.allSettled(workers.map((w) => limit(() => runWorker(w).catch((error: unknown) => failed.abort(error)))));
+  await governor.close();
+  emit(null, 0, true);
+  if (failed.signal.aborted) throw failed.signal.reason;
+
+  const seconds = (performance.now() - started) / 1000;
+  const rowsUpdated = workers.reduce((n, w) => n + w.rowsUpdated, 0);
+  return {
+    rowsUpdated,
+    rowsDone: workers.reduce((n, w) => n + w.progress.rowsDone + w.rowsUpdated, 0),
+    batches: workers.reduce((n, w) => n + w.batches, 0),
+    seconds: Number(seconds.toFixed(3)),
+    rowsPerSecond: seconds > 0 ? Math.round(rowsUpdated / seconds) : null,
+    batchMs: durations.summary(),
+    resumedFrom: workers.length === 1 ? workers[0]!.progress.cursor : workers.map((w) => w.progress.cursor),
+    workers: workers.map((w) => ({
+      task: w.progress.task,
+      range: [w.progress.rangeStart, w.progress.rangeEnd],
+      resumedFrom: w.progress.cursor,
+      rowsUpdated: w.rowsUpdated,
+      batches: w.batches,
+      lastBatchSize: w.sizer.current,
+    })),
+  };
+
+  async function runBatch(ctx: PhaseContext, task: BackfillTask, w: Worker, client: pg.PoolClient, gov: Governor, since: number) {
+    const width = task.key.length;
+    const end = w.progress.rangeEnd;
+    const bounds = { cursor: w.cursor !== null, end: end !== null };
+    const boundParams = [...(w.cursor ?? []), ...(end ?? [])];
+    for (let attempt = 1; ; attempt++) {
+      const size = w.sizer.current;
+      const [boundary] = await queryRows<KeyRow>(client, renderBoundary(task, bounds), [...boundParams, size - 1]);
       let upper = keyValues(boundary, width);
+      let rangeRows = size;
       if (!upper) {
-        const [last] = await queryRows<KeyRow>(client, renderLastKey(task, has), cursorParams);
+        const [last] = await queryRows<KeyRow>(client, renderLastKey(task, bounds), boundParams);
         upper = keyValues(last, width);
-        if (!upper) break;
+        if (!upper) return null;
+        rangeRows = 0;
       }
       const range = upper;
       const t0 = performance.now();
-      // Named by its key range, so a batch that gives up says exactly where; the checkpoint stays before it.
-      const what = `backfill batch of ${task.id} over keys (${cursor ? JSON.stringify(cursor) : 'start'}, ${JSON.stringify(range)}]`;
-      const updated = await withLockRetry({ ...retry, what }, () =>
-        transaction(client, { lockTimeoutMs: ctx.lockPolicy.lockTimeoutMs, statementTimeoutMs: settings.batchTimeoutMs }, async (c) => {
-          const result = await c.query(renderBatchUpdate(task, has), [...cursorParams, ...range]);
-          await checkpoint(c, ctx.migration.id, task.id, range, result.rowCount ?? 0);
-          return result.rowCount ?? 0;
-        }),
-      );
-      const batchMs = performance.now() - t0;
-      cursor = range;
-      rowsDone += updated;
-      rowsThisRun += updated;
-      batches += 1;
-      report(batchMs, false);
-      log.debug({ task: task.id, batch: batches, rows: updated, ms: Math.round(batchMs), cursor }, 'batch');
-      if (settings.delayMs > 0) await sleep(settings.delayMs);
+      try {
+        const updated = await transaction(
+          client,
+          { lockTimeoutMs: ctx.lockPolicy.lockTimeoutMs, statementTimeoutMs: gov.settings.batchTimeoutMs },
+          async (c) => {
+            const result = await c.query(renderBatchUpdate(task, w.cursor !== null), [...(w.cursor ?? []), ...range]);
+            const n = result.rowCount ?? 0;
+            const elapsed = (performance.now() - since) / 1000;
+            await checkpoint(c, ctx.migration.id, w.progress.task, {
+              cursor: range,
+              rows: n,
+              batchSize: size,
+              rowsPerSecond: elapsed > 0 ? (w.rowsUpdated + n) / elapsed : 0,
+            });
+            return n;
+          },
+        );
+        const ms = performance.now() - t0;
+        w.cursor = range;
+        w.rowsUpdated += updated;
+        w.batches += 1;
+        ctx.log.debug({ task: w.progress.task, rows: updated, size, ms: Math.round(ms), cursor: range }, 'batch');
+        return { rangeRows: rangeRows || updated, ms };
+      } catch (error) {
+        const state = sqlStateOf(error);
+        if (!state || !TIMEOUT_STATES.includes(state)) throw error;
+        if (attempt >= gov.settings.maxAttempts)
+          throw new BackfillBatchError(ctx.migration.id, w.progress.task, w.cursor, range, attempt, size, state, { cause: error });
+        const smaller = w.sizer.shrinkAfterTimeout();
+        const delay = backoffMs(ctx.lockPolicy, attempt - 1);
+        ctx.log.warn(
+          { task: w.progress.task, attempt, of: gov.settings.maxAttempts, sqlstate: state, from: w.cursor, to: range, nextSize: smaller, retryInMs: delay },
+          `backfill batch timed out (${state === SqlState.queryCanceled ? 'statement_timeout' : 'lock wait'}); retrying smaller`,
+        );
+        await sleepUnlessAborted(delay);
+      }
     }
-    await finishProgress(pool, ctx.migration.id, task.id);
-  } finally {
-    client.release();
   }
-  const seconds = report(0, true);
-  return { rowsUpdated: rowsThisRun, rowsDone, batches, resumedFrom: startCursor, seconds: Number(seconds.toFixed(3)) };
 }
 
 export async function backfill(ctx: PhaseContext): Promise<PhaseDetails> {
+  const stop = ctx.signal ?? new AbortController().signal;
   const tasks: Record<string, PhaseDetails> = {};
-  for (const task of ctx.steps.flatMap((s) => s.backfill)) tasks[task.id] = await runTask(ctx, task);
+  for (const task of ctx.steps.flatMap((s) => s.backfill)) tasks[task.id] = await runTask(ctx, task, stop);
   await recordPhaseDone(ctx.pool, ctx.migration, ctx.checksum, ctx.facts, 'backfill');
-  return { tasks, settings: { ...ctx.backfill } };
+  return { tasks, settings: { ...ctx.backfill, replicaUrl: ctx.backfill.replicaUrl ? '(set)' : null } };
 }

@@ -6,13 +6,54 @@ import type { OperationSteps } from '../src/operations/types.js';
 import type { Migration } from '../src/plan/model.js';
 
 export interface BackfillSettings {
-  /** Rows per batch (keyset range). */
-  batchSize: number;
-  /** Sleep between batches, in ms. */
+  /** Fixed rows per batch; null = adaptive toward targetMs. Tunable live. */
+  batchSize: number | null;
+  /** Target time of one batch for the adaptive size, in ms. Tunable live. */
+  targetMs: number;
+  minBatchSize: number;
+  maxBatchSize: number;
+  /** Cap on rows per second over all workers; null = none. Tunable live. */
+  maxRate: number | null;
+  /** Sleep after each batch for this many times its duration. Tunable live. */
+  pauseRatio: number;
+  /** Fixed sleep after each batch, in ms. */
   delayMs: number;
-  /** statement_timeout of each batch. */
+  /** Hold while replica replay lag exceeds this (ms); null = not checked. Tunable live. */
+  maxLagMs: number | null;
+  /** Measure replica lag on this standby instead of on the primary. */
+  replicaUrl: string | null;
+  /** Hold while a vacuum runs on the table. */
+  holdOnVacuum: boolean;
+  /** Workers over disjoint key ranges, each with its own connection and checkpoint. */
+  workers: number;
+  /** statement_timeout of one batch. */
   batchTimeoutMs: number;
+  /** Attempts at one batch that times out (each smaller) before the phase fails. */
+  maxAttempts: number;
+  /** How often a held backfill re-checks its signals, in ms. */
+  holdCheckMs: number;
 }
+
+/** Settings `pgshift tune` may change while a backfill runs. */
+export const TUNABLE_SETTINGS = ['batchSize', 'targetMs', 'maxRate', 'pauseRatio', 'maxLagMs'] as const;
+export type TunableSetting = (typeof TUNABLE_SETTINGS)[number];
+
+export const DEFAULT_BACKFILL_SETTINGS: BackfillSettings = {
+  batchSize: null,
+  targetMs: 200,
+  minBatchSize: 100,
+  maxBatchSize: 200_000,
+  maxRate: null,
+  pauseRatio: 0,
+  delayMs: 0,
+  maxLagMs: 10_000,
+  replicaUrl: null,
+  holdOnVacuum: true,
+  workers: 1,
+  batchTimeoutMs: 10_000,
+  maxAttempts: 5,
+  holdCheckMs: 1000,
+};
 
 export interface VerifySettings {
   /** Rows per verification chunk. */
@@ -30,6 +71,10 @@ export interface ProgressEvent {
   rowsPerSecond: number;
   batches: number;
   lastBatchMs: number;
+  /** Rows in the last batch's range (backfill). */
+  batchSize: number | null;
+  /** Why the backfill is holding, when it is. */
+  holdReason: string | null;
   finished: boolean;
 }
 

@@ -182,6 +182,29 @@ export class DriftError extends PgshiftError {
   }
 }
 
+/** A backfill batch kept timing out (statement_timeout or lock_timeout) however small it got. */
+export class BackfillBatchError extends PgshiftError {
+  readonly exitCode = ExitCode.failure;
+  readonly code = 'backfill_batch_failed';
+  constructor(
+    readonly migration: string,
+    readonly task: string,
+    readonly from: readonly string[] | null,
+    readonly to: readonly string[],
+    readonly attempts: number,
+    readonly lastBatchSize: number,
+    readonly sqlstate: string | undefined,
+    options?: { cause?: unknown },
+  ) {
+    super(
+      `${migration}: backfill ${task} gave up on keys (${from ? JSON.stringify(from) : 'start'}, ${JSON.stringify(to)}] after ${attempts} attempt(s), ` +
+        `the last with ${lastBatchSize} row(s): ${(options?.cause as Error | undefined)?.message ?? 'timeout'}. ` +
+        `The checkpoint is intact${from ? ` at ${JSON.stringify(from)}` : ''}; rerun to continue once the blocker is gone`,
+      options,
+    );
+  }
+}
+
 /** Stopped by a signal between batches; the checkpoint is intact and a rerun resumes. */
 export class InterruptedError extends PgshiftError {
   readonly exitCode = ExitCode.failure;

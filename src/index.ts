@@ -3,6 +3,8 @@ export type {
   AdvanceEntry,
   AdvanceOptions,
   AdvanceResult,
+  BackfillSummary,
+  TuneSettings,
   MigrationState,
   MigrationStatus,
   PgshiftOptions,
@@ -24,11 +26,13 @@ export type { BackfillTask, DdlStep, LockLevel, OperationSteps, TransactionMode,
 export { DEFAULT_LOCK_POLICY } from './db/lock-retry.js';
 export type { LockPolicy } from './db/lock-retry.js';
 export type { BackfillSettings, ProgressEvent, VerifySettings } from '../phases/context.js';
-export type { BackfillProgress, PhaseRun, Verification } from './ledger/ledger.js';
+export { DEFAULT_BACKFILL_SETTINGS, TUNABLE_SETTINGS } from '../phases/context.js';
+export type { BackfillControl, BackfillProgress, PhaseRun, Verification } from './ledger/ledger.js';
 export { ident, qualified, literal } from './sql/ident.js';
 export { createLogger } from './logger.js';
 export type { Logger } from './logger.js';
 export {
+  BackfillBatchError,
   ContractRefusedError,
   DriftError,
   ExitCode,

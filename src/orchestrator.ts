@@ -1,5 +1,6 @@
+import os from 'node:os';
 import pg from 'pg';
-import type { BackfillSettings, PhaseContext, PhaseDetails, ProgressEvent, VerifySettings } from '../phases/context.js';
+import { DEFAULT_BACKFILL_SETTINGS, type TunableSetting, type BackfillSettings, type PhaseContext, type PhaseDetails, type ProgressEvent, type VerifySettings } from '../phases/context.js';
 import { PHASE_EXECUTORS } from '../phases/index.js';
 import { acquireOrchestratorLock } from './db/advisory-lock.js';
 import { DEFAULT_LOCK_POLICY, type LockPolicy } from './db/lock-retry.js';
@@ -27,6 +28,9 @@ import {
   readProgress,
   readRuns,
   startRun,
+  readControl,
+  writeControl,
+  type BackfillControl,
   type BackfillProgress,
   type MigrationRecord,
   type PhaseRun,
@@ -34,6 +38,7 @@ import {
   type Verification,
 } from './ledger/ledger.js';
 import { silentLogger, type Logger } from './logger.js';
+import { LEDGER_VERSION } from './ledger/schema.js';
 import { handlerFor, stepsFor } from './operations/index.js';
 import { objectNames } from './operations/names.js';
 import type { OperationSteps } from './operations/types.js';
@@ -113,8 +118,53 @@ export interface MigrationStatus {
   /** False when the file changed after phases ran (advance will refuse). */
   checksumMatches: boolean | null;
   backfill: BackfillProgress[];
+  /** Backfill progress over all workers, with rate, ETA and the live settings. */
+  backfillSummary: BackfillSummary | null;
   verification: Verification | null;
   lastRun: PhaseRun | null;
+}
+
+export interface BackfillSummary {
+  rowsDone: number;
+  rowEstimate: number | null;
+  percent: number | null;
+  rowsPerSecond: number | null;
+  etaSeconds: number | null;
+  workers: number;
+  finished: boolean;
+  batchSize: number | null;
+  holdReason: string | null;
+  heldSince: Date | null;
+  /** Settings the run started with. */
+  settings: Record<string, unknown>;
+  /** Live overrides from `pgshift tune/pause`. */
+  control: BackfillControl;
+}
+
+export type TuneSettings = Partial<Pick<BackfillSettings, TunableSetting>>;
+
+function summarize(rows: BackfillProgress[], control: BackfillControl): BackfillSummary | null {
+  if (!rows.length) return null;
+  const rowsDone = rows.reduce((n, r) => n + r.rowsDone, 0);
+  const finished = rows.every((r) => r.finishedAt !== null);
+  const running = rows.filter((r) => !r.finishedAt);
+  const rate = running.length ? running.reduce((n, r) => n + (r.rowsPerSecond ?? 0), 0) : null;
+  const estimate = rows[0]!.rowEstimate;
+  const held = rows.find((r) => r.holdReason);
+  return {
+    rowsDone,
+    rowEstimate: estimate,
+    percent: finished ? 100 : estimate ? Math.min(99, Math.floor((100 * rowsDone) / Math.max(1, estimate))) : null,
+    rowsPerSecond: rate === null ? null : Math.round(rate),
+    etaSeconds: finished ? 0 : rate && estimate ? Math.max(0, Math.round((estimate - rowsDone) / rate)) : null,
+    workers: rows.length,
+    finished,
+    batchSize: running.length ? running.reduce((n, r) => n + (r.batchSize ?? 0), 0) / running.length : null,
+    holdReason: held?.holdReason ?? null,
+    heldSince: held?.heldSince ?? null,
+    settings: rows[0]!.settings,
+    control,
+  };
 }
 
 export interface RollbackResult {
@@ -129,6 +179,26 @@ interface Target {
   checksum: string;
   source: string;
   record: MigrationRecord | null;
+}
+
+function validateTune(settings: Record<string, unknown>): void {
+  const problems: string[] = [];
+  const positiveInt = (k: string, v: unknown) => (typeof v === 'number' && Number.isInteger(v) && v > 0) || problems.push(`${k} must be a positive integer`);
+  for (const [k, v] of Object.entries(settings)) {
+    if (v === undefined) continue;
+    if (k === 'batchSize' || k === 'maxRate' || k === 'maxLagMs') {
+      if (v !== null) positiveInt(k, v);
+    } else if (k === 'targetMs') positiveInt(k, v);
+    else if (k === 'pauseRatio') {
+      if (typeof v !== 'number' || !(v >= 0) || v > 1000) problems.push('pauseRatio must be a number from 0 to 1000');
+    } else problems.push(`${k} cannot be tuned live`);
+  }
+  if (!Object.values(settings).some((v) => v !== undefined)) problems.push('nothing to change: give at least one setting');
+  if (problems.length) throw new InvalidArgumentError(problems.join('; '));
+}
+
+function definedOnly<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
 export function nextPhase(state: MigrationState): Phase | null {
@@ -161,16 +231,19 @@ export class Pgshift {
       throw new InvalidArgumentError('no database given: pass --database-url or set DATABASE_URL');
     this.config = { ...options.connection, connectionString: options.databaseUrl ?? options.connection?.connectionString, application_name: application };
     this.lockPolicy = { ...DEFAULT_LOCK_POLICY, ...options.lockPolicy };
-    this.backfillSettings = { batchSize: 2000, delayMs: 0, batchTimeoutMs: 30_000, ...options.backfill };
+    this.backfillSettings = { ...DEFAULT_BACKFILL_SETTINGS, ...definedOnly(options.backfill ?? {}) };
     this.verifySettings = { chunkSize: 20_000, sampleSize: 20, ...options.verify };
-    if (!Number.isInteger(this.backfillSettings.batchSize) || this.backfillSettings.batchSize < 1)
-      throw new InvalidArgumentError(`batch size must be a positive integer, got ${this.backfillSettings.batchSize}`);
+    const b = this.backfillSettings;
+    if (b.batchSize !== null && (!Number.isInteger(b.batchSize) || b.batchSize < 1))
+      throw new InvalidArgumentError(`batch size must be a positive integer, got ${b.batchSize}`);
+    if (!Number.isInteger(b.workers) || b.workers < 1) throw new InvalidArgumentError(`workers must be a positive integer, got ${b.workers}`);
     if (this.lockPolicy.attempts < 1) throw new InvalidArgumentError('lock retry attempts must be at least 1');
   }
 
   private db(): pg.Pool {
     if (!this.pool) {
-      this.pool = new pg.Pool({ ...this.config, max: 4 });
+      // A connection per backfill worker, plus the ledger, signals and verification.
+      this.pool = new pg.Pool({ ...this.config, max: Math.max(4, this.backfillSettings.workers + 3) });
       // An idle client's error (server restart) must not crash the process; the next query reports it.
       this.pool.on('error', (error) => this.log.warn({ err: error }, 'idle database connection failed'));
     }
@@ -445,6 +518,8 @@ export class Pgshift {
     for (const t of await this.targets(migration)) {
       const state = this.stateOf(t);
       const runs = await readRuns(this.db(), t.migration.id);
+      const progress = await readProgress(this.db(), t.migration.id);
+      const control = (await ledgerVersion(this.db())) === LEDGER_VERSION ? await readControl(this.db(), t.migration.id) : { settings: {}, paused: false, version: 0, updatedAt: null, updatedBy: null };
       out.push({
         id: t.migration.id,
         description: t.migration.description ?? null,
@@ -453,13 +528,46 @@ export class Pgshift {
         complete: state === 'contract',
         source: t.source,
         checksumMatches: t.record && t.source !== 'ledger' ? t.record.checksum === t.checksum : null,
-        backfill: await readProgress(this.db(), t.migration.id),
+        backfill: progress,
+        backfillSummary: summarize(progress, control),
         verification: await latestVerification(this.db(), t.migration.id),
         // The run that ended last: contract's own verification starts after contract does, but ends before it.
         lastRun: runs.reduce<PhaseRun | null>((last, r) => (!last || +(r.finishedAt ?? r.startedAt) >= +(last.finishedAt ?? last.startedAt) ? r : last), null),
       });
     }
     return out;
+  }
+
+  /**
+   * Changes backfill settings of a migration live: a running backfill applies them before its
+   * next batch. No orchestrator lock (that one is held by the running backfill); only the
+   * migration's control row is written. A null value removes an override.
+   */
+  async tune(migration: string, settings: { [K in keyof TuneSettings]: TuneSettings[K] | null }): Promise<BackfillControl> {
+    validateTune(settings);
+    return this.control(migration, { settings });
+  }
+
+  /** Holds a running (or the next) backfill of the migration before its next batch. */
+  async pause(migration: string): Promise<BackfillControl> {
+    return this.control(migration, { paused: true });
+  }
+
+  async resume(migration: string): Promise<BackfillControl> {
+    return this.control(migration, { paused: false });
+  }
+
+  private async control(migration: string, change: { settings?: Record<string, unknown>; paused?: boolean }): Promise<BackfillControl> {
+    const [t] = await this.targets(migration);
+    if (!t) throw new MigrationNotFoundError(migration, []);
+    if (this.stateOf(t) === 'contract') throw new PhaseOrderError(migration, 'already contracted; there is no backfill to control');
+    if ((await ledgerVersion(this.db())) !== LEDGER_VERSION) {
+      // Create or upgrade the ledger; a running orchestrator would already have done so.
+      await this.exclusive((createLedger) => createLedger());
+    }
+    const control = await writeControl(this.db(), migration, change, `${this.identity.application} ${os.hostname()}:${process.pid}`);
+    this.log.info({ migration, settings: control.settings, paused: control.paused }, 'backfill control updated');
+    return control;
   }
 
   async history(migration?: string): Promise<PhaseRun[]> {

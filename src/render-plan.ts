@@ -38,15 +38,15 @@ export function renderPlan(steps: OperationSteps[]): RenderedPhase[] {
       statements: backfill.flatMap((task) => [
         {
           id: `${task.id}.boundary`,
-          description: 'upper key of the next range ($1.. = cursor, last = batch size - 1); first batch has no cursor',
-          sql: renderBoundary(task, true),
+          description: 'upper key of the next batch: params are the cursor, the worker range end, and batch size - 1 (the first batch has no cursor, the last worker no end)',
+          sql: renderBoundary(task, { cursor: true, end: true }),
           lock: 'ACCESS SHARE' as const,
           transaction: 'per-batch' as const,
         },
         {
           id: `${task.id}.last-key`,
           description: 'when fewer than a batch remain: the last key',
-          sql: renderLastKey(task, true),
+          sql: renderLastKey(task, { cursor: true, end: true }),
           lock: 'ACCESS SHARE' as const,
           transaction: 'per-batch' as const,
         },
@@ -64,7 +64,7 @@ export function renderPlan(steps: OperationSteps[]): RenderedPhase[] {
       statements: verify.map((task) => ({
         id: `${task.id}.chunk`,
         description: `count rows where not (${task.description}), in keyset chunks`,
-        sql: renderVerifyChunk(task, true),
+        sql: renderVerifyChunk(task, { cursor: true, end: false }),
         lock: 'ACCESS SHARE' as const,
         transaction: 'per-batch' as const,
       })),

@@ -1,13 +1,15 @@
+import pLimit from 'p-limit';
 import type { PhaseContext } from '../phases/context.js';
+import { splitRanges, type KeyRange } from './backfill/ranges.js';
+import { estimateRows } from './catalog/introspect.js';
 import { queryRows } from './db/queryable.js';
 import { finishRun, recordVerification, serverNow, startRun, type Verification } from './ledger/ledger.js';
 import type { VerifyTask } from './operations/types.js';
 import { renderVerifyChunk } from './sql/keyset.js';
-import { estimateRows } from './catalog/introspect.js';
 
 export type VerifyContext = Pick<
   PhaseContext,
-  'pool' | 'log' | 'identity' | 'verify' | 'migration' | 'steps' | 'onProgress' | 'signal'
+  'pool' | 'log' | 'identity' | 'verify' | 'backfill' | 'migration' | 'steps' | 'onProgress' | 'signal'
 >;
 
 interface ChunkRow {
@@ -21,6 +23,7 @@ interface TaskResult {
   rows: number;
   mismatches: number;
   sampleKeys: unknown[];
+  seconds: number;
 }
 
 /** Keys as evidence: a single-column key as its value, a composite key as an array. */
@@ -28,27 +31,26 @@ function showKey(key: string[]): unknown {
   return key.length === 1 ? key[0] : key;
 }
 
+/**
+ * Reads every row of the task's table in keyset chunks, split among the workers on disjoint
+ * ranges; the comparison and counting happen in the server, so only counts and a few keys
+ * travel back.
+ */
 async function verifyTask(ctx: VerifyContext, task: VerifyTask): Promise<TaskResult> {
   const { pool } = ctx;
   const estimate = await estimateRows(pool, task.table);
-  let cursor: string[] | null = null;
-  const result: TaskResult = { rows: 0, mismatches: 0, sampleKeys: [] };
   const started = performance.now();
+  const client = await pool.connect();
+  let ranges: KeyRange[];
+  try {
+    ranges = await splitRanges(client, task, ctx.backfill.workers, estimate);
+  } finally {
+    client.release();
+  }
+  const result: TaskResult = { rows: 0, mismatches: 0, sampleKeys: [], seconds: 0 };
+  const perRange: { key: string[]; bad: string[][] }[] = [];
   let chunks = 0;
-  for (;;) {
-    const sql = renderVerifyChunk(task, cursor !== null);
-    const rows: ChunkRow[] = await queryRows<ChunkRow>(
-      pool,
-      sql,
-      [...(cursor ?? []), ctx.verify.chunkSize],
-    );
-    const chunk = rows[0];
-    if (!chunk || chunk.rows === 0 || !chunk.last_key) break;
-    result.rows += chunk.rows;
-    result.mismatches += chunk.mismatches;
-    for (const k of chunk.bad_keys ?? []) if (result.sampleKeys.length < ctx.verify.sampleSize) result.sampleKeys.push(showKey(k));
-    cursor = chunk.last_key;
-    chunks++;
+  const report = (finished: boolean) => {
     const elapsed = (performance.now() - started) / 1000;
     ctx.onProgress?.({
       migrationId: ctx.migration.id,
@@ -59,17 +61,42 @@ async function verifyTask(ctx: VerifyContext, task: VerifyTask): Promise<TaskRes
       rowsPerSecond: elapsed > 0 ? result.rows / elapsed : 0,
       batches: chunks,
       lastBatchMs: 0,
-      finished: false,
+      batchSize: ctx.verify.chunkSize,
+      holdReason: null,
+      finished,
     });
-    if (chunk.rows < ctx.verify.chunkSize) break;
-  }
+  };
+  const scan = async (range: KeyRange, index: number) => {
+    const bad: string[][] = [];
+    let cursor = range.start;
+    for (;;) {
+      const params = [...(cursor ?? []), ...(range.end ?? []), ctx.verify.chunkSize];
+      const rows: ChunkRow[] = await queryRows<ChunkRow>(pool, renderVerifyChunk(task, { cursor: cursor !== null, end: range.end !== null }), params);
+      const chunk = rows[0];
+      if (!chunk || chunk.rows === 0 || !chunk.last_key) break;
+      result.rows += chunk.rows;
+      result.mismatches += chunk.mismatches;
+      for (const k of chunk.bad_keys ?? []) if (bad.length < ctx.verify.sampleSize) bad.push(k);
+      cursor = chunk.last_key;
+      chunks++;
+      report(false);
+      if (chunk.rows < ctx.verify.chunkSize) break;
+    }
+    perRange[index] = { key: range.start ?? [], bad };
+  };
+  const limit = pLimit(Math.max(1, ranges.length));
+  await Promise.all(ranges.map((r, i) => limit(() => scan(r, i))));
+  // Sample keys in key order: ranges are ordered, and so are the keys within each.
+  for (const r of perRange) for (const k of r?.bad ?? []) if (result.sampleKeys.length < ctx.verify.sampleSize) result.sampleKeys.push(showKey(k));
+  result.seconds = Number(((performance.now() - started) / 1000).toFixed(3));
+  report(true);
   return result;
 }
 
 /**
- * Checks values, not bookkeeping: every row is read in keyset chunks and the rows where the new
- * value differs from what the old one implies are counted and sampled. The evidence goes to the
- * ledger whether it passes or not.
+ * Checks values, not bookkeeping: every row is read and the rows where the new value differs
+ * from what the old one implies are counted and sampled. The evidence goes to the ledger
+ * whether it passes or not.
  */
 export async function runVerification(ctx: VerifyContext): Promise<Verification> {
   const runId = await startRun(ctx.pool, ctx.identity, { migrationId: ctx.migration.id, phase: 'verify', action: 'verify' });
@@ -88,6 +115,7 @@ export async function runVerification(ctx: VerifyContext): Promise<Verification>
       sampleKeys.push(...r.sampleKeys.slice(0, Math.max(0, ctx.verify.sampleSize - sampleKeys.length)));
     }
     const seconds = (performance.now() - t0) / 1000;
+    const rowsPerSecond = seconds > 0 ? Math.round(rows / seconds) : null;
     const evidence = await recordVerification(ctx.pool, {
       migrationId: ctx.migration.id,
       startedAt,
@@ -96,16 +124,17 @@ export async function runVerification(ctx: VerifyContext): Promise<Verification>
       mismatches,
       sampleKeys,
       passed: mismatches === 0,
-      details: { tasks: perTask, seconds: Number(seconds.toFixed(3)), rowsPerSecond: seconds > 0 ? Math.round(rows / seconds) : null },
+      details: { tasks: perTask, seconds: Number(seconds.toFixed(3)), rowsPerSecond, workers: ctx.backfill.workers },
     });
     await finishRun(ctx.pool, runId, evidence.passed ? 'succeeded' : 'failed', {
       rowsChecked: rows,
       mismatches,
       sampleKeys,
       seconds: Number(seconds.toFixed(3)),
+      rowsPerSecond,
     });
     ctx.log.info(
-      { rowsChecked: rows, mismatches, seconds: Number(seconds.toFixed(2)) },
+      { rowsChecked: rows, mismatches, seconds: Number(seconds.toFixed(2)), rowsPerSecond },
       evidence.passed ? 'verification passed' : 'verification FAILED',
     );
     return evidence;

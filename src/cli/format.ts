@@ -1,4 +1,4 @@
-import type { AdvanceResult, MigrationStatus, PhaseRun, RenderedPhase, Verification } from '../index.js';
+import type { AdvanceResult, BackfillControl, BackfillSummary, MigrationStatus, PhaseRun, RenderedPhase, Verification } from '../index.js';
 
 const iso = (d: Date | string | null | undefined) => (d ? new Date(d).toISOString().replace('T', ' ').slice(0, 19) : '-');
 
@@ -26,14 +26,36 @@ export function formatAdvance(result: AdvanceResult): string {
   return lines.join('\n');
 }
 
+function duration(seconds: number): string {
+  if (seconds < 60) return `${seconds}s`;
+  if (seconds < 3600) return `${Math.floor(seconds / 60)}m${String(seconds % 60).padStart(2, '0')}s`;
+  return `${Math.floor(seconds / 3600)}h${String(Math.floor((seconds % 3600) / 60)).padStart(2, '0')}m`;
+}
+
+function formatBackfill(b: BackfillSummary | null): string {
+  if (!b) return '-';
+  const parts = [`${b.rowsDone} rows`];
+  if (b.percent !== null) parts.push(`${b.percent}%`);
+  if (b.finished) parts.push('done');
+  else {
+    if (b.rowsPerSecond !== null) parts.push(`${b.rowsPerSecond}/s`);
+    if (b.etaSeconds !== null) parts.push(`ETA ${duration(b.etaSeconds)}`);
+    if (b.holdReason) parts.push(`HELD: ${b.holdReason}`);
+    else if (b.control.paused) parts.push('PAUSED');
+  }
+  return parts.join(' ');
+}
+
+export function formatControl(migration: string, c: BackfillControl): string {
+  const settings = Object.entries(c.settings).map(([k, v]) => `${k}=${String(v)}`);
+  return `${migration}: backfill ${c.paused ? 'PAUSED' : 'running'}; live settings: ${settings.length ? settings.join(', ') : 'none (the run\'s own)'} (version ${c.version}); a running backfill applies this before its next batch`;
+}
+
 export function formatStatus(statuses: MigrationStatus[]): string {
   if (!statuses.length) return 'No migrations.';
   const rows = [['MIGRATION', 'STATE', 'NEXT', 'BACKFILL', 'VERIFIED', 'LAST RUN']];
   for (const s of statuses) {
-    const b = s.backfill[0];
-    const backfill = b
-      ? `${b.rowsDone} rows${b.rowEstimate ? ` (${Math.min(100, Math.round((100 * b.rowsDone) / Math.max(1, b.rowEstimate)))}%)` : ''}${b.finishedAt ? ' done' : ''}`
-      : '-';
+    const backfill = formatBackfill(s.backfillSummary);
     const v = s.verification;
     const verified = v ? `${v.passed ? 'passed' : `FAILED (${v.mismatches})`} ${iso(v.finishedAt)}` : '-';
     const last = s.lastRun ? `${s.lastRun.action} ${s.lastRun.phase} ${s.lastRun.status} ${iso(s.lastRun.startedAt)}` : '-';

@@ -13,7 +13,7 @@ import {
   type Phase,
   type PgshiftOptions,
 } from '../index.js';
-import { formatAdvance, formatHistory, formatPhaseSql, formatPlanSummary, formatStatus, formatVerifications } from './format.js';
+import { formatAdvance, formatControl, formatHistory, formatPhaseSql, formatPlanSummary, formatStatus, formatVerifications } from './format.js';
 import { progressReporter } from './progress.js';
 
 interface GlobalOptions {
@@ -23,6 +23,25 @@ interface GlobalOptions {
   logLevel?: string;
   lockTimeout: number;
   lockAttempts: number;
+}
+
+interface AdvanceFlags {
+  to?: Phase;
+  dryRun?: boolean;
+  verify: boolean;
+  batchSize?: number;
+  targetMs?: number;
+  minBatch?: number;
+  maxBatch?: number;
+  maxRate?: number | null;
+  pauseRatio?: number;
+  batchDelay?: number;
+  maxLag?: number | null;
+  replicaUrl?: string;
+  holdOnVacuum: boolean;
+  workers?: number;
+  batchTimeout?: number;
+  maxAttempts?: number;
 }
 
 export interface CliIo {
@@ -55,6 +74,19 @@ function nonNegativeInt(name: string) {
     if (!Number.isInteger(n) || n < 0) throw new CommanderArgError(`${name} must be a non-negative integer`);
     return n;
   };
+}
+
+function nonNegativeNumber(name: string) {
+  return (value: string) => {
+    const n = Number(value);
+    if (value.trim() === '' || !Number.isFinite(n) || n < 0) throw new CommanderArgError(`${name} must be a number ≥ 0`);
+    return n;
+  };
+}
+
+/** A positive integer, or a word (off, auto) meaning "no value": null. */
+function intOr(word: string, name: string) {
+  return (value: string) => (value === word ? null : positiveInt(name)(value));
 }
 
 function phaseArg(value: string): Phase {
@@ -150,11 +182,38 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     .option('--to <phase>', `run every phase up to and including this one (${PHASES.join(', ')})`, phaseArg)
     .option('--dry-run', 'check everything and show the SQL that would run; change nothing')
     .option('--no-verify', 'before contract, rely on the recorded verification instead of running a fresh one')
-    .option('--batch-size <rows>', 'rows per backfill batch', positiveInt('--batch-size'), 2000)
-    .option('--batch-delay <ms>', 'pause between backfill batches', nonNegativeInt('--batch-delay'), 0)
+    .option('--batch-size <rows>', 'fixed rows per backfill batch (default: adaptive toward --target-ms)', positiveInt('--batch-size'))
+    .option('--target-ms <ms>', 'target time of one batch for the adaptive size (default 200)', positiveInt('--target-ms'))
+    .option('--min-batch <rows>', 'smallest adaptive batch (default 100)', positiveInt('--min-batch'))
+    .option('--max-batch <rows>', 'largest adaptive batch (default 200000)', positiveInt('--max-batch'))
+    .option('--max-rate <rows/s|off>', 'cap on rows per second over all workers (default off)', intOr('off', '--max-rate'))
+    .option('--pause-ratio <ratio>', 'after each batch, sleep ratio × its duration (default 0)', nonNegativeNumber('--pause-ratio'))
+    .option('--batch-delay <ms>', 'fixed pause after each batch (default 0)', nonNegativeInt('--batch-delay'))
+    .option('--max-lag <ms|off>', 'hold while replica replay lag exceeds this (default 10000)', intOr('off', '--max-lag'))
+    .option('--replica-url <url>', 'measure replica lag on this standby instead of on the primary')
+    .option('--no-hold-on-vacuum', 'do not hold while a vacuum runs on the table')
+    .option('--workers <n>', 'backfill workers over disjoint key ranges (default 1)', positiveInt('--workers'))
+    .option('--batch-timeout <ms>', 'statement_timeout of one batch (default 10000)', positiveInt('--batch-timeout'))
+    .option('--max-attempts <n>', 'attempts at a batch that times out, each smaller, before failing (default 5)', positiveInt('--max-attempts'))
     .action(
-      handle(async (migration: string | undefined, opts: { to?: Phase; dryRun?: boolean; verify: boolean; batchSize: number; batchDelay: number }) => {
-        const extra = { backfill: { batchSize: opts.batchSize, delayMs: opts.batchDelay } };
+      handle(async (migration: string | undefined, opts: AdvanceFlags) => {
+        const extra = {
+          backfill: {
+            batchSize: opts.batchSize,
+            targetMs: opts.targetMs,
+            minBatchSize: opts.minBatch,
+            maxBatchSize: opts.maxBatch,
+            maxRate: opts.maxRate,
+            pauseRatio: opts.pauseRatio,
+            delayMs: opts.batchDelay,
+            maxLagMs: opts.maxLag,
+            replicaUrl: opts.replicaUrl,
+            holdOnVacuum: opts.holdOnVacuum,
+            workers: opts.workers,
+            batchTimeoutMs: opts.batchTimeout,
+            maxAttempts: opts.maxAttempts,
+          },
+        };
         await session('advance', { progress: true, extra }, async (pg) => {
           const result = await pg.advance({ migration, to: opts.to, dryRun: opts.dryRun, verify: opts.verify });
           print({ ok: true, ...result }, () => formatAdvance(result));
@@ -192,9 +251,10 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     .command('verify')
     .description('check values (new vs old) of migrations whose backfill finished; record the evidence (exit 3 on mismatch)')
     .argument('[migration]', 'only this migration')
+    .option('--workers <n>', 'verify key ranges in parallel (default 1)', positiveInt('--workers'))
     .action(
-      handle(async (migration: string | undefined) => {
-        await session('verify', { progress: true }, async (pg) => {
+      handle(async (migration: string | undefined, opts: { workers?: number }) => {
+        await session('verify', { progress: true, extra: { backfill: { workers: opts.workers } } }, async (pg) => {
           const results = await pg.verify(migration);
           const passed = results.every((r) => r.passed);
           if (!passed) exitCode = ExitCode.refused;
@@ -202,6 +262,48 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
         });
       }),
     );
+
+  program
+    .command('tune')
+    .description('change backfill settings live: a running backfill applies them before its next batch')
+    .argument('<migration>')
+    .option('--batch-size <rows|auto>', 'fixed rows per batch, or auto (adaptive)', intOr('auto', '--batch-size'))
+    .option('--target-ms <ms>', 'target time of one batch for the adaptive size', positiveInt('--target-ms'))
+    .option('--max-rate <rows/s|off>', 'cap on rows per second over all workers', intOr('off', '--max-rate'))
+    .option('--pause-ratio <ratio>', 'after each batch, sleep ratio × its duration', nonNegativeNumber('--pause-ratio'))
+    .option('--max-lag <ms|off>', 'hold while replica replay lag exceeds this', intOr('off', '--max-lag'))
+    .action(
+      handle(async (migration: string, opts: { batchSize?: number | null; targetMs?: number; maxRate?: number | null; pauseRatio?: number; maxLag?: number | null }) => {
+        await session('tune', {}, async (pg) => {
+          const control = await pg.tune(migration, {
+            batchSize: opts.batchSize,
+            targetMs: opts.targetMs,
+            maxRate: opts.maxRate,
+            pauseRatio: opts.pauseRatio,
+            maxLagMs: opts.maxLag,
+          });
+          print({ ok: true, migration, ...control }, () => formatControl(migration, control));
+        });
+      }),
+    );
+
+  for (const [name, description] of [
+    ['pause', 'hold the backfill of a migration before its next batch (it stays held until resume)'],
+    ['resume', 'let a paused backfill go on'],
+  ] as const) {
+    program
+      .command(name)
+      .description(description)
+      .argument('<migration>')
+      .action(
+        handle(async (migration: string) => {
+          await session(name, {}, async (pg) => {
+            const control = await (name === 'pause' ? pg.pause(migration) : pg.resume(migration));
+            print({ ok: true, migration, ...control }, () => formatControl(migration, control));
+          });
+        }),
+      );
+  }
 
   program
     .command('rollback')

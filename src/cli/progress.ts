@@ -16,21 +16,28 @@ export function progressReporter(log: Logger, tty: boolean): { onProgress: (e: P
   let bar: cliProgress.SingleBar | null = null;
   let barKey = '';
   let lastLog = 0;
+  let lastHold: string | null = null;
   const stop = () => {
     bar?.stop();
     bar = null;
     barKey = '';
   };
   const onProgress = (e: ProgressEvent) => {
-    const total = Math.max(e.rowEstimate ?? 0, e.rowsDone, 1);
-    const payload = { label: `${e.kind} ${e.migrationId}`, rate: Math.round(e.rowsPerSecond), etaText: eta(e) };
+    // Finished means finished: the estimate was only an estimate.
+    const total = e.finished ? Math.max(e.rowsDone, 1) : Math.max(e.rowEstimate ?? 0, e.rowsDone, 1);
+    const payload = {
+      label: `${e.kind} ${e.migrationId}`,
+      rate: Math.round(e.rowsPerSecond),
+      etaText: e.holdReason ? 'held' : eta(e),
+      extra: e.holdReason ? ` | HELD: ${e.holdReason}` : e.kind === 'backfill' && e.batchSize ? ` | batch ${e.batchSize}` : '',
+    };
     if (tty) {
       const key = `${e.kind}:${e.migrationId}:${e.task}`;
       if (barKey !== key) {
         stop();
         bar = new cliProgress.SingleBar(
           {
-            format: '{label} [{bar}] {percentage}% | {value}/{total} rows | {rate} rows/s | ETA {etaText}',
+            format: '{label} [{bar}] {percentage}% | {value}/{total} rows | {rate} rows/s | ETA {etaText}{extra}',
             stream: process.stderr,
             hideCursor: true,
             clearOnComplete: false,
@@ -46,7 +53,9 @@ export function progressReporter(log: Logger, tty: boolean): { onProgress: (e: P
       return;
     }
     const now = Date.now();
-    if (e.finished || now - lastLog >= 5000) {
+    const holdChanged = e.holdReason !== lastHold;
+    lastHold = e.holdReason;
+    if (e.finished || holdChanged || now - lastLog >= 5000) {
       lastLog = now;
       log.info(
         {
@@ -58,6 +67,8 @@ export function progressReporter(log: Logger, tty: boolean): { onProgress: (e: P
           rowsPerSecond: Math.round(e.rowsPerSecond),
           eta: eta(e),
           batches: e.batches,
+          batchSize: e.batchSize,
+          holdReason: e.holdReason,
         },
         `${e.kind} progress`,
       );

@@ -49,12 +49,20 @@ export interface PhaseRun {
 
 export interface BackfillProgress {
   migrationId: string;
+  /** `<task id>#<worker>`: one row per worker, each over its own key range. */
   task: string;
   cursor: string[] | null;
+  /** The worker's range is (rangeStart, rangeEnd]; null means unbounded. */
+  rangeStart: string[] | null;
+  rangeEnd: string[] | null;
   rowsDone: number;
   batches: number;
   rowEstimate: number | null;
   settings: Record<string, unknown>;
+  batchSize: number | null;
+  rowsPerSecond: number | null;
+  holdReason: string | null;
+  heldSince: Date | null;
   startedAt: Date;
   updatedAt: Date;
   finishedAt: Date | null;
@@ -149,6 +157,7 @@ export async function recordPhaseDone(
 /** Forgets a rolled-back migration's state, progress and evidence; its run history stays. */
 export async function forgetMigration(db: Queryable, id: string): Promise<void> {
   await db.query(`DELETE FROM ${S}.backfill_progress WHERE migration_id = $1`, [id]);
+  await db.query(`DELETE FROM ${S}.backfill_control WHERE migration_id = $1`, [id]);
   await db.query(`DELETE FROM ${S}.verifications WHERE migration_id = $1`, [id]);
   await db.query(`DELETE FROM ${S}.migrations WHERE id = $1`, [id]);
 }
@@ -250,38 +259,57 @@ function toProgress(r: Record<string, unknown>): BackfillProgress {
     migrationId: r.migration_id as string,
     task: r.task as string,
     cursor: (r.cursor as string[] | null) ?? null,
+    rangeStart: (r.range_start as string[] | null) ?? null,
+    rangeEnd: (r.range_end as string[] | null) ?? null,
     rowsDone: Number(r.rows_done),
     batches: Number(r.batches),
     rowEstimate: r.row_estimate === null ? null : Number(r.row_estimate),
     settings: (r.settings as Record<string, unknown>) ?? {},
+    batchSize: (r.batch_size as number | null) ?? null,
+    rowsPerSecond: (r.rows_per_second as number | null) ?? null,
+    holdReason: (r.hold_reason as string | null) ?? null,
+    heldSince: (r.held_since as Date | null) ?? null,
     startedAt: r.started_at as Date,
     updatedAt: r.updated_at as Date,
     finishedAt: (r.finished_at as Date | null) ?? null,
   };
 }
 
-export async function readProgress(db: Queryable, migrationId: string): Promise<BackfillProgress[]> {
+export async function readProgress(db: Queryable, migrationId: string, taskPrefix?: string): Promise<BackfillProgress[]> {
   if ((await ledgerVersion(db)) === null) return [];
-  const rows = await queryRows(db, `SELECT * FROM ${S}.backfill_progress WHERE migration_id = $1 ORDER BY task`, [migrationId]);
+  const rows = await queryRows(
+    db,
+    `SELECT * FROM ${S}.backfill_progress WHERE migration_id = $1 AND ($2::text IS NULL OR starts_with(task, $2 || '#'))
+      ORDER BY length(task), task`,
+    [migrationId, taskPrefix ?? null],
+  );
   return rows.map(toProgress);
 }
 
-/** Creates the progress row of a task if it has none; returns the row (a rerun gets the checkpoint). */
-export async function openProgress(
+/** Creates the progress rows of a task's workers, once; a rerun keeps the existing ones. */
+export async function createProgress(
   db: Queryable,
   migrationId: string,
-  task: string,
+  rows: { task: string; rangeStart: string[] | null; rangeEnd: string[] | null }[],
   rowEstimate: number | null,
   settings: Record<string, unknown>,
-): Promise<BackfillProgress> {
+): Promise<void> {
+  for (const r of rows) {
+    await db.query(
+      `INSERT INTO ${S}.backfill_progress (migration_id, task, cursor, range_start, range_end, row_estimate, settings)
+       VALUES ($1, $2, $3, $3, $4, $5, $6) ON CONFLICT (migration_id, task) DO NOTHING`,
+      [migrationId, r.task, JSON.stringify(r.rangeStart), JSON.stringify(r.rangeEnd), rowEstimate, JSON.stringify(settings)],
+    );
+  }
+}
+
+/** Records the settings a (re)started run uses, for status. */
+export async function noteProgressSettings(db: Queryable, migrationId: string, taskPrefix: string, rowEstimate: number | null, settings: Record<string, unknown>): Promise<void> {
   await db.query(
-    `INSERT INTO ${S}.backfill_progress (migration_id, task, row_estimate, settings) VALUES ($1, $2, $3, $4)
-     ON CONFLICT (migration_id, task) DO UPDATE SET settings = EXCLUDED.settings,
-       row_estimate = coalesce(EXCLUDED.row_estimate, ${S}.backfill_progress.row_estimate)`,
-    [migrationId, task, rowEstimate, JSON.stringify(settings)],
+    `UPDATE ${S}.backfill_progress SET settings = $3, row_estimate = coalesce($4, row_estimate)
+      WHERE migration_id = $1 AND starts_with(task, $2 || '#')`,
+    [migrationId, taskPrefix, JSON.stringify(settings), rowEstimate],
   );
-  const [row] = await queryRows(db, `SELECT * FROM ${S}.backfill_progress WHERE migration_id = $1 AND task = $2`, [migrationId, task]);
-  return toProgress(row!);
 }
 
 /** The checkpoint, written in the same transaction as the batch it records. */
@@ -289,22 +317,77 @@ export async function checkpoint(
   db: Queryable,
   migrationId: string,
   task: string,
-  cursor: string[],
-  rows: number,
+  batch: { cursor: string[]; rows: number; batchSize: number; rowsPerSecond: number },
 ): Promise<void> {
   await db.query(
-    `UPDATE ${S}.backfill_progress SET cursor = $3, rows_done = rows_done + $4, batches = batches + 1, updated_at = clock_timestamp()
+    `UPDATE ${S}.backfill_progress SET cursor = $3, rows_done = rows_done + $4, batches = batches + 1, batch_size = $5,
+            rows_per_second = $6, hold_reason = NULL, held_since = NULL, updated_at = clock_timestamp()
       WHERE migration_id = $1 AND task = $2`,
-    [migrationId, task, JSON.stringify(cursor), rows],
+    [migrationId, task, JSON.stringify(batch.cursor), batch.rows, batch.batchSize, batch.rowsPerSecond],
+  );
+}
+
+/** Why a worker is holding (null when it goes on), so `status` can show it. */
+export async function noteHold(db: Queryable, migrationId: string, task: string, reason: string | null): Promise<void> {
+  await db.query(
+    `UPDATE ${S}.backfill_progress SET hold_reason = $3,
+            held_since = CASE WHEN $3::text IS NULL THEN NULL ELSE coalesce(held_since, clock_timestamp()) END,
+            updated_at = clock_timestamp()
+      WHERE migration_id = $1 AND task = $2`,
+    [migrationId, task, reason],
   );
 }
 
 export async function finishProgress(db: Queryable, migrationId: string, task: string): Promise<void> {
   await db.query(
-    `UPDATE ${S}.backfill_progress SET finished_at = clock_timestamp(), updated_at = clock_timestamp()
+    `UPDATE ${S}.backfill_progress SET finished_at = clock_timestamp(), updated_at = clock_timestamp(), hold_reason = NULL, held_since = NULL
       WHERE migration_id = $1 AND task = $2`,
     [migrationId, task],
   );
+}
+
+export interface BackfillControl {
+  settings: Record<string, unknown>;
+  paused: boolean;
+  version: number;
+  updatedAt: Date | null;
+  updatedBy: string | null;
+}
+
+const NO_CONTROL: BackfillControl = { settings: {}, paused: false, version: 0, updatedAt: null, updatedBy: null };
+
+/** Live settings from `pgshift tune/pause/resume`; read before every batch. */
+export async function readControl(db: Queryable, migrationId: string): Promise<BackfillControl> {
+  const [r] = await queryRows(db, `SELECT * FROM ${S}.backfill_control WHERE migration_id = $1`, [migrationId]);
+  if (!r) return NO_CONTROL;
+  return {
+    settings: r.settings as Record<string, unknown>,
+    paused: r.paused as boolean,
+    version: Number(r.version),
+    updatedAt: r.updated_at as Date,
+    updatedBy: (r.updated_by as string | null) ?? null,
+  };
+}
+
+/** Merges settings (a null value removes an override) and/or sets paused; bumps the version. */
+export async function writeControl(
+  db: Queryable,
+  migrationId: string,
+  change: { settings?: Record<string, unknown>; paused?: boolean },
+  by: string,
+): Promise<BackfillControl> {
+  await db.query(
+    `INSERT INTO ${S}.backfill_control AS c (migration_id, settings, paused, version, updated_by)
+     VALUES ($1, jsonb_strip_nulls($2::jsonb), coalesce($3, false), 1, $4)
+     ON CONFLICT (migration_id) DO UPDATE SET
+       settings = jsonb_strip_nulls(c.settings || $2::jsonb),
+       paused = coalesce($3, c.paused),
+       version = c.version + 1,
+       updated_at = clock_timestamp(),
+       updated_by = $4`,
+    [migrationId, JSON.stringify(change.settings ?? {}), change.paused ?? null, by],
+  );
+  return readControl(db, migrationId);
 }
 
 export async function recordVerification(

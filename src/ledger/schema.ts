@@ -57,6 +57,25 @@ export const LEDGER_MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX verifications_migration ON pgshift.verifications (migration_id, id);
   `,
+  // 2: the backfill engine. Progress rows become one per worker, each over its own key range,
+  // and carry what status shows; live settings written by `pgshift tune/pause/resume`.
+  `
+  ALTER TABLE pgshift.backfill_progress
+    ADD COLUMN range_start    jsonb,
+    ADD COLUMN range_end      jsonb,
+    ADD COLUMN batch_size     integer,
+    ADD COLUMN rows_per_second double precision,
+    ADD COLUMN hold_reason    text,
+    ADD COLUMN held_since     timestamptz;
+  CREATE TABLE pgshift.backfill_control (
+    migration_id text PRIMARY KEY,
+    settings     jsonb NOT NULL DEFAULT '{}',
+    paused       boolean NOT NULL DEFAULT false,
+    version      bigint NOT NULL DEFAULT 0,
+    updated_at   timestamptz NOT NULL DEFAULT clock_timestamp(),
+    updated_by   text
+  );
+  `,
 ];
 
 export const LEDGER_VERSION = LEDGER_MIGRATIONS.length;

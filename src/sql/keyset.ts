@@ -4,7 +4,8 @@ import { ident, qualified } from './ident.js';
 /**
  * Keyset SQL over a (possibly composite) key. Key values travel as text, cast back with the key's
  * own types, so any orderable type works and the ledger can store the cursor as JSON.
- * Cursor parameters come first ($1..$n), then the statement's own.
+ * Parameters come in this order: the cursor ($1..$n, when there is one), the range end (when
+ * there is one), then the statement's own.
  */
 
 function tuple(parts: string[]): string {
@@ -23,12 +24,8 @@ function paramTuple(key: readonly KeyColumn[], first: number): string {
   return tuple(key.map((k, i) => `$${first + i}::${k.type}`));
 }
 
-function keyAsText(key: readonly KeyColumn[]): string {
+export function keyAsText(key: readonly KeyColumn[]): string {
   return key.map((k, i) => `${ident(k.name)}::text AS k${i}`).join(', ');
-}
-
-function after(key: readonly KeyColumn[], hasCursor: boolean): string {
-  return hasCursor ? `${keyTuple(key)} > ${paramTuple(key, 1)}` : 'true';
 }
 
 export interface KeysetQuery {
@@ -36,49 +33,73 @@ export interface KeysetQuery {
   key: readonly KeyColumn[];
 }
 
-/** The key `limit` rows past the cursor (index-only scan on the key's index). Params: cursor, offset. */
-export function renderBoundary(q: KeysetQuery, hasCursor: boolean): string {
-  const n = hasCursor ? q.key.length : 0;
-  return (
-    `SELECT ${keyAsText(q.key)} FROM ${qualified(q.table.schema, q.table.name)} ` +
-    `WHERE ${after(q.key, hasCursor)} ORDER BY ${keyColumns(q.key)} LIMIT 1 OFFSET $${n + 1}`
-  );
+/** Which bounds a statement has: (cursor, end]. */
+export interface Bounds {
+  cursor: boolean;
+  end: boolean;
 }
 
-/** The largest key past the cursor, for the last, short range. Params: cursor. */
-export function renderLastKey(q: KeysetQuery, hasCursor: boolean): string {
+/** The WHERE clause for (cursor, end] and the number of the next free parameter. */
+function within(key: readonly KeyColumn[], b: Bounds): { where: string; next: number } {
+  const parts: string[] = [];
+  let next = 1;
+  if (b.cursor) {
+    parts.push(`${keyTuple(key)} > ${paramTuple(key, next)}`);
+    next += key.length;
+  }
+  if (b.end) {
+    parts.push(`${keyTuple(key)} <= ${paramTuple(key, next)}`);
+    next += key.length;
+  }
+  return { where: parts.length ? parts.join(' AND ') : 'true', next };
+}
+
+/** The key `offset + 1` rows into (cursor, end] (an index-only scan on the key's index). Params: bounds, offset. */
+export function renderBoundary(q: KeysetQuery, b: Bounds): string {
+  const { where, next } = within(q.key, b);
+  return `SELECT ${keyAsText(q.key)} FROM ${qualified(q.table.schema, q.table.name)} WHERE ${where} ORDER BY ${keyColumns(q.key)} LIMIT 1 OFFSET $${next}`;
+}
+
+/** The largest key in (cursor, end], for the last, short range. Params: bounds. */
+export function renderLastKey(q: KeysetQuery, b: Bounds): string {
+  const { where } = within(q.key, b);
   const desc = q.key.map((k) => `${ident(k.name)} DESC`).join(', ');
-  return (
-    `SELECT ${keyAsText(q.key)} FROM ${qualified(q.table.schema, q.table.name)} ` +
-    `WHERE ${after(q.key, hasCursor)} ORDER BY ${desc} LIMIT 1`
-  );
+  return `SELECT ${keyAsText(q.key)} FROM ${qualified(q.table.schema, q.table.name)} WHERE ${where} ORDER BY ${desc} LIMIT 1`;
 }
 
-/** One backfill batch over (cursor, upper]. Params: cursor, upper. */
+/** One backfill batch over (cursor, upper]. Params: cursor (if any), upper. */
 export function renderBatchUpdate(
   q: KeysetQuery & { set: readonly { column: string; expression: string }[]; pending: string },
   hasCursor: boolean,
 ): string {
-  const n = hasCursor ? q.key.length : 0;
+  const { where } = within(q.key, { cursor: hasCursor, end: true });
   const set = q.set.map((s) => `${ident(s.column)} = ${s.expression}`).join(', ');
-  return (
-    `UPDATE ${qualified(q.table.schema, q.table.name)} SET ${set} ` +
-    `WHERE ${after(q.key, hasCursor)} AND ${keyTuple(q.key)} <= ${paramTuple(q.key, n + 1)} AND (${q.pending})`
-  );
+  return `UPDATE ${qualified(q.table.schema, q.table.name)} SET ${set} WHERE ${where} AND (${q.pending})`;
 }
 
 /**
- * One verification chunk: the next `limit` rows past the cursor, how many of them mismatch, their
- * keys, and the last key seen. Params: cursor, limit.
+ * One verification chunk: the next `limit` rows of (cursor, end], how many of them mismatch,
+ * their keys, and the last key seen. Params: bounds, limit.
  */
-export function renderVerifyChunk(q: KeysetQuery & { mismatch: string }, hasCursor: boolean): string {
-  const n = hasCursor ? q.key.length : 0;
+export function renderVerifyChunk(q: KeysetQuery & { mismatch: string }, b: Bounds): string {
+  const { where, next } = within(q.key, b);
   const keyJson = `jsonb_build_array(${q.key.map((k) => `${ident(k.name)}::text`).join(', ')})`;
   return (
     `SELECT count(*)::int AS rows, count(*) FILTER (WHERE bad)::int AS mismatches, ` +
     `jsonb_agg(key ORDER BY rn) FILTER (WHERE bad) AS bad_keys, (array_agg(key ORDER BY rn DESC))[1] AS last_key ` +
     `FROM (SELECT ${keyJson} AS key, (${q.mismatch}) AS bad, row_number() OVER (ORDER BY ${keyColumns(q.key)}) AS rn ` +
-    `FROM ${qualified(q.table.schema, q.table.name)} WHERE ${after(q.key, hasCursor)} ` +
-    `ORDER BY ${keyColumns(q.key)} LIMIT $${n + 1}) chunk`
+    `FROM ${qualified(q.table.schema, q.table.name)} WHERE ${where} ` +
+    `ORDER BY ${keyColumns(q.key)} LIMIT $${next}) chunk`
+  );
+}
+
+/**
+ * Keys in key order with their total count, for splitting the table among workers: a block
+ * sample (Params: percent) on big tables, every key on small ones.
+ */
+export function renderKeySample(q: KeysetQuery, sampled: boolean): string {
+  return (
+    `SELECT ${keyAsText(q.key)}, count(*) OVER () AS total FROM ${qualified(q.table.schema, q.table.name)}` +
+    `${sampled ? ' TABLESAMPLE SYSTEM ($1)' : ''} ORDER BY ${keyColumns(q.key)}`
   );
 }

@@ -69,27 +69,47 @@ describe('a backfill batch blocked by row locks', () => {
   beforeAll(async () => {
     dir = planDir(renamePlan('20261121_rowlocks', { table: 'items', from: 'label', to: 'title' }));
     await db.query(`CREATE TABLE items (id int PRIMARY KEY, label text)`);
-    await db.query(`INSERT INTO items SELECT g, 'l' || g FROM generate_series(1, 1000) g`);
+    await db.query(`INSERT INTO items SELECT g, 'l' || g FROM generate_series(1, 2000) g`);
     expect((await cli(['advance', '--to', 'dual-write'], { url: db.url, dir })).code).toBe(0);
   });
 
-  test('gives up naming its key range, with the checkpoint before it; completes once the locks go', async () => {
-    const holder = new pg.Client({ connectionString: db.url });
+  async function lockRows(from: number, to: number) {
+    const holder = new pg.Client({ connectionString: db.url, application_name: 'row locker' });
     await holder.connect();
     await holder.query('BEGIN');
-    await holder.query('SELECT * FROM items WHERE id BETWEEN 450 AND 460 FOR UPDATE');
-    try {
-      const r = await cli(['--lock-timeout', '100', '--lock-attempts', '2', 'advance', '--batch-size', '200', '--json'], { url: db.url, dir });
-      expect(r.code).toBe(1);
-      expect(r.json()).toMatchObject({ error: 'lock_timeout', statement: 'backfill batch of 0.backfill over keys (["400"], ["600"]]' });
-      const [cp] = await db.query<{ cursor: string[]; rows_done: string }>(`SELECT cursor, rows_done FROM pgshift.backfill_progress`);
-      expect(cp).toEqual({ cursor: ['400'], rows_done: '400' });
-    } finally {
+    await holder.query('SELECT * FROM items WHERE id BETWEEN $1 AND $2 FOR UPDATE', [from, to]);
+    return async () => {
       await holder.query('ROLLBACK');
       await holder.end();
+    };
+  }
+
+  test('locks never released: batches shrink, then the phase fails naming the range, checkpoint intact', async () => {
+    const release = await lockRows(450, 460);
+    try {
+      const r = await cli(['--lock-timeout', '100', 'advance', '--batch-size', '400', '--max-attempts', '3', '--json'], { url: db.url, dir });
+      expect(r.code).toBe(1);
+      // 400-row range, then 100 (400 / 4), then 100 (the floor): all contain the locked rows.
+      expect(r.json()).toMatchObject({ error: 'backfill_batch_failed', task: '0.backfill#0', from: ['400'], to: ['500'], attempts: 3, lastBatchSize: 100, sqlstate: '55P03' });
+      expect(r.stderr).toContain('gave up on keys (["400"], ["500"]] after 3 attempt(s)');
+      const [cp] = await db.query<{ cursor: string[]; rows_done: string; finished_at: Date | null }>(`SELECT cursor, rows_done, finished_at FROM pgshift.backfill_progress`);
+      expect(cp).toEqual({ cursor: ['400'], rows_done: '400', finished_at: null });
+      const runs = await db.query<{ status: string; error: string }>(`SELECT status, error FROM pgshift.phase_runs WHERE phase = 'backfill'`);
+      expect(runs).toMatchObject([{ status: 'failed', error: expect.stringContaining('gave up on keys') }]);
+    } finally {
+      await release();
     }
-    const r = await cli(['advance', '--batch-size', '200', '--json'], { url: db.url, dir });
+  });
+
+  test('locks released while it retries: the batch shrinks, then completes; the run goes on', async () => {
+    const release = await lockRows(1450, 1460);
+    setTimeout(() => void release(), 700);
+    const r = await cli(['--lock-timeout', '100', '--lock-attempts', '8', 'advance', '--batch-size', '400', '--max-attempts', '10', '--json'], { url: db.url, dir });
     expect(r.code, r.stderr).toBe(0);
-    expect(r.json()).toMatchObject({ migrations: [{ state: 'backfill', ran: [{ details: { tasks: { '0.backfill': { resumedFrom: ['400'], rowsUpdated: 600 } } } }] }] });
+    const task = r.json<{ migrations: { ran: { details: { tasks: Record<string, { resumedFrom: string[]; rowsUpdated: number }> } }[] }[] }>()
+      .migrations[0]!.ran[0]!.details.tasks['0.backfill']!;
+    expect(task).toMatchObject({ resumedFrom: ['400'], rowsUpdated: 1600 });
+    const [n] = await db.query<{ n: string }>(`SELECT count(*) AS n FROM items WHERE title IS DISTINCT FROM label`);
+    expect(n!.n).toBe('0');
   });
 });

@@ -2,7 +2,8 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { cli, EXAMPLES } from '../support/cli.js';
-import { useDatabase } from '../support/database.js';
+import { createTestDatabase, useDatabase } from '../support/database.js';
+import { LEDGER_MIGRATIONS } from '../../src/ledger/schema.js';
 import { planDir, renamePlan } from '../support/plans.js';
 
 describe('the ledger keeps each plan honest', () => {
@@ -34,7 +35,7 @@ describe('the ledger keeps each plan honest', () => {
       ],
     });
     const [v] = await db.query<{ version: number }>(`SELECT max(version) AS version FROM pgshift.ledger_version`);
-    expect(v!.version).toBe(1);
+    expect(v!.version).toBe(2);
   });
 
   test('a plan changed after a phase ran is refused with exit 2', async () => {
@@ -67,5 +68,27 @@ describe('the ledger keeps each plan honest', () => {
     expect(rb.code, rb.stderr).toBe(0);
     const cols = await db.query<{ attname: string }>(`SELECT attname FROM pg_attribute WHERE attrelid = 'users'::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum`);
     expect(cols.map((c) => c.attname)).toEqual(['id', 'email', 'name', 'nickname', 'email_address', 'full_name']);
+  });
+
+  test('a ledger written by an older pgshift (version 1) is upgraded in place, its records kept', async () => {
+    const old = await createTestDatabase();
+    try {
+      await old.query(`CREATE TABLE users (id bigint PRIMARY KEY, email text)`);
+      await old.query(`INSERT INTO users SELECT g, 'e' || g FROM generate_series(1, 100) g`);
+      // Version 1 exactly as it shipped, with one migration expanded by hand.
+      await old.query(`CREATE SCHEMA pgshift`);
+      await old.query(`CREATE TABLE pgshift.ledger_version (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now(), pgshift_version text)`);
+      await old.query(LEDGER_MIGRATIONS[0]!);
+      await old.query(`INSERT INTO pgshift.ledger_version (version) VALUES (1)`);
+      const dir = planDir(renamePlan('20261121_old', { table: 'users', from: 'email', to: 'mail' }));
+      expect((await cli(['advance'], { url: old.url, dir })).code).toBe(0);
+      const versions = await old.query<{ version: number }>(`SELECT version FROM pgshift.ledger_version ORDER BY version`);
+      expect(versions.map((v) => v.version)).toEqual([1, 2]);
+      expect(await old.query(`SELECT id, state FROM pgshift.migrations`)).toEqual([{ id: '20261121_old', state: 'expand' }]);
+      const r = await cli(['advance', '--to', 'contract', '--json'], { url: old.url, dir });
+      expect(r.code, r.stderr).toBe(0);
+    } finally {
+      await old.drop();
+    }
   });
 });

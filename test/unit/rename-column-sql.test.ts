@@ -59,8 +59,8 @@ $pgshift$`,
   test('backfill and verify: keyset over the key, value computed in the UPDATE', () => {
     const plan = renderPlan([steps]);
     expect(sql(plan.find((p) => p.phase === 'backfill')!.statements)).toEqual([
-      'SELECT "id"::text AS k0 FROM "public"."users" WHERE "id" > $1::bigint ORDER BY "id" LIMIT 1 OFFSET $2',
-      'SELECT "id"::text AS k0 FROM "public"."users" WHERE "id" > $1::bigint ORDER BY "id" DESC LIMIT 1',
+      'SELECT "id"::text AS k0 FROM "public"."users" WHERE "id" > $1::bigint AND "id" <= $2::bigint ORDER BY "id" LIMIT 1 OFFSET $3',
+      'SELECT "id"::text AS k0 FROM "public"."users" WHERE "id" > $1::bigint AND "id" <= $2::bigint ORDER BY "id" DESC LIMIT 1',
       'UPDATE "public"."users" SET "email_address" = "email" WHERE "id" > $1::bigint AND "id" <= $2::bigint AND ("email_address" IS DISTINCT FROM "email")',
     ]);
     expect(sql(plan.find((p) => p.phase === 'verify')!.statements)).toEqual([

@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'vitest';
 import { backoffMs, DEFAULT_LOCK_POLICY } from '../../src/db/lock-retry.js';
 import { dollarQuote, ident, literal, qualified } from '../../src/sql/ident.js';
-import { renderBatchUpdate, renderBoundary, renderVerifyChunk } from '../../src/sql/keyset.js';
+import { renderBatchUpdate, renderBoundary, renderKeySample, renderLastKey, renderVerifyChunk } from '../../src/sql/keyset.js';
 
 describe('quoting', () => {
   test('identifiers are always quoted, quotes doubled', () => {
@@ -32,16 +32,30 @@ describe('keyset SQL over a composite key', () => {
     ],
   };
   test('boundary, batch and verification chunk use a row comparison in key order', () => {
-    expect(renderBoundary(q, true)).toBe(
+    expect(renderBoundary(q, { cursor: true, end: false })).toBe(
       'SELECT "Region"::text AS k0, "seq"::text AS k1 FROM "public"."pairs" WHERE ("Region", "seq") > ($1::text, $2::integer) ORDER BY "Region", "seq" LIMIT 1 OFFSET $3',
     );
-    expect(renderBoundary(q, false)).toBe(
+    expect(renderBoundary(q, { cursor: false, end: false })).toBe(
       'SELECT "Region"::text AS k0, "seq"::text AS k1 FROM "public"."pairs" WHERE true ORDER BY "Region", "seq" LIMIT 1 OFFSET $1',
     );
     expect(renderBatchUpdate({ ...q, set: [{ column: 'b', expression: '"a"' }], pending: '"b" IS DISTINCT FROM "a"' }, false)).toBe(
-      'UPDATE "public"."pairs" SET "b" = "a" WHERE true AND ("Region", "seq") <= ($1::text, $2::integer) AND ("b" IS DISTINCT FROM "a")',
+      'UPDATE "public"."pairs" SET "b" = "a" WHERE ("Region", "seq") <= ($1::text, $2::integer) AND ("b" IS DISTINCT FROM "a")',
     );
-    expect(renderVerifyChunk({ ...q, mismatch: 'false' }, true)).toContain('WHERE ("Region", "seq") > ($1::text, $2::integer) ORDER BY "Region", "seq" LIMIT $3');
+    expect(renderVerifyChunk({ ...q, mismatch: 'false' }, { cursor: true, end: false })).toContain('WHERE ("Region", "seq") > ($1::text, $2::integer) ORDER BY "Region", "seq" LIMIT $3');
+  });
+
+  test('a worker range bounds every statement: cursor params first, then the range end', () => {
+    expect(renderBoundary(q, { cursor: true, end: true })).toContain(
+      'WHERE ("Region", "seq") > ($1::text, $2::integer) AND ("Region", "seq") <= ($3::text, $4::integer) ORDER BY "Region", "seq" LIMIT 1 OFFSET $5',
+    );
+    expect(renderBoundary(q, { cursor: false, end: true })).toContain('WHERE ("Region", "seq") <= ($1::text, $2::integer) ORDER BY "Region", "seq" LIMIT 1 OFFSET $3');
+    expect(renderLastKey(q, { cursor: true, end: true })).toBe(
+      'SELECT "Region"::text AS k0, "seq"::text AS k1 FROM "public"."pairs" WHERE ("Region", "seq") > ($1::text, $2::integer) AND ("Region", "seq") <= ($3::text, $4::integer) ORDER BY "Region" DESC, "seq" DESC LIMIT 1',
+    );
+    expect(renderKeySample(q, true)).toBe(
+      'SELECT "Region"::text AS k0, "seq"::text AS k1, count(*) OVER () AS total FROM "public"."pairs" TABLESAMPLE SYSTEM ($1) ORDER BY "Region", "seq"',
+    );
+    expect(renderKeySample(q, false)).not.toContain('TABLESAMPLE');
   });
 });
 

@@ -1,0 +1,70 @@
+/**
+ * Chooses the next batch size so that a batch takes about `targetMs`.
+ *
+ * It keeps an exponentially smoothed cost per row (so one slow batch does not whipsaw the size),
+ * grows at most `maxGrowth`× per step (a sudden cheap batch must not let the next one overshoot by
+ * an order of magnitude), shrinks as far as needed at once (trouble is acted on immediately), and
+ * shrinks hard after a timeout. With a fixed size set, it only obeys timeouts until the next batch.
+ */
+export interface SizerSettings {
+  /** Fixed batch size; null = adaptive toward targetMs. */
+  batchSize: number | null;
+  targetMs: number;
+  minBatchSize: number;
+  maxBatchSize: number;
+}
+
+export const SIZER_DEFAULTS = {
+  initialBatchSize: 1000,
+  maxGrowth: 1.5,
+  smoothing: 0.3,
+  timeoutShrink: 4,
+} as const;
+
+export class BatchSizer {
+  private size: number;
+  private msPerRow: number | null = null;
+
+  constructor(private settings: SizerSettings) {
+    this.size = this.clamp(settings.batchSize ?? SIZER_DEFAULTS.initialBatchSize);
+  }
+
+  get current(): number {
+    return this.size;
+  }
+
+  /** New settings from `pgshift tune`; a new fixed size applies to the very next batch. */
+  update(settings: SizerSettings): void {
+    const fixedChanged = settings.batchSize !== null && settings.batchSize !== this.settings.batchSize;
+    this.settings = settings;
+    if (fixedChanged) this.size = this.clamp(settings.batchSize!);
+    else this.size = this.clamp(this.size);
+  }
+
+  /** A batch of `rows` rows (the range it covered) took `ms`. */
+  record(rows: number, ms: number): void {
+    const s = this.settings;
+    if (s.batchSize !== null) {
+      this.size = this.clamp(s.batchSize);
+      return;
+    }
+    if (rows <= 0) return;
+    const sample = Math.max(ms, 0.01) / rows;
+    this.msPerRow = this.msPerRow === null ? sample : SIZER_DEFAULTS.smoothing * sample + (1 - SIZER_DEFAULTS.smoothing) * this.msPerRow;
+    // The smoothed cost lags a sudden slowdown; never size above what the last batch alone allows.
+    const ideal = s.targetMs / Math.max(this.msPerRow, sample);
+    this.size = this.clamp(Math.min(ideal, this.size * SIZER_DEFAULTS.maxGrowth));
+  }
+
+  /** The batch hit statement_timeout or lock_timeout: retry it much smaller. */
+  shrinkAfterTimeout(): number {
+    this.size = this.clamp(Math.floor(this.size / SIZER_DEFAULTS.timeoutShrink));
+    if (this.msPerRow !== null) this.msPerRow *= SIZER_DEFAULTS.timeoutShrink;
+    return this.size;
+  }
+
+  private clamp(n: number): number {
+    const { minBatchSize, maxBatchSize } = this.settings;
+    return Math.max(minBatchSize, Math.min(maxBatchSize, Math.round(n)));
+  }
+}
