@@ -541,7 +541,7 @@ export class Pgshift {
   /**
    * Changes backfill settings of a migration live: a running backfill applies them before its
    * next batch. No orchestrator lock (that one is held by the running backfill); only the
-   * migration's control row is written. A null value removes an override.
+   * migration's control row is written. null means none: no rate cap, no lag check, adaptive size.
    */
   async tune(migration: string, settings: { [K in keyof TuneSettings]: TuneSettings[K] | null }): Promise<BackfillControl> {
     validateTune(settings);

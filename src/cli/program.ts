@@ -33,10 +33,10 @@ interface AdvanceFlags {
   targetMs?: number;
   minBatch?: number;
   maxBatch?: number;
-  maxRate?: number | null;
+  maxRate?: Maybe;
   pauseRatio?: number;
   batchDelay?: number;
-  maxLag?: number | null;
+  maxLag?: Maybe;
   replicaUrl?: string;
   holdOnVacuum: boolean;
   workers?: number;
@@ -84,9 +84,18 @@ function nonNegativeNumber(name: string) {
   };
 }
 
-/** A positive integer, or a word (off, auto) meaning "no value": null. */
+/** Marks "no value" (off, auto): commander turns a parser's null into '', so this stands in. */
+const NONE = Symbol('none');
+type Maybe = number | typeof NONE;
+
+/** A positive integer, or a word (off, auto) meaning "no value". */
 function intOr(word: string, name: string) {
-  return (value: string) => (value === word ? null : positiveInt(name)(value));
+  return (value: string): Maybe => (value === word ? NONE : positiveInt(name)(value));
+}
+
+/** undefined stays undefined (not given); NONE becomes null (explicitly none). */
+function orNull(value: Maybe | undefined): number | null | undefined {
+  return value === NONE ? null : value;
 }
 
 function phaseArg(value: string): Phase {
@@ -203,10 +212,10 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
             targetMs: opts.targetMs,
             minBatchSize: opts.minBatch,
             maxBatchSize: opts.maxBatch,
-            maxRate: opts.maxRate,
+            maxRate: orNull(opts.maxRate),
             pauseRatio: opts.pauseRatio,
             delayMs: opts.batchDelay,
-            maxLagMs: opts.maxLag,
+            maxLagMs: orNull(opts.maxLag),
             replicaUrl: opts.replicaUrl,
             holdOnVacuum: opts.holdOnVacuum,
             workers: opts.workers,
@@ -273,14 +282,14 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     .option('--pause-ratio <ratio>', 'after each batch, sleep ratio × its duration', nonNegativeNumber('--pause-ratio'))
     .option('--max-lag <ms|off>', 'hold while replica replay lag exceeds this', intOr('off', '--max-lag'))
     .action(
-      handle(async (migration: string, opts: { batchSize?: number | null; targetMs?: number; maxRate?: number | null; pauseRatio?: number; maxLag?: number | null }) => {
+      handle(async (migration: string, opts: { batchSize?: Maybe; targetMs?: number; maxRate?: Maybe; pauseRatio?: number; maxLag?: Maybe }) => {
         await session('tune', {}, async (pg) => {
           const control = await pg.tune(migration, {
-            batchSize: opts.batchSize,
+            batchSize: orNull(opts.batchSize),
             targetMs: opts.targetMs,
-            maxRate: opts.maxRate,
+            maxRate: orNull(opts.maxRate),
             pauseRatio: opts.pauseRatio,
-            maxLagMs: opts.maxLag,
+            maxLagMs: orNull(opts.maxLag),
           });
           print({ ok: true, migration, ...control }, () => formatControl(migration, control));
         });

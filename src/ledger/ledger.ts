@@ -369,7 +369,7 @@ export async function readControl(db: Queryable, migrationId: string): Promise<B
   };
 }
 
-/** Merges settings (a null value removes an override) and/or sets paused; bumps the version. */
+/** Merges settings (null is a value: off, or auto for the batch size) and/or sets paused; bumps the version. */
 export async function writeControl(
   db: Queryable,
   migrationId: string,
@@ -378,9 +378,9 @@ export async function writeControl(
 ): Promise<BackfillControl> {
   await db.query(
     `INSERT INTO ${S}.backfill_control AS c (migration_id, settings, paused, version, updated_by)
-     VALUES ($1, jsonb_strip_nulls($2::jsonb), coalesce($3, false), 1, $4)
+     VALUES ($1, $2::jsonb, coalesce($3, false), 1, $4)
      ON CONFLICT (migration_id) DO UPDATE SET
-       settings = jsonb_strip_nulls(c.settings || $2::jsonb),
+       settings = c.settings || $2::jsonb,
        paused = coalesce($3, c.paused),
        version = c.version + 1,
        updated_at = clock_timestamp(),

@@ -2,20 +2,11 @@ import { beforeAll, describe, expect, test } from 'vitest';
 import { cli, spawnCli } from '../support/cli.js';
 import { useDatabase } from '../support/database.js';
 import { planDir, renamePlan } from '../support/plans.js';
+import { until } from '../support/wait.js';
 
 const ID = '20261121_resume';
 const ROWS = 30_000;
 const BATCH = 200;
-
-async function until<T>(probe: () => Promise<T | undefined | null | false>, what: string, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 describe('a backfill killed with SIGKILL resumes from its checkpoint', () => {
   const db = useDatabase();

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { onTestFinished } from 'vitest';
 import { runCli } from '../../src/cli/program.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -36,6 +37,10 @@ export function spawnCli(args: string[], options: { url: string; dir?: string; e
     ['--import', 'tsx', path.join(ROOT, 'src/cli/main.ts'), '--database-url', options.url, ...(options.dir ? ['--dir', options.dir] : []), ...args],
     { cwd: ROOT, env: { ...process.env, PGSHIFT_LOG_LEVEL: 'warn', ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] },
   );
+  // A test that fails half-way must not leave its orchestrator running (and holding the lock).
+  onTestFinished(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  });
   let stdout = '';
   let stderr = '';
   child.stdout!.on('data', (d) => (stdout += d));

@@ -1,0 +1,144 @@
+import pg from 'pg';
+import { beforeAll, describe, expect, test } from 'vitest';
+import { cli, spawnCli } from '../support/cli.js';
+import { useDatabase } from '../support/database.js';
+import { planDir, renamePlan } from '../support/plans.js';
+import { until } from '../support/wait.js';
+
+const ROWS = 40_000;
+
+interface ProgressRow {
+  rows_done: string;
+  batches: string;
+  batch_size: number | null;
+  hold_reason: string | null;
+  finished_at: Date | null;
+}
+
+describe('a DBA steers a running backfill', () => {
+  const db = useDatabase();
+  const id = '20261121_control';
+  let dir: string;
+  const progress = async () => (await db.query<ProgressRow>(`SELECT * FROM pgshift.backfill_progress WHERE migration_id = $1`, [id]))[0];
+
+  beforeAll(async () => {
+    dir = planDir(renamePlan(id, { table: 'orders', from: 'ref', to: 'reference' }));
+    await db.query(`CREATE TABLE orders (id bigint PRIMARY KEY, ref text NOT NULL)`);
+    await db.query(`INSERT INTO orders SELECT g, 'r' || g FROM generate_series(1, ${ROWS}) g`);
+    await db.query(`ANALYZE orders`);
+    expect((await cli(['advance', '--to', 'dual-write'], { url: db.url, dir })).code).toBe(0);
+  });
+
+  test('tune changes the batch size within one batch; pause holds; resume goes on; status shows it all', async () => {
+    const run = spawnCli(['advance', '--batch-size', '200', '--batch-delay', '40'], { url: db.url, dir });
+    await until(async () => Number((await progress())?.batches ?? 0) >= 3, 'three batches');
+
+    const tuned = await cli(['tune', id, '--batch-size', '777', '--json'], { url: db.url, dir });
+    expect(tuned.code, tuned.stderr).toBe(0);
+    expect(tuned.json()).toMatchObject({ settings: { batchSize: 777 }, paused: false });
+    const batchesAtTune = Number((await progress())!.batches);
+    const applied = await until(async () => {
+      const p = await progress();
+      return p?.batch_size === 777 ? p : null;
+    }, 'the tuned batch size');
+    // The batch in flight when tune wrote may finish at the old size; the next one uses the new.
+    expect(Number(applied.batches) - batchesAtTune).toBeLessThanOrEqual(2);
+
+    expect((await cli(['pause', id], { url: db.url, dir })).code).toBe(0);
+    const held = await until(async () => {
+      const p = await progress();
+      return p?.hold_reason ? p : null;
+    }, 'the hold');
+    expect(held.hold_reason).toMatch(/^paused by `pgshift pause`/);
+    const doneWhenHeld = held.rows_done;
+    await new Promise((r) => setTimeout(r, 400));
+    expect((await progress())!.rows_done).toBe(doneWhenHeld);
+    const status = await cli(['status', id, '--json'], { url: db.url, dir });
+    expect(status.json()).toMatchObject({
+      migrations: [{ state: 'dual-write', backfillSummary: { finished: false, holdReason: expect.stringMatching(/^paused/), workers: 1, control: { paused: true, settings: { batchSize: 777 } } } }],
+    });
+    expect((await cli(['status', id], { url: db.url, dir })).stdout).toMatch(/HELD: paused by `pgshift pause`/);
+
+    expect((await cli(['resume', id], { url: db.url, dir })).code).toBe(0);
+    const r = await run.done;
+    expect(r.code, r.stderr).toBe(0);
+    const done = (await progress())!;
+    expect(done.finished_at).not.toBeNull();
+    expect(done.hold_reason).toBeNull();
+    expect(Number(done.rows_done)).toBe(ROWS);
+    const [n] = await db.query<{ n: string }>(`SELECT count(*) AS n FROM orders WHERE reference IS DISTINCT FROM ref`);
+    expect(n!.n).toBe('0');
+  });
+
+  test('tune rejects nonsense and unknown migrations', async () => {
+    const bad = await cli(['tune', id, '--pause-ratio', '-1'], { url: db.url, dir });
+    expect(bad.code).toBe(2);
+    const none = await cli(['tune', id], { url: db.url, dir });
+    expect(none.code).toBe(2);
+    expect(none.stderr).toContain('nothing to change');
+    expect((await cli(['pause', 'nope'], { url: db.url, dir })).code).toBe(2);
+  });
+});
+
+describe('health signals hold the backfill, never abort it', () => {
+  const db = useDatabase();
+  const id = '20261121_signals';
+  let dir: string;
+  const progress = async () => (await db.query<ProgressRow>(`SELECT * FROM pgshift.backfill_progress WHERE migration_id = $1`, [id]))[0];
+
+  beforeAll(async () => {
+    dir = planDir(renamePlan(id, { table: 'events', from: 'kind', to: 'type' }));
+    await db.query(`CREATE TABLE events (id bigint PRIMARY KEY, kind text)`);
+    await db.query(`INSERT INTO events SELECT g, 'k' || g FROM generate_series(1, 20000) g`);
+    expect((await cli(['advance', '--to', 'dual-write'], { url: db.url, dir })).code).toBe(0);
+  });
+
+  test('a replica lag that cannot be read holds (fail closed) until tuned off', async () => {
+    // The primary itself is not a standby: the lag cannot be measured there.
+    const run = spawnCli(['advance', '--replica-url', db.url, '--batch-size', '500'], { url: db.url, dir, env: { PGSHIFT_LOG_LEVEL: 'info' } });
+    const held = await until(async () => {
+      const p = await progress();
+      return p?.hold_reason ? p : null;
+    }, 'the hold');
+    expect(held.hold_reason).toBe('cannot read replica lag (holding until it can be read): the --replica-url server is not a standby (pg_is_in_recovery() is false)');
+    expect(held.rows_done).toBe('0');
+    expect((await cli(['tune', id, '--max-lag', 'off'], { url: db.url, dir })).code).toBe(0);
+    const r = await run.done;
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain('backfill holding: cannot read replica lag');
+    expect(r.stderr).toContain('backfill settings changed live: maxLagMs: 10000 → null');
+    expect((await progress())!.rows_done).toBe('20000');
+  });
+
+  test('a vacuum running on the table holds the backfill until it ends', async () => {
+    expect((await cli(['rollback', id], { url: db.url, dir })).code).toBe(0);
+    expect((await cli(['advance', '--to', 'dual-write'], { url: db.url, dir })).code).toBe(0);
+    // A cursor pins a page, so VACUUM (FREEZE) waits for it: a vacuum that stays running.
+    const pin = new pg.Client({ connectionString: db.url });
+    const vacuum = new pg.Client({ connectionString: db.url });
+    await pin.connect();
+    await vacuum.connect();
+    await pin.query('BEGIN');
+    await pin.query('DECLARE c CURSOR FOR SELECT * FROM events');
+    await pin.query('FETCH 1 FROM c');
+    const vacuuming = vacuum.query('VACUUM (FREEZE) events');
+    const [{ pid }] = (await until(async () => {
+      const rows = await db.query<{ pid: number }>(`SELECT pid FROM pg_stat_progress_vacuum WHERE relid = 'events'::regclass`);
+      return rows.length ? rows : null;
+    }, 'the vacuum')) as [{ pid: number }];
+    const run = spawnCli(['advance', '--batch-size', '500'], { url: db.url, dir });
+    const held = await until(async () => {
+      const p = await progress();
+      return p?.hold_reason ? p : null;
+    }, 'the hold');
+    expect(held.hold_reason).toBe(`VACUUM running on events (pid ${pid}, scanning heap)`);
+    expect(held.rows_done).toBe('0');
+    await pin.query('COMMIT');
+    await vacuuming;
+    await pin.end();
+    await vacuum.end();
+    const r = await run.done;
+    expect(r.code, r.stderr).toBe(0);
+    expect((await progress())!.rows_done).toBe('20000');
+  });
+});
