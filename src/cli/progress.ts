@@ -8,14 +8,20 @@ function eta(e: ProgressEvent): string {
   return s < 60 ? `${Math.round(s)}s` : `${Math.floor(s / 60)}m${String(Math.round(s % 60)).padStart(2, '0')}s`;
 }
 
+/** Without a TTY, one progress line every this many batches or this many ms, whichever comes first. */
+const LOG_EVERY_BATCHES = 10;
+const LOG_EVERY_MS = 5000;
+
 /**
- * Backfill and verification progress: a bar on a TTY (rows, %, rows/s, ETA), otherwise a log line
- * every few seconds with the same fields.
+ * Backfill and verification progress: a bar on a TTY (rows, %, rows/s, ETA, batch size, hold
+ * reason), otherwise a JSON log line every few batches with the same fields, and at once when a
+ * hold starts or ends.
  */
 export function progressReporter(log: Logger, tty: boolean): { onProgress: (e: ProgressEvent) => void; stop: () => void } {
   let bar: cliProgress.SingleBar | null = null;
   let barKey = '';
   let lastLog = 0;
+  let lastLoggedBatches = 0;
   let lastHold: string | null = null;
   const stop = () => {
     bar?.stop();
@@ -55,8 +61,9 @@ export function progressReporter(log: Logger, tty: boolean): { onProgress: (e: P
     const now = Date.now();
     const holdChanged = e.holdReason !== lastHold;
     lastHold = e.holdReason;
-    if (e.finished || holdChanged || now - lastLog >= 5000) {
+    if (e.finished || holdChanged || now - lastLog >= LOG_EVERY_MS || e.batches - lastLoggedBatches >= LOG_EVERY_BATCHES) {
       lastLog = now;
+      lastLoggedBatches = e.batches;
       log.info(
         {
           kind: e.kind,
