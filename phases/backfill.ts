@@ -131,7 +131,7 @@ async function runTask(ctx: PhaseContext, task: BackfillTask, stop: AbortSignal)
 
   const runWorker = async (w: Worker) => {
     if (w.progress.finishedAt) return;
-    if (w.cursor) log.info({ task: w.progress.task, cursor: w.cursor, rowsDone: w.progress.rowsDone }, 'resuming backfill from checkpoint');
+    if (w.progress.batches > 0) log.info({ task: w.progress.task, cursor: w.cursor, rowsDone: w.progress.rowsDone }, 'resuming backfill from checkpoint');
     const client = await pool.connect();
     const workerStarted = performance.now();
     try {

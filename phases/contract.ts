@@ -1,5 +1,5 @@
 import { triggerState, describeRef } from '../src/catalog/introspect.js';
-import { ContractRefusedError } from '../src/errors.js';
+import { ContractRefusedError, InterruptedError } from '../src/errors.js';
 import { backfillFinishedAt, latestVerification } from '../src/ledger/ledger.js';
 import { runVerification } from '../src/verify.js';
 import type { PhaseContext, PhaseDetails } from './context.js';
@@ -44,6 +44,7 @@ export async function contractGate(ctx: PhaseContext, options: ContractOptions):
 /** Drops the old shape once the gate passes. Irreversible: rollback refuses after this. */
 export async function contract(ctx: PhaseContext, options: ContractOptions): Promise<PhaseDetails> {
   const gate = await contractGate(ctx, options);
+  if (ctx.signal?.aborted) throw new InterruptedError(ctx.migration.id, 'contract', null);
   const ddl = await runDdlPhase(ctx, 'contract', ctx.steps.flatMap((s) => s.contract));
   return { ...gate, ...ddl };
 }

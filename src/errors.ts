@@ -214,7 +214,10 @@ export class InterruptedError extends PgshiftError {
     readonly phase: string,
     readonly cursor: readonly string[] | null,
   ) {
-    super(`${migration}: ${phase} interrupted${cursor ? ` after key ${JSON.stringify(cursor)}` : ''}; rerun to resume from the checkpoint`);
+    super(
+      `${migration}: ${phase} interrupted${cursor ? ` after key ${JSON.stringify(cursor)}` : ''}; ` +
+        (phase === 'backfill' ? 'rerun to resume from the checkpoint' : 'rerun to run it again (nothing was changed by it)'),
+    );
   }
 }
 

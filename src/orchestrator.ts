@@ -2,7 +2,7 @@ import os from 'node:os';
 import pg from 'pg';
 import { DEFAULT_BACKFILL_SETTINGS, type TunableSetting, type BackfillSettings, type PhaseContext, type PhaseDetails, type ProgressEvent, type VerifySettings } from '../phases/context.js';
 import { PHASE_EXECUTORS } from '../phases/index.js';
-import { acquireOrchestratorLock } from './db/advisory-lock.js';
+import { acquireOrchestratorLock, orchestratorRunning } from './db/advisory-lock.js';
 import { DEFAULT_LOCK_POLICY, type LockPolicy } from './db/lock-retry.js';
 import { runSteps } from './db/run-steps.js';
 import {
@@ -143,14 +143,15 @@ export interface BackfillSummary {
 
 export type TuneSettings = Partial<Pick<BackfillSettings, TunableSetting>>;
 
-function summarize(rows: BackfillProgress[], control: BackfillControl): BackfillSummary | null {
+/** `active`: a backfill run is in progress now; otherwise rates, ETA and holds are history, not shown. */
+function summarize(rows: BackfillProgress[], control: BackfillControl, active: boolean): BackfillSummary | null {
   if (!rows.length) return null;
   const rowsDone = rows.reduce((n, r) => n + r.rowsDone, 0);
   const finished = rows.every((r) => r.finishedAt !== null);
-  const running = rows.filter((r) => !r.finishedAt);
+  const running = active ? rows.filter((r) => !r.finishedAt) : [];
   const rate = running.length ? running.reduce((n, r) => n + (r.rowsPerSecond ?? 0), 0) : null;
   const estimate = rows[0]!.rowEstimate;
-  const held = rows.find((r) => r.holdReason);
+  const held = running.find((r) => r.holdReason);
   return {
     rowsDone,
     rowEstimate: estimate,
@@ -159,7 +160,7 @@ function summarize(rows: BackfillProgress[], control: BackfillControl): Backfill
     etaSeconds: finished ? 0 : rate && estimate ? Math.max(0, Math.round((estimate - rowsDone) / rate)) : null,
     workers: rows.length,
     finished,
-    batchSize: running.length ? running.reduce((n, r) => n + (r.batchSize ?? 0), 0) / running.length : null,
+    batchSize: running.length ? Math.round(running.reduce((n, r) => n + (r.batchSize ?? 0), 0) / running.length) : null,
     holdReason: held?.holdReason ?? null,
     heldSince: held?.heldSince ?? null,
     settings: rows[0]!.settings,
@@ -444,6 +445,8 @@ export class Pgshift {
 
   private async runPhase(ctx: PhaseContext, phase: Phase, options: AdvanceOptions): Promise<PhaseOutcome> {
     const id = ctx.migration.id;
+    // Stopped (signal, or the lock connection lost): start no further phase.
+    if (ctx.signal?.aborted) throw new InterruptedError(id, phase, null);
     const runId = await startRun(ctx.pool, this.identity, { migrationId: id, phase, action: 'apply' });
     ctx.log.info({ phase }, `${phase}: starting`);
     const t0 = performance.now();
@@ -515,6 +518,8 @@ export class Pgshift {
 
   async status(migration?: string): Promise<MigrationStatus[]> {
     const out: MigrationStatus[] = [];
+    // A run recorded as running is only live if an orchestrator holds the lock (not after a kill).
+    const live = await orchestratorRunning(this.db());
     for (const t of await this.targets(migration)) {
       const state = this.stateOf(t);
       const runs = await readRuns(this.db(), t.migration.id);
@@ -529,7 +534,7 @@ export class Pgshift {
         source: t.source,
         checksumMatches: t.record && t.source !== 'ledger' ? t.record.checksum === t.checksum : null,
         backfill: progress,
-        backfillSummary: summarize(progress, control),
+        backfillSummary: summarize(progress, control, live && runs.some((r) => r.phase === 'backfill' && r.action === 'apply' && r.status === 'running')),
         verification: await latestVerification(this.db(), t.migration.id),
         // The run that ended last: contract's own verification starts after contract does, but ends before it.
         lastRun: runs.reduce<PhaseRun | null>((last, r) => (!last || +(r.finishedAt ?? r.startedAt) >= +(last.finishedAt ?? last.startedAt) ? r : last), null),

@@ -6,6 +6,7 @@ import { queryRows } from './db/queryable.js';
 import { finishRun, recordVerification, serverNow, startRun, type Verification } from './ledger/ledger.js';
 import type { VerifyTask } from './operations/types.js';
 import { renderVerifyChunk } from './sql/keyset.js';
+import { InterruptedError } from './errors.js';
 
 export type VerifyContext = Pick<
   PhaseContext,
@@ -70,6 +71,7 @@ async function verifyTask(ctx: VerifyContext, task: VerifyTask): Promise<TaskRes
     const bad: string[][] = [];
     let cursor = range.start;
     for (;;) {
+      if (ctx.signal?.aborted) throw new InterruptedError(ctx.migration.id, 'verify', cursor);
       const params = [...(cursor ?? []), ...(range.end ?? []), ctx.verify.chunkSize];
       const rows: ChunkRow[] = await queryRows<ChunkRow>(pool, renderVerifyChunk(task, { cursor: cursor !== null, end: range.end !== null }), params);
       const chunk = rows[0];
@@ -139,7 +141,7 @@ export async function runVerification(ctx: VerifyContext): Promise<Verification>
     );
     return evidence;
   } catch (error) {
-    await finishRun(ctx.pool, runId, 'failed', {}, (error as Error).message).catch(() => undefined);
+    await finishRun(ctx.pool, runId, error instanceof InterruptedError ? 'interrupted' : 'failed', {}, (error as Error).message).catch(() => undefined);
     throw error;
   }
 }

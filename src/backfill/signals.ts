@@ -55,14 +55,39 @@ export async function vacuumsOn(db: Queryable, table: TableRef): Promise<{ pid: 
  */
 export class HealthSignals {
   private replica: pg.Client | null = null;
+  private statsVisible: boolean | null = null;
 
   constructor(
     private readonly primary: Queryable,
     private readonly tables: readonly TableRef[],
   ) {}
 
+  /**
+   * pg_stat_replication and pg_stat_progress_vacuum hide other roles' rows' details (NULL lag,
+   * NULL relid) from roles without pg_read_all_stats: they would read as "all clear".
+   */
+  private async canSeeStats(): Promise<boolean> {
+    if (this.statsVisible === null) {
+      const [row] = await queryRows<{ ok: boolean }>(
+        this.primary,
+        `SELECT (SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user)
+             OR pg_catalog.pg_has_role(current_user, 'pg_read_all_stats', 'USAGE') AS ok`,
+      );
+      this.statsVisible = row?.ok === true;
+    }
+    return this.statsVisible;
+  }
+
   async check(settings: SignalSettings): Promise<HoldReason> {
+    const noStats = async (what: string) =>
+      (await this.canSeeStats().catch(() => false))
+        ? null
+        : `cannot read ${what} (holding until it can be read): role lacks pg_read_all_stats (grant it or pg_monitor, or turn the signal off)`;
     if (settings.maxLagMs !== null) {
+      if (!settings.replicaUrl) {
+        const blind = await noStats('replica lag');
+        if (blind) return blind;
+      }
       try {
         const lag = await replicaLagMs(settings.replicaUrl ? await this.standby(settings.replicaUrl) : this.primary, Boolean(settings.replicaUrl));
         if (lag > settings.maxLagMs) return `replica lag ${Math.round(lag)} ms > max ${settings.maxLagMs} ms`;
@@ -72,6 +97,8 @@ export class HealthSignals {
       }
     }
     if (settings.holdOnVacuum) {
+      const blind = await noStats('vacuum progress');
+      if (blind) return blind;
       for (const table of this.tables) {
         try {
           const running = await vacuumsOn(this.primary, table);

@@ -6,6 +6,17 @@ import { queryRows } from './queryable.js';
 const LOCK_CLASS = 0x70677368;
 const LOCK_OBJ = 0x69667421;
 
+/** Whether some orchestrator holds this database's lock right now. */
+export async function orchestratorRunning(db: Pick<pg.ClientBase, 'query'>): Promise<boolean> {
+  const [row] = await queryRows<{ held: boolean }>(
+    db,
+    `SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_locks WHERE locktype = 'advisory' AND granted AND classid = $1 AND objid = $2
+              AND objsubid = 2 AND database = (SELECT oid FROM pg_catalog.pg_database WHERE datname = current_database())) AS held`,
+    [LOCK_CLASS, LOCK_OBJ],
+  );
+  return row?.held === true;
+}
+
 export interface HeldLock {
   client: pg.Client;
   /** Aborted when the lock's connection is lost: the lock is gone with it, so the run must stop. */

@@ -67,6 +67,8 @@ export const LEDGER_MIGRATIONS: readonly string[] = [
     ADD COLUMN rows_per_second double precision,
     ADD COLUMN hold_reason    text,
     ADD COLUMN held_since     timestamptz;
+  -- A backfill in flight under version 1 becomes worker 0 over the whole key range, cursor kept.
+  UPDATE pgshift.backfill_progress SET task = task || '#0' WHERE position('#' in task) = 0;
   CREATE TABLE pgshift.backfill_control (
     migration_id text PRIMARY KEY,
     settings     jsonb NOT NULL DEFAULT '{}',

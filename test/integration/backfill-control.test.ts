@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { beforeAll, describe, expect, test } from 'vitest';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { cli, spawnCli } from '../support/cli.js';
 import { useDatabase } from '../support/database.js';
 import { planDir, renamePlan } from '../support/plans.js';
@@ -140,5 +140,47 @@ describe('health signals hold the backfill, never abort it', () => {
     const r = await run.done;
     expect(r.code, r.stderr).toBe(0);
     expect((await progress())!.rows_done).toBe('20000');
+  });
+});
+
+describe('signals a role cannot read hold the backfill (fail closed)', () => {
+  const db = useDatabase();
+  const id = '20261121_noprivs';
+  let dir: string;
+  let url: string;
+  let role: string;
+
+  beforeAll(async () => {
+    dir = planDir(renamePlan(id, { table: 'notes', from: 'body', to: 'text' }));
+    role = `plain_${db.name.slice(-6)}`;
+    await db.query(`CREATE ROLE ${role} LOGIN PASSWORD 'plain'`);
+    await db.query(`GRANT CREATE ON DATABASE ${db.name} TO ${role}`);
+    await db.query(`CREATE TABLE notes (id int PRIMARY KEY, body text)`);
+    await db.query(`INSERT INTO notes SELECT g, 'b' || g FROM generate_series(1, 5000) g`);
+    await db.query(`ALTER TABLE notes OWNER TO ${role}`);
+    const u = new URL(db.url);
+    u.username = role;
+    u.password = 'plain';
+    url = u.toString();
+    expect((await cli(['advance', '--to', 'dual-write'], { url, dir })).code).toBe(0);
+  });
+
+  // Roles are cluster-wide: leave none behind on a shared server.
+  afterAll(async () => {
+    await db.query(`REASSIGN OWNED BY ${role} TO CURRENT_USER`);
+    await db.query(`DROP OWNED BY ${role}`);
+    await db.query(`DROP ROLE ${role}`);
+  });
+
+  test('without pg_read_all_stats, replica lag counts as unreadable, not as zero', async () => {
+    const run = spawnCli(['advance', '--no-hold-on-vacuum'], { url, dir });
+    const held = await until(async () => {
+      const [p] = await db.query<ProgressRow>(`SELECT * FROM pgshift.backfill_progress WHERE migration_id = $1`, [id]);
+      return p?.hold_reason ? p : null;
+    }, 'the hold');
+    expect(held.hold_reason).toMatch(/^cannot read replica lag \(holding until it can be read\): role lacks pg_read_all_stats/);
+    expect((await cli(['tune', id, '--max-lag', 'off'], { url, dir })).code).toBe(0);
+    const r = await run.done;
+    expect(r.code, r.stderr).toBe(0);
   });
 });

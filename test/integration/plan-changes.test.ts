@@ -91,4 +91,29 @@ describe('the ledger keeps each plan honest', () => {
       await old.drop();
     }
   });
+
+  test('a backfill in flight under a version 1 ledger resumes from its cursor after the upgrade', async () => {
+    const old = await createTestDatabase();
+    try {
+      await old.query(`CREATE TABLE users (id bigint PRIMARY KEY, email text)`);
+      await old.query(`INSERT INTO users SELECT g, 'e' || g FROM generate_series(1, 1000) g`);
+      const dir = planDir(renamePlan('20261121_inflight', { table: 'users', from: 'email', to: 'mail' }));
+      expect((await cli(['advance', '--to', 'dual-write'], { url: old.url, dir })).code).toBe(0);
+      // Turn the ledger back into version 1, with a backfill half done as version 1 recorded it.
+      await old.query(`DROP TABLE pgshift.backfill_control`);
+      await old.query(`ALTER TABLE pgshift.backfill_progress DROP COLUMN range_start, DROP COLUMN range_end, DROP COLUMN batch_size,
+                         DROP COLUMN rows_per_second, DROP COLUMN hold_reason, DROP COLUMN held_since`);
+      await old.query(`DELETE FROM pgshift.ledger_version WHERE version = 2`);
+      await old.query(`UPDATE users SET email = email WHERE id <= 400`);
+      await old.query(`INSERT INTO pgshift.backfill_progress (migration_id, task, cursor, rows_done, batches) VALUES ('20261121_inflight', '0.backfill', '["400"]', 400, 2)`);
+      const r = await cli(['advance', '--json'], { url: old.url, dir });
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.json()).toMatchObject({ migrations: [{ state: 'backfill', ran: [{ details: { tasks: { '0.backfill': { resumedFrom: ['400'], rowsUpdated: 600, rowsDone: 1000 } } } }] }] });
+      const c = await cli(['advance', '--json'], { url: old.url, dir });
+      expect(c.code, c.stderr).toBe(0);
+      expect(c.json()).toMatchObject({ migrations: [{ state: 'contract' }] });
+    } finally {
+      await old.drop();
+    }
+  });
 });
