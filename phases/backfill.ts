@@ -1,7 +1,7 @@
 import pLimit from 'p-limit';
 import type pg from 'pg';
 import { Governor, sleepUnlessAborted } from '../src/backfill/governor.js';
-import { splitRanges, type KeyRange } from '../src/backfill/ranges.js';
+import { splitRanges } from '../src/backfill/ranges.js';
 import { BatchSizer } from '../src/backfill/sizer.js';
 import { estimateRows } from '../src/catalog/introspect.js';
 import { backoffMs, transaction } from '../src/db/lock-retry.js';
@@ -77,13 +77,7 @@ async function runTask(ctx: PhaseContext, task: BackfillTask, stop: AbortSignal)
 
   let rows = await readProgress(pool, id, task.id);
   if (!rows.length) {
-    const client = await pool.connect();
-    let ranges: KeyRange[];
-    try {
-      ranges = await splitRanges(client, task, governor.settings.workers, estimate);
-    } finally {
-      client.release();
-    }
+    const ranges = await splitRanges(pool, task, governor.settings.workers, estimate);
     await createProgress(pool, id, ranges.map((r, i) => ({ task: `${task.id}#${i}`, rangeStart: r.start, rangeEnd: r.end })), estimate, settingsNote);
     rows = await readProgress(pool, id, task.id);
     log.info({ task: task.id, workers: rows.length, ranges: ranges.map((r) => [r.start, r.end]) }, 'backfill key ranges');

@@ -41,13 +41,7 @@ async function verifyTask(ctx: VerifyContext, task: VerifyTask): Promise<TaskRes
   const { pool } = ctx;
   const estimate = await estimateRows(pool, task.table);
   const started = performance.now();
-  const client = await pool.connect();
-  let ranges: KeyRange[];
-  try {
-    ranges = await splitRanges(client, task, ctx.backfill.workers, estimate);
-  } finally {
-    client.release();
-  }
+  const ranges = await splitRanges(pool, task, ctx.backfill.workers, estimate);
   const result: TaskResult = { rows: 0, mismatches: 0, sampleKeys: [], seconds: 0 };
   const perRange: { key: string[]; bad: string[][] }[] = [];
   let chunks = 0;

@@ -18,13 +18,18 @@ const SAMPLE_KEYS = 50_000;
  * sample of keys streamed from the server (memory stays flat: only the chosen boundaries are kept).
  * Boundaries are keys, so ranges stay correct whatever the sample; only the balance is approximate.
  */
-export async function splitRanges(
-  client: pg.ClientBase,
-  q: KeysetQuery,
-  parts: number,
-  rowEstimate: number | null,
-): Promise<KeyRange[]> {
+export async function splitRanges(pool: pg.Pool, q: KeysetQuery, parts: number, rowEstimate: number | null): Promise<KeyRange[]> {
   if (parts <= 1) return [{ start: null, end: null }];
+  // A stream needs a client of its own for as long as it runs.
+  const client = await pool.connect();
+  try {
+    return await streamBoundaries(client, q, parts, rowEstimate);
+  } finally {
+    client.release();
+  }
+}
+
+async function streamBoundaries(client: pg.ClientBase, q: KeysetQuery, parts: number, rowEstimate: number | null): Promise<KeyRange[]> {
   const percent = rowEstimate && rowEstimate > SAMPLE_KEYS ? Math.max(0.0001, (100 * SAMPLE_KEYS) / rowEstimate) : 100;
   const sampled = percent < 100;
   const width = q.key.length;
