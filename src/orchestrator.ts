@@ -233,7 +233,7 @@ export class Pgshift {
     this.config = { ...options.connection, connectionString: options.databaseUrl ?? options.connection?.connectionString, application_name: application };
     this.lockPolicy = { ...DEFAULT_LOCK_POLICY, ...options.lockPolicy };
     this.backfillSettings = { ...DEFAULT_BACKFILL_SETTINGS, ...definedOnly(options.backfill ?? {}) };
-    this.verifySettings = { chunkSize: 20_000, sampleSize: 20, ...options.verify };
+    this.verifySettings = { chunkSize: 50_000, sampleSize: 20, ...options.verify };
     const b = this.backfillSettings;
     if (b.batchSize !== null && (!Number.isInteger(b.batchSize) || b.batchSize < 1))
       throw new InvalidArgumentError(`batch size must be a positive integer, got ${b.batchSize}`);

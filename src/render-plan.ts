@@ -1,5 +1,5 @@
 import type { DdlStep, LockLevel, OperationSteps, TransactionMode } from './operations/types.js';
-import { renderBatchUpdate, renderBoundary, renderLastKey, renderVerifyChunk } from './sql/keyset.js';
+import { renderBatchUpdate, renderBoundary, renderLastKey, renderMismatchKeys, renderVerifyCount } from './sql/keyset.js';
 
 export interface RenderedStatement {
   id: string;
@@ -61,13 +61,29 @@ export function renderPlan(steps: OperationSteps[]): RenderedPhase[] {
     },
     {
       phase: 'verify',
-      statements: verify.map((task) => ({
-        id: `${task.id}.chunk`,
-        description: `count rows where not (${task.description}), in keyset chunks`,
-        sql: renderVerifyChunk(task, { cursor: true, end: false }),
-        lock: 'ACCESS SHARE' as const,
-        transaction: 'per-batch' as const,
-      })),
+      statements: verify.flatMap((task) => [
+        {
+          id: `${task.id}.boundary`,
+          description: 'upper key of the next chunk (cursor, worker range end, chunk size - 1)',
+          sql: renderBoundary(task, { cursor: true, end: true }),
+          lock: 'ACCESS SHARE' as const,
+          transaction: 'per-batch' as const,
+        },
+        {
+          id: `${task.id}.count`,
+          description: `count the chunk's rows where not (${task.description})`,
+          sql: renderVerifyCount(task, true),
+          lock: 'ACCESS SHARE' as const,
+          transaction: 'per-batch' as const,
+        },
+        {
+          id: `${task.id}.sample`,
+          description: 'only for a chunk with mismatches: their first keys, as evidence',
+          sql: renderMismatchKeys(task, true),
+          lock: 'ACCESS SHARE' as const,
+          transaction: 'per-batch' as const,
+        },
+      ]),
     },
     { phase: 'contract', statements: ddl(steps.flatMap((s) => s.contract)) },
     { phase: 'rollback', statements: ddl([...steps].reverse().flatMap((s) => s.rollback)) },

@@ -5,7 +5,7 @@ import { estimateRows } from './catalog/introspect.js';
 import { queryRows } from './db/queryable.js';
 import { finishRun, recordVerification, serverNow, startRun, type Verification } from './ledger/ledger.js';
 import type { VerifyTask } from './operations/types.js';
-import { renderVerifyChunk } from './sql/keyset.js';
+import { renderBoundary, renderLastKey, renderMismatchKeys, renderVerifyCount } from './sql/keyset.js';
 import { InterruptedError } from './errors.js';
 
 export type VerifyContext = Pick<
@@ -13,11 +13,10 @@ export type VerifyContext = Pick<
   'pool' | 'log' | 'identity' | 'verify' | 'backfill' | 'migration' | 'steps' | 'onProgress' | 'signal'
 >;
 
-interface ChunkRow {
-  rows: number;
-  mismatches: number;
-  bad_keys: string[][] | null;
-  last_key: string[] | null;
+type KeyRow = Record<string, string>;
+
+function keyValues(row: KeyRow, width: number): string[] {
+  return Array.from({ length: width }, (_, i) => row[`k${i}`] as string);
 }
 
 interface TaskResult {
@@ -61,22 +60,32 @@ async function verifyTask(ctx: VerifyContext, task: VerifyTask): Promise<TaskRes
       finished,
     });
   };
+  const width = task.key.length;
+  // Per chunk: the upper key by an index-only scan, then counts over (cursor, upper] computed in
+  // the server; keys are fetched only for a chunk that has mismatches.
   const scan = async (range: KeyRange, index: number) => {
     const bad: string[][] = [];
     let cursor = range.start;
     for (;;) {
       if (ctx.signal?.aborted) throw new InterruptedError(ctx.migration.id, 'verify', cursor);
-      const params = [...(cursor ?? []), ...(range.end ?? []), ctx.verify.chunkSize];
-      const rows: ChunkRow[] = await queryRows<ChunkRow>(pool, renderVerifyChunk(task, { cursor: cursor !== null, end: range.end !== null }), params);
-      const chunk = rows[0];
-      if (!chunk || chunk.rows === 0 || !chunk.last_key) break;
-      result.rows += chunk.rows;
-      result.mismatches += chunk.mismatches;
-      for (const k of chunk.bad_keys ?? []) if (bad.length < ctx.verify.sampleSize) bad.push(k);
-      cursor = chunk.last_key;
+      const bounds = { cursor: cursor !== null, end: range.end !== null };
+      const boundParams = [...(cursor ?? []), ...(range.end ?? [])];
+      const [boundary] = await queryRows<KeyRow>(pool, renderBoundary(task, bounds), [...boundParams, ctx.verify.chunkSize - 1]);
+      const [last] = boundary ? [boundary] : await queryRows<KeyRow>(pool, renderLastKey(task, bounds), boundParams);
+      if (!last) break;
+      const upper = keyValues(last, width);
+      const chunkParams = [...(cursor ?? []), ...upper];
+      const [chunk] = await queryRows<{ rows: number; mismatches: number }>(pool, renderVerifyCount(task, cursor !== null), chunkParams);
+      result.rows += chunk?.rows ?? 0;
+      result.mismatches += chunk?.mismatches ?? 0;
+      if (chunk?.mismatches && bad.length < ctx.verify.sampleSize) {
+        const keys = await queryRows<KeyRow>(pool, renderMismatchKeys(task, cursor !== null), [...chunkParams, ctx.verify.sampleSize - bad.length]);
+        for (const k of keys) bad.push(keyValues(k, width));
+      }
+      cursor = upper;
       chunks++;
       report(false);
-      if (chunk.rows < ctx.verify.chunkSize) break;
+      if (!boundary) break;
     }
     perRange[index] = { key: range.start ?? [], bad };
   };

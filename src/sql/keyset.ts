@@ -78,18 +78,23 @@ export function renderBatchUpdate(
 }
 
 /**
- * One verification chunk: the next `limit` rows of (cursor, end], how many of them mismatch,
- * their keys, and the last key seen. Params: bounds, limit.
+ * One verification chunk over (cursor, upper] (upper found with renderBoundary/renderLastKey):
+ * the rows and how many of them mismatch, counted in the server. Params: cursor (if any), upper.
  */
-export function renderVerifyChunk(q: KeysetQuery & { mismatch: string }, b: Bounds): string {
-  const { where, next } = within(q.key, b);
-  const keyJson = `jsonb_build_array(${q.key.map((k) => `${ident(k.name)}::text`).join(', ')})`;
+export function renderVerifyCount(q: KeysetQuery & { mismatch: string }, hasCursor: boolean): string {
+  const { where } = within(q.key, { cursor: hasCursor, end: true });
   return (
-    `SELECT count(*)::int AS rows, count(*) FILTER (WHERE bad)::int AS mismatches, ` +
-    `jsonb_agg(key ORDER BY rn) FILTER (WHERE bad) AS bad_keys, (array_agg(key ORDER BY rn DESC))[1] AS last_key ` +
-    `FROM (SELECT ${keyJson} AS key, (${q.mismatch}) AS bad, row_number() OVER (ORDER BY ${keyColumns(q.key)}) AS rn ` +
-    `FROM ${qualified(q.table.schema, q.table.name)} WHERE ${where} ` +
-    `ORDER BY ${keyColumns(q.key)} LIMIT $${next}) chunk`
+    `SELECT count(*)::int AS rows, count(*) FILTER (WHERE ${q.mismatch})::int AS mismatches ` +
+    `FROM ${qualified(q.table.schema, q.table.name)} WHERE ${where}`
+  );
+}
+
+/** The first mismatching keys of a chunk that has some. Params: cursor (if any), upper, limit. */
+export function renderMismatchKeys(q: KeysetQuery & { mismatch: string }, hasCursor: boolean): string {
+  const { where, next } = within(q.key, { cursor: hasCursor, end: true });
+  return (
+    `SELECT ${keyAsText(q.key)} FROM ${qualified(q.table.schema, q.table.name)} ` +
+    `WHERE ${where} AND (${q.mismatch}) ORDER BY ${keyColumns(q.key)} LIMIT $${next}`
   );
 }
 

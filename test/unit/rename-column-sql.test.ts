@@ -64,9 +64,10 @@ $pgshift$`,
       'UPDATE "public"."users" SET "email_address" = "email" WHERE "id" > $1::bigint AND "id" <= $2::bigint AND ("email_address" IS DISTINCT FROM "email")',
     ]);
     expect(sql(plan.find((p) => p.phase === 'verify')!.statements)).toEqual([
-      'SELECT count(*)::int AS rows, count(*) FILTER (WHERE bad)::int AS mismatches, jsonb_agg(key ORDER BY rn) FILTER (WHERE bad) AS bad_keys, ' +
-        '(array_agg(key ORDER BY rn DESC))[1] AS last_key FROM (SELECT jsonb_build_array("id"::text) AS key, ("email_address" IS DISTINCT FROM "email") AS bad, ' +
-        'row_number() OVER (ORDER BY "id") AS rn FROM "public"."users" WHERE "id" > $1::bigint ORDER BY "id" LIMIT $2) chunk',
+      'SELECT "id"::text AS k0 FROM "public"."users" WHERE "id" > $1::bigint AND "id" <= $2::bigint ORDER BY "id" LIMIT 1 OFFSET $3',
+      'SELECT count(*)::int AS rows, count(*) FILTER (WHERE "email_address" IS DISTINCT FROM "email")::int AS mismatches FROM "public"."users" ' +
+        'WHERE "id" > $1::bigint AND "id" <= $2::bigint',
+      'SELECT "id"::text AS k0 FROM "public"."users" WHERE "id" > $1::bigint AND "id" <= $2::bigint AND ("email_address" IS DISTINCT FROM "email") ORDER BY "id" LIMIT $3',
     ]);
   });
 

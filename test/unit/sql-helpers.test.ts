@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'vitest';
 import { backoffMs, DEFAULT_LOCK_POLICY } from '../../src/db/lock-retry.js';
 import { dollarQuote, ident, literal, qualified } from '../../src/sql/ident.js';
-import { renderBatchUpdate, renderBoundary, renderKeySample, renderLastKey, renderVerifyChunk } from '../../src/sql/keyset.js';
+import { renderBatchUpdate, renderBoundary, renderKeySample, renderLastKey, renderMismatchKeys, renderVerifyCount } from '../../src/sql/keyset.js';
 
 describe('quoting', () => {
   test('identifiers are always quoted, quotes doubled', () => {
@@ -41,7 +41,13 @@ describe('keyset SQL over a composite key', () => {
     expect(renderBatchUpdate({ ...q, set: [{ column: 'b', expression: '"a"' }], pending: '"b" IS DISTINCT FROM "a"' }, false)).toBe(
       'UPDATE "public"."pairs" SET "b" = "a" WHERE ("Region", "seq") <= ($1::text, $2::integer) AND ("b" IS DISTINCT FROM "a")',
     );
-    expect(renderVerifyChunk({ ...q, mismatch: 'false' }, { cursor: true, end: false })).toContain('WHERE ("Region", "seq") > ($1::text, $2::integer) ORDER BY "Region", "seq" LIMIT $3');
+    expect(renderVerifyCount({ ...q, mismatch: '"b" IS DISTINCT FROM "a"' }, true)).toBe(
+      'SELECT count(*)::int AS rows, count(*) FILTER (WHERE "b" IS DISTINCT FROM "a")::int AS mismatches FROM "public"."pairs" ' +
+        'WHERE ("Region", "seq") > ($1::text, $2::integer) AND ("Region", "seq") <= ($3::text, $4::integer)',
+    );
+    expect(renderMismatchKeys({ ...q, mismatch: 'x' }, false)).toBe(
+      'SELECT "Region"::text AS k0, "seq"::text AS k1 FROM "public"."pairs" WHERE ("Region", "seq") <= ($1::text, $2::integer) AND (x) ORDER BY "Region", "seq" LIMIT $3',
+    );
   });
 
   test('a worker range bounds every statement: cursor params first, then the range end', () => {
