@@ -5,6 +5,9 @@ import type { Logger } from '../src/logger.js';
 import type { OperationSteps } from '../src/operations/types.js';
 import type { Migration } from '../src/plan/model.js';
 
+export const VACUUM_HOLDS = ['wraparound', 'all', 'off'] as const;
+export type VacuumHold = (typeof VACUUM_HOLDS)[number];
+
 export interface BackfillSettings {
   /** Fixed rows per batch; null = adaptive toward targetMs. Tunable live. */
   batchSize: number | null;
@@ -22,8 +25,11 @@ export interface BackfillSettings {
   maxLagMs: number | null;
   /** Measure replica lag on this standby instead of on the primary. */
   replicaUrl: string | null;
-  /** Hold while a vacuum runs on the table. */
-  holdOnVacuum: boolean;
+  /**
+   * Which vacuums of the table hold the backfill: `wraparound` (anti-wraparound autovacuums and
+   * manual VACUUMs), `all` (every autovacuum too), or `off`.
+   */
+  holdOnVacuum: VacuumHold;
   /** Workers over disjoint key ranges, each with its own connection and checkpoint. */
   workers: number;
   /** statement_timeout of one batch. */
@@ -48,7 +54,7 @@ export const DEFAULT_BACKFILL_SETTINGS: BackfillSettings = {
   delayMs: 0,
   maxLagMs: 10_000,
   replicaUrl: null,
-  holdOnVacuum: true,
+  holdOnVacuum: 'wraparound',
   workers: 1,
   batchTimeoutMs: 10_000,
   maxAttempts: 5,
@@ -56,7 +62,7 @@ export const DEFAULT_BACKFILL_SETTINGS: BackfillSettings = {
 };
 
 export interface VerifySettings {
-  /** Rows per verification chunk. */
+  /** Rows per verification chunk (one count query over a key range each). */
   chunkSize: number;
   /** How many mismatching keys to keep as evidence. */
   sampleSize: number;

@@ -26,7 +26,8 @@ export type { BackfillTask, DdlStep, LockLevel, OperationSteps, TransactionMode,
 export { DEFAULT_LOCK_POLICY } from './db/lock-retry.js';
 export type { LockPolicy } from './db/lock-retry.js';
 export type { BackfillSettings, ProgressEvent, VerifySettings } from '../phases/context.js';
-export { DEFAULT_BACKFILL_SETTINGS, TUNABLE_SETTINGS } from '../phases/context.js';
+export { DEFAULT_BACKFILL_SETTINGS, TUNABLE_SETTINGS, VACUUM_HOLDS } from '../phases/context.js';
+export type { VacuumHold } from '../phases/context.js';
 export type { BackfillControl, BackfillProgress, PhaseRun, Verification } from './ledger/ledger.js';
 export { ident, qualified, literal } from './sql/ident.js';
 export { createLogger } from './logger.js';

@@ -11,8 +11,12 @@ export interface SignalSettings {
   maxLagMs: number | null;
   /** Measure lag on this standby instead of from the primary's pg_stat_replication. */
   replicaUrl: string | null;
-  /** Hold while a (auto)vacuum runs on the table. */
-  holdOnVacuum: boolean;
+  /**
+   * Which vacuums hold: `wraparound` holds for anti-wraparound autovacuums and manual VACUUMs, not
+   * for the routine autovacuum the backfill's own updates trigger (holding for that would stall
+   * every backfill in normal operation); `all` holds for every vacuum (GitLab's behaviour).
+   */
+  holdOnVacuum: 'wraparound' | 'all' | 'off';
 }
 
 /**
@@ -40,10 +44,11 @@ export async function replicaLagMs(db: Queryable, onStandby: boolean): Promise<n
 }
 
 /** Vacuums running on the table right now (autovacuum workers and manual VACUUM). */
-export async function vacuumsOn(db: Queryable, table: TableRef): Promise<{ pid: number; auto: boolean; phase: string }[]> {
-  return queryRows<{ pid: number; auto: boolean; phase: string }>(
+export async function vacuumsOn(db: Queryable, table: TableRef): Promise<{ pid: number; auto: boolean; wraparound: boolean; phase: string }[]> {
+  return queryRows<{ pid: number; auto: boolean; wraparound: boolean; phase: string }>(
     db,
-    `SELECT v.pid, a.backend_type = 'autovacuum worker' AS auto, v.phase
+    `SELECT v.pid, a.backend_type = 'autovacuum worker' AS auto,
+            coalesce(a.query LIKE '%(to prevent wraparound)%', false) AS wraparound, v.phase
        FROM pg_catalog.pg_stat_progress_vacuum v JOIN pg_catalog.pg_stat_activity a ON a.pid = v.pid
       WHERE v.relid = to_regclass(${literal(qualified(table.schema, table.name))})`,
   );
@@ -96,15 +101,18 @@ export class HealthSignals {
         return `cannot read replica lag (holding until it can be read): ${(error as Error).message}`;
       }
     }
-    if (settings.holdOnVacuum) {
+    if (settings.holdOnVacuum !== 'off') {
       const blind = await noStats('vacuum progress');
       if (blind) return blind;
       for (const table of this.tables) {
         try {
-          const running = await vacuumsOn(this.primary, table);
+          const running = (await vacuumsOn(this.primary, table)).filter(
+            (v) => settings.holdOnVacuum === 'all' || !v.auto || v.wraparound,
+          );
           if (running.length) {
             const v = running[0]!;
-            return `${v.auto ? 'autovacuum' : 'VACUUM'} running on ${table.name} (pid ${v.pid}, ${v.phase})`;
+            const what = !v.auto ? 'VACUUM' : v.wraparound ? 'anti-wraparound autovacuum' : 'autovacuum';
+            return `${what} running on ${table.name} (pid ${v.pid}, ${v.phase})`;
           }
         } catch (error) {
           return `cannot read vacuum progress (holding until it can be read): ${(error as Error).message}`;

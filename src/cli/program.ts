@@ -12,6 +12,8 @@ import {
   type Logger,
   type Phase,
   type PgshiftOptions,
+  type VacuumHold,
+  VACUUM_HOLDS,
 } from '../index.js';
 import { formatAdvance, formatControl, formatHistory, formatPhaseSql, formatPlanSummary, formatStatus, formatVerifications } from './format.js';
 import { progressReporter } from './progress.js';
@@ -38,7 +40,7 @@ interface AdvanceFlags {
   batchDelay?: number;
   maxLag?: Maybe;
   replicaUrl?: string;
-  holdOnVacuum: boolean;
+  holdOnVacuum?: VacuumHold;
   workers?: number;
   batchTimeout?: number;
   maxAttempts?: number;
@@ -200,7 +202,11 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     .option('--batch-delay <ms>', 'fixed pause after each batch (default 0)', nonNegativeInt('--batch-delay'))
     .option('--max-lag <ms|off>', 'hold while replica replay lag exceeds this (default 10000)', intOr('off', '--max-lag'))
     .option('--replica-url <url>', 'measure replica lag on this standby instead of on the primary')
-    .option('--no-hold-on-vacuum', 'do not hold while a vacuum runs on the table')
+    .addOption(
+      new Option('--hold-on-vacuum <which>', 'vacuums of the table that hold the backfill: anti-wraparound and manual (wraparound, default), every one (all), none (off)').choices(
+        VACUUM_HOLDS,
+      ),
+    )
     .option('--workers <n>', 'backfill workers over disjoint key ranges (default 1)', positiveInt('--workers'))
     .option('--batch-timeout <ms>', 'statement_timeout of one batch (default 10000)', positiveInt('--batch-timeout'))
     .option('--max-attempts <n>', 'attempts at a batch that times out, each smaller, before failing (default 5)', positiveInt('--max-attempts'))

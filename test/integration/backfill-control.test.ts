@@ -110,36 +110,62 @@ describe('health signals hold the backfill, never abort it', () => {
     expect((await progress())!.rows_done).toBe('20000');
   });
 
-  test('a vacuum running on the table holds the backfill until it ends', async () => {
-    expect((await cli(['rollback', id], { url: db.url, dir })).code).toBe(0);
-    expect((await cli(['advance', '--to', 'dual-write'], { url: db.url, dir })).code).toBe(0);
-    // A cursor pins a page, so VACUUM (FREEZE) waits for it: a vacuum that stays running.
+  /** A VACUUM (FREEZE) that stays running: a cursor pins a page it must clean. */
+  async function pinnedVacuum(table: string) {
     const pin = new pg.Client({ connectionString: db.url });
     const vacuum = new pg.Client({ connectionString: db.url });
     await pin.connect();
     await vacuum.connect();
     await pin.query('BEGIN');
-    await pin.query('DECLARE c CURSOR FOR SELECT * FROM events');
+    await pin.query(`DECLARE c CURSOR FOR SELECT * FROM ${table}`);
     await pin.query('FETCH 1 FROM c');
-    const vacuuming = vacuum.query('VACUUM (FREEZE) events');
+    const vacuuming = vacuum.query(`VACUUM (FREEZE) ${table}`);
     const [{ pid }] = (await until(async () => {
-      const rows = await db.query<{ pid: number }>(`SELECT pid FROM pg_stat_progress_vacuum WHERE relid = 'events'::regclass`);
+      const rows = await db.query<{ pid: number }>(`SELECT pid FROM pg_stat_progress_vacuum WHERE relid = $1::regclass`, [table]);
       return rows.length ? rows : null;
     }, 'the vacuum')) as [{ pid: number }];
+    return {
+      pid,
+      async end() {
+        await pin.query('COMMIT');
+        await vacuuming;
+        await pin.end();
+        await vacuum.end();
+      },
+    };
+  }
+
+  test('a manual VACUUM running on the table holds the backfill until it ends', async () => {
+    expect((await cli(['rollback', id], { url: db.url, dir })).code).toBe(0);
+    expect((await cli(['advance', '--to', 'dual-write'], { url: db.url, dir })).code).toBe(0);
+    const vacuum = await pinnedVacuum('events');
     const run = spawnCli(['advance', '--batch-size', '500'], { url: db.url, dir });
     const held = await until(async () => {
       const p = await progress();
       return p?.hold_reason ? p : null;
     }, 'the hold');
-    expect(held.hold_reason).toBe(`VACUUM running on events (pid ${pid}, scanning heap)`);
+    expect(held.hold_reason).toBe(`VACUUM running on events (pid ${vacuum.pid}, scanning heap)`);
     expect(held.rows_done).toBe('0');
-    await pin.query('COMMIT');
-    await vacuuming;
-    await pin.end();
     await vacuum.end();
     const r = await run.done;
     expect(r.code, r.stderr).toBe(0);
     expect((await progress())!.rows_done).toBe('20000');
+  });
+
+  test('--hold-on-vacuum off goes on through a running VACUUM', async () => {
+    const other = planDir(renamePlan('20261121_signals_off', { table: 'logs', from: 'line', to: 'text' }));
+    await db.query(`CREATE TABLE logs (id bigint PRIMARY KEY, line text)`);
+    await db.query(`INSERT INTO logs SELECT g, 'l' || g FROM generate_series(1, 5000) g`);
+    expect((await cli(['advance', '20261121_signals_off', '--to', 'dual-write'], { url: db.url, dir: other })).code).toBe(0);
+    const vacuum = await pinnedVacuum('logs');
+    try {
+      const r = await cli(['advance', '20261121_signals_off', '--hold-on-vacuum', 'off', '--json'], { url: db.url, dir: other });
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.json()).toMatchObject({ migrations: [{ state: 'backfill' }] });
+      expect(await db.query(`SELECT pid FROM pg_stat_progress_vacuum WHERE relid = 'logs'::regclass`)).toEqual([{ pid: vacuum.pid }]);
+    } finally {
+      await vacuum.end();
+    }
   });
 });
 
@@ -173,7 +199,7 @@ describe('signals a role cannot read hold the backfill (fail closed)', () => {
   });
 
   test('without pg_read_all_stats, replica lag counts as unreadable, not as zero', async () => {
-    const run = spawnCli(['advance', '--no-hold-on-vacuum'], { url, dir });
+    const run = spawnCli(['advance', '--hold-on-vacuum', 'off'], { url, dir });
     const held = await until(async () => {
       const [p] = await db.query<ProgressRow>(`SELECT * FROM pgshift.backfill_progress WHERE migration_id = $1`, [id]);
       return p?.hold_reason ? p : null;
