@@ -119,6 +119,12 @@ export async function runVerification(ctx: VerifyContext): Promise<Verification>
       mismatches += r.mismatches;
       sampleKeys.push(...r.sampleKeys.slice(0, Math.max(0, ctx.verify.sampleSize - sampleKeys.length)));
     }
+    const failedChecks: { id: string; description: string; detail: string | null }[] = [];
+    for (const check of ctx.steps.flatMap((s) => s.checks)) {
+      const [row] = await queryRows<{ ok: boolean; detail: string | null }>(ctx.pool, check.sql);
+      if (!row?.ok) failedChecks.push({ id: check.id, description: check.description, detail: row?.detail ?? null });
+    }
+    mismatches += failedChecks.length;
     const seconds = (performance.now() - t0) / 1000;
     const rowsPerSecond = seconds > 0 ? Math.round(rows / seconds) : null;
     const evidence = await recordVerification(ctx.pool, {
@@ -129,7 +135,7 @@ export async function runVerification(ctx: VerifyContext): Promise<Verification>
       mismatches,
       sampleKeys,
       passed: mismatches === 0,
-      details: { tasks: perTask, seconds: Number(seconds.toFixed(3)), rowsPerSecond, workers: ctx.backfill.workers },
+      details: { tasks: perTask, failedChecks, seconds: Number(seconds.toFixed(3)), rowsPerSecond, workers: ctx.backfill.workers },
     });
     await finishRun(ctx.pool, runId, evidence.passed ? 'succeeded' : 'failed', {
       rowsChecked: rows,

@@ -248,6 +248,17 @@ export async function backfillFinishedAt(db: Queryable, migrationId: string): Pr
   return row?.all_done ? row.at : null;
 }
 
+/** When the migration's backfill phase last completed (for migrations whose backfill has no task). */
+export async function backfillPhaseDoneAt(db: Queryable, migrationId: string): Promise<Date | null> {
+  const [row] = await queryRows<{ at: Date | null }>(
+    db,
+    `SELECT max(finished_at) AS at FROM ${S}.phase_runs
+      WHERE migration_id = $1 AND phase = 'backfill' AND action = 'apply' AND status = 'succeeded'`,
+    [migrationId],
+  );
+  return row?.at ?? null;
+}
+
 /** The server's clock, so that times compared with the ledger's come from one clock. */
 export async function serverNow(db: Queryable): Promise<Date> {
   const [row] = await queryRows<{ now: Date }>(db, 'SELECT clock_timestamp() AS now');

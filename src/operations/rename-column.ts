@@ -230,6 +230,7 @@ function steps(op: RenameColumn, facts: RenameColumnFacts, names: ObjectNames, i
         description: `${op.to} equals ${op.from}`,
       },
     ],
+    checks: [],
     contract,
     rollback,
     triggers: [{ table, name: names.trigger }],

@@ -53,6 +53,16 @@ export interface VerifyTask {
   description: string;
 }
 
+/**
+ * A catalog assertion checked by verification (e.g. "the new index is valid"): a query returning
+ * one row `{ ok: boolean, detail: string | null }`. A failing check fails the verification.
+ */
+export interface CatalogCheck {
+  id: string;
+  description: string;
+  sql: string;
+}
+
 /** A dual-write trigger that must be present and enabled for contract to proceed. */
 export interface RequiredTrigger {
   table: TableRef;
@@ -65,6 +75,8 @@ export interface OperationSteps {
   dualWrite: DdlStep[];
   backfill: BackfillTask[];
   verify: VerifyTask[];
+  /** Catalog assertions checked with the values by verification. */
+  checks: CatalogCheck[];
   contract: DdlStep[];
   /** Undo of every phase before contract; each step is idempotent (IF EXISTS). */
   rollback: DdlStep[];

@@ -1,37 +1,26 @@
 import { z } from 'zod';
-import { MAX_IDENTIFIER_BYTES } from '../sql/ident.js';
-
-function required(what: string) {
-  return (issue: { input?: unknown }) => (issue.input === undefined ? 'required' : `expected ${what}`);
-}
-
-/** A PostgreSQL identifier as the user means it (unquoted form; we quote when rendering). */
-const identifier = z
-  .string({ error: required('a string') })
-  .min(1, { error: 'must not be empty' })
-  .refine((s) => Buffer.byteLength(s, 'utf8') <= MAX_IDENTIFIER_BYTES, {
-    error: `longer than ${MAX_IDENTIFIER_BYTES} bytes (PostgreSQL would truncate it)`,
-  })
-  .refine((s) => !s.includes('\0'), { error: 'contains a NUL character' });
+import { identifier, required, tableFields } from './fields.js';
 
 export const renameColumnSchema = z.strictObject(
   {
     kind: z.literal('renameColumn'),
-    schema: identifier.default('public'),
-    table: identifier,
+    ...tableFields,
     from: identifier,
     to: identifier,
   },
   { error: required('an object') },
 );
 
-/** Exhaustive list of operation schemas, discriminated on `kind`. */
-export const operationSchema = z.discriminatedUnion('kind', [renameColumnSchema], {
+/** Every operation schema, discriminated on `kind`. Each operation's lives beside it in src/operations/. */
+const OPERATION_SCHEMAS = [renameColumnSchema] as const;
+const KNOWN_KINDS = OPERATION_SCHEMAS.map((s) => s.shape.kind.value).join(', ');
+
+export const operationSchema = z.discriminatedUnion('kind', OPERATION_SCHEMAS, {
   error: (issue) =>
     issue.input === undefined
       ? 'required'
       : typeof issue.input === 'object' && issue.input !== null && 'kind' in issue.input
-        ? `unknown operation kind ${JSON.stringify((issue.input as { kind: unknown }).kind)} (known: renameColumn)`
+        ? `unknown operation kind ${JSON.stringify((issue.input as { kind: unknown }).kind)} (known: ${KNOWN_KINDS})`
         : 'expected an operation object with a "kind"',
 });
 

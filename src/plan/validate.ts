@@ -29,6 +29,7 @@ function crossChecks(migration: Migration): PlanProblem[] {
   const targets = new Map<string, number>();
   const sources = new Map<string, number>();
   migration.operations.forEach((op, i) => {
+    if (op.kind !== 'renameColumn') return;
     const table = `${op.schema}.${op.table}`;
     if (op.from === op.to) problems.push({ path: `operations[${i}].to`, message: 'is the same as "from"' });
     for (const [map, name, field] of [
