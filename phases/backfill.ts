@@ -4,7 +4,7 @@ import { Governor, sleepUnlessAborted } from '../src/backfill/governor.js';
 import { splitRanges } from '../src/backfill/ranges.js';
 import { BatchSizer } from '../src/backfill/sizer.js';
 import { estimateRows } from '../src/catalog/introspect.js';
-import { backoffMs, transaction } from '../src/db/lock-retry.js';
+import { backendPid, backoffMs, transaction, watchingBlockers } from '../src/db/lock-retry.js';
 import { queryRows } from '../src/db/queryable.js';
 import { BackfillBatchError, InterruptedError, SqlState, sqlStateOf } from '../src/errors.js';
 import {
@@ -205,8 +205,10 @@ async function runTask(ctx: PhaseContext, task: BackfillTask, stop: AbortSignal)
       }
       const range = upper;
       const t0 = performance.now();
-      try {
-        const updated = await transaction(
+      const what = `backfill batch of ${w.progress.task} over keys (${w.cursor ? JSON.stringify(w.cursor) : 'start'}, ${JSON.stringify(range)}]`;
+      const outcome = await watchingBlockers(
+        { observer: ctx.pool, pid: await backendPid(client), log: ctx.log, what, everyMs: Math.max(50, Math.min(250, ctx.lockPolicy.lockTimeoutMs / 2)) },
+        () => transaction(
           client,
           { lockTimeoutMs: ctx.lockPolicy.lockTimeoutMs, statementTimeoutMs: gov.settings.batchTimeoutMs },
           async (c) => {
@@ -221,26 +223,27 @@ async function runTask(ctx: PhaseContext, task: BackfillTask, stop: AbortSignal)
             });
             return n;
           },
-        );
+        ),
+      );
+      if (outcome.ok) {
         const ms = performance.now() - t0;
         w.cursor = range;
-        w.rowsUpdated += updated;
+        w.rowsUpdated += outcome.result;
         w.batches += 1;
-        ctx.log.debug({ task: w.progress.task, rows: updated, size, ms: Math.round(ms), cursor: range }, 'batch');
-        return { rangeRows: rangeRows || updated, ms };
-      } catch (error) {
-        const state = sqlStateOf(error);
-        if (!state || !TIMEOUT_STATES.includes(state)) throw error;
-        if (attempt >= gov.settings.maxAttempts)
-          throw new BackfillBatchError(ctx.migration.id, w.progress.task, w.cursor, range, attempt, size, state, { cause: error });
-        const smaller = w.sizer.shrinkAfterTimeout();
-        const delay = backoffMs(ctx.lockPolicy, attempt - 1);
-        ctx.log.warn(
-          { task: w.progress.task, attempt, of: gov.settings.maxAttempts, sqlstate: state, from: w.cursor, to: range, nextSize: smaller, retryInMs: delay },
-          `backfill batch timed out (${state === SqlState.queryCanceled ? 'statement_timeout' : 'lock wait'}); retrying smaller`,
-        );
-        await sleepUnlessAborted(delay);
+        ctx.log.debug({ task: w.progress.task, rows: outcome.result, size, ms: Math.round(ms), cursor: range }, 'batch');
+        return { rangeRows: rangeRows || outcome.result, ms };
       }
+      const state = sqlStateOf(outcome.error);
+      if (!state || !TIMEOUT_STATES.includes(state)) throw outcome.error;
+      if (attempt >= gov.settings.maxAttempts)
+        throw new BackfillBatchError(ctx.migration.id, w.progress.task, w.cursor, range, attempt, size, state, outcome.blockers, { cause: outcome.error });
+      const smaller = w.sizer.shrinkAfterTimeout();
+      const delay = backoffMs(ctx.lockPolicy, attempt - 1);
+      ctx.log.warn(
+        { task: w.progress.task, attempt, of: gov.settings.maxAttempts, sqlstate: state, from: w.cursor, to: range, nextSize: smaller, retryInMs: delay, blockers: outcome.blockers },
+        `backfill batch timed out (${state === SqlState.queryCanceled ? 'statement_timeout' : 'lock wait'}); retrying smaller`,
+      );
+      await sleepUnlessAborted(delay);
     }
   }
 }

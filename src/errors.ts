@@ -194,12 +194,14 @@ export class BackfillBatchError extends PgshiftError {
     readonly attempts: number,
     readonly lastBatchSize: number,
     readonly sqlstate: string | undefined,
+    readonly blockers: readonly LockHolder[],
     options?: { cause?: unknown },
   ) {
     super(
       `${migration}: backfill ${task} gave up on keys (${from ? JSON.stringify(from) : 'start'}, ${JSON.stringify(to)}] after ${attempts} attempt(s), ` +
         `the last with ${lastBatchSize} row(s): ${(options?.cause as Error | undefined)?.message ?? 'timeout'}. ` +
-        `The checkpoint is intact${from ? ` at ${JSON.stringify(from)}` : ''}; rerun to continue once the blocker is gone`,
+        `The checkpoint is intact${from ? ` at ${JSON.stringify(from)}` : ''}; rerun to continue once the blocker is gone` +
+        (blockers.length ? `\n  blocked by: ${blockers.map((b) => `pid ${b.pid} (${b.mode}, ${b.state ?? '?'}, "${b.query ?? ''}")`).join('; ')}` : ''),
       options,
     );
   }

@@ -47,7 +47,7 @@ export async function runSteps(
   const client = await pool.connect();
   try {
     for (const step of firstPhase >= 0 ? steps.slice(0, firstPhase) : steps) {
-      const retry = { policy: lockPolicy, log, what: step.sql, tables: tablesOf([step]), observer: pool };
+      const retry = { policy: lockPolicy, log, what: step.sql, tables: tablesOf([step]), observer: pool, waiter: client };
       const done = await withLockRetry(retry, async () => {
         if (step.tx === 'none') {
           if (await isDone(client, step)) return true;
@@ -75,6 +75,7 @@ export async function runSteps(
       what: phaseSteps.length ? `${phaseSteps.length} statement(s) of the phase transaction` : 'ledger update',
       tables: tablesOf(phaseSteps),
       observer: pool,
+      waiter: client,
     };
     const phaseRan = await withLockRetry(retry, () =>
       transaction(

@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { beforeAll, describe, expect, test } from 'vitest';
-import { cli } from '../support/cli.js';
+import { cli, spawnCli } from '../support/cli.js';
 import { useDatabase } from '../support/database.js';
 import { planDir, renamePlan } from '../support/plans.js';
 
@@ -19,11 +19,11 @@ describe('strong-lock DDL never queues for long', () => {
     await db.query(`INSERT INTO orders SELECT g, 'new' FROM generate_series(1, 100) g`);
   });
 
-  async function blocker() {
+  async function blocker(table = 'orders') {
     const c = new pg.Client({ connectionString: db.url, application_name: 'long reader' });
     await c.connect();
     await c.query('BEGIN');
-    await c.query('SELECT count(*) FROM orders');
+    await c.query(`SELECT count(*) FROM ${table}`);
     const [{ pid }] = (await c.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows as [{ pid: number }];
     return { pid, end: async () => (await c.query('COMMIT'), await c.end()) };
   }
@@ -60,6 +60,19 @@ describe('strong-lock DDL never queues for long', () => {
     const cols = await db.query<{ attname: string }>(`SELECT attname FROM pg_attribute WHERE attrelid = 'orders'::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum`);
     expect(cols.map((c) => c.attname)).toEqual(['id', 'status', 'state']);
   });
+  test('every wait is logged while it lasts, with the blocking pid and its query', async () => {
+    await db.query(`CREATE TABLE invoices (id int PRIMARY KEY, total text)`);
+    const waitDir = planDir(renamePlan('20261121_logged', { table: 'invoices', from: 'total', to: 'amount' }));
+    const b = await blocker('invoices');
+    const run = spawnCli(['--lock-timeout', '1500', 'advance', '20261121_logged'], { url: db.url, dir: waitDir, env: { PGSHIFT_LOG_LEVEL: 'warn' } });
+    setTimeout(() => void b.end(), 800);
+    const r = await run.done;
+    expect(r.code, r.stderr).toBe(0);
+    const line = r.stderr.split('\n').find((l) => l.includes('waiting for a lock'));
+    expect(line, r.stderr).toBeDefined();
+    const logged = JSON.parse(line!) as { waitingPid: number; blockers: { pid: number; mode: string; application: string; query: string }[] };
+    expect(logged.blockers).toEqual([expect.objectContaining({ pid: b.pid, mode: 'AccessShareLock', application: 'long reader', query: 'SELECT pg_backend_pid() AS pid' })]);
+  });
 });
 
 describe('a backfill batch blocked by row locks', () => {
@@ -90,7 +103,16 @@ describe('a backfill batch blocked by row locks', () => {
       const r = await cli(['--lock-timeout', '100', 'advance', '--batch-size', '400', '--max-attempts', '3', '--json'], { url: db.url, dir });
       expect(r.code).toBe(1);
       // 400-row range, then 100 (400 / 4), then 100 (the floor): all contain the locked rows.
-      expect(r.json()).toMatchObject({ error: 'backfill_batch_failed', task: '0.backfill#0', from: ['400'], to: ['500'], attempts: 3, lastBatchSize: 100, sqlstate: '55P03' });
+      expect(r.json()).toMatchObject({
+        error: 'backfill_batch_failed',
+        task: '0.backfill#0',
+        from: ['400'],
+        to: ['500'],
+        attempts: 3,
+        lastBatchSize: 100,
+        sqlstate: '55P03',
+        blockers: [{ application: 'row locker', state: 'idle in transaction', mode: 'ExclusiveLock' }],
+      });
       expect(r.stderr).toContain('gave up on keys (["400"], ["500"]] after 3 attempt(s)');
       const [cp] = await db.query<{ cursor: string[]; rows_done: string; finished_at: Date | null }>(`SELECT cursor, rows_done, finished_at FROM pgshift.backfill_progress`);
       expect(cp).toEqual({ cursor: ['400'], rows_done: '400', finished_at: null });
