@@ -3,6 +3,7 @@ import { beforeAll, describe, expect, test } from 'vitest';
 import { cli, spawnCli } from '../support/cli.js';
 import { useDatabase } from '../support/database.js';
 import { planDir, renamePlan } from '../support/plans.js';
+import { until } from '../support/wait.js';
 
 /**
  * A session holding a conflicting lock in an open transaction: pgshift's DDL waits at most
@@ -64,8 +65,14 @@ describe('strong-lock DDL never queues for long', () => {
     await db.query(`CREATE TABLE invoices (id int PRIMARY KEY, total text)`);
     const waitDir = planDir(renamePlan('20261121_logged', { table: 'invoices', from: 'total', to: 'amount' }));
     const b = await blocker('invoices');
-    const run = spawnCli(['--lock-timeout', '1500', 'advance', '20261121_logged'], { url: db.url, dir: waitDir, env: { PGSHIFT_LOG_LEVEL: 'warn' } });
-    setTimeout(() => void b.end(), 800);
+    const run = spawnCli(['--lock-timeout', '5000', 'advance', '20261121_logged'], { url: db.url, dir: waitDir, env: { PGSHIFT_LOG_LEVEL: 'warn' } });
+    // Release the blocker only once pgshift is seen waiting, and has had time to look (it polls every 250 ms).
+    await until(async () => {
+      const waiting = await db.query(`SELECT 1 FROM pg_locks WHERE relation = 'invoices'::regclass AND NOT granted`);
+      return waiting.length > 0;
+    }, 'pgshift waiting for the lock');
+    await new Promise((resolve) => setTimeout(resolve, 600));
+    await b.end();
     const r = await run.done;
     expect(r.code, r.stderr).toBe(0);
     const line = r.stderr.split('\n').find((l) => l.includes('waiting for a lock'));
