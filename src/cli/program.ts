@@ -25,6 +25,7 @@ interface GlobalOptions {
   logLevel?: string;
   lockTimeout: number;
   lockAttempts: number;
+  lockMaxDelay: number;
 }
 
 interface AdvanceFlags {
@@ -120,6 +121,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     .addOption(new Option('--log-level <level>', 'log level').choices(['trace', 'debug', 'info', 'warn', 'error', 'silent']))
     .option('--lock-timeout <ms>', 'lock_timeout of each strong-lock attempt', positiveInt('--lock-timeout'), 1000)
     .option('--lock-attempts <n>', 'attempts per strong-lock statement (jittered backoff between)', positiveInt('--lock-attempts'), 8)
+    .option('--lock-max-delay <ms>', 'cap of the jittered exponential backoff between attempts', positiveInt('--lock-max-delay'), 5000)
     .addHelpText('after', EXIT_CODES_HELP)
     .exitOverride()
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
@@ -137,7 +139,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       dir: g.dir,
       log,
       application: `pgshift ${command}`,
-      lockPolicy: { lockTimeoutMs: g.lockTimeout, attempts: g.lockAttempts },
+      lockPolicy: { lockTimeoutMs: g.lockTimeout, attempts: g.lockAttempts, maxDelayMs: g.lockMaxDelay },
       signal: io.signal,
       ...extra,
     });
