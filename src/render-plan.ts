@@ -30,6 +30,9 @@ function ddl(steps: DdlStep[]): RenderedStatement[] {
 export function renderPlan(steps: OperationSteps[]): RenderedPhase[] {
   const backfill = steps.flatMap((s) => s.backfill);
   const verify = steps.flatMap((s) => s.verify);
+  const checks: RenderedStatement[] = steps.flatMap((s) =>
+    s.checks.map((c) => ({ id: c.id, description: `check: ${c.description}`, sql: c.sql, lock: 'ACCESS SHARE' as const, transaction: 'none' as const })),
+  );
   return [
     { phase: 'expand', statements: ddl(steps.flatMap((s) => s.expand)) },
     { phase: 'dual-write', statements: ddl(steps.flatMap((s) => s.dualWrite)) },
@@ -61,29 +64,32 @@ export function renderPlan(steps: OperationSteps[]): RenderedPhase[] {
     },
     {
       phase: 'verify',
-      statements: verify.flatMap((task) => [
-        {
-          id: `${task.id}.boundary`,
-          description: 'upper key of the next chunk (cursor, worker range end, chunk size - 1)',
-          sql: renderBoundary(task, { cursor: true, end: true }),
-          lock: 'ACCESS SHARE' as const,
-          transaction: 'per-batch' as const,
-        },
-        {
-          id: `${task.id}.count`,
-          description: `count the chunk's rows where not (${task.description})`,
-          sql: renderVerifyCount(task, true),
-          lock: 'ACCESS SHARE' as const,
-          transaction: 'per-batch' as const,
-        },
-        {
-          id: `${task.id}.sample`,
-          description: 'only for a chunk with mismatches: their first keys, as evidence',
-          sql: renderMismatchKeys(task, true),
-          lock: 'ACCESS SHARE' as const,
-          transaction: 'per-batch' as const,
-        },
-      ]),
+      statements: [
+        ...verify.flatMap((task): RenderedStatement[] => [
+          {
+            id: `${task.id}.boundary`,
+            description: 'upper key of the next chunk (cursor, worker range end, chunk size - 1)',
+            sql: renderBoundary(task, { cursor: true, end: true }),
+            lock: 'ACCESS SHARE' as const,
+            transaction: 'per-batch' as const,
+          },
+          {
+            id: `${task.id}.count`,
+            description: `count the chunk's rows where not (${task.description})`,
+            sql: renderVerifyCount(task, true),
+            lock: 'ACCESS SHARE' as const,
+            transaction: 'per-batch' as const,
+          },
+          {
+            id: `${task.id}.sample`,
+            description: 'only for a chunk with mismatches: their first keys, as evidence',
+            sql: renderMismatchKeys(task, true),
+            lock: 'ACCESS SHARE' as const,
+            transaction: 'per-batch' as const,
+          },
+        ]),
+        ...checks,
+      ],
     },
     { phase: 'contract', statements: ddl(steps.flatMap((s) => s.contract)) },
     { phase: 'rollback', statements: ddl([...steps].reverse().flatMap((s) => s.rollback)) },

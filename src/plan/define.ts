@@ -1,3 +1,4 @@
+import type { DropColumnInput } from '../operations/drop-column.schema.js';
 import type { MigrationInput, RenameColumnInput } from './model.js';
 
 /**
@@ -10,4 +11,8 @@ export function defineMigration(migration: MigrationInput): MigrationInput {
 
 export function renameColumn(options: Omit<RenameColumnInput, 'kind'>): RenameColumnInput {
   return { kind: 'renameColumn', ...options };
+}
+
+export function dropColumn(options: Omit<DropColumnInput, 'kind'>): DropColumnInput {
+  return { kind: 'dropColumn', ...options };
 }
