@@ -12,6 +12,9 @@ export type {
   RollbackResult,
 } from './orchestrator.js';
 export { defineMigration, renameColumn } from './plan/define.js';
+export { addCheck, addForeignKey } from './plan/define.js';
+export type { AddCheck, AddCheckInput } from './operations/add-check.schema.js';
+export type { AddForeignKey, AddForeignKeyInput } from './operations/add-foreign-key.schema.js';
 export { loadMigrationFile, loadMigrations } from './plan/load.js';
 export type { LoadedMigration } from './plan/load.js';
 export { parseMigration } from './plan/validate.js';

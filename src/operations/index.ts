@@ -1,11 +1,15 @@
 import type { Operation } from '../plan/model.js';
 import { objectNames } from './names.js';
 import { renameColumnHandler } from './rename-column.js';
+import { addCheckHandler } from './add-check.js';
+import { addForeignKeyHandler } from './add-foreign-key.js';
 import type { OperationHandler, OperationHandlers, OperationSteps } from './types.js';
 
 /** Exhaustive: adding an operation kind without a handler fails to compile. */
 export const operationHandlers: OperationHandlers = {
   renameColumn: renameColumnHandler,
+  addCheck: addCheckHandler,
+  addForeignKey: addForeignKeyHandler,
 };
 
 export function handlerFor(op: Operation): OperationHandler<Operation, unknown> {

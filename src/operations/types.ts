@@ -115,8 +115,24 @@ export type OperationHandlers = {
 /** Facts each operation records in the ledger at expand. */
 export interface FactsByKind {
   renameColumn: RenameColumnFacts;
+  addCheck: AddCheckFacts;
+  addForeignKey: AddForeignKeyFacts;
 }
 export type FactsOf<K extends OperationKind> = FactsByKind[K];
+
+/** The key verification reads the table's existing rows on. */
+export interface AddCheckFacts {
+  key: BatchKey;
+}
+
+export interface AddForeignKeyFacts {
+  key: BatchKey;
+  /**
+   * Per column pair, the referenced column's collation where it differs from the referencing
+   * column's (verification compares under it, as PostgreSQL's own check does), else null.
+   */
+  collations: ({ schema: string; name: string } | null)[];
+}
 
 export interface RenameColumnFacts {
   type: string;

@@ -1,4 +1,6 @@
 import type { DropColumnInput } from '../operations/drop-column.schema.js';
+import type { AddCheckInput } from '../operations/add-check.schema.js';
+import type { AddForeignKeyInput } from '../operations/add-foreign-key.schema.js';
 import type { MigrationInput, RenameColumnInput } from './model.js';
 
 /**
@@ -15,4 +17,12 @@ export function renameColumn(options: Omit<RenameColumnInput, 'kind'>): RenameCo
 
 export function dropColumn(options: Omit<DropColumnInput, 'kind'>): DropColumnInput {
   return { kind: 'dropColumn', ...options };
+}
+
+export function addCheck(options: Omit<AddCheckInput, 'kind'>): AddCheckInput {
+  return { kind: 'addCheck', ...options };
+}
+
+export function addForeignKey(options: Omit<AddForeignKeyInput, 'kind'>): AddForeignKeyInput {
+  return { kind: 'addForeignKey', ...options };
 }

@@ -43,6 +43,14 @@ function crossChecks(migration: Migration): PlanProblem[] {
       else map.set(key, i);
     }
   });
+  const constraints = new Map<string, number>();
+  migration.operations.forEach((op, i) => {
+    if (op.kind !== 'addCheck' && op.kind !== 'addForeignKey') return;
+    const key = JSON.stringify([op.schema, op.table, op.name]);
+    const earlier = constraints.get(key);
+    if (earlier !== undefined) problems.push({ path: `operations[${i}].name`, message: `constraint ${op.name} is already added by operations[${earlier}]` });
+    else constraints.set(key, i);
+  });
   return problems;
 }
 
