@@ -223,6 +223,51 @@ export class InterruptedError extends PgshiftError {
   }
 }
 
+/**
+ * A UNIQUE index cannot be built because the table holds duplicate keys. The build's INVALID
+ * leftover has been dropped; `sampleKeys` are up to 5 duplicated key values (a value for one
+ * column, an array for several), `detail` is PostgreSQL's own.
+ */
+export class UniqueIndexDuplicatesError extends PgshiftError {
+  readonly exitCode = ExitCode.failure;
+  readonly code = 'unique_index_duplicates';
+  readonly sqlstate = '23505';
+  constructor(
+    readonly index: string,
+    readonly table: string,
+    readonly columns: readonly string[],
+    readonly sampleKeys: readonly unknown[],
+    readonly detail: string | null,
+    options?: { cause?: unknown },
+  ) {
+    super(
+      `cannot build unique index ${index} on ${table}: duplicate values in (${columns.join(', ')})` +
+        (sampleKeys.length ? `, e.g. ${sampleKeys.map((k) => JSON.stringify(k)).join(', ')}` : detail ? ` (${detail})` : '') +
+        '. No invalid index was left behind; remove the duplicates and run again',
+      options,
+    );
+  }
+}
+
+/** An index build failed and its INVALID leftover could not be dropped either. */
+export class InvalidIndexLeftError extends PgshiftError {
+  readonly exitCode = ExitCode.failure;
+  readonly code = 'invalid_index_left';
+  constructor(
+    readonly index: string,
+    readonly table: string,
+    readonly dropError: string,
+    options: { cause: unknown },
+  ) {
+    super(
+      `building index ${index} on ${table} failed (${(options.cause as Error | undefined)?.message ?? 'unknown error'}), ` +
+        `and dropping its INVALID leftover failed too (${dropError}). The next advance drops it before building again, ` +
+        `or drop it by hand with DROP INDEX CONCURRENTLY`,
+      options,
+    );
+  }
+}
+
 /** Maps anything thrown to the documented exit code. */
 export function exitCodeOf(error: unknown): ExitCode {
   return error instanceof PgshiftError ? error.exitCode : ExitCode.failure;
@@ -237,6 +282,8 @@ export const SqlState = {
   undefinedTable: '42P01',
   duplicateObject: '42710',
   invalidCatalogName: '3D000',
+  uniqueViolation: '23505',
+  insufficientPrivilege: '42501',
 } as const;
 
 export function sqlStateOf(error: unknown): string | undefined {

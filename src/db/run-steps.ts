@@ -4,6 +4,7 @@ import type { Logger } from '../logger.js';
 import type { DdlStep } from '../operations/types.js';
 import { queryRows } from './queryable.js';
 import { transaction, withLockRetry, type LockPolicy } from './lock-retry.js';
+import { runIndexStep } from './concurrent-index.js';
 
 export interface StepRunnerOptions {
   pool: pg.Pool;
@@ -29,18 +30,36 @@ function tablesOf(steps: readonly DdlStep[]): TableRef[] {
 }
 
 /**
+ * A phase's steps of several operations, `own` and `none` steps first, each operation's steps in
+ * their order. Within one operation a `phase` step before a non-transactional one is a bug; across
+ * operations the order may change (e.g. a CREATE INDEX CONCURRENTLY of operations[1] runs before
+ * the phase transaction holding operations[0]'s ALTER TABLE), since the operations of one
+ * migration are all inspected against the catalog before any of them runs.
+ */
+export function nonTransactionalFirst(steps: readonly DdlStep[]): DdlStep[] {
+  const seenPhase = new Set<string>();
+  for (const s of steps) {
+    const op = s.id.split('.')[0]!;
+    if (s.tx === 'phase') seenPhase.add(op);
+    else if (seenPhase.has(op))
+      throw new Error(`bug: transactional steps must come last (${steps.map((x) => `${x.id}:${x.tx}`).join(', ')})`);
+  }
+  return [...steps.filter((s) => s.tx !== 'phase'), ...steps.filter((s) => s.tx === 'phase')];
+}
+
+/**
  * Runs a phase's steps: `own` and `none` steps first, each on its own with lock_timeout and
- * retries, then every `phase` step in one transaction together with `finalize` (the ledger
- * update), so the phase either commits whole or not at all.
+ * retries (index steps through src/db/concurrent-index.ts), then every `phase` step in one
+ * transaction together with `finalize` (the ledger update), so the phase either commits whole or
+ * not at all.
  */
 export async function runSteps(
   options: StepRunnerOptions,
-  steps: readonly DdlStep[],
+  given: readonly DdlStep[],
   finalize: (client: pg.ClientBase) => Promise<void>,
 ): Promise<{ ran: string[]; skipped: string[] }> {
+  const steps = nonTransactionalFirst(given);
   const firstPhase = steps.findIndex((s) => s.tx === 'phase');
-  if (firstPhase >= 0 && steps.slice(firstPhase).some((s) => s.tx !== 'phase'))
-    throw new Error(`bug: transactional steps must come last (${steps.map((s) => `${s.id}:${s.tx}`).join(', ')})`);
   const ran: string[] = [];
   const skipped: string[] = [];
   const { pool, log, lockPolicy } = options;
@@ -48,7 +67,7 @@ export async function runSteps(
   try {
     for (const step of firstPhase >= 0 ? steps.slice(0, firstPhase) : steps) {
       const retry = { policy: lockPolicy, log, what: step.sql, tables: tablesOf([step]), observer: pool, waiter: client };
-      const done = await withLockRetry(retry, async () => {
+      const done = step.index ? await runIndexStep(options, step, step.index) : await withLockRetry(retry, async () => {
         if (step.tx === 'none') {
           if (await isDone(client, step)) return true;
           await client.query(`SET lock_timeout = ${lockPolicy.lockTimeoutMs}`);

@@ -3,6 +3,8 @@ import { objectNames } from './names.js';
 import { renameColumnHandler } from './rename-column.js';
 import { addCheckHandler } from './add-check.js';
 import { addForeignKeyHandler } from './add-foreign-key.js';
+import { createIndexHandler } from './create-index.js';
+import { dropIndexHandler } from './drop-index.js';
 import type { OperationHandler, OperationHandlers, OperationSteps } from './types.js';
 
 /** Exhaustive: adding an operation kind without a handler fails to compile. */
@@ -10,6 +12,8 @@ export const operationHandlers: OperationHandlers = {
   renameColumn: renameColumnHandler,
   addCheck: addCheckHandler,
   addForeignKey: addForeignKeyHandler,
+  createIndex: createIndexHandler,
+  dropIndex: dropIndexHandler,
 };
 
 export function handlerFor(op: Operation): OperationHandler<Operation, unknown> {

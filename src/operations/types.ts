@@ -32,6 +32,26 @@ export interface DdlStep {
   tx: TransactionMode;
   /** A query returning one row `{ done: boolean }`; when done, a rerun skips the step. */
   skipIf?: string;
+  /** Set on CREATE/DROP INDEX CONCURRENTLY (tx `none`): run by src/db/concurrent-index.ts, not as plain SQL. */
+  index?: IndexStep;
+}
+
+/**
+ * What src/db/concurrent-index.ts needs besides the statement: the index to check in pg_index
+ * before each attempt (and to drop if left invalid), and for a UNIQUE build the key columns and
+ * predicate to sample duplicate keys with.
+ */
+export interface IndexStep {
+  action: 'create' | 'drop';
+  /** Schema of the index, which is its table's. */
+  schema: string;
+  name: string;
+  table: string;
+  unique: boolean;
+  /** Key columns (plain identifiers). */
+  columns: string[];
+  /** Partial index predicate, or null. */
+  where: string | null;
 }
 
 /** One keyset backfill over a table: `UPDATE t SET <set> WHERE <range> AND <pending>`. */
@@ -115,6 +135,8 @@ export type OperationHandlers = {
 /** Facts each operation records in the ledger at expand. */
 export interface FactsByKind {
   renameColumn: RenameColumnFacts;
+  createIndex: CreateIndexFacts;
+  dropIndex: DropIndexFacts;
   addCheck: AddCheckFacts;
   addForeignKey: AddForeignKeyFacts;
 }
@@ -132,6 +154,30 @@ export interface AddForeignKeyFacts {
    * column's (verification compares under it, as PostgreSQL's own check does), else null.
    */
   collations: ({ schema: string; name: string } | null)[];
+}
+
+/**
+ * What held the index's name when createIndex was inspected: nothing, an INVALID index (left by an
+ * interrupted build; expand drops and rebuilds it) or a valid one with exactly this definition
+ * (built by an earlier expand that stopped before recording itself; expand keeps it).
+ */
+export interface CreateIndexFacts {
+  existing: 'none' | 'invalid' | 'valid';
+}
+
+/** The index dropIndex will drop, as it was when inspected (its definition recreates it). */
+export interface DropIndexFacts {
+  /** Its table, in the index's schema. */
+  table: string;
+  unique: boolean;
+  /** Key columns; an expression is `(expression)`. */
+  columns: string[];
+  /** pg_get_indexdef(). */
+  definition: string;
+  /** The definition after `ON <table>` (method, columns, options, predicate), to rebuild it. */
+  shape: string;
+  /** Partial index predicate, or null. */
+  predicate: string | null;
 }
 
 export interface RenameColumnFacts {

@@ -1,6 +1,8 @@
 import type { DropColumnInput } from '../operations/drop-column.schema.js';
 import type { AddCheckInput } from '../operations/add-check.schema.js';
 import type { AddForeignKeyInput } from '../operations/add-foreign-key.schema.js';
+import type { CreateIndexInput } from '../operations/create-index.schema.js';
+import type { DropIndexInput } from '../operations/drop-index.schema.js';
 import type { MigrationInput, RenameColumnInput } from './model.js';
 
 /**
@@ -25,4 +27,12 @@ export function addCheck(options: Omit<AddCheckInput, 'kind'>): AddCheckInput {
 
 export function addForeignKey(options: Omit<AddForeignKeyInput, 'kind'>): AddForeignKeyInput {
   return { kind: 'addForeignKey', ...options };
+}
+
+export function createIndex(options: Omit<CreateIndexInput, 'kind'>): CreateIndexInput {
+  return { kind: 'createIndex', ...options };
+}
+
+export function dropIndex(options: Omit<DropIndexInput, 'kind'>): DropIndexInput {
+  return { kind: 'dropIndex', ...options };
 }

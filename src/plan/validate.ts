@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 import { PlanInvalidError, type PlanProblem } from '../errors.js';
 import { migrationSchema, type Migration } from './model.js';
+import { indexNameProblems } from '../operations/index-names.js';
 
 export function formatPath(path: readonly PropertyKey[]): string {
   let out = '';
@@ -58,7 +59,7 @@ function crossChecks(migration: Migration): PlanProblem[] {
 export function parseMigration(input: unknown, source: string): Migration {
   const result = migrationSchema.safeParse(input);
   if (!result.success) throw new PlanInvalidError(source, problemsOf(result.error));
-  const problems = crossChecks(result.data);
+  const problems = [...crossChecks(result.data), ...indexNameProblems(result.data)];
   if (problems.length) throw new PlanInvalidError(source, problems);
   return result.data;
 }
