@@ -11,7 +11,8 @@ export type {
   PhaseOutcome,
   RollbackResult,
 } from './orchestrator.js';
-export { defineMigration, renameColumn } from './plan/define.js';
+export { defineMigration, dropColumn, renameColumn } from './plan/define.js';
+export type { DropColumn, DropColumnInput } from './operations/drop-column.schema.js';
 export { addCheck, addForeignKey } from './plan/define.js';
 export type { AddCheck, AddCheckInput } from './operations/add-check.schema.js';
 export type { AddForeignKey, AddForeignKeyInput } from './operations/add-foreign-key.schema.js';

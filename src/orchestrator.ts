@@ -497,7 +497,7 @@ export class Pgshift {
       if (from === 'contract')
         throw new RollbackRefusedError(
           migration,
-          'contract has run: the old column was dropped and its data exists only in the new one. Write a new migration to change it back.',
+          'contract has run, and what it dropped or replaced (an old column, a constraint, an index) cannot be restored from the ledger. Write a new migration to change it back.',
         );
       const facts = t.record.facts;
       const steps = this.stepsOf(t, facts);

@@ -97,7 +97,7 @@ export function formatVerifications(results: Verification[]): string {
     .map((v) =>
       v.passed
         ? `${v.migrationId}: verification passed: ${v.rowsChecked} rows checked, 0 mismatches`
-        : `${v.migrationId}: verification FAILED: ${v.mismatches} of ${v.rowsChecked} rows differ; sample keys: ${JSON.stringify(v.sampleKeys)}`,
+        : `${v.migrationId}: verification FAILED: ${v.mismatches} failure(s) in ${v.rowsChecked} rows checked (rows that do not match, or catalog checks); sample keys: ${JSON.stringify(v.sampleKeys)}`,
     )
     .join('\n');
 }

@@ -1,6 +1,7 @@
 import type { Operation } from '../plan/model.js';
 import { objectNames } from './names.js';
 import { renameColumnHandler } from './rename-column.js';
+import { dropColumnHandler } from './drop-column.js';
 import { addCheckHandler } from './add-check.js';
 import { addForeignKeyHandler } from './add-foreign-key.js';
 import { createIndexHandler } from './create-index.js';
@@ -10,6 +11,7 @@ import type { OperationHandler, OperationHandlers, OperationSteps } from './type
 /** Exhaustive: adding an operation kind without a handler fails to compile. */
 export const operationHandlers: OperationHandlers = {
   renameColumn: renameColumnHandler,
+  dropColumn: dropColumnHandler,
   addCheck: addCheckHandler,
   addForeignKey: addForeignKeyHandler,
   createIndex: createIndexHandler,

@@ -135,6 +135,7 @@ export type OperationHandlers = {
 /** Facts each operation records in the ledger at expand. */
 export interface FactsByKind {
   renameColumn: RenameColumnFacts;
+  dropColumn: DropColumnFacts;
   createIndex: CreateIndexFacts;
   dropIndex: DropIndexFacts;
   addCheck: AddCheckFacts;
@@ -155,6 +156,9 @@ export interface AddForeignKeyFacts {
    */
   collations: ({ schema: string; name: string } | null)[];
 }
+
+/** dropColumn needs nothing recorded: it only acts at contract. */
+export type DropColumnFacts = Record<string, never>;
 
 /**
  * What held the index's name when createIndex was inspected: nothing, an INVALID index (left by an

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { identifier, required, tableFields } from './fields.js';
+import { dropColumnSchema } from '../operations/drop-column.schema.js';
 import { createIndexSchema } from '../operations/create-index.schema.js';
 import { dropIndexSchema } from '../operations/drop-index.schema.js';
 import { addCheckSchema } from '../operations/add-check.schema.js';
@@ -16,7 +17,7 @@ export const renameColumnSchema = z.strictObject(
 );
 
 /** Every operation schema, discriminated on `kind`. Each operation's lives beside it in src/operations/. */
-const OPERATION_SCHEMAS = [renameColumnSchema, createIndexSchema, dropIndexSchema, addCheckSchema, addForeignKeySchema] as const;
+const OPERATION_SCHEMAS = [renameColumnSchema, dropColumnSchema, createIndexSchema, dropIndexSchema, addCheckSchema, addForeignKeySchema] as const;
 const KNOWN_KINDS = OPERATION_SCHEMAS.map((s) => s.shape.kind.value).join(', ');
 
 export const operationSchema = z.discriminatedUnion('kind', OPERATION_SCHEMAS, {
