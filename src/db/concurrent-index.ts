@@ -6,7 +6,7 @@ import type { Logger } from '../logger.js';
 import type { DdlStep, IndexStep } from '../operations/types.js';
 import { ident, qualified } from '../sql/ident.js';
 import { transaction, withLockRetry, type LockPolicy } from './lock-retry.js';
-import { queryRows } from './queryable.js';
+import { queryRows, singleStatement } from './queryable.js';
 
 export interface ConcurrentIndexOptions {
   pool: pg.Pool;
@@ -21,14 +21,6 @@ const PROGRESS_LOG_MS = 5000;
 /** The duplicate-key sample after a failed UNIQUE build must not scan for ever. */
 const SAMPLE_TIMEOUT_MS = 60_000;
 const SAMPLE_KEYS = 5;
-
-/**
- * The extended protocol refuses several statements in one string, so a user's partial-index
- * predicate cannot smuggle a second statement into the build or the duplicate sample.
- */
-export function oneStatement(text: string): pg.QueryConfig {
-  return { text, values: [], queryMode: 'extended' } as pg.QueryConfig;
-}
 
 export function dropIndexSql(index: Pick<IndexStep, 'schema' | 'name'>): string {
   return `DROP INDEX CONCURRENTLY IF EXISTS ${qualified(index.schema, index.name)}`;
@@ -194,7 +186,7 @@ async function createIndex(options: ConcurrentIndexOptions, step: DdlStep, index
           log.warn({ index: index.name, attempt: attempts }, `found INVALID index ${describeIndex(index)} (left by a failed or interrupted build); dropping it to build it again`);
           await client.query(dropIndexSql(index));
         }
-        await withProgress(options, index, pid, () => client.query(oneStatement(step.sql)));
+        await withProgress(options, index, pid, () => client.query(singleStatement(step.sql)));
       });
     });
   } catch (error) {
@@ -218,7 +210,7 @@ async function dropIndex(options: ConcurrentIndexOptions, step: DdlStep, index: 
   return onSession(options, async (client) => {
     if ((await indexState(client, index.schema, index.name)) === 'missing') return true;
     try {
-      await withLockRetry(retryOptions(options, index, step.sql, client), () => client.query(oneStatement(step.sql)));
+      await withLockRetry(retryOptions(options, index, step.sql, client), () => client.query(singleStatement(step.sql)));
     } catch (error) {
       // DROP INDEX CONCURRENTLY first marks the index invalid, then waits: stopped there, queries no longer use it.
       if ((await indexState(options.pool, index.schema, index.name).catch(() => null)) === 'invalid')

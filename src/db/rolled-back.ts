@@ -40,10 +40,4 @@ export async function inRolledBackTransaction<T>(db: Queryable, fn: (client: Que
   }
 }
 
-/**
- * The extended query protocol, which refuses several statements in one string: a user's
- * expression cannot smuggle a second statement (or a COMMIT) into a trial.
- */
-export function singleStatement(text: string): pg.QueryConfig {
-  return { text, values: [], queryMode: 'extended' } as pg.QueryConfig;
-}
+export { singleStatement } from './queryable.js';

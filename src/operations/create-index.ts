@@ -1,6 +1,7 @@
 import { findRelation, indexConstraints, indexShapeSql } from '../catalog/indexes.js';
 import { describeRef, findTable, relkindName, type TableRef } from '../catalog/introspect.js';
-import { dropIndexSql, oneStatement } from '../db/concurrent-index.js';
+import { dropIndexSql } from '../db/concurrent-index.js';
+import { singleStatement } from '../db/queryable.js';
 import type { Queryable } from '../db/queryable.js';
 import { SqlState, sqlStateOf, type PlanProblem } from '../errors.js';
 import { dollarQuote, ident, literal, qualified } from '../sql/ident.js';
@@ -106,7 +107,7 @@ async function probe(db: Queryable, op: CreateIndex): Promise<Probe> {
     'END',
   ].join('\n');
   try {
-    await db.query(oneStatement(`DO ${dollarQuote(`\n${body}\n`)}`));
+    await db.query(singleStatement(`DO ${dollarQuote(`\n${body}\n`)}`));
   } catch (error) {
     const state = sqlStateOf(error);
     if (state === PROBE_DONE) return { shape: (error as Error).message || null };
@@ -145,7 +146,7 @@ async function inspect(db: Queryable, op: CreateIndex, path: string) {
 
   if (table && op.where !== undefined) {
     try {
-      await db.query(oneStatement(`EXPLAIN SELECT 1 FROM ${qualified(op.schema, op.table)} WHERE (${op.where})`));
+      await db.query(singleStatement(`EXPLAIN SELECT 1 FROM ${qualified(op.schema, op.table)} WHERE (${op.where})`));
     } catch (error) {
       problems.push({ path: `${path}.where`, message: `not a valid condition on ${where}: ${(error as Error).message}` });
     }
