@@ -6,6 +6,7 @@ import { addCheckHandler } from './add-check.js';
 import { addForeignKeyHandler } from './add-foreign-key.js';
 import { createIndexHandler } from './create-index.js';
 import { dropIndexHandler } from './drop-index.js';
+import { addUniqueHandler } from './add-unique.js';
 import type { OperationHandler, OperationHandlers, OperationSteps } from './types.js';
 
 /** Exhaustive: adding an operation kind without a handler fails to compile. */
@@ -16,6 +17,7 @@ export const operationHandlers: OperationHandlers = {
   addForeignKey: addForeignKeyHandler,
   createIndex: createIndexHandler,
   dropIndex: dropIndexHandler,
+  addUnique: addUniqueHandler,
 };
 
 export function handlerFor(op: Operation): OperationHandler<Operation, unknown> {

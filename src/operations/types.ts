@@ -140,6 +140,7 @@ export interface FactsByKind {
   dropIndex: DropIndexFacts;
   addCheck: AddCheckFacts;
   addForeignKey: AddForeignKeyFacts;
+  addUnique: CreateIndexFacts;
 }
 export type FactsOf<K extends OperationKind> = FactsByKind[K];
 

@@ -1,6 +1,7 @@
 import type { DropColumnInput } from '../operations/drop-column.schema.js';
 import type { AddCheckInput } from '../operations/add-check.schema.js';
 import type { AddForeignKeyInput } from '../operations/add-foreign-key.schema.js';
+import type { AddUniqueInput } from '../operations/add-unique.schema.js';
 import type { CreateIndexInput } from '../operations/create-index.schema.js';
 import type { DropIndexInput } from '../operations/drop-index.schema.js';
 import type { MigrationInput, RenameColumnInput } from './model.js';
@@ -35,4 +36,8 @@ export function createIndex(options: Omit<CreateIndexInput, 'kind'>): CreateInde
 
 export function dropIndex(options: Omit<DropIndexInput, 'kind'>): DropIndexInput {
   return { kind: 'dropIndex', ...options };
+}
+
+export function addUnique(options: Omit<AddUniqueInput, 'kind'>): AddUniqueInput {
+  return { kind: 'addUnique', ...options };
 }

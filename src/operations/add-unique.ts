@@ -1,0 +1,195 @@
+import pg from 'pg';
+import { constraintTypeName, findConstraint } from '../catalog/constraints.js';
+import { findRelation, indexConstraints } from '../catalog/indexes.js';
+import { describeRef, findTable, relkindName, type TableRef } from '../catalog/introspect.js';
+import { dropIndexSql } from '../db/concurrent-index.js';
+import { queryRows, type Queryable } from '../db/queryable.js';
+import { inRolledBackTransaction } from '../db/rolled-back.js';
+import { LockTimeoutError, SqlState, sqlStateOf, type PlanProblem } from '../errors.js';
+import { ident, literal, qualified } from '../sql/ident.js';
+import type { AddUnique } from './add-unique.schema.js';
+import { constraintKey } from './constraint-steps.js';
+import { indexNameClaim } from './index-names.js';
+import type { CreateIndexFacts, IndexStep, ObjectNames, OperationHandler, OperationSteps } from './types.js';
+
+/** Like createIndex's: what held the index's name at inspect (an earlier expand's build, or nothing). */
+type AddUniqueFacts = CreateIndexFacts;
+
+/** How long inspect waits for ACCESS SHARE on the table to copy its columns for the trial. */
+const TRIAL_LOCK_TIMEOUT_MS = 5000;
+
+function tableOf(op: AddUnique): TableRef {
+  return { schema: op.schema, name: op.table };
+}
+
+function indexStep(op: AddUnique, action: IndexStep['action']): IndexStep {
+  return { action, schema: op.schema, name: op.name, table: op.table, unique: true, columns: op.columns, where: null };
+}
+
+/** The index is named like the constraint, so ADD CONSTRAINT ... USING INDEX keeps its name. */
+export function renderUniqueIndex(op: AddUnique): string {
+  return `CREATE UNIQUE INDEX CONCURRENTLY ${ident(op.name)} ON ${qualified(op.schema, op.table)} USING btree (${op.columns.map(ident).join(', ')})`;
+}
+
+/**
+ * Verification's catalog check. A valid unique index already proves there are no duplicate keys
+ * (the build would have failed on one), so no row scan is needed.
+ */
+function validCheckSql(op: AddUnique): string {
+  const table = literal(qualified(op.schema, op.table));
+  const name = `index ${op.name}`;
+  return `SELECT coalesce(bool_and(i.indisvalid AND i.indisready AND i.indisunique AND i.indrelid = to_regclass(${table})), false) AS ok,
+       CASE WHEN count(*) = 0 THEN ${literal(`${name} does not exist`)}
+            WHEN NOT bool_and(i.indrelid = to_regclass(${table})) THEN ${literal(`${name} is not on ${describeRef(tableOf(op))}`)}
+            WHEN NOT bool_and(i.indisvalid AND i.indisready) THEN ${literal(`${name} is INVALID`)}
+            WHEN NOT bool_and(i.indisunique) THEN ${literal(`${name} is not unique`)} END AS detail
+  FROM pg_catalog.pg_index i
+  JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid
+  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+ WHERE n.nspname = ${literal(op.schema)} AND c.relname = ${literal(op.name)}`;
+}
+
+/**
+ * Expand builds the unique index CONCURRENTLY (writes go on; duplicates fail the build, which
+ * leaves no index behind); contract turns it into the constraint, a catalog-only change.
+ */
+function steps(op: AddUnique, facts: AddUniqueFacts, _names: ObjectNames, index: number): OperationSteps {
+  const table = tableOf(op);
+  const where = describeRef(table);
+  const id = (phase: string, what: string) => `${index}.${phase}.${what}`;
+  const build =
+    facts.existing === 'invalid'
+      ? `; the INVALID index of that name (left by an interrupted build) is dropped first`
+      : facts.existing === 'valid'
+        ? `; it already exists (built by an earlier expand that stopped before recording it), so this is skipped`
+        : '';
+  return {
+    expand: [
+      {
+        id: id('expand', 'create-unique-index'),
+        description: `build unique index ${op.name} on ${where} while reads and writes go on${build}`,
+        sql: renderUniqueIndex(op),
+        lock: 'SHARE UPDATE EXCLUSIVE',
+        table,
+        tx: 'none',
+        index: indexStep(op, 'create'),
+      },
+    ],
+    dualWrite: [],
+    backfill: [],
+    verify: [],
+    checks: [{ id: id('verify', 'index-valid'), description: `unique index ${op.name} exists on ${where} and is valid`, sql: validCheckSql(op) }],
+    contract: [
+      {
+        id: id('contract', 'add-unique'),
+        description: `make index ${op.name} the UNIQUE constraint ${op.name} (catalog only, no scan)`,
+        sql: `ALTER TABLE ${qualified(op.schema, op.table)} ADD CONSTRAINT ${ident(op.name)} UNIQUE USING INDEX ${ident(op.name)}`,
+        lock: 'ACCESS EXCLUSIVE',
+        table,
+        tx: 'phase',
+        skipIf:
+          `SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint WHERE conrelid = pg_catalog.to_regclass(${literal(qualified(op.schema, op.table))}) ` +
+          `AND conname = ${literal(op.name)} AND contype = 'u') AS done`,
+      },
+    ],
+    rollback: [
+      {
+        id: id('rollback', 'drop-index'),
+        description: `drop index ${op.name} while reads and writes go on`,
+        sql: dropIndexSql(op),
+        lock: 'SHARE UPDATE EXCLUSIVE',
+        table,
+        tx: 'none',
+        index: indexStep(op, 'drop'),
+      },
+    ],
+    triggers: [],
+  };
+}
+
+/**
+ * PostgreSQL's verdict on a unique btree index over these columns (a type without a btree
+ * operator class, such as json, fails), or null: built on an empty temporary copy of the table
+ * in a transaction that is rolled back. Null too when the session may not create temporary tables.
+ */
+async function tryIndex(db: Queryable, op: AddUnique): Promise<string | null> {
+  const copy = `CREATE TEMPORARY TABLE ${ident(op.table)} (LIKE ${qualified(op.schema, op.table)})`;
+  return inRolledBackTransaction(db, async (c) => {
+    await c.query(`SET LOCAL lock_timeout = ${TRIAL_LOCK_TIMEOUT_MS}`);
+    const [row] = await queryRows<{ temp: boolean }>(c, `SELECT pg_catalog.has_database_privilege(pg_catalog.current_database(), 'TEMPORARY') AS temp`);
+    if (!row?.temp) return null;
+    try {
+      await c.query(copy);
+      await c.query(`CREATE UNIQUE INDEX ON pg_temp.${ident(op.table)} USING btree (${op.columns.map(ident).join(', ')})`);
+      return null;
+    } catch (error) {
+      if (sqlStateOf(error) === SqlState.lockNotAvailable) throw new LockTimeoutError(copy, 1, TRIAL_LOCK_TIMEOUT_MS, [], { cause: error });
+      if (!(error instanceof pg.DatabaseError)) throw error;
+      return error.message;
+    }
+  });
+}
+
+async function inspect(db: Queryable, op: AddUnique, path: string) {
+  const problems: PlanProblem[] = [];
+  const where = describeRef(tableOf(op));
+  const table = await findTable(db, tableOf(op));
+  if (!table) return { facts: null, problems: [{ path: `${path}.table`, message: `table ${where} does not exist` }] };
+  if (table.relkind === 'p')
+    problems.push({ path: `${path}.table`, message: `${where} is a partitioned table; CREATE INDEX CONCURRENTLY cannot build on it` });
+  else if (table.relkind !== 'r') problems.push({ path: `${path}.table`, message: `${where} is a ${relkindName(table.relkind)}; addUnique supports plain tables` });
+  op.columns.forEach((column, j) => {
+    if (!table.columns.some((c) => c.name === column)) problems.push({ path: `${path}.columns[${j}]`, message: `column ${column} does not exist in ${where}` });
+    else if (op.columns.indexOf(column) !== j) problems.push({ path: `${path}.columns[${j}]`, message: `column ${column} is listed twice` });
+  });
+  const taken = await findConstraint(db, table.oid, op.name);
+  if (taken) problems.push({ path: `${path}.name`, message: `${where} already has a ${constraintTypeName(taken.type)} named ${op.name}` });
+
+  let state: AddUniqueFacts['existing'] = 'none';
+  const existing = await findRelation(db, op.schema, op.name);
+  const relation = describeRef({ schema: op.schema, name: op.name });
+  if (existing && !existing.index) problems.push({ path: `${path}.name`, message: `${relation} is already the name of a ${relkindName(existing.relkind)}` });
+  else if (existing?.index) {
+    const i = existing.index;
+    // Only the index an earlier expand of this very operation built is taken over; rollback drops it.
+    const ours =
+      i.table.schema === op.schema &&
+      i.table.name === op.table &&
+      i.unique &&
+      i.predicate === null &&
+      (i.shape ?? '').startsWith('USING btree ') &&
+      i.columns.length === op.columns.length &&
+      i.columns.every((c, k) => c === op.columns[k]) &&
+      !taken &&
+      !i.replicaIdentity &&
+      (await indexConstraints(db, existing.oid)).length === 0;
+    if (ours) state = i.valid ? 'valid' : 'invalid';
+    else problems.push({ path: `${path}.name`, message: `index ${relation} already exists, on ${describeRef(i.table)}: ${i.definition}` });
+  }
+  if (problems.length) return { facts: null, problems };
+  const error = await tryIndex(db, op);
+  if (error) problems.push({ path: `${path}.columns`, message: `CREATE UNIQUE INDEX would fail: ${error}` });
+  return { facts: problems.length ? null : { existing: state }, problems };
+}
+
+async function drift(db: Queryable, op: AddUnique, _facts: AddUniqueFacts, _names: ObjectNames, completed: readonly string[]) {
+  if (!completed.includes('expand') || completed.includes('contract')) return [];
+  const existing = await findRelation(db, op.schema, op.name);
+  const name = `index ${op.name} (built by expand)`;
+  if (!existing?.index) return [`${name} is missing`];
+  if (existing.index.table.schema !== op.schema || existing.index.table.name !== op.table) return [`${name} is now on ${describeRef(existing.index.table)}`];
+  if (!existing.index.valid) return [`${name} is INVALID`];
+  return [];
+}
+
+export const addUniqueHandler: OperationHandler<AddUnique, AddUniqueFacts> = {
+  describe: (op) => `add UNIQUE ${op.name} on ${describeRef(tableOf(op))} (${op.columns.join(', ')})`,
+  columns: (op) => [
+    ...op.columns.map((column) => ({ schema: op.schema, table: op.table, column })),
+    indexNameClaim(op.schema, op.name),
+    constraintKey({ table: tableOf(op), name: op.name }),
+  ],
+  inspect,
+  steps,
+  drift,
+};
