@@ -20,6 +20,8 @@ export { createIndex, dropIndex } from './plan/define.js';
 export type { CreateIndex, CreateIndexInput, IndexMethod } from './operations/create-index.schema.js';
 export type { DropIndex, DropIndexInput } from './operations/drop-index.schema.js';
 export type { IndexStep } from './operations/types.js';
+export { setNotNull } from './plan/define.js';
+export type { SetNotNull, SetNotNullInput } from './operations/set-not-null.schema.js';
 export { addUnique } from './plan/define.js';
 export type { AddUnique, AddUniqueInput } from './operations/add-unique.schema.js';
 export { InvalidIndexLeftError, UniqueIndexDuplicatesError } from './errors.js';

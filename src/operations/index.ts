@@ -6,6 +6,7 @@ import { addCheckHandler } from './add-check.js';
 import { addForeignKeyHandler } from './add-foreign-key.js';
 import { createIndexHandler } from './create-index.js';
 import { dropIndexHandler } from './drop-index.js';
+import { setNotNullHandler } from './set-not-null.js';
 import { addUniqueHandler } from './add-unique.js';
 import type { OperationHandler, OperationHandlers, OperationSteps } from './types.js';
 
@@ -17,6 +18,7 @@ export const operationHandlers: OperationHandlers = {
   addForeignKey: addForeignKeyHandler,
   createIndex: createIndexHandler,
   dropIndex: dropIndexHandler,
+  setNotNull: setNotNullHandler,
   addUnique: addUniqueHandler,
 };
 

@@ -140,9 +140,15 @@ export interface FactsByKind {
   dropIndex: DropIndexFacts;
   addCheck: AddCheckFacts;
   addForeignKey: AddForeignKeyFacts;
+  setNotNull: SetNotNullFacts;
   addUnique: CreateIndexFacts;
 }
 export type FactsOf<K extends OperationKind> = FactsByKind[K];
+
+/** The key setNotNull's backfill and verification batch on. */
+export interface SetNotNullFacts {
+  key: BatchKey;
+}
 
 /** The key verification reads the table's existing rows on. */
 export interface AddCheckFacts {

@@ -4,6 +4,7 @@ import type { AddForeignKeyInput } from '../operations/add-foreign-key.schema.js
 import type { AddUniqueInput } from '../operations/add-unique.schema.js';
 import type { CreateIndexInput } from '../operations/create-index.schema.js';
 import type { DropIndexInput } from '../operations/drop-index.schema.js';
+import type { SetNotNullInput } from '../operations/set-not-null.schema.js';
 import type { MigrationInput, RenameColumnInput } from './model.js';
 
 /**
@@ -36,6 +37,10 @@ export function createIndex(options: Omit<CreateIndexInput, 'kind'>): CreateInde
 
 export function dropIndex(options: Omit<DropIndexInput, 'kind'>): DropIndexInput {
   return { kind: 'dropIndex', ...options };
+}
+
+export function setNotNull(options: Omit<SetNotNullInput, 'kind'>): SetNotNullInput {
+  return { kind: 'setNotNull', ...options };
 }
 
 export function addUnique(options: Omit<AddUniqueInput, 'kind'>): AddUniqueInput {

@@ -1,0 +1,257 @@
+import pg from 'pg';
+import { describeRef, findTable, functionExists, relkindName, triggerState, type TableRef } from '../catalog/introspect.js';
+import { queryRows, type Queryable } from '../db/queryable.js';
+import { inRolledBackTransaction, singleStatement } from '../db/rolled-back.js';
+import { LockTimeoutError, SqlState, sqlStateOf, type PlanProblem } from '../errors.js';
+import { dollarQuote, ident, literal, qualified } from '../sql/ident.js';
+import { PGSHIFT_SCHEMA } from './names.js';
+import type { SetNotNull } from './set-not-null.schema.js';
+import type { DdlStep, ObjectNames, OperationHandler, OperationSteps, SetNotNullFacts } from './types.js';
+
+/** How long inspect waits for its locks on the table (trying `fill`, looking for NULLs). */
+const TRIAL_LOCK_TIMEOUT_MS = 5000;
+
+function tableOf(op: SetNotNull): TableRef {
+  return { schema: op.schema, name: op.table };
+}
+
+/** Body of the dual-write trigger: a NULL written by the old app becomes `fill`; any other value is kept. */
+export function fillFunctionBody(column: string, fill: string): string {
+  const c = `NEW.${ident(column)}`;
+  return ['BEGIN', `  IF ${c} IS NULL THEN ${c} := (${fill}); END IF;`, '  RETURN NEW;', 'END'].join('\n');
+}
+
+/**
+ * `fill` is trusted SQL from the plan author, inserted verbatim inside parentheses in the trigger
+ * and the backfill; inspect has PostgreSQL try it in both shapes first.
+ */
+function steps(op: SetNotNull, facts: SetNotNullFacts, names: ObjectNames, index: number): OperationSteps {
+  const table = tableOf(op);
+  const t = qualified(op.schema, op.table);
+  const col = ident(op.column);
+  const fn = qualified(PGSHIFT_SCHEMA, names.function);
+  const trigger = ident(names.trigger);
+  const check = ident(names.notNullCheck);
+  const id = (phase: string, what: string) => `${index}.${phase}.${what}`;
+  const constraintExists = (extra = '') =>
+    `SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint WHERE conrelid = pg_catalog.to_regclass(${literal(t)}) ` +
+    `AND conname = ${literal(names.notNullCheck)}${extra}) AS done`;
+  const fill = op.fill;
+
+  const dualWrite: DdlStep[] =
+    fill === undefined
+      ? []
+      : [
+          {
+            id: id('dual-write', 'function'),
+            description: `trigger function replacing a NULL written to ${op.column} with the fill value`,
+            sql: `CREATE OR REPLACE FUNCTION ${fn}() RETURNS trigger LANGUAGE plpgsql AS ${dollarQuote(`\n${fillFunctionBody(op.column, fill)}\n`)}`,
+            lock: 'none',
+            table: null,
+            tx: 'phase',
+          },
+          {
+            id: id('dual-write', 'trigger'),
+            description: `fire it before every INSERT and UPDATE of ${describeRef(table)}`,
+            sql: `CREATE TRIGGER ${trigger} BEFORE INSERT OR UPDATE ON ${t} FOR EACH ROW EXECUTE FUNCTION ${fn}()`,
+            lock: 'SHARE ROW EXCLUSIVE',
+            table,
+            tx: 'phase',
+          },
+        ];
+
+  const dropTrigger: DdlStep[] =
+    fill === undefined
+      ? []
+      : [
+          {
+            id: id('contract', 'drop-trigger'),
+            description: 'stop filling NULL writes: the column refuses them from now on',
+            sql: `DROP TRIGGER ${trigger} ON ${t}`,
+            lock: 'ACCESS EXCLUSIVE',
+            table,
+            tx: 'phase',
+          },
+          {
+            id: id('contract', 'drop-function'),
+            description: 'remove the trigger function',
+            sql: `DROP FUNCTION ${fn}()`,
+            lock: 'none',
+            table: null,
+            tx: 'phase',
+          },
+        ];
+
+  const contract: DdlStep[] = [
+    {
+      id: id('contract', 'not-null-check'),
+      description: `enforce ${op.column} IS NOT NULL on new writes at once, without a scan`,
+      sql: `ALTER TABLE ${t} ADD CONSTRAINT ${check} CHECK (${col} IS NOT NULL) NOT VALID`,
+      lock: 'ACCESS EXCLUSIVE',
+      table,
+      tx: 'own',
+      skipIf: constraintExists(),
+    },
+    {
+      id: id('contract', 'validate-check'),
+      description: 'scan existing rows while reads and writes continue',
+      sql: `ALTER TABLE ${t} VALIDATE CONSTRAINT ${check}`,
+      lock: 'SHARE UPDATE EXCLUSIVE',
+      table,
+      tx: 'own',
+      skipIf: constraintExists(' AND convalidated'),
+    },
+    {
+      id: id('contract', 'set-not-null'),
+      description: 'SET NOT NULL uses the validated check and skips its own scan',
+      sql: `ALTER TABLE ${t} ALTER COLUMN ${col} SET NOT NULL`,
+      lock: 'ACCESS EXCLUSIVE',
+      table,
+      tx: 'phase',
+    },
+    {
+      id: id('contract', 'drop-check'),
+      description: 'the check is redundant once the column is NOT NULL',
+      sql: `ALTER TABLE ${t} DROP CONSTRAINT ${check}`,
+      lock: 'ACCESS EXCLUSIVE',
+      table,
+      tx: 'phase',
+    },
+    ...dropTrigger,
+  ];
+
+  const rollback: DdlStep[] = [
+    {
+      id: id('rollback', 'drop-check'),
+      description: 'remove the NOT NULL check if contract added it',
+      sql: `ALTER TABLE ${t} DROP CONSTRAINT IF EXISTS ${check}`,
+      lock: 'ACCESS EXCLUSIVE',
+      table,
+      tx: 'phase',
+    },
+  ];
+  if (fill !== undefined) {
+    rollback.push(
+      {
+        id: id('rollback', 'drop-trigger'),
+        description: 'stop filling NULL writes',
+        sql: `DROP TRIGGER IF EXISTS ${trigger} ON ${t}`,
+        lock: 'ACCESS EXCLUSIVE',
+        table,
+        tx: 'phase',
+      },
+      {
+        id: id('rollback', 'drop-function'),
+        description: 'remove the trigger function',
+        sql: `DROP FUNCTION IF EXISTS ${fn}()`,
+        lock: 'none',
+        table: null,
+        tx: 'phase',
+      },
+    );
+  }
+
+  return {
+    expand: [],
+    dualWrite,
+    backfill:
+      fill === undefined
+        ? []
+        : [{ id: `${index}.backfill`, table, key: facts.key.columns, set: [{ column: op.column, expression: `(${fill})` }], pending: `${col} IS NULL` }],
+    verify: [{ id: `${index}.verify`, table, key: facts.key.columns, mismatch: `${col} IS NULL`, description: `${op.column} is not NULL` }],
+    checks: [],
+    contract,
+    rollback,
+    triggers: fill === undefined ? [] : [{ table, name: names.trigger }],
+  };
+}
+
+/**
+ * PostgreSQL's verdict on `fill` (null when fine) and whether the column holds NULLs, in a
+ * transaction that is rolled back. `SELECT (fill)` without FROM refuses a column reference (the
+ * trigger could not evaluate one); `EXPLAIN UPDATE … SET col = (fill) WHERE false` checks it is
+ * assignable to the column's type, as the trigger's and the backfill's assignments need.
+ */
+async function tryOnTable(db: Queryable, op: SetNotNull): Promise<{ fillError: string | null; hasNulls: boolean }> {
+  const t = qualified(op.schema, op.table);
+  const col = ident(op.column);
+  return inRolledBackTransaction(db, async (c) => {
+    await c.query(`SET LOCAL lock_timeout = ${TRIAL_LOCK_TIMEOUT_MS}`);
+    const guard = async <T>(sql: string, fn: () => Promise<T>): Promise<T> => {
+      try {
+        return await fn();
+      } catch (error) {
+        if (sqlStateOf(error) === SqlState.lockNotAvailable) throw new LockTimeoutError(sql, 1, TRIAL_LOCK_TIMEOUT_MS, [], { cause: error });
+        throw error;
+      }
+    };
+    const nullsSql = `SELECT EXISTS (SELECT 1 FROM ${t} WHERE ${col} IS NULL) AS nulls`;
+    const [row] = await guard(nullsSql, () => queryRows<{ nulls: boolean }>(c, nullsSql));
+    const hasNulls = row?.nulls ?? false;
+    if (op.fill === undefined) return { fillError: null, hasNulls };
+    await c.query('SAVEPOINT pgshift_fill');
+    const update = `EXPLAIN UPDATE ${t} SET ${col} = (${op.fill}) WHERE false`;
+    try {
+      await c.query(singleStatement(`SELECT (${op.fill})`));
+      await guard(update, () => c.query(singleStatement(update)));
+      return { fillError: null, hasNulls };
+    } catch (error) {
+      if (!(error instanceof pg.DatabaseError)) throw error;
+      return { fillError: error.message, hasNulls };
+    } finally {
+      await c.query('ROLLBACK TO SAVEPOINT pgshift_fill');
+    }
+  });
+}
+
+async function inspect(db: Queryable, op: SetNotNull, path: string) {
+  const problems: PlanProblem[] = [];
+  const where = describeRef(tableOf(op));
+  const table = await findTable(db, tableOf(op));
+  if (!table) {
+    problems.push({ path: `${path}.table`, message: `table ${where} does not exist` });
+    return { facts: null, problems };
+  }
+  if (table.relkind !== 'r') problems.push({ path: `${path}.table`, message: `${where} is a ${relkindName(table.relkind)}; setNotNull supports plain tables` });
+  if (table.hasInheritanceChildren) problems.push({ path: `${path}.table`, message: `${where} has inheritance children (not supported yet)` });
+  if (!table.key) {
+    problems.push({ path: `${path}.table`, message: `${where} has no primary key or unique index over NOT NULL columns to batch the backfill on` });
+  }
+  const column = table.columns.find((c) => c.name === op.column);
+  if (!column) {
+    problems.push({ path: `${path}.column`, message: `column ${op.column} does not exist in ${where}` });
+    return { facts: null, problems };
+  }
+  if (column.notNull) problems.push({ path: `${path}.column`, message: `${op.column} in ${where} is already NOT NULL` });
+  if (column.generated) problems.push({ path: `${path}.column`, message: `${op.column} is a generated column; its value cannot be filled` });
+  const { fillError, hasNulls } = await tryOnTable(db, op);
+  if (fillError !== null) problems.push({ path: `${path}.fill`, message: fillError });
+  if (hasNulls && op.fill === undefined) {
+    problems.push({ path: `${path}.fill`, message: `${op.column} in ${where} has NULLs: give fill, the value they take` });
+  }
+  if (problems.length || !table.key) return { facts: null, problems };
+  return { facts: { key: table.key }, problems };
+}
+
+async function drift(db: Queryable, op: SetNotNull, _facts: SetNotNullFacts, names: ObjectNames, completed: readonly string[]) {
+  const where = describeRef(tableOf(op));
+  const table = await findTable(db, tableOf(op));
+  if (!table) return [`table ${where} is gone`];
+  if (completed.includes('contract')) return [];
+  const problems: string[] = [];
+  if (!table.columns.some((c) => c.name === op.column)) problems.push(`column ${op.column} is missing from ${where}`);
+  if (op.fill !== undefined && completed.includes('dual-write')) {
+    const state = await triggerState(db, tableOf(op), names.trigger);
+    if (state !== 'enabled') problems.push(`dual-write trigger ${names.trigger} on ${where} is ${state}`);
+    if (!(await functionExists(db, PGSHIFT_SCHEMA, names.function))) problems.push(`trigger function ${PGSHIFT_SCHEMA}.${names.function} is missing`);
+  }
+  return problems;
+}
+
+export const setNotNullHandler: OperationHandler<SetNotNull, SetNotNullFacts> = {
+  describe: (op) => `set ${describeRef(tableOf(op))}.${op.column} NOT NULL`,
+  columns: (op) => [{ schema: op.schema, table: op.table, column: op.column }],
+  inspect,
+  steps,
+  drift,
+};
