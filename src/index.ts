@@ -24,6 +24,8 @@ export { setNotNull } from './plan/define.js';
 export type { SetNotNull, SetNotNullInput } from './operations/set-not-null.schema.js';
 export { addUnique } from './plan/define.js';
 export type { AddUnique, AddUniqueInput } from './operations/add-unique.schema.js';
+export { createTable } from './plan/define.js';
+export type { CreateTable, CreateTableInput } from './operations/create-table.schema.js';
 export { InvalidIndexLeftError, UniqueIndexDuplicatesError } from './errors.js';
 export { loadMigrationFile, loadMigrations } from './plan/load.js';
 export type { LoadedMigration } from './plan/load.js';

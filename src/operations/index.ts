@@ -8,6 +8,7 @@ import { createIndexHandler } from './create-index.js';
 import { dropIndexHandler } from './drop-index.js';
 import { setNotNullHandler } from './set-not-null.js';
 import { addUniqueHandler } from './add-unique.js';
+import { createTableHandler } from './create-table.js';
 import type { OperationHandler, OperationHandlers, OperationSteps } from './types.js';
 
 /** Exhaustive: adding an operation kind without a handler fails to compile. */
@@ -20,6 +21,7 @@ export const operationHandlers: OperationHandlers = {
   dropIndex: dropIndexHandler,
   setNotNull: setNotNullHandler,
   addUnique: addUniqueHandler,
+  createTable: createTableHandler,
 };
 
 export function handlerFor(op: Operation): OperationHandler<Operation, unknown> {

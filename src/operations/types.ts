@@ -142,6 +142,7 @@ export interface FactsByKind {
   addForeignKey: AddForeignKeyFacts;
   setNotNull: SetNotNullFacts;
   addUnique: CreateIndexFacts;
+  createTable: Record<string, never>;
 }
 export type FactsOf<K extends OperationKind> = FactsByKind[K];
 

@@ -2,6 +2,7 @@ import type { DropColumnInput } from '../operations/drop-column.schema.js';
 import type { AddCheckInput } from '../operations/add-check.schema.js';
 import type { AddForeignKeyInput } from '../operations/add-foreign-key.schema.js';
 import type { AddUniqueInput } from '../operations/add-unique.schema.js';
+import type { CreateTableInput } from '../operations/create-table.schema.js';
 import type { CreateIndexInput } from '../operations/create-index.schema.js';
 import type { DropIndexInput } from '../operations/drop-index.schema.js';
 import type { SetNotNullInput } from '../operations/set-not-null.schema.js';
@@ -45,4 +46,8 @@ export function setNotNull(options: Omit<SetNotNullInput, 'kind'>): SetNotNullIn
 
 export function addUnique(options: Omit<AddUniqueInput, 'kind'>): AddUniqueInput {
   return { kind: 'addUnique', ...options };
+}
+
+export function createTable(options: Omit<CreateTableInput, 'kind'>): CreateTableInput {
+  return { kind: 'createTable', ...options };
 }

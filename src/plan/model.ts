@@ -7,6 +7,7 @@ import { addCheckSchema } from '../operations/add-check.schema.js';
 import { addForeignKeySchema } from '../operations/add-foreign-key.schema.js';
 import { setNotNullSchema } from '../operations/set-not-null.schema.js';
 import { addUniqueSchema } from '../operations/add-unique.schema.js';
+import { createTableSchema } from '../operations/create-table.schema.js';
 
 export const renameColumnSchema = z.strictObject(
   {
@@ -19,7 +20,7 @@ export const renameColumnSchema = z.strictObject(
 );
 
 /** Every operation schema, discriminated on `kind`. Each operation's lives beside it in src/operations/. */
-const OPERATION_SCHEMAS = [renameColumnSchema, dropColumnSchema, createIndexSchema, dropIndexSchema, addCheckSchema, addForeignKeySchema, setNotNullSchema, addUniqueSchema] as const;
+const OPERATION_SCHEMAS = [renameColumnSchema, dropColumnSchema, createIndexSchema, dropIndexSchema, addCheckSchema, addForeignKeySchema, setNotNullSchema, addUniqueSchema, createTableSchema] as const;
 const KNOWN_KINDS = OPERATION_SCHEMAS.map((s) => s.shape.kind.value).join(', ');
 
 export const operationSchema = z.discriminatedUnion('kind', OPERATION_SCHEMAS, {

@@ -1,0 +1,148 @@
+import pg from 'pg';
+import { findRelation } from '../catalog/indexes.js';
+import { describeRef, relkindName, type TableRef } from '../catalog/introspect.js';
+import { queryRows, singleStatement, type Queryable } from '../db/queryable.js';
+import { inRolledBackTransaction } from '../db/rolled-back.js';
+import type { PlanProblem } from '../errors.js';
+import { dollarQuote, ident, literal, qualified } from '../sql/ident.js';
+import type { CreateTable } from './create-table.schema.js';
+import type { ObjectNames, OperationHandler, OperationSteps } from './types.js';
+
+/** createTable needs nothing recorded: the table it creates is all there is. */
+type CreateTableFacts = Record<string, never>;
+
+/** SQLSTATE of rollback's refusal to drop a table that holds rows. */
+export const TABLE_HAS_ROWS = 'PGS02';
+
+function tableOf(op: CreateTable): TableRef {
+  return { schema: op.schema, name: op.table };
+}
+
+function columnSql(c: CreateTable['columns'][number]): string {
+  return `${ident(c.name)} ${c.type}${c.notNull ? ' NOT NULL' : ''}${c.default !== undefined ? ` DEFAULT (${c.default})` : ''}`;
+}
+
+function primaryKeyOf(op: CreateTable): string[] {
+  return op.primaryKey ?? op.columns.filter((c) => c.primaryKey).map((c) => c.name);
+}
+
+/** The column definitions and the primary key, as inside CREATE TABLE's parentheses. */
+function definitions(op: CreateTable): string {
+  const key = primaryKeyOf(op);
+  return [...op.columns.map(columnSql), ...(key.length ? [`PRIMARY KEY (${key.map(ident).join(', ')})`] : [])].join(', ');
+}
+
+export function renderCreateTable(op: CreateTable): string {
+  return `CREATE TABLE ${qualified(op.schema, op.table)} (${definitions(op)})`;
+}
+
+/**
+ * Rollback drops the table only while it is empty: once the app has written to it, those rows are
+ * app data, and dropping them silently is never an undo. The lock comes first, so no row can
+ * arrive between the check and the drop.
+ */
+export function renderGuardedDrop(op: CreateTable): string {
+  const t = qualified(op.schema, op.table);
+  const body = [
+    'BEGIN',
+    `  IF pg_catalog.to_regclass(${literal(t)}) IS NULL THEN RETURN; END IF;`,
+    `  LOCK TABLE ${t} IN ACCESS EXCLUSIVE MODE;`,
+    `  IF EXISTS (SELECT 1 FROM ${t}) THEN`,
+    `    RAISE EXCEPTION USING ERRCODE = '${TABLE_HAS_ROWS}', MESSAGE = ${literal(`table ${describeRef(tableOf(op))} has rows; rollback does not drop app data`)},`,
+    `      HINT = ${literal('delete the rows first if they may go, or keep the table and write a migration that drops it')};`,
+    '  END IF;',
+    `  DROP TABLE ${t};`,
+    'END',
+  ].join('\n');
+  return `DO ${dollarQuote(`\n${body}\n`)}`;
+}
+
+function steps(op: CreateTable, _facts: CreateTableFacts, _names: ObjectNames, index: number): OperationSteps {
+  const table = tableOf(op);
+  const where = describeRef(table);
+  const t = literal(qualified(op.schema, op.table));
+  return {
+    expand: [
+      {
+        id: `${index}.expand.create-table`,
+        description: `create table ${where} (new and empty: no other table is locked)`,
+        sql: renderCreateTable(op),
+        lock: 'none',
+        table: null,
+        tx: 'phase',
+      },
+    ],
+    dualWrite: [],
+    backfill: [],
+    verify: [],
+    checks: [
+      {
+        id: `${index}.verify.table-present`,
+        description: `table ${where} (created by expand) is present`,
+        sql: `SELECT pg_catalog.to_regclass(${t}) IS NOT NULL AS ok, CASE WHEN pg_catalog.to_regclass(${t}) IS NULL THEN ${literal(`table ${where} is missing`)} END AS detail`,
+      },
+    ],
+    contract: [],
+    rollback: [
+      {
+        id: `${index}.rollback.drop-table`,
+        description: `drop table ${where} if it is still empty (refused if it has rows)`,
+        sql: renderGuardedDrop(op),
+        lock: 'ACCESS EXCLUSIVE',
+        table,
+        tx: 'phase',
+      },
+    ],
+    triggers: [],
+  };
+}
+
+/**
+ * PostgreSQL's verdict on a definition, or null: tried as a temporary table in a transaction that
+ * is rolled back, over the extended protocol (one statement only). Null too when the session may
+ * not create temporary tables; then expand is where such an error shows.
+ */
+async function tryDefinition(db: Queryable, sql: string): Promise<string | null> {
+  return inRolledBackTransaction(db, async (c) => {
+    const [row] = await queryRows<{ temp: boolean }>(c, `SELECT pg_catalog.has_database_privilege(pg_catalog.current_database(), 'TEMPORARY') AS temp`);
+    if (!row?.temp) return null;
+    try {
+      await c.query(singleStatement(sql));
+      return null;
+    } catch (error) {
+      if (!(error instanceof pg.DatabaseError)) throw error;
+      return error.message;
+    }
+  });
+}
+
+async function inspect(db: Queryable, op: CreateTable, path: string) {
+  const problems: PlanProblem[] = [];
+  const [schema] = await queryRows<{ ok: boolean }>(db, `SELECT pg_catalog.to_regnamespace($1) IS NOT NULL AS ok`, [ident(op.schema)]);
+  if (!schema?.ok) problems.push({ path: `${path}.schema`, message: `schema ${op.schema} does not exist` });
+  const taken = await findRelation(db, op.schema, op.table);
+  if (taken) problems.push({ path: `${path}.table`, message: `${describeRef(tableOf(op))} already exists (a ${relkindName(taken.relkind)})` });
+  // Each column alone first, so a bad type or default is reported at its own path.
+  for (const [i, c] of op.columns.entries()) {
+    const error = await tryDefinition(db, `CREATE TEMPORARY TABLE pgshift_trial (${columnSql(c)})`);
+    if (error) problems.push({ path: `${path}.columns[${i}]`, message: `CREATE TABLE would fail: ${error}` });
+  }
+  if (!problems.length) {
+    const error = await tryDefinition(db, `CREATE TEMPORARY TABLE pgshift_trial (${definitions(op)})`);
+    if (error) problems.push({ path: `${path}.${op.primaryKey ? 'primaryKey' : 'columns'}`, message: `CREATE TABLE would fail: ${error}` });
+  }
+  return { facts: problems.length ? null : {}, problems };
+}
+
+async function drift(db: Queryable, op: CreateTable, _facts: CreateTableFacts, _names: ObjectNames, completed: readonly string[]) {
+  if (!completed.includes('expand') || completed.includes('contract')) return [];
+  return (await findRelation(db, op.schema, op.table)) ? [] : [`table ${describeRef(tableOf(op))} (created by expand) is missing`];
+}
+
+export const createTableHandler: OperationHandler<CreateTable, CreateTableFacts> = {
+  describe: (op) => `create table ${describeRef(tableOf(op))} (${op.columns.map((c) => c.name).join(', ')})`,
+  columns: (op) => [{ schema: op.schema, table: op.table, column: '(table)' }, ...op.columns.map((c) => ({ schema: op.schema, table: op.table, column: c.name }))],
+  inspect,
+  steps,
+  drift,
+};
