@@ -12,19 +12,19 @@ export function indexNameClaim(schema: string, name: string): { schema: string; 
   return { schema, table: name, column: '(index)' };
 }
 
-/** Within one migration, an index name may be created or dropped once. */
+/** Within one migration, an index name may be created (by createIndex or addUnique) or dropped once. */
 export function indexNameProblems(migration: Migration): PlanProblem[] {
   const problems: PlanProblem[] = [];
   const seen = new Map<string, number>();
   migration.operations.forEach((op, i) => {
-    if (op.kind !== 'createIndex' && op.kind !== 'dropIndex') return;
+    if (op.kind !== 'createIndex' && op.kind !== 'dropIndex' && op.kind !== 'addUnique') return;
     const key = `${op.schema}.${op.name}`;
     const earlier = seen.get(key);
     if (earlier === undefined) seen.set(key, i);
     else
       problems.push({
         path: `operations[${i}].name`,
-        message: `index ${op.name} is already ${migration.operations[earlier]!.kind === 'createIndex' ? 'created' : 'dropped'} by operations[${earlier}] (use a second migration)`,
+        message: `index ${op.name} is already ${migration.operations[earlier]!.kind === 'dropIndex' ? 'dropped' : 'created'} by operations[${earlier}] (use a second migration)`,
       });
   });
   return problems;

@@ -103,5 +103,13 @@ describe('addUnique plan validation', () => {
       'operations[0].columns[1]: longer than 63 bytes (PostgreSQL would truncate it)',
     ]);
     expect(problems([{ kind: 'addUnique' }])).toEqual(['operations[0].table: required', 'operations[0].name: required', 'operations[0].columns: required']);
+    // Its index shares the namespace of createIndex's: the second build would otherwise find the first's index and skip.
+    expect(
+      problems([
+        { kind: 'createIndex', table: 't', name: 'u', columns: ['a'] },
+        { kind: 'addUnique', table: 't', name: 'u', columns: ['a'] },
+        { kind: 'addUnique', schema: 'other', table: 't', name: 'u', columns: ['a'] },
+      ]),
+    ).toEqual(['operations[1].name: index u is already created by operations[0] (use a second migration)']);
   });
 });
