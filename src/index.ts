@@ -22,6 +22,8 @@ export type { DropIndex, DropIndexInput } from './operations/drop-index.schema.j
 export type { IndexStep } from './operations/types.js';
 export { setNotNull } from './plan/define.js';
 export type { SetNotNull, SetNotNullInput } from './operations/set-not-null.schema.js';
+export { addColumn } from './plan/define.js';
+export type { AddColumn, AddColumnInput } from './operations/add-column.schema.js';
 export { addUnique } from './plan/define.js';
 export type { AddUnique, AddUniqueInput } from './operations/add-unique.schema.js';
 export { createTable } from './plan/define.js';

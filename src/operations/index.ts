@@ -7,6 +7,7 @@ import { addForeignKeyHandler } from './add-foreign-key.js';
 import { createIndexHandler } from './create-index.js';
 import { dropIndexHandler } from './drop-index.js';
 import { setNotNullHandler } from './set-not-null.js';
+import { addColumnHandler } from './add-column.js';
 import { addUniqueHandler } from './add-unique.js';
 import { createTableHandler } from './create-table.js';
 import type { OperationHandler, OperationHandlers, OperationSteps } from './types.js';
@@ -20,6 +21,7 @@ export const operationHandlers: OperationHandlers = {
   createIndex: createIndexHandler,
   dropIndex: dropIndexHandler,
   setNotNull: setNotNullHandler,
+  addColumn: addColumnHandler,
   addUnique: addUniqueHandler,
   createTable: createTableHandler,
 };

@@ -141,10 +141,18 @@ export interface FactsByKind {
   addCheck: AddCheckFacts;
   addForeignKey: AddForeignKeyFacts;
   setNotNull: SetNotNullFacts;
+  addColumn: AddColumnFacts;
   addUnique: CreateIndexFacts;
   createTable: Record<string, never>;
 }
 export type FactsOf<K extends OperationKind> = FactsByKind[K];
+
+/** addColumn: the batch key (null when nothing is backfilled or verified), and PostgreSQL's verdict on the default. */
+export interface AddColumnFacts {
+  key: BatchKey | null;
+  /** ADD COLUMN … DEFAULT would rewrite the table (atthasmissing stays false on a trial copy). */
+  volatileDefault: boolean;
+}
 
 /** The key setNotNull's backfill and verification batch on. */
 export interface SetNotNullFacts {

@@ -6,6 +6,7 @@ import type { CreateTableInput } from '../operations/create-table.schema.js';
 import type { CreateIndexInput } from '../operations/create-index.schema.js';
 import type { DropIndexInput } from '../operations/drop-index.schema.js';
 import type { SetNotNullInput } from '../operations/set-not-null.schema.js';
+import type { AddColumnInput } from '../operations/add-column.schema.js';
 import type { MigrationInput, RenameColumnInput } from './model.js';
 
 /**
@@ -42,6 +43,10 @@ export function dropIndex(options: Omit<DropIndexInput, 'kind'>): DropIndexInput
 
 export function setNotNull(options: Omit<SetNotNullInput, 'kind'>): SetNotNullInput {
   return { kind: 'setNotNull', ...options };
+}
+
+export function addColumn(options: Omit<AddColumnInput, 'kind'>): AddColumnInput {
+  return { kind: 'addColumn', ...options };
 }
 
 export function addUnique(options: Omit<AddUniqueInput, 'kind'>): AddUniqueInput {

@@ -6,6 +6,7 @@ import { dropIndexSchema } from '../operations/drop-index.schema.js';
 import { addCheckSchema } from '../operations/add-check.schema.js';
 import { addForeignKeySchema } from '../operations/add-foreign-key.schema.js';
 import { setNotNullSchema } from '../operations/set-not-null.schema.js';
+import { addColumnSchema } from '../operations/add-column.schema.js';
 import { addUniqueSchema } from '../operations/add-unique.schema.js';
 import { createTableSchema } from '../operations/create-table.schema.js';
 
@@ -20,7 +21,7 @@ export const renameColumnSchema = z.strictObject(
 );
 
 /** Every operation schema, discriminated on `kind`. Each operation's lives beside it in src/operations/. */
-const OPERATION_SCHEMAS = [renameColumnSchema, dropColumnSchema, createIndexSchema, dropIndexSchema, addCheckSchema, addForeignKeySchema, setNotNullSchema, addUniqueSchema, createTableSchema] as const;
+const OPERATION_SCHEMAS = [renameColumnSchema, dropColumnSchema, createIndexSchema, dropIndexSchema, addCheckSchema, addForeignKeySchema, setNotNullSchema, addColumnSchema, addUniqueSchema, createTableSchema] as const;
 const KNOWN_KINDS = OPERATION_SCHEMAS.map((s) => s.shape.kind.value).join(', ');
 
 export const operationSchema = z.discriminatedUnion('kind', OPERATION_SCHEMAS, {

@@ -1,0 +1,249 @@
+import pg from 'pg';
+import { describeRef, findTable, functionExists, relkindName, triggerState, type TableRef } from '../catalog/introspect.js';
+import { queryRows, type Queryable } from '../db/queryable.js';
+import { inRolledBackTransaction, singleStatement } from '../db/rolled-back.js';
+import { LockTimeoutError, SqlState, sqlStateOf, type PlanProblem } from '../errors.js';
+import { dollarQuote, ident, literal, qualified } from '../sql/ident.js';
+import type { AddColumn } from './add-column.schema.js';
+import { PGSHIFT_SCHEMA } from './names.js';
+import type { AddColumnFacts, DdlStep, ObjectNames, OperationHandler, OperationSteps } from './types.js';
+
+/** How long inspect waits for ACCESS SHARE on the table to copy its shape. */
+const TRIAL_LOCK_TIMEOUT_MS = 5000;
+
+function tableOf(op: AddColumn): TableRef {
+  return { schema: op.schema, name: op.table };
+}
+
+/** The value existing rows (and rows written without one) get, if any. */
+function fillOf(op: AddColumn, facts: AddColumnFacts): string | null {
+  if (op.backfill !== undefined) return op.backfill;
+  return op.default !== undefined && facts.volatileDefault ? op.default : null;
+}
+
+/**
+ * Body of the dual-write trigger: a row written without the new column gets the backfill
+ * expression, evaluated over the row under the table's name (so `price * qty` and
+ * `orders.price * orders.qty` both read NEW). Column names win over PL/pgSQL variables.
+ */
+export function computeFunctionBody(table: string, column: string, expression: string): string {
+  const c = `NEW.${ident(column)}`;
+  return [
+    '#variable_conflict use_column',
+    'BEGIN',
+    `  IF ${c} IS NULL THEN`,
+    `    ${c} := (SELECT (${expression}) FROM (SELECT (NEW).*) AS ${ident(table)});`,
+    '  END IF;',
+    '  RETURN NEW;',
+    'END',
+  ].join('\n');
+}
+
+function steps(op: AddColumn, facts: AddColumnFacts, names: ObjectNames, index: number): OperationSteps {
+  const table = tableOf(op);
+  const t = qualified(op.schema, op.table);
+  const col = ident(op.column);
+  const fn = qualified(PGSHIFT_SCHEMA, names.function);
+  const trigger = ident(names.trigger);
+  const check = ident(names.notNullCheck);
+  const id = (phase: string, what: string) => `${index}.${phase}.${what}`;
+  const constraintExists = (extra = '') =>
+    `SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint WHERE conrelid = pg_catalog.to_regclass(${literal(t)}) ` +
+    `AND conname = ${literal(names.notNullCheck)}${extra}) AS done`;
+  const fill = fillOf(op, facts);
+  const step = (phase: string, what: string, description: string, sql: string, lock: DdlStep['lock'], tx: DdlStep['tx'] = 'phase'): DdlStep => ({
+    id: id(phase, what),
+    description,
+    sql,
+    lock,
+    table: lock === 'none' ? null : table,
+    tx,
+  });
+
+  const expand: DdlStep[] = [];
+  if (op.default === undefined) {
+    expand.push(step('expand', 'add-column', `add ${op.column} (nullable, no default: no table rewrite)`, `ALTER TABLE ${t} ADD COLUMN ${col} ${op.type}`, 'ACCESS EXCLUSIVE'));
+  } else if (!facts.volatileDefault) {
+    expand.push(
+      step(
+        'expand',
+        'add-column',
+        `add ${op.column} with a non-volatile default: existing rows read it from the catalog, no rewrite`,
+        `ALTER TABLE ${t} ADD COLUMN ${col} ${op.type} DEFAULT (${op.default})`,
+        'ACCESS EXCLUSIVE',
+      ),
+    );
+  } else {
+    expand.push(
+      step('expand', 'add-column', `add ${op.column} without its volatile default (which would rewrite the table)`, `ALTER TABLE ${t} ADD COLUMN ${col} ${op.type}`, 'ACCESS EXCLUSIVE'),
+      step('expand', 'set-default', 'the default for rows inserted from now on; the backfill gives it to existing rows', `ALTER TABLE ${t} ALTER COLUMN ${col} SET DEFAULT (${op.default})`, 'ACCESS EXCLUSIVE'),
+    );
+  }
+
+  const dualWrite: DdlStep[] = [];
+  const dropTrigger: DdlStep[] = [];
+  const rollback: DdlStep[] = [];
+  if (op.notNull) {
+    rollback.push(step('rollback', 'drop-check', 'remove the NOT NULL check if contract added it', `ALTER TABLE ${t} DROP CONSTRAINT IF EXISTS ${check}`, 'ACCESS EXCLUSIVE'));
+  }
+  if (op.backfill !== undefined) {
+    dualWrite.push(
+      step(
+        'dual-write',
+        'function',
+        `trigger function computing ${op.column} for rows written without it`,
+        `CREATE OR REPLACE FUNCTION ${fn}() RETURNS trigger LANGUAGE plpgsql AS ${dollarQuote(`\n${computeFunctionBody(op.table, op.column, op.backfill)}\n`)}`,
+        'none',
+      ),
+      step('dual-write', 'trigger', `fire it before every INSERT and UPDATE of ${describeRef(table)}`, `CREATE TRIGGER ${trigger} BEFORE INSERT OR UPDATE ON ${t} FOR EACH ROW EXECUTE FUNCTION ${fn}()`, 'SHARE ROW EXCLUSIVE'),
+    );
+    dropTrigger.push(
+      step('contract', 'drop-trigger', 'stop computing the column: the app writes it from now on', `DROP TRIGGER ${trigger} ON ${t}`, 'ACCESS EXCLUSIVE'),
+      step('contract', 'drop-function', 'remove the trigger function', `DROP FUNCTION ${fn}()`, 'none'),
+    );
+    rollback.push(
+      step('rollback', 'drop-trigger', 'stop computing the column', `DROP TRIGGER IF EXISTS ${trigger} ON ${t}`, 'ACCESS EXCLUSIVE'),
+      step('rollback', 'drop-function', 'remove the trigger function', `DROP FUNCTION IF EXISTS ${fn}()`, 'none'),
+    );
+  }
+  rollback.push(step('rollback', 'drop-column', `drop ${op.column}, which only this migration wrote`, `ALTER TABLE ${t} DROP COLUMN IF EXISTS ${col}`, 'ACCESS EXCLUSIVE'));
+
+  const contract: DdlStep[] = [];
+  if (op.notNull) {
+    contract.push(
+      { ...step('contract', 'not-null-check', `enforce ${op.column} IS NOT NULL on new writes at once, without a scan`, `ALTER TABLE ${t} ADD CONSTRAINT ${check} CHECK (${col} IS NOT NULL) NOT VALID`, 'ACCESS EXCLUSIVE', 'own'), skipIf: constraintExists() },
+      { ...step('contract', 'validate-check', 'scan existing rows while reads and writes continue', `ALTER TABLE ${t} VALIDATE CONSTRAINT ${check}`, 'SHARE UPDATE EXCLUSIVE', 'own'), skipIf: constraintExists(' AND convalidated') },
+      step('contract', 'set-not-null', 'SET NOT NULL uses the validated check and skips its own scan', `ALTER TABLE ${t} ALTER COLUMN ${col} SET NOT NULL`, 'ACCESS EXCLUSIVE'),
+      step('contract', 'drop-check', 'the check is redundant once the column is NOT NULL', `ALTER TABLE ${t} DROP CONSTRAINT ${check}`, 'ACCESS EXCLUSIVE'),
+    );
+  }
+  contract.push(...dropTrigger);
+
+  const checked = op.notNull || op.default !== undefined || op.backfill !== undefined;
+  const key = facts.key?.columns ?? [];
+  return {
+    expand,
+    dualWrite,
+    backfill: fill === null || !facts.key ? [] : [{ id: `${index}.backfill`, table, key, set: [{ column: op.column, expression: `(${fill})` }], pending: `${col} IS NULL` }],
+    verify: checked && facts.key ? [{ id: `${index}.verify`, table, key, mismatch: `${col} IS NULL`, description: `${op.column} is set` }] : [],
+    checks: [],
+    contract,
+    rollback,
+    triggers: op.backfill === undefined ? [] : [{ table, name: names.trigger }],
+  };
+}
+
+interface Trial {
+  problems: PlanProblem[];
+  volatileDefault: boolean;
+}
+
+/**
+ * Everything is tried on an empty temporary copy of the table (named like it), in a transaction
+ * that is rolled back, over the extended protocol (one statement each); the table itself gets
+ * only ACCESS SHARE. Whether the default is volatile is PostgreSQL's own call: ADD COLUMN stores a
+ * non-volatile default's value in pg_attribute (atthasmissing) instead of rewriting the table.
+ */
+async function trial(db: Queryable, op: AddColumn, path: string): Promise<Trial> {
+  const t = qualified(op.schema, op.table);
+  const copy = `pg_temp.${ident(op.table)}`;
+  const col = ident(op.column);
+  const problems: PlanProblem[] = [];
+  return inRolledBackTransaction(db, async (c) => {
+    await c.query(`SET LOCAL lock_timeout = ${TRIAL_LOCK_TIMEOUT_MS}`);
+    const [priv] = await queryRows<{ temp: boolean }>(c, `SELECT pg_catalog.has_database_privilege(pg_catalog.current_database(), 'TEMPORARY') AS temp`);
+    if (!priv?.temp) {
+      problems.push({ path: `${path}.type`, message: 'addColumn needs the TEMPORARY privilege to try the type and expressions on an empty copy of the table' });
+      return { problems, volatileDefault: true };
+    }
+    try {
+      await c.query(`CREATE TEMPORARY TABLE ${ident(op.table)} (LIKE ${t})`);
+    } catch (error) {
+      if (sqlStateOf(error) === SqlState.lockNotAvailable) throw new LockTimeoutError(`CREATE TEMPORARY TABLE … (LIKE ${t})`, 1, TRIAL_LOCK_TIMEOUT_MS, [], { cause: error });
+      throw error;
+    }
+    let n = 0;
+    /** Runs one trial statement under a savepoint; a PostgreSQL error becomes a problem at `field`. */
+    const attempt = async (field: string, sql: string): Promise<boolean> => {
+      const sp = `pgshift_try_${++n}`;
+      await c.query(`SAVEPOINT ${sp}`);
+      try {
+        await c.query(singleStatement(sql));
+        await c.query(`RELEASE SAVEPOINT ${sp}`);
+        return true;
+      } catch (error) {
+        await c.query(`ROLLBACK TO SAVEPOINT ${sp}`);
+        if (!(error instanceof pg.DatabaseError)) throw error;
+        problems.push({ path: `${path}.${field}`, message: error.message });
+        return false;
+      }
+    };
+    if (!(await attempt('type', `SELECT NULL::${op.type}`))) return { problems, volatileDefault: true };
+    if (!(await attempt('type', `ALTER TABLE ${copy} ADD COLUMN ${col} ${op.type}`))) return { problems, volatileDefault: true };
+    let volatileDefault = false;
+    if (op.default !== undefined && (await attempt('default', `ALTER TABLE ${copy} ALTER COLUMN ${col} SET DEFAULT (${op.default})`))) {
+      await c.query(`ALTER TABLE ${copy} DROP COLUMN ${col}`);
+      await c.query(`ALTER TABLE ${copy} ADD COLUMN ${col} ${op.type} DEFAULT (${op.default})`);
+      const [row] = await queryRows<{ missing: boolean }>(
+        c,
+        `SELECT atthasmissing AS missing FROM pg_catalog.pg_attribute WHERE attrelid = ${literal(copy)}::regclass AND attname = $1`,
+        [op.column],
+      );
+      volatileDefault = !row?.missing;
+    }
+    if (op.backfill !== undefined) {
+      // The backfill's UPDATE, and the trigger's form of it.
+      if (await attempt('backfill', `EXPLAIN UPDATE ${copy} SET ${col} = (${op.backfill})`)) {
+        await attempt('backfill', `EXPLAIN SELECT (SELECT (${op.backfill}) FROM (SELECT (NULL::${copy}).*) AS ${ident(op.table)})`);
+      }
+    }
+    return { problems, volatileDefault };
+  });
+}
+
+async function inspect(db: Queryable, op: AddColumn, path: string) {
+  const problems: PlanProblem[] = [];
+  const where = describeRef(tableOf(op));
+  const table = await findTable(db, tableOf(op));
+  if (!table) {
+    problems.push({ path: `${path}.table`, message: `table ${where} does not exist` });
+    return { facts: null, problems };
+  }
+  if (table.relkind !== 'r') problems.push({ path: `${path}.table`, message: `${where} is a ${relkindName(table.relkind)}; addColumn supports plain tables` });
+  if (table.hasInheritanceChildren) problems.push({ path: `${path}.table`, message: `${where} has inheritance children (not supported yet)` });
+  if (table.isTyped) problems.push({ path: `${path}.table`, message: `${where} is a typed table (OF type); its columns come from the type` });
+  const needsKey = op.notNull || op.default !== undefined || op.backfill !== undefined;
+  if (needsKey && !table.key) {
+    problems.push({ path: `${path}.table`, message: `${where} has no primary key or unique index over NOT NULL columns to batch the backfill on` });
+  }
+  if (table.columns.some((c) => c.name === op.column)) problems.push({ path: `${path}.column`, message: `column ${op.column} already exists in ${where}` });
+  if (problems.length) return { facts: null, problems };
+  const tried = await trial(db, op, path);
+  problems.push(...tried.problems);
+  if (problems.length) return { facts: null, problems };
+  return { facts: { key: table.key, volatileDefault: tried.volatileDefault }, problems };
+}
+
+async function drift(db: Queryable, op: AddColumn, _facts: AddColumnFacts, names: ObjectNames, completed: readonly string[]) {
+  const where = describeRef(tableOf(op));
+  const table = await findTable(db, tableOf(op));
+  if (!table) return [`table ${where} is gone`];
+  if (completed.includes('contract')) return [];
+  const problems: string[] = [];
+  if (completed.includes('expand') && !table.columns.some((c) => c.name === op.column)) problems.push(`column ${op.column} (added by expand) is missing from ${where}`);
+  if (op.backfill !== undefined && completed.includes('dual-write')) {
+    const state = await triggerState(db, tableOf(op), names.trigger);
+    if (state !== 'enabled') problems.push(`dual-write trigger ${names.trigger} on ${where} is ${state}`);
+    if (!(await functionExists(db, PGSHIFT_SCHEMA, names.function))) problems.push(`trigger function ${PGSHIFT_SCHEMA}.${names.function} is missing`);
+  }
+  return problems;
+}
+
+export const addColumnHandler: OperationHandler<AddColumn, AddColumnFacts> = {
+  describe: (op) => `add column ${op.column} to ${describeRef(tableOf(op))}`,
+  // The columns the backfill expression reads are inside its SQL text, which is not parsed here.
+  columns: (op) => [{ schema: op.schema, table: op.table, column: op.column }],
+  inspect,
+  steps,
+  drift,
+};
