@@ -4,6 +4,7 @@ import { queryRows, type Queryable } from '../db/queryable.js';
 import { inRolledBackTransaction, singleStatement } from '../db/rolled-back.js';
 import { LockTimeoutError, SqlState, sqlStateOf, type PlanProblem } from '../errors.js';
 import { dollarQuote, ident, literal, qualified } from '../sql/ident.js';
+import { notNullViaCheck } from './not-null.js';
 import type { AddColumn } from './add-column.schema.js';
 import { PGSHIFT_SCHEMA } from './names.js';
 import type { AddColumnFacts, DdlStep, ObjectNames, OperationHandler, OperationSteps } from './types.js';
@@ -45,11 +46,7 @@ function steps(op: AddColumn, facts: AddColumnFacts, names: ObjectNames, index: 
   const col = ident(op.column);
   const fn = qualified(PGSHIFT_SCHEMA, names.function);
   const trigger = ident(names.trigger);
-  const check = ident(names.notNullCheck);
   const id = (phase: string, what: string) => `${index}.${phase}.${what}`;
-  const constraintExists = (extra = '') =>
-    `SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint WHERE conrelid = pg_catalog.to_regclass(${literal(t)}) ` +
-    `AND conname = ${literal(names.notNullCheck)}${extra}) AS done`;
   const fill = fillOf(op, facts);
   const step = (phase: string, what: string, description: string, sql: string, lock: DdlStep['lock'], tx: DdlStep['tx'] = 'phase'): DdlStep => ({
     id: id(phase, what),
@@ -83,9 +80,8 @@ function steps(op: AddColumn, facts: AddColumnFacts, names: ObjectNames, index: 
   const dualWrite: DdlStep[] = [];
   const dropTrigger: DdlStep[] = [];
   const rollback: DdlStep[] = [];
-  if (op.notNull) {
-    rollback.push(step('rollback', 'drop-check', 'remove the NOT NULL check if contract added it', `ALTER TABLE ${t} DROP CONSTRAINT IF EXISTS ${check}`, 'ACCESS EXCLUSIVE'));
-  }
+  const notNull = notNullViaCheck({ table, column: op.column, checkName: names.notNullCheck, index });
+  if (op.notNull) rollback.push(notNull.rollback);
   if (op.backfill !== undefined) {
     dualWrite.push(
       step(
@@ -109,14 +105,7 @@ function steps(op: AddColumn, facts: AddColumnFacts, names: ObjectNames, index: 
   rollback.push(step('rollback', 'drop-column', `drop ${op.column}, which only this migration wrote`, `ALTER TABLE ${t} DROP COLUMN IF EXISTS ${col}`, 'ACCESS EXCLUSIVE'));
 
   const contract: DdlStep[] = [];
-  if (op.notNull) {
-    contract.push(
-      { ...step('contract', 'not-null-check', `enforce ${op.column} IS NOT NULL on new writes at once, without a scan`, `ALTER TABLE ${t} ADD CONSTRAINT ${check} CHECK (${col} IS NOT NULL) NOT VALID`, 'ACCESS EXCLUSIVE', 'own'), skipIf: constraintExists() },
-      { ...step('contract', 'validate-check', 'scan existing rows while reads and writes continue', `ALTER TABLE ${t} VALIDATE CONSTRAINT ${check}`, 'SHARE UPDATE EXCLUSIVE', 'own'), skipIf: constraintExists(' AND convalidated') },
-      step('contract', 'set-not-null', 'SET NOT NULL uses the validated check and skips its own scan', `ALTER TABLE ${t} ALTER COLUMN ${col} SET NOT NULL`, 'ACCESS EXCLUSIVE'),
-      step('contract', 'drop-check', 'the check is redundant once the column is NOT NULL', `ALTER TABLE ${t} DROP CONSTRAINT ${check}`, 'ACCESS EXCLUSIVE'),
-    );
-  }
+  if (op.notNull) contract.push(...notNull.contract);
   contract.push(...dropTrigger);
 
   const checked = op.notNull || op.default !== undefined || op.backfill !== undefined;

@@ -7,6 +7,7 @@ import {
   triggerState,
   type TableRef,
 } from '../catalog/introspect.js';
+import { notNullViaCheck } from './not-null.js';
 import type { Queryable } from '../db/queryable.js';
 import type { PlanProblem } from '../errors.js';
 import type { RenameColumn } from '../plan/model.js';
@@ -50,11 +51,7 @@ function steps(op: RenameColumn, facts: RenameColumnFacts, names: ObjectNames, i
   const to = ident(op.to);
   const fn = qualified(PGSHIFT_SCHEMA, names.function);
   const trigger = ident(names.trigger);
-  const check = ident(names.notNullCheck);
   const id = (phase: string, what: string) => `${index}.${phase}.${what}`;
-  const constraintExists = (extra = '') =>
-    `SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint WHERE conrelid = ${literal(t)}::regclass ` +
-    `AND conname = ${literal(names.notNullCheck)}${extra}) AS done`;
 
   const collate = facts.collation ? ` COLLATE ${qualified(facts.collation.schema, facts.collation.name)}` : '';
   const expand: DdlStep[] = [
@@ -98,45 +95,8 @@ function steps(op: RenameColumn, facts: RenameColumnFacts, names: ObjectNames, i
     },
   ];
 
-  const contract: DdlStep[] = [];
-  if (facts.notNull) {
-    contract.push(
-      {
-        id: id('contract', 'not-null-check'),
-        description: `enforce NOT NULL on ${op.to} for new writes at once, without a scan`,
-        sql: `ALTER TABLE ${t} ADD CONSTRAINT ${check} CHECK (${to} IS NOT NULL) NOT VALID`,
-        lock: 'ACCESS EXCLUSIVE',
-        table,
-        tx: 'own',
-        skipIf: constraintExists(),
-      },
-      {
-        id: id('contract', 'validate-check'),
-        description: 'scan existing rows while reads and writes continue',
-        sql: `ALTER TABLE ${t} VALIDATE CONSTRAINT ${check}`,
-        lock: 'SHARE UPDATE EXCLUSIVE',
-        table,
-        tx: 'own',
-        skipIf: constraintExists(' AND convalidated'),
-      },
-      {
-        id: id('contract', 'set-not-null'),
-        description: 'SET NOT NULL uses the validated check and skips its own scan',
-        sql: `ALTER TABLE ${t} ALTER COLUMN ${to} SET NOT NULL`,
-        lock: 'ACCESS EXCLUSIVE',
-        table,
-        tx: 'phase',
-      },
-      {
-        id: id('contract', 'drop-check'),
-        description: 'the check is redundant once the column is NOT NULL',
-        sql: `ALTER TABLE ${t} DROP CONSTRAINT ${check}`,
-        lock: 'ACCESS EXCLUSIVE',
-        table,
-        tx: 'phase',
-      },
-    );
-  }
+  const notNull = notNullViaCheck({ table, column: op.to, checkName: names.notNullCheck, index });
+  const contract: DdlStep[] = facts.notNull ? [...notNull.contract] : [];
   contract.push(
     {
       id: id('contract', 'drop-trigger'),
@@ -175,14 +135,7 @@ function steps(op: RenameColumn, facts: RenameColumnFacts, names: ObjectNames, i
   });
 
   const rollback: DdlStep[] = [
-    {
-      id: id('rollback', 'drop-check'),
-      description: 'remove the NOT NULL check if contract added it',
-      sql: `ALTER TABLE ${t} DROP CONSTRAINT IF EXISTS ${check}`,
-      lock: 'ACCESS EXCLUSIVE',
-      table,
-      tx: 'phase',
-    },
+    notNull.rollback,
     {
       id: id('rollback', 'drop-trigger'),
       description: 'stop dual-writing',

@@ -3,8 +3,9 @@ import { describeRef, findTable, functionExists, relkindName, triggerState, type
 import { queryRows, type Queryable } from '../db/queryable.js';
 import { inRolledBackTransaction, singleStatement } from '../db/rolled-back.js';
 import { LockTimeoutError, SqlState, sqlStateOf, type PlanProblem } from '../errors.js';
-import { dollarQuote, ident, literal, qualified } from '../sql/ident.js';
+import { dollarQuote, ident, qualified } from '../sql/ident.js';
 import { PGSHIFT_SCHEMA } from './names.js';
+import { notNullViaCheck } from './not-null.js';
 import type { SetNotNull } from './set-not-null.schema.js';
 import type { DdlStep, ObjectNames, OperationHandler, OperationSteps, SetNotNullFacts } from './types.js';
 
@@ -31,11 +32,8 @@ function steps(op: SetNotNull, facts: SetNotNullFacts, names: ObjectNames, index
   const col = ident(op.column);
   const fn = qualified(PGSHIFT_SCHEMA, names.function);
   const trigger = ident(names.trigger);
-  const check = ident(names.notNullCheck);
   const id = (phase: string, what: string) => `${index}.${phase}.${what}`;
-  const constraintExists = (extra = '') =>
-    `SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint WHERE conrelid = pg_catalog.to_regclass(${literal(t)}) ` +
-    `AND conname = ${literal(names.notNullCheck)}${extra}) AS done`;
+  const notNull = notNullViaCheck({ table, column: op.column, checkName: names.notNullCheck, index });
   const fill = op.fill;
 
   const dualWrite: DdlStep[] =
@@ -83,52 +81,12 @@ function steps(op: SetNotNull, facts: SetNotNullFacts, names: ObjectNames, index
         ];
 
   const contract: DdlStep[] = [
-    {
-      id: id('contract', 'not-null-check'),
-      description: `enforce ${op.column} IS NOT NULL on new writes at once, without a scan`,
-      sql: `ALTER TABLE ${t} ADD CONSTRAINT ${check} CHECK (${col} IS NOT NULL) NOT VALID`,
-      lock: 'ACCESS EXCLUSIVE',
-      table,
-      tx: 'own',
-      skipIf: constraintExists(),
-    },
-    {
-      id: id('contract', 'validate-check'),
-      description: 'scan existing rows while reads and writes continue',
-      sql: `ALTER TABLE ${t} VALIDATE CONSTRAINT ${check}`,
-      lock: 'SHARE UPDATE EXCLUSIVE',
-      table,
-      tx: 'own',
-      skipIf: constraintExists(' AND convalidated'),
-    },
-    {
-      id: id('contract', 'set-not-null'),
-      description: 'SET NOT NULL uses the validated check and skips its own scan',
-      sql: `ALTER TABLE ${t} ALTER COLUMN ${col} SET NOT NULL`,
-      lock: 'ACCESS EXCLUSIVE',
-      table,
-      tx: 'phase',
-    },
-    {
-      id: id('contract', 'drop-check'),
-      description: 'the check is redundant once the column is NOT NULL',
-      sql: `ALTER TABLE ${t} DROP CONSTRAINT ${check}`,
-      lock: 'ACCESS EXCLUSIVE',
-      table,
-      tx: 'phase',
-    },
+    ...notNull.contract,
     ...dropTrigger,
   ];
 
   const rollback: DdlStep[] = [
-    {
-      id: id('rollback', 'drop-check'),
-      description: 'remove the NOT NULL check if contract added it',
-      sql: `ALTER TABLE ${t} DROP CONSTRAINT IF EXISTS ${check}`,
-      lock: 'ACCESS EXCLUSIVE',
-      table,
-      tx: 'phase',
-    },
+    notNull.rollback,
   ];
   if (fill !== undefined) {
     rollback.push(

@@ -83,7 +83,7 @@ $pgshift$`,
       ['ALTER TABLE "public"."users" DROP COLUMN "email"', 'ACCESS EXCLUSIVE', 'phase'],
     ]);
     expect(steps.contract[0]!.skipIf).toBe(
-      `SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint WHERE conrelid = '"public"."users"'::regclass AND conname = 'pgshift_nn_${h}') AS done`,
+      `SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint WHERE conrelid = pg_catalog.to_regclass('"public"."users"') AND conname = 'pgshift_nn_${h}') AS done`,
     );
     expect(steps.contract[1]!.skipIf).toContain('AND convalidated) AS done');
   });
