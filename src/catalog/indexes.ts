@@ -1,6 +1,7 @@
 import type { Queryable } from '../db/queryable.js';
 import { queryRows } from '../db/queryable.js';
-import type { TableRef } from './introspect.js';
+import { literal, qualified } from '../sql/ident.js';
+import { describeRef, type TableRef } from './introspect.js';
 
 /** A relation found by schema and name; the index fields are set only when it is an index. */
 export interface RelationInfo {
@@ -144,4 +145,22 @@ export async function indexState(db: Queryable, schema: string, name: string): P
   );
   if (!row) return 'missing';
   return row.valid ? 'valid' : 'invalid';
+}
+
+/**
+ * Verification's catalog check for an index a migration builds: it exists on the table, is valid
+ * and ready, and is unique exactly when asked. One row `{ ok, detail }`.
+ */
+export function indexValidCheckSql(index: { schema: string; name: string; table: TableRef; unique: boolean }): string {
+  const table = literal(qualified(index.table.schema, index.table.name));
+  const name = `index ${index.name}`;
+  return `SELECT coalesce(bool_and(i.indisvalid AND i.indisready AND i.indisunique = ${index.unique} AND i.indrelid = to_regclass(${table})), false) AS ok,
+       CASE WHEN count(*) = 0 THEN ${literal(`${name} does not exist`)}
+            WHEN NOT bool_and(i.indrelid = to_regclass(${table})) THEN ${literal(`${name} is not on ${describeRef(index.table)}`)}
+            WHEN NOT bool_and(i.indisvalid AND i.indisready) THEN ${literal(`${name} is INVALID`)}
+            WHEN NOT bool_and(i.indisunique = ${index.unique}) THEN ${literal(`${name} is ${index.unique ? 'not ' : ''}unique`)} END AS detail
+  FROM pg_catalog.pg_index i
+  JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid
+  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+ WHERE n.nspname = ${literal(index.schema)} AND c.relname = ${literal(index.name)}`;
 }

@@ -1,12 +1,12 @@
 import pg from 'pg';
 import { constraintTypeName, findConstraint } from '../catalog/constraints.js';
-import { findRelation, indexConstraints } from '../catalog/indexes.js';
 import { describeRef, findTable, relkindName, type TableRef } from '../catalog/introspect.js';
 import { dropIndexSql } from '../db/concurrent-index.js';
 import { queryRows, type Queryable } from '../db/queryable.js';
 import { inRolledBackTransaction } from '../db/rolled-back.js';
 import { LockTimeoutError, SqlState, sqlStateOf, type PlanProblem } from '../errors.js';
 import { ident, literal, qualified } from '../sql/ident.js';
+import { findRelation, indexConstraints, indexValidCheckSql } from '../catalog/indexes.js';
 import type { AddUnique } from './add-unique.schema.js';
 import { constraintKey } from './constraint-steps.js';
 import { indexNameClaim } from './index-names.js';
@@ -31,22 +31,8 @@ export function renderUniqueIndex(op: AddUnique): string {
   return `CREATE UNIQUE INDEX CONCURRENTLY ${ident(op.name)} ON ${qualified(op.schema, op.table)} USING btree (${op.columns.map(ident).join(', ')})`;
 }
 
-/**
- * Verification's catalog check. A valid unique index already proves there are no duplicate keys
- * (the build would have failed on one), so no row scan is needed.
- */
 function validCheckSql(op: AddUnique): string {
-  const table = literal(qualified(op.schema, op.table));
-  const name = `index ${op.name}`;
-  return `SELECT coalesce(bool_and(i.indisvalid AND i.indisready AND i.indisunique AND i.indrelid = to_regclass(${table})), false) AS ok,
-       CASE WHEN count(*) = 0 THEN ${literal(`${name} does not exist`)}
-            WHEN NOT bool_and(i.indrelid = to_regclass(${table})) THEN ${literal(`${name} is not on ${describeRef(tableOf(op))}`)}
-            WHEN NOT bool_and(i.indisvalid AND i.indisready) THEN ${literal(`${name} is INVALID`)}
-            WHEN NOT bool_and(i.indisunique) THEN ${literal(`${name} is not unique`)} END AS detail
-  FROM pg_catalog.pg_index i
-  JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid
-  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
- WHERE n.nspname = ${literal(op.schema)} AND c.relname = ${literal(op.name)}`;
+  return indexValidCheckSql({ schema: op.schema, name: op.name, table: tableOf(op), unique: true });
 }
 
 /**

@@ -1,7 +1,7 @@
-import { findRelation, indexConstraints, indexShapeSql } from '../catalog/indexes.js';
 import { describeRef, findTable, relkindName, type TableRef } from '../catalog/introspect.js';
 import { dropIndexSql } from '../db/concurrent-index.js';
 import { singleStatement } from '../db/queryable.js';
+import { findRelation, indexConstraints, indexShapeSql, indexValidCheckSql } from '../catalog/indexes.js';
 import type { Queryable } from '../db/queryable.js';
 import { SqlState, sqlStateOf, type PlanProblem } from '../errors.js';
 import { dollarQuote, ident, literal, qualified } from '../sql/ident.js';
@@ -25,19 +25,8 @@ function indexStep(op: CreateIndex, action: IndexStep['action']): IndexStep {
   return { action, schema: op.schema, name: op.name, table: op.table, unique: op.unique, columns: op.columns, where: op.where ?? null };
 }
 
-/** Verification's catalog check: the index exists on the table, is valid, and is unique if asked. */
 function validCheckSql(op: CreateIndex): string {
-  const table = literal(qualified(op.schema, op.table));
-  const name = `index ${op.name}`;
-  return `SELECT coalesce(bool_and(i.indisvalid AND i.indisready AND i.indisunique = ${op.unique} AND i.indrelid = to_regclass(${table})), false) AS ok,
-       CASE WHEN count(*) = 0 THEN ${literal(`${name} does not exist`)}
-            WHEN NOT bool_and(i.indrelid = to_regclass(${table})) THEN ${literal(`${name} is not on ${describeRef(tableOf(op))}`)}
-            WHEN NOT bool_and(i.indisvalid AND i.indisready) THEN ${literal(`${name} is INVALID`)}
-            WHEN NOT bool_and(i.indisunique = ${op.unique}) THEN ${literal(`${name} is ${op.unique ? 'not ' : ''}unique`)} END AS detail
-  FROM pg_catalog.pg_index i
-  JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid
-  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
- WHERE n.nspname = ${literal(op.schema)} AND c.relname = ${literal(op.name)}`;
+  return indexValidCheckSql({ schema: op.schema, name: op.name, table: tableOf(op), unique: op.unique });
 }
 
 function steps(op: CreateIndex, facts: CreateIndexFacts, _names: ObjectNames, index: number): OperationSteps {
