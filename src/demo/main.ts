@@ -24,7 +24,7 @@ const WRITER_INSERT_SHARE = 0.3;
 interface DemoOptions {
   rows: number;
   databaseUrl?: string;
-  batchSize: number;
+  batchSize?: number;
 }
 
 interface DemoDatabase {
@@ -49,7 +49,7 @@ interface Report {
   serverVersion: string;
   where: string;
   rows: number;
-  batchSize: number;
+  batchSize?: number;
   seedSeconds: number;
   timings: Timing[];
   backfill: { rowsDone: number; batches: number };
@@ -75,7 +75,7 @@ function parseOptions(argv: string[]): DemoOptions {
     .description('Rename users.email to email_address with pgshift while an old and a new app version keep writing.')
     .option('--rows <n>', 'rows in the users table', positiveInt('--rows'), 200_000)
     .option('--database-url <url>', 'use this server (a fresh database is created and dropped); default: start an embedded PostgreSQL')
-    .option('--batch-size <n>', 'rows per backfill batch', positiveInt('--batch-size'), 2000)
+    .option('--batch-size <n>', 'fixed rows per backfill batch (default: adaptive, as pgshift advance)', positiveInt('--batch-size'))
     .parse(argv)
     .opts<DemoOptions>();
 }
@@ -194,7 +194,7 @@ async function migrateUnderLoad(
   pgshift: Pgshift,
   migrationId: string,
   apps: Apps,
-  options: { batchSize: number; signal: AbortSignal; stopProgress: () => void },
+  options: { batchSize?: number; signal: AbortSignal; stopProgress: () => void },
 ): Promise<{ timings: Timing[]; verification: Verification }> {
   const timings: Timing[] = [];
   const step = async <T>(label: string, title: string, cli: string, body: () => Promise<T>): Promise<T> => {
@@ -228,7 +228,7 @@ async function migrateUnderLoad(
   console.log('  the dual-write trigger mirrors its writes into email, which is still NOT NULL');
   const newApp = await apps.start('new-app', 'email_address', (id) => id % 2 === 0);
 
-  await advance(3, 'backfill', ` --batch-size ${options.batchSize}`);
+  await advance(3, 'backfill', options.batchSize ? ` --batch-size ${options.batchSize}` : '');
 
   const verification = await step('verify', 'pgshift verify', `pgshift verify ${migrationId}`, async () => {
     const [result] = await pgshift.verify(migrationId);
@@ -360,7 +360,9 @@ function printReport(report: Report, totalSeconds: number): void {
 
   console.log('\n══ report ' + '═'.repeat(60));
   console.log(`server           PostgreSQL ${report.serverVersion} (${report.where})`);
-  console.log(`rows             ${num(report.rows)} seeded in ${secs(report.seedSeconds)}; backfill batches of ${num(report.batchSize)}`);
+  console.log(
+    `rows             ${num(report.rows)} seeded in ${secs(report.seedSeconds)}; backfill batches ${report.batchSize ? `of ${num(report.batchSize)}` : 'adaptive (200 ms target)'}`,
+  );
   console.log('\nstep timings (the apps kept writing through every step):');
   console.log(
     table([
