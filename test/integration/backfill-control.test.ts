@@ -110,14 +110,20 @@ describe('health signals hold the backfill, never abort it', () => {
     expect((await progress())!.rows_done).toBe('20000');
   });
 
-  /** A VACUUM (FREEZE) that stays running: a cursor pins a page it must clean. */
+  /**
+   * A VACUUM (FREEZE) that stays running: a cursor pins a page holding freshly inserted (so not yet
+   * frozen) rows, and the vacuum must wait for that page's cleanup lock to freeze them. (Pinning
+   * an arbitrary page is not enough: an earlier FREEZE may have left nothing on it to do.)
+   */
   async function pinnedVacuum(table: string) {
+    const [{ max }] = (await db.query<{ max: string }>(`SELECT max(id)::text AS max FROM ${table}`)) as [{ max: string }];
+    await db.query(`INSERT INTO ${table} (id) SELECT g FROM generate_series($1::bigint + 1, $1::bigint + 50) g`, [max]);
     const pin = new pg.Client({ connectionString: db.url });
     const vacuum = new pg.Client({ connectionString: db.url });
     await pin.connect();
     await vacuum.connect();
     await pin.query('BEGIN');
-    await pin.query(`DECLARE c CURSOR FOR SELECT * FROM ${table}`);
+    await pin.query(`DECLARE c CURSOR FOR SELECT * FROM ${table} WHERE id > ${Number(max)}`);
     await pin.query('FETCH 1 FROM c');
     const vacuuming = vacuum.query(`VACUUM (FREEZE) ${table}`);
     const [{ pid }] = (await until(async () => {
