@@ -3,8 +3,9 @@ import { describeRef, findTable, functionExists, relkindName, triggerState, type
 import { queryRows, type Queryable } from '../db/queryable.js';
 import { inRolledBackTransaction, singleStatement } from '../db/rolled-back.js';
 import { LockTimeoutError, SqlState, sqlStateOf, type PlanProblem } from '../errors.js';
-import { dollarQuote, ident, literal, qualified } from '../sql/ident.js';
+import { ident, literal, qualified } from '../sql/ident.js';
 import { notNullViaCheck } from './not-null.js';
+import { rowTrigger } from './row-trigger.js';
 import type { AddColumn } from './add-column.schema.js';
 import { PGSHIFT_SCHEMA } from './names.js';
 import type { AddColumnFacts, DdlStep, ObjectNames, OperationHandler, OperationSteps } from './types.js';
@@ -44,8 +45,6 @@ function steps(op: AddColumn, facts: AddColumnFacts, names: ObjectNames, index: 
   const table = tableOf(op);
   const t = qualified(op.schema, op.table);
   const col = ident(op.column);
-  const fn = qualified(PGSHIFT_SCHEMA, names.function);
-  const trigger = ident(names.trigger);
   const id = (phase: string, what: string) => `${index}.${phase}.${what}`;
   const fill = fillOf(op, facts);
   const step = (phase: string, what: string, description: string, sql: string, lock: DdlStep['lock'], tx: DdlStep['tx'] = 'phase'): DdlStep => ({
@@ -83,24 +82,18 @@ function steps(op: AddColumn, facts: AddColumnFacts, names: ObjectNames, index: 
   const notNull = notNullViaCheck({ table, column: op.column, checkName: names.notNullCheck, index });
   if (op.notNull) rollback.push(notNull.rollback);
   if (op.backfill !== undefined) {
-    dualWrite.push(
-      step(
-        'dual-write',
-        'function',
-        `trigger function computing ${op.column} for rows written without it`,
-        `CREATE OR REPLACE FUNCTION ${fn}() RETURNS trigger LANGUAGE plpgsql AS ${dollarQuote(`\n${computeFunctionBody(op.table, op.column, op.backfill)}\n`)}`,
-        'none',
-      ),
-      step('dual-write', 'trigger', `fire it before every INSERT and UPDATE of ${describeRef(table)}`, `CREATE TRIGGER ${trigger} BEFORE INSERT OR UPDATE ON ${t} FOR EACH ROW EXECUTE FUNCTION ${fn}()`, 'SHARE ROW EXCLUSIVE'),
-    );
-    dropTrigger.push(
-      step('contract', 'drop-trigger', 'stop computing the column: the app writes it from now on', `DROP TRIGGER ${trigger} ON ${t}`, 'ACCESS EXCLUSIVE'),
-      step('contract', 'drop-function', 'remove the trigger function', `DROP FUNCTION ${fn}()`, 'none'),
-    );
-    rollback.push(
-      step('rollback', 'drop-trigger', 'stop computing the column', `DROP TRIGGER IF EXISTS ${trigger} ON ${t}`, 'ACCESS EXCLUSIVE'),
-      step('rollback', 'drop-function', 'remove the trigger function', `DROP FUNCTION IF EXISTS ${fn}()`, 'none'),
-    );
+    const computer = rowTrigger({
+      table,
+      names,
+      index,
+      body: computeFunctionBody(op.table, op.column, op.backfill),
+      purpose: `computing ${op.column} for rows written without it`,
+      stop: 'stop computing the column',
+      stopAtContract: 'stop computing the column: the app writes it from now on',
+    });
+    dualWrite.push(...computer.dualWrite);
+    dropTrigger.push(...computer.contract);
+    rollback.push(...computer.rollback);
   }
   rollback.push(step('rollback', 'drop-column', `drop ${op.column}, which only this migration wrote`, `ALTER TABLE ${t} DROP COLUMN IF EXISTS ${col}`, 'ACCESS EXCLUSIVE'));
 

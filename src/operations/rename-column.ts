@@ -8,10 +8,11 @@ import {
   type TableRef,
 } from '../catalog/introspect.js';
 import { notNullViaCheck } from './not-null.js';
+import { rowTrigger } from './row-trigger.js';
 import type { Queryable } from '../db/queryable.js';
 import type { PlanProblem } from '../errors.js';
 import type { RenameColumn } from '../plan/model.js';
-import { dollarQuote, ident, literal, qualified } from '../sql/ident.js';
+import { ident, literal, qualified } from '../sql/ident.js';
 import { PGSHIFT_SCHEMA } from './names.js';
 import type { DdlStep, ObjectNames, OperationHandler, OperationSteps, RenameColumnFacts } from './types.js';
 
@@ -49,8 +50,6 @@ function steps(op: RenameColumn, facts: RenameColumnFacts, names: ObjectNames, i
   const t = qualified(op.schema, op.table);
   const from = ident(op.from);
   const to = ident(op.to);
-  const fn = qualified(PGSHIFT_SCHEMA, names.function);
-  const trigger = ident(names.trigger);
   const id = (phase: string, what: string) => `${index}.${phase}.${what}`;
 
   const collate = facts.collation ? ` COLLATE ${qualified(facts.collation.schema, facts.collation.name)}` : '';
@@ -75,46 +74,19 @@ function steps(op: RenameColumn, facts: RenameColumnFacts, names: ObjectNames, i
     });
   }
 
-  const dualWrite: DdlStep[] = [
-    {
-      id: id('dual-write', 'function'),
-      description: `trigger function keeping ${op.from} and ${op.to} equal in both directions`,
-      sql:
-        `CREATE OR REPLACE FUNCTION ${fn}() RETURNS trigger LANGUAGE plpgsql AS ${dollarQuote(`\n${syncFunctionBody(op.from, op.to)}\n`)}`,
-      lock: 'none',
-      table: null,
-      tx: 'phase',
-    },
-    {
-      id: id('dual-write', 'trigger'),
-      description: `fire it before every INSERT and UPDATE of ${describeRef(table)}`,
-      sql: `CREATE TRIGGER ${trigger} BEFORE INSERT OR UPDATE ON ${t} FOR EACH ROW EXECUTE FUNCTION ${fn}()`,
-      lock: 'SHARE ROW EXCLUSIVE',
-      table,
-      tx: 'phase',
-    },
-  ];
+  const sync = rowTrigger({
+    table,
+    names,
+    index,
+    body: syncFunctionBody(op.from, op.to),
+    purpose: `keeping ${op.from} and ${op.to} equal in both directions`,
+    stop: 'stop dual-writing',
+  });
+  const dualWrite = sync.dualWrite;
 
   const notNull = notNullViaCheck({ table, column: op.to, checkName: names.notNullCheck, index });
   const contract: DdlStep[] = facts.notNull ? [...notNull.contract] : [];
-  contract.push(
-    {
-      id: id('contract', 'drop-trigger'),
-      description: 'stop dual-writing',
-      sql: `DROP TRIGGER ${trigger} ON ${t}`,
-      lock: 'ACCESS EXCLUSIVE',
-      table,
-      tx: 'phase',
-    },
-    {
-      id: id('contract', 'drop-function'),
-      description: 'remove the trigger function',
-      sql: `DROP FUNCTION ${fn}()`,
-      lock: 'none',
-      table: null,
-      tx: 'phase',
-    },
-  );
+  contract.push(...sync.contract);
   if (facts.defaultExpr !== null) {
     contract.push({
       id: id('contract', 'move-default'),
@@ -136,22 +108,7 @@ function steps(op: RenameColumn, facts: RenameColumnFacts, names: ObjectNames, i
 
   const rollback: DdlStep[] = [
     notNull.rollback,
-    {
-      id: id('rollback', 'drop-trigger'),
-      description: 'stop dual-writing',
-      sql: `DROP TRIGGER IF EXISTS ${trigger} ON ${t}`,
-      lock: 'ACCESS EXCLUSIVE',
-      table,
-      tx: 'phase',
-    },
-    {
-      id: id('rollback', 'drop-function'),
-      description: 'remove the trigger function',
-      sql: `DROP FUNCTION IF EXISTS ${fn}()`,
-      lock: 'none',
-      table: null,
-      tx: 'phase',
-    },
+    ...sync.rollback,
     {
       id: id('rollback', 'drop-new-column'),
       description: `drop ${op.to}; every value written to it was mirrored into ${op.from}`,

@@ -3,9 +3,10 @@ import { describeRef, findTable, functionExists, relkindName, triggerState, type
 import { queryRows, type Queryable } from '../db/queryable.js';
 import { inRolledBackTransaction, singleStatement } from '../db/rolled-back.js';
 import { LockTimeoutError, SqlState, sqlStateOf, type PlanProblem } from '../errors.js';
-import { dollarQuote, ident, qualified } from '../sql/ident.js';
+import { ident, qualified } from '../sql/ident.js';
 import { PGSHIFT_SCHEMA } from './names.js';
 import { notNullViaCheck } from './not-null.js';
+import { rowTrigger } from './row-trigger.js';
 import type { SetNotNull } from './set-not-null.schema.js';
 import type { DdlStep, ObjectNames, OperationHandler, OperationSteps, SetNotNullFacts } from './types.js';
 
@@ -28,86 +29,32 @@ export function fillFunctionBody(column: string, fill: string): string {
  */
 function steps(op: SetNotNull, facts: SetNotNullFacts, names: ObjectNames, index: number): OperationSteps {
   const table = tableOf(op);
-  const t = qualified(op.schema, op.table);
   const col = ident(op.column);
-  const fn = qualified(PGSHIFT_SCHEMA, names.function);
-  const trigger = ident(names.trigger);
-  const id = (phase: string, what: string) => `${index}.${phase}.${what}`;
   const notNull = notNullViaCheck({ table, column: op.column, checkName: names.notNullCheck, index });
   const fill = op.fill;
 
-  const dualWrite: DdlStep[] =
+  const filler =
     fill === undefined
-      ? []
-      : [
-          {
-            id: id('dual-write', 'function'),
-            description: `trigger function replacing a NULL written to ${op.column} with the fill value`,
-            sql: `CREATE OR REPLACE FUNCTION ${fn}() RETURNS trigger LANGUAGE plpgsql AS ${dollarQuote(`\n${fillFunctionBody(op.column, fill)}\n`)}`,
-            lock: 'none',
-            table: null,
-            tx: 'phase',
-          },
-          {
-            id: id('dual-write', 'trigger'),
-            description: `fire it before every INSERT and UPDATE of ${describeRef(table)}`,
-            sql: `CREATE TRIGGER ${trigger} BEFORE INSERT OR UPDATE ON ${t} FOR EACH ROW EXECUTE FUNCTION ${fn}()`,
-            lock: 'SHARE ROW EXCLUSIVE',
-            table,
-            tx: 'phase',
-          },
-        ];
-
-  const dropTrigger: DdlStep[] =
-    fill === undefined
-      ? []
-      : [
-          {
-            id: id('contract', 'drop-trigger'),
-            description: 'stop filling NULL writes: the column refuses them from now on',
-            sql: `DROP TRIGGER ${trigger} ON ${t}`,
-            lock: 'ACCESS EXCLUSIVE',
-            table,
-            tx: 'phase',
-          },
-          {
-            id: id('contract', 'drop-function'),
-            description: 'remove the trigger function',
-            sql: `DROP FUNCTION ${fn}()`,
-            lock: 'none',
-            table: null,
-            tx: 'phase',
-          },
-        ];
-
+      ? null
+      : rowTrigger({
+          table,
+          names,
+          index,
+          body: fillFunctionBody(op.column, fill),
+          purpose: `replacing a NULL written to ${op.column} with the fill value`,
+          stop: 'stop filling NULL writes',
+          stopAtContract: 'stop filling NULL writes: the column refuses them from now on',
+        });
+  const dualWrite = filler?.dualWrite ?? [];
   const contract: DdlStep[] = [
     ...notNull.contract,
-    ...dropTrigger,
+    ...(filler?.contract ?? []),
   ];
 
   const rollback: DdlStep[] = [
     notNull.rollback,
   ];
-  if (fill !== undefined) {
-    rollback.push(
-      {
-        id: id('rollback', 'drop-trigger'),
-        description: 'stop filling NULL writes',
-        sql: `DROP TRIGGER IF EXISTS ${trigger} ON ${t}`,
-        lock: 'ACCESS EXCLUSIVE',
-        table,
-        tx: 'phase',
-      },
-      {
-        id: id('rollback', 'drop-function'),
-        description: 'remove the trigger function',
-        sql: `DROP FUNCTION IF EXISTS ${fn}()`,
-        lock: 'none',
-        table: null,
-        tx: 'phase',
-      },
-    );
-  }
+  if (filler) rollback.push(...filler.rollback);
 
   return {
     expand: [],
