@@ -6,6 +6,7 @@ import { BatchSizer } from '../src/backfill/sizer.js';
 import { estimateRows } from '../src/catalog/introspect.js';
 import { backendPid, backoffMs, transaction, watchingBlockers } from '../src/db/lock-retry.js';
 import { queryRows } from '../src/db/queryable.js';
+import { runSteps } from '../src/db/run-steps.js';
 import { BackfillBatchError, InterruptedError, SqlState, sqlStateOf } from '../src/errors.js';
 import {
   checkpoint,
@@ -252,6 +253,13 @@ export async function backfill(ctx: PhaseContext): Promise<PhaseDetails> {
   const stop = ctx.signal ?? new AbortController().signal;
   const tasks: Record<string, PhaseDetails> = {};
   for (const task of ctx.steps.flatMap((s) => s.backfill)) tasks[task.id] = await runTask(ctx, task, stop);
-  await recordPhaseDone(ctx.pool, ctx.migration, ctx.checksum, ctx.facts, 'backfill');
-  return { tasks, settings: { ...ctx.backfill, replicaUrl: ctx.backfill.replicaUrl ? '(set)' : null } };
+  if (stop.aborted) throw new InterruptedError(ctx.migration.id, 'backfill', null);
+  const after = await runSteps(ctx, ctx.steps.flatMap((s) => s.afterBackfill), (client) =>
+    recordPhaseDone(client, ctx.migration, ctx.checksum, ctx.facts, 'backfill'),
+  );
+  return {
+    tasks,
+    ...(after.ran.length || after.skipped.length ? { afterBackfill: { statements: after.ran.length, skipped: after.skipped } } : {}),
+    settings: { ...ctx.backfill, replicaUrl: ctx.backfill.replicaUrl ? '(set)' : null },
+  };
 }

@@ -38,7 +38,7 @@ export function renderPlan(steps: OperationSteps[]): RenderedPhase[] {
     { phase: 'dual-write', statements: ddl(steps.flatMap((s) => s.dualWrite)) },
     {
       phase: 'backfill',
-      statements: backfill.flatMap((task) => [
+      statements: backfill.flatMap((task): RenderedStatement[] => [
         {
           id: `${task.id}.boundary`,
           description: 'upper key of the next batch: params are the cursor, the worker range end, and batch size - 1 (the first batch has no cursor, the last worker no end)',
@@ -60,7 +60,7 @@ export function renderPlan(steps: OperationSteps[]): RenderedPhase[] {
           lock: 'ROW EXCLUSIVE' as const,
           transaction: 'per-batch' as const,
         },
-      ]),
+      ]).concat(ddl(steps.flatMap((s) => s.afterBackfill))),
     },
     {
       phase: 'verify',

@@ -40,6 +40,7 @@ function steps(op: AddCheck, facts: AddCheckFacts, _names: ObjectNames, index: n
     ],
     dualWrite: [],
     backfill: [],
+    afterBackfill: [],
     verify: [
       {
         id: `${index}.verify`,

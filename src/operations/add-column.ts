@@ -107,6 +107,7 @@ function steps(op: AddColumn, facts: AddColumnFacts, names: ObjectNames, index: 
     expand,
     dualWrite,
     backfill: fill === null || !facts.key ? [] : [{ id: `${index}.backfill`, table, key, set: [{ column: op.column, expression: `(${fill})` }], pending: `${col} IS NULL` }],
+    afterBackfill: [],
     verify: checked && facts.key ? [{ id: `${index}.verify`, table, key, mismatch: `${col} IS NULL`, description: `${op.column} is set` }] : [],
     checks: [],
     contract,

@@ -74,6 +74,7 @@ function steps(op: AddForeignKey, facts: AddForeignKeyFacts, _names: ObjectNames
     ],
     dualWrite: [],
     backfill: [],
+    afterBackfill: [],
     verify: [
       {
         id: `${index}.verify`,

@@ -63,6 +63,7 @@ function steps(op: AddUnique, facts: AddUniqueFacts, _names: ObjectNames, index:
     ],
     dualWrite: [],
     backfill: [],
+    afterBackfill: [],
     verify: [],
     checks: [{ id: id('verify', 'index-valid'), description: `unique index ${op.name} exists on ${where} and is valid`, sql: validCheckSql(op) }],
     contract: [

@@ -53,6 +53,7 @@ function steps(op: CreateIndex, facts: CreateIndexFacts, _names: ObjectNames, in
     ],
     dualWrite: [],
     backfill: [],
+    afterBackfill: [],
     verify: [],
     checks: [{ id: id('verify', 'index-valid'), description: `index ${op.name} exists on ${where} and is valid`, sql: validCheckSql(op) }],
     contract: [],

@@ -74,6 +74,7 @@ function steps(op: CreateTable, _facts: CreateTableFacts, _names: ObjectNames, i
     ],
     dualWrite: [],
     backfill: [],
+    afterBackfill: [],
     verify: [],
     checks: [
       {

@@ -21,6 +21,7 @@ function steps(op: DropColumn, _facts: DropColumnFacts, _names: unknown, index: 
     expand: [],
     dualWrite: [],
     backfill: [],
+    afterBackfill: [],
     verify: [],
     checks: [
       {

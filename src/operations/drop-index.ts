@@ -43,6 +43,7 @@ function steps(op: DropIndex, facts: DropIndexFacts, _names: ObjectNames, index:
     expand: [],
     dualWrite: [],
     backfill: [],
+    afterBackfill: [],
     verify: [],
     checks: [],
     contract: [

@@ -131,6 +131,7 @@ function steps(op: RenameColumn, facts: RenameColumnFacts, names: ObjectNames, i
         pending: `${to} IS DISTINCT FROM ${from}`,
       },
     ],
+    afterBackfill: [],
     verify: [
       {
         id: `${index}.verify`,

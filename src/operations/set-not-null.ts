@@ -63,6 +63,7 @@ function steps(op: SetNotNull, facts: SetNotNullFacts, names: ObjectNames, index
       fill === undefined
         ? []
         : [{ id: `${index}.backfill`, table, key: facts.key.columns, set: [{ column: op.column, expression: `(${fill})` }], pending: `${col} IS NULL` }],
+    afterBackfill: [],
     verify: [{ id: `${index}.verify`, table, key: facts.key.columns, mismatch: `${col} IS NULL`, description: `${op.column} is not NULL` }],
     checks: [],
     contract,

@@ -94,6 +94,13 @@ export interface OperationSteps {
   expand: DdlStep[];
   dualWrite: DdlStep[];
   backfill: BackfillTask[];
+  /**
+   * DDL that must wait for the backfill (an index or constraint on a new column: building it after
+   * the copy keeps the batch UPDATEs HOT and checks the copied values). Runs at the end of the
+   * backfill phase, `own`/`none` steps only, each skipped on a rerun when done; the phase is
+   * recorded done only after all of them.
+   */
+  afterBackfill: DdlStep[];
   verify: VerifyTask[];
   /** Catalog assertions checked with the values by verification. */
   checks: CatalogCheck[];
