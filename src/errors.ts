@@ -121,6 +121,18 @@ export class PhaseOrderError extends PgshiftError {
   }
 }
 
+/**
+ * `pgshift stamp` refused: the database does not show what the phase leaves, or the facts later
+ * phases need cannot be read from it. Nothing was recorded.
+ */
+export class StampRefusedError extends PgshiftError {
+  readonly exitCode = ExitCode.refused;
+  readonly code = 'stamp_refused';
+  constructor(readonly migration: string, readonly phase: string, readonly problems: readonly string[]) {
+    super(`cannot stamp ${phase} of ${migration}:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+  }
+}
+
 export class OrchestratorBusyError extends PgshiftError {
   readonly exitCode = ExitCode.busy;
   readonly code = 'orchestrator_busy';

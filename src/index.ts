@@ -11,6 +11,7 @@ export type {
   PhaseOutcome,
   RollbackResult,
 } from './orchestrator.js';
+export type { StampOptions, StampResult, StampedPhase } from './stamp.js';
 export { defineMigration, dropColumn, renameColumn } from './plan/define.js';
 export type { DropColumn, DropColumnInput } from './operations/drop-column.schema.js';
 export { addCheck, addForeignKey } from './plan/define.js';
@@ -65,6 +66,7 @@ export {
   PlanInvalidError,
   PlanRejectedError,
   RollbackRefusedError,
+  StampRefusedError,
   exitCodeOf,
 } from './errors.js';
 export type { PlanProblem, LockHolder } from './errors.js';

@@ -47,6 +47,7 @@ import { loadMigrations, type LoadedMigration } from './plan/load.js';
 import { PHASES, type Migration, type Phase } from './plan/model.js';
 import { parseMigration } from './plan/validate.js';
 import { renderPlan, type RenderedPhase } from './render-plan.js';
+import { factsForStamp, phasesToStamp, stampedPhases, stampPhases, type StampOptions, type StampResult } from './stamp.js';
 import { runVerification } from './verify.js';
 
 export interface PgshiftOptions {
@@ -122,6 +123,8 @@ export interface MigrationStatus {
   backfillSummary: BackfillSummary | null;
   verification: Verification | null;
   lastRun: PhaseRun | null;
+  /** Phases recorded done by `stamp` (done outside pgshift), not run by it. */
+  stamped: Phase[];
 }
 
 export interface BackfillSummary {
@@ -538,6 +541,7 @@ export class Pgshift {
         verification: await latestVerification(this.db(), t.migration.id),
         // The run that ended last: contract's own verification starts after contract does, but ends before it.
         lastRun: runs.reduce<PhaseRun | null>((last, r) => (!last || +(r.finishedAt ?? r.startedAt) >= +(last.finishedAt ?? last.startedAt) ? r : last), null),
+        stamped: state === 'pending' ? [] : stampedPhases(runs),
       });
     }
     return out;
@@ -573,6 +577,28 @@ export class Pgshift {
     const control = await writeControl(this.db(), migration, change, `${this.identity.application} ${os.hostname()}:${process.pid}`);
     this.log.info({ migration, settings: control.settings, paused: control.paused }, 'backfill control updated');
     return control;
+  }
+
+  /**
+   * Records phases done outside pgshift (adopting a database changed by hand) as done without
+   * running them, in order, after checking the database shows what they leave (src/stamp.ts).
+   */
+  async stamp(migration: string, options: StampOptions): Promise<StampResult> {
+    return this.exclusive(async (createLedger) => {
+      const all = await this.targets();
+      const t = all.find((x) => x.migration.id === migration);
+      if (!t) throw new MigrationNotFoundError(migration, all.map((x) => x.migration.id));
+      this.checkUnchanged(t);
+      const from = this.stateOf(t);
+      const phases = phasesToStamp(migration, from, options);
+      const wait = this.waits(all).get(migration);
+      if (wait)
+        throw new PhaseOrderError(migration, `waits for ${wait.migration}, which is not finished and touches the same column(s): ${wait.columns.join(', ')}`);
+      const { facts, notes } = t.record ? { facts: t.record.facts, notes: [] } : await factsForStamp(this.db(), t.migration);
+      await this.checkDrift(t);
+      await createLedger();
+      return stampPhases(this.context(t, facts, this.stepsOf(t, facts)), from, phases, notes);
+    });
   }
 
   async history(migration?: string): Promise<PhaseRun[]> {

@@ -1,4 +1,4 @@
-import type { AdvanceResult, BackfillControl, BackfillSummary, MigrationStatus, PhaseRun, RenderedPhase, Verification } from '../index.js';
+import type { AdvanceResult, BackfillControl, BackfillSummary, MigrationStatus, PhaseRun, RenderedPhase, StampResult, Verification } from '../index.js';
 
 const iso = (d: Date | string | null | undefined) => (d ? new Date(d).toISOString().replace('T', ' ').slice(0, 19) : '-');
 
@@ -61,7 +61,7 @@ export function formatStatus(statuses: MigrationStatus[]): string {
     const last = s.lastRun ? `${s.lastRun.action} ${s.lastRun.phase} ${s.lastRun.status} ${iso(s.lastRun.startedAt)}` : '-';
     rows.push([
       s.id + (s.checksumMatches === false ? ' (PLAN CHANGED)' : '') + (s.source === 'ledger' ? ' (file missing)' : ''),
-      s.state,
+      s.stamped.length ? `${s.state} (stamped: ${s.stamped.join(', ')})` : s.state,
       s.next ?? 'complete',
       backfill,
       verified,
@@ -89,6 +89,16 @@ export function formatHistory(runs: PhaseRun[]): string {
     ]);
   }
   return table(rows);
+}
+
+export function formatStamp(result: StampResult): string {
+  const lines: string[] = [];
+  for (const p of result.stamped) {
+    lines.push(`${result.id}: ${p.phase} stamped done (not run)`);
+    for (const n of p.notes) lines.push(`  note: ${n}`);
+  }
+  lines.push(`${result.id}: now ${result.state}; ${result.next ? `next: ${result.next}` : 'complete'}`);
+  return lines.join('\n');
 }
 
 export function formatVerifications(results: Verification[]): string {

@@ -15,7 +15,7 @@ import {
   type VacuumHold,
   VACUUM_HOLDS,
 } from '../index.js';
-import { formatAdvance, formatControl, formatHistory, formatPhaseSql, formatPlanSummary, formatStatus, formatVerifications } from './format.js';
+import { formatAdvance, formatControl, formatHistory, formatPhaseSql, formatPlanSummary, formatStamp, formatStatus, formatVerifications } from './format.js';
 import { progressReporter } from './progress.js';
 
 interface GlobalOptions {
@@ -253,7 +253,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
 
   program
     .command('history')
-    .description('every phase run recorded in the ledger (apply, rollback, verify)')
+    .description('every phase run recorded in the ledger (apply, rollback, verify, stamp)')
     .argument('[migration]', 'only this migration')
     .action(
       handle(async (migration: string | undefined) => {
@@ -331,8 +331,31 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
         await session('rollback', {}, async (pg) => {
           const result = await pg.rollback(migration);
           print({ ok: true, ...result }, () =>
-            result.from === 'pending' ? `${migration}: pending; nothing to roll back` : `${migration}: rolled back from ${result.from}; pending again`,
+            result.from === 'pending'
+              ? `${migration}: pending; nothing to roll back`
+              : `${migration}: rolled back from ${result.from}; ${result.statements === 0 ? 'nothing to undo (no statement ran); ' : ''}pending again`,
           );
+        });
+      }),
+    );
+
+  program
+    .command('stamp')
+    .description('record a phase done by hand as done without running it (adopting a database); checks the database shows it first')
+    .argument('<migration>')
+    .option('--phase <phase>', `the next phase to record (${PHASES.join(', ')})`, phaseArg)
+    .option('--through <phase>', 'record every phase from the next one up to and including this one', phaseArg)
+    .addHelpText(
+      'after',
+      `
+Phases are stamped in order; stamping one that is done, or one out of order, exits 3. Stamping
+backfill does not skip verification: contract still verifies every row before it drops anything.`,
+    )
+    .action(
+      handle(async (migration: string, opts: { phase?: Phase; through?: Phase }) => {
+        await session('stamp', {}, async (pg) => {
+          const result = await pg.stamp(migration, { phase: opts.phase, through: opts.through });
+          print({ ok: true, ...result }, () => formatStamp(result));
         });
       }),
     );

@@ -27,7 +27,8 @@ export interface MigrationRecord {
   updatedAt: Date;
 }
 
-export type RunAction = 'apply' | 'rollback' | 'verify';
+/** `stamp`: a phase recorded done without running it (`pgshift stamp`). */
+export type RunAction = 'apply' | 'rollback' | 'verify' | 'stamp';
 export type RunStatus = 'running' | 'succeeded' | 'failed' | 'refused' | 'interrupted';
 
 export interface PhaseRun {
@@ -248,12 +249,12 @@ export async function backfillFinishedAt(db: Queryable, migrationId: string): Pr
   return row?.all_done ? row.at : null;
 }
 
-/** When the migration's backfill phase last completed (for migrations whose backfill has no task). */
+/** When the migration's backfill phase last completed, run or stamped (for migrations whose backfill has no task). */
 export async function backfillPhaseDoneAt(db: Queryable, migrationId: string): Promise<Date | null> {
   const [row] = await queryRows<{ at: Date | null }>(
     db,
     `SELECT max(finished_at) AS at FROM ${S}.phase_runs
-      WHERE migration_id = $1 AND phase = 'backfill' AND action = 'apply' AND status = 'succeeded'`,
+      WHERE migration_id = $1 AND phase = 'backfill' AND action IN ('apply', 'stamp') AND status = 'succeeded'`,
     [migrationId],
   );
   return row?.at ?? null;

@@ -78,6 +78,12 @@ export const LEDGER_MIGRATIONS: readonly string[] = [
     updated_by   text
   );
   `,
+  // 3: `pgshift stamp` records a phase done outside pgshift as a run of its own action.
+  `
+  ALTER TABLE pgshift.phase_runs
+    DROP CONSTRAINT phase_runs_action_check,
+    ADD CONSTRAINT phase_runs_action_check CHECK (action IN ('apply', 'rollback', 'verify', 'stamp'));
+  `,
 ];
 
 export const LEDGER_VERSION = LEDGER_MIGRATIONS.length;

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { cli, EXAMPLES } from '../support/cli.js';
 import { createTestDatabase, useDatabase } from '../support/database.js';
-import { LEDGER_MIGRATIONS } from '../../src/ledger/schema.js';
+import { LEDGER_MIGRATIONS, LEDGER_VERSION } from '../../src/ledger/schema.js';
 import { planDir, renamePlan } from '../support/plans.js';
 
 describe('the ledger keeps each plan honest', () => {
@@ -35,7 +35,7 @@ describe('the ledger keeps each plan honest', () => {
       ],
     });
     const [v] = await db.query<{ version: number }>(`SELECT max(version) AS version FROM pgshift.ledger_version`);
-    expect(v!.version).toBe(2);
+    expect(v!.version).toBe(LEDGER_VERSION);
   });
 
   test('a plan changed after a phase ran is refused with exit 2', async () => {
@@ -83,7 +83,7 @@ describe('the ledger keeps each plan honest', () => {
       const dir = planDir(renamePlan('20261121_old', { table: 'users', from: 'email', to: 'mail' }));
       expect((await cli(['advance'], { url: old.url, dir })).code).toBe(0);
       const versions = await old.query<{ version: number }>(`SELECT version FROM pgshift.ledger_version ORDER BY version`);
-      expect(versions.map((v) => v.version)).toEqual([1, 2]);
+      expect(versions.map((v) => v.version)).toEqual([1, 2, 3]);
       expect(await old.query(`SELECT id, state FROM pgshift.migrations`)).toEqual([{ id: '20261121_old', state: 'expand' }]);
       const r = await cli(['advance', '--to', 'contract', '--json'], { url: old.url, dir });
       expect(r.code, r.stderr).toBe(0);
@@ -103,7 +103,7 @@ describe('the ledger keeps each plan honest', () => {
       await old.query(`DROP TABLE pgshift.backfill_control`);
       await old.query(`ALTER TABLE pgshift.backfill_progress DROP COLUMN range_start, DROP COLUMN range_end, DROP COLUMN batch_size,
                          DROP COLUMN rows_per_second, DROP COLUMN hold_reason, DROP COLUMN held_since`);
-      await old.query(`DELETE FROM pgshift.ledger_version WHERE version = 2`);
+      await old.query(`DELETE FROM pgshift.ledger_version WHERE version >= 2`);
       await old.query(`UPDATE users SET email = email WHERE id <= 400`);
       await old.query(`INSERT INTO pgshift.backfill_progress (migration_id, task, cursor, rows_done, batches) VALUES ('20261121_inflight', '0.backfill', '["400"]', 400, 2)`);
       const r = await cli(['advance', '--json'], { url: old.url, dir });
