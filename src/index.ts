@@ -28,6 +28,8 @@ export type { AddColumn, AddColumnInput } from './operations/add-column.schema.j
 export { addUnique } from './plan/define.js';
 export type { AddUnique, AddUniqueInput } from './operations/add-unique.schema.js';
 export { createTable } from './plan/define.js';
+export { changeColumnType } from './plan/define.js';
+export type { ChangeColumnType, ChangeColumnTypeInput } from './operations/change-column-type.schema.js';
 export type { CreateTable, CreateTableInput } from './operations/create-table.schema.js';
 export { InvalidIndexLeftError, UniqueIndexDuplicatesError } from './errors.js';
 export { loadMigrationFile, loadMigrations } from './plan/load.js';

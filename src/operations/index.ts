@@ -10,6 +10,7 @@ import { setNotNullHandler } from './set-not-null.js';
 import { addColumnHandler } from './add-column.js';
 import { addUniqueHandler } from './add-unique.js';
 import { createTableHandler } from './create-table.js';
+import { changeColumnTypeHandler } from './change-column-type.js';
 import type { OperationHandler, OperationHandlers, OperationSteps } from './types.js';
 
 /** Exhaustive: adding an operation kind without a handler fails to compile. */
@@ -24,6 +25,7 @@ export const operationHandlers: OperationHandlers = {
   addColumn: addColumnHandler,
   addUnique: addUniqueHandler,
   createTable: createTableHandler,
+  changeColumnType: changeColumnTypeHandler,
 };
 
 export function handlerFor(op: Operation): OperationHandler<Operation, unknown> {

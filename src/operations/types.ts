@@ -2,6 +2,8 @@ import type { BatchKey, KeyColumn, TableRef } from '../catalog/introspect.js';
 import type { Queryable } from '../db/queryable.js';
 import type { PlanProblem } from '../errors.js';
 import type { Operation, OperationKind } from '../plan/model.js';
+import type { ShadowColumnFacts } from './shadow-column.js';
+import type { ChangeColumnTypeFacts } from './change-column-type.js';
 
 /** The table-level lock a statement takes, shown by `plan --sql` and used to decide retries. */
 export type LockLevel =
@@ -151,6 +153,7 @@ export interface FactsByKind {
   addColumn: AddColumnFacts;
   addUnique: CreateIndexFacts;
   createTable: Record<string, never>;
+  changeColumnType: ChangeColumnTypeFacts;
 }
 export type FactsOf<K extends OperationKind> = FactsByKind[K];
 
@@ -207,11 +210,5 @@ export interface DropIndexFacts {
   predicate: string | null;
 }
 
-export interface RenameColumnFacts {
-  type: string;
-  collation: { schema: string; name: string } | null;
-  notNull: boolean;
-  defaultExpr: string | null;
-  comment: string | null;
-  key: BatchKey;
-}
+/** renameColumn: the shadow column's shape and what is carried over to it. */
+export type RenameColumnFacts = ShadowColumnFacts;

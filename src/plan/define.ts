@@ -7,6 +7,7 @@ import type { CreateIndexInput } from '../operations/create-index.schema.js';
 import type { DropIndexInput } from '../operations/drop-index.schema.js';
 import type { SetNotNullInput } from '../operations/set-not-null.schema.js';
 import type { AddColumnInput } from '../operations/add-column.schema.js';
+import type { ChangeColumnTypeInput } from '../operations/change-column-type.schema.js';
 import type { MigrationInput, RenameColumnInput } from './model.js';
 
 /**
@@ -55,4 +56,8 @@ export function addUnique(options: Omit<AddUniqueInput, 'kind'>): AddUniqueInput
 
 export function createTable(options: Omit<CreateTableInput, 'kind'>): CreateTableInput {
   return { kind: 'createTable', ...options };
+}
+
+export function changeColumnType(options: Omit<ChangeColumnTypeInput, 'kind'>): ChangeColumnTypeInput {
+  return { kind: 'changeColumnType', ...options };
 }

@@ -10,7 +10,12 @@ describe('invalid input: exit 2, database untouched', () => {
   let before: Awaited<ReturnType<typeof snapshot>>;
 
   beforeAll(async () => {
-    await db.query(`CREATE TABLE users (id bigint PRIMARY KEY, email text UNIQUE, name text, code text, serial_no serial, doc text, nick text)`);
+    await db.query(`CREATE TABLE users (id bigint PRIMARY KEY, email text, name text, code text, serial_no serial, doc text, nick text,
+      tag text, label text, label_upper text GENERATED ALWAYS AS (upper(label)) STORED, EXCLUDE USING btree (email WITH =))`);
+    await db.query(`CREATE FUNCTION touch() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN RETURN NEW; END$$`);
+    await db.query(`CREATE TRIGGER code_changed BEFORE UPDATE OF code ON users FOR EACH ROW EXECUTE FUNCTION touch()`);
+    await db.query(`CREATE POLICY docs_visible ON users USING (doc IS NOT NULL)`);
+    await db.query(`CREATE STATISTICS users_tag_code (dependencies) ON tag, doc FROM users`);
     await db.query(`CREATE TABLE nokey (a int, b text)`);
     await db.query(`CREATE TABLE nullable_unique (a int UNIQUE, b text)`);
     await db.query(`CREATE VIEW user_names AS SELECT id, name FROM users`);
@@ -68,13 +73,13 @@ describe('invalid input: exit 2, database untouched', () => {
     await expectRejected(renamePlan('20261121_k2', { table: 'nullable_unique', from: 'b', to: 'c' }), /nullable_unique has no primary key/);
   });
 
-  test('what hangs on the column and cannot be carried over yet is listed', async () => {
-    await expectRejected(renamePlan('20261121_u', { table: 'users', from: 'email', to: 'mail' }), /email has a dependent object: constraint users_email_key on table users/);
-    await expectRejected(renamePlan('20261121_v', { table: 'users', from: 'name', to: 'full_name' }), /name has a dependent object: rule _RETURN on view user_names/);
-    await expectRejected(renamePlan('20261121_e', { table: 'users', from: 'code', to: 'c2' }), /index users_code_lower/);
-    await expectRejected(renamePlan('20261121_q', { table: 'users', from: 'serial_no', to: 's2' }), /sequence users_serial_no_seq/);
-    await expectRejected(renamePlan('20261121_g', { table: 'users', from: 'doc', to: 'd2' }), /column-level privileges/);
-    await expectRejected(renamePlan('20261121_p', { table: 'users', from: 'id', to: 'user_id' }), /constraint users_pkey on table users/);
+  test('what hangs on the column and cannot be carried over is listed, with the reason', async () => {
+    await expectRejected(renamePlan('20261121_u', { table: 'users', from: 'email', to: 'mail' }), /email has constraint users_email_excl on table users, which cannot be carried over: exclusion constraints/);
+    await expectRejected(renamePlan('20261121_v', { table: 'users', from: 'name', to: 'full_name' }), /name has rule _RETURN on view user_names, which cannot be carried over: a view or rule reads the column/);
+    await expectRejected(renamePlan('20261121_e', { table: 'users', from: 'code', to: 'c2' }), /code has trigger code_changed on table users, which cannot be carried over: a trigger names the column/);
+    await expectRejected(renamePlan('20261121_g', { table: 'users', from: 'doc', to: 'd2' }), /doc has policy docs_visible on table users, which cannot be carried over: a row-level security policy/);
+    await expectRejected(renamePlan('20261121_s', { table: 'users', from: 'tag', to: 't2' }), /tag has statistics object users_tag_code, which cannot be carried over: extended statistics/);
+    await expectRejected(renamePlan('20261121_l', { table: 'users', from: 'label', to: 'l2' }), /label has default value for column label_upper of table users, which cannot be carried over: a generated column is computed from it/);
   });
 
   test('several migrations: every problem of the first invalid one is reported', async () => {

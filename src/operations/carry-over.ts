@@ -1,0 +1,562 @@
+import { describeRef, type ColumnInfo, type TableInfo, type TableRef } from '../catalog/introspect.js';
+import { indexShapeSql, indexValidCheckSql } from '../catalog/indexes.js';
+import { queryRows, singleStatement, type Queryable } from '../db/queryable.js';
+import { dropIndexSql } from '../db/concurrent-index.js';
+import { sqlStateOf, type PlanProblem } from '../errors.js';
+import { dollarQuote, ident, literal, qualified } from '../sql/ident.js';
+import type { CatalogCheck, DdlStep } from './types.js';
+
+/**
+ * Carry-over: everything that hangs on a column being renamed or retyped through a shadow column
+ * is rebuilt on the shadow after the backfill (indexes CONCURRENTLY, constraints NOT VALID then
+ * VALIDATE) and swapped in at contract under the old names. The new definitions come from
+ * PostgreSQL itself: the objects are recreated on an empty temporary copy of the table, the
+ * column is retyped and renamed there, and the definitions are read back. What cannot be carried
+ * safely is listed at inspection.
+ */
+
+/** An index over the column, rebuilt on the shadow under a temporary name. */
+export interface CarriedIndex {
+  name: string;
+  unique: boolean;
+  /** The new index's shape: everything after `ON <table> `. */
+  shape: string;
+  /** Plain key columns (final names) for sampling duplicates; empty when an expression is involved. */
+  columns: string[];
+  where: string | null;
+  /** Set when the index backs a PRIMARY KEY or UNIQUE constraint, re-attached with USING INDEX. */
+  constraint: { type: 'p' | 'u'; deferrable: boolean; deferred: boolean } | null;
+  replicaIdentity: boolean;
+}
+
+/** A CHECK or FOREIGN KEY rebuilt NOT VALID, validated after the backfill, renamed at contract. */
+export interface CarriedConstraint {
+  name: string;
+  /** The table the constraint is on (another table for a foreign key into the column). */
+  table: TableRef;
+  /** Definition on the shadow, without NOT VALID. */
+  definition: string;
+  validated: boolean;
+  kind: 'check' | 'foreign key out' | 'foreign key in';
+}
+
+export interface CarryOverFacts {
+  /** The new column's type and collation, as PostgreSQL formats them after the change. */
+  type?: string;
+  collation?: { schema: string; name: string } | null;
+  indexes: CarriedIndex[];
+  constraints: CarriedConstraint[];
+  /** The default, as it reads on the new column (converted to the new type). */
+  defaultExpr: string | null;
+  /** A sequence owned by the column (serial), handed to the new column at contract. */
+  ownedSequence: TableRef | null;
+  /** GENERATED … AS IDENTITY: rebuilt on the new column at contract, continuing the sequence. */
+  identity: { always: boolean; sequence: TableRef; options: string } | null;
+  /** GRANT statements for the column's privileges, rendered for the shadow. */
+  grants: string[];
+}
+
+export const NO_CARRY_OVER: CarryOverFacts = { indexes: [], constraints: [], defaultExpr: null, ownedSequence: null, identity: null, grants: [] };
+
+interface Dependent {
+  catalog: string;
+  objid: string;
+  what: string;
+  relkind: string | null;
+  contype: string | null;
+  conrelid: string | null;
+  confrelid: string | null;
+  on_conkey: boolean;
+  on_confkey: boolean;
+  delsetcols: boolean;
+}
+
+/** Everything that depends on the column, besides its own default and NOT NULL. */
+async function dependents(db: Queryable, tableOid: number, attnum: number): Promise<Dependent[]> {
+  return queryRows<Dependent>(
+    db,
+    `SELECT DISTINCT d.classid::regclass::text AS catalog, d.objid::int8::text AS objid,
+            pg_catalog.pg_describe_object(d.classid, d.objid, d.objsubid) AS what,
+            c.relkind::text AS relkind, con.contype::text AS contype,
+            con.conrelid::int8::text AS conrelid, con.confrelid::int8::text AS confrelid,
+            coalesce(con.conrelid = $1 AND $2 = ANY (con.conkey), false) AS on_conkey,
+            coalesce(con.confrelid = $1 AND $2 = ANY (con.confkey), false) AS on_confkey,
+            coalesce(pg_catalog.to_jsonb(con) ->> 'confdelsetcols' IS NOT NULL, false) AS delsetcols
+       FROM pg_catalog.pg_depend d
+       LEFT JOIN pg_catalog.pg_class c ON d.classid = 'pg_catalog.pg_class'::regclass AND c.oid = d.objid
+       LEFT JOIN pg_catalog.pg_constraint con ON d.classid = 'pg_catalog.pg_constraint'::regclass AND con.oid = d.objid
+      WHERE d.refclassid = 'pg_catalog.pg_class'::regclass AND d.refobjid = $1 AND d.refobjsubid = $2
+        AND d.deptype IN ('n', 'a')
+        AND NOT (d.classid = 'pg_catalog.pg_attrdef'::regclass AND EXISTS (
+              SELECT 1 FROM pg_catalog.pg_attrdef ad WHERE ad.oid = d.objid AND ad.adrelid = $1 AND ad.adnum = $2))
+        AND coalesce(con.contype, '') <> 'n'
+      ORDER BY 3`,
+    [tableOid, attnum],
+  );
+}
+
+interface IndexRow {
+  oid: string;
+  name: string;
+  unique: boolean;
+  shape: string | null;
+  replident: boolean;
+  contype: string | null;
+  conname: string | null;
+  deferrable: boolean;
+  deferred: boolean;
+  plain_columns: string[] | null;
+  has_predicate: boolean;
+}
+
+async function indexesOf(db: Queryable, oids: string[]): Promise<IndexRow[]> {
+  if (!oids.length) return [];
+  return queryRows<IndexRow>(
+    db,
+    `SELECT i.indexrelid::int8::text AS oid, ic.relname AS name, i.indisunique AS unique, i.indisreplident AS replident,
+            (${indexShapeSql('i.indexrelid')}) AS shape,
+            con.contype::text AS contype, con.conname, coalesce(con.condeferrable, false) AS deferrable,
+            coalesce(con.condeferred, false) AS deferred,
+            CASE WHEN i.indexprs IS NULL THEN ARRAY(SELECT a.attname::text FROM unnest(i.indkey[0:i.indnkeyatts - 1]) WITH ORDINALITY k(n, o)
+                                                     JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.n ORDER BY k.o) END AS plain_columns,
+            i.indpred IS NOT NULL AS has_predicate
+       FROM pg_catalog.pg_index i
+       JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid
+       LEFT JOIN pg_catalog.pg_constraint con ON con.conindid = i.indexrelid AND con.conrelid = i.indrelid AND con.contype IN ('p', 'u', 'x')
+      WHERE i.indexrelid = ANY ($1::oid[])
+      ORDER BY ic.relname`,
+    [oids],
+  );
+}
+
+interface ConstraintRow {
+  oid: string;
+  name: string;
+  contype: string;
+  schema: string;
+  table: string;
+  validated: boolean;
+  definition: string;
+  columns: string[];
+  ref_schema: string | null;
+  ref_table: string | null;
+  ref_columns: string[] | null;
+  tail: string;
+}
+
+const FK_ACTIONS: Record<string, string> = { a: 'NO ACTION', r: 'RESTRICT', c: 'CASCADE', n: 'SET NULL', d: 'SET DEFAULT' };
+
+async function constraintsOf(db: Queryable, oids: string[]): Promise<ConstraintRow[]> {
+  if (!oids.length) return [];
+  const rows = await queryRows<Omit<ConstraintRow, 'tail'> & { matchtype: string; updtype: string; deltype: string; deferrable: boolean; deferred: boolean }>(
+    db,
+    `SELECT con.oid::int8::text AS oid, con.conname AS name, con.contype::text AS contype, n.nspname AS schema, c.relname AS table,
+            con.convalidated AS validated, pg_catalog.pg_get_constraintdef(con.oid) AS definition,
+            ARRAY(SELECT a.attname::text FROM unnest(con.conkey) WITH ORDINALITY k(n, o)
+                    JOIN pg_catalog.pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.n ORDER BY k.o) AS columns,
+            rn.nspname AS ref_schema, rc.relname AS ref_table,
+            CASE WHEN con.contype = 'f' THEN ARRAY(SELECT a.attname::text FROM unnest(con.confkey) WITH ORDINALITY k(n, o)
+                    JOIN pg_catalog.pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.n ORDER BY k.o) END AS ref_columns,
+            con.confmatchtype::text AS matchtype, con.confupdtype::text AS updtype, con.confdeltype::text AS deltype,
+            con.condeferrable AS deferrable, con.condeferred AS deferred
+       FROM pg_catalog.pg_constraint con
+       JOIN pg_catalog.pg_class c ON c.oid = con.conrelid
+       JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+       LEFT JOIN pg_catalog.pg_class rc ON rc.oid = con.confrelid
+       LEFT JOIN pg_catalog.pg_namespace rn ON rn.oid = rc.relnamespace
+      WHERE con.oid = ANY ($1::oid[])
+      ORDER BY con.conname`,
+    [oids],
+  );
+  return rows.map((r) => ({
+    ...r,
+    tail:
+      (r.matchtype === 'f' ? ' MATCH FULL' : '') +
+      ` ON UPDATE ${FK_ACTIONS[r.updtype] ?? 'NO ACTION'} ON DELETE ${FK_ACTIONS[r.deltype] ?? 'NO ACTION'}` +
+      (r.deferrable ? ` DEFERRABLE INITIALLY ${r.deferred ? 'DEFERRED' : 'IMMEDIATE'}` : ''),
+  }));
+}
+
+function foreignKeySql(columns: string[], ref: TableRef, refColumns: string[], tail: string): string {
+  return `FOREIGN KEY (${columns.map(ident).join(', ')}) REFERENCES ${qualified(ref.schema, ref.name)} (${refColumns.map(ident).join(', ')})${tail}`;
+}
+
+const PROBE_DONE = 'PGS02';
+
+interface ProbeResult {
+  indexes: Record<string, string | null> | null;
+  checks: Record<string, string> | null;
+  default: string | null;
+  /** The shadow's type (format_type) and its collation where not the type's default. */
+  type: string;
+  collation: { schema: string; name: string } | null;
+}
+
+export interface CarryTarget {
+  /** The shadow column's name while the migration runs. */
+  shadow: string;
+  /** For a type change: the new type and the USING expression over the old row. */
+  retype?: { type: string; using: string };
+}
+
+/**
+ * Reads what hangs on `column` and renders it for the shadow column, refusing (as plan problems)
+ * what cannot be carried. The conversion is tried on an empty temporary copy of the table, so a
+ * USING expression, an index or CHECK that no longer fits the new type, or a foreign key whose
+ * types stop matching, is reported here with PostgreSQL's own message.
+ */
+export async function inspectCarryOver(
+  db: Queryable,
+  table: TableInfo,
+  column: ColumnInfo,
+  target: CarryTarget,
+  path: string,
+  finalName: string,
+): Promise<{ facts: CarryOverFacts | null; problems: PlanProblem[] }> {
+  const problems: PlanProblem[] = [];
+  const where = describeRef(table);
+  const refuse = (what: string, why: string) =>
+    problems.push({ path: `${path}.${finalName === column.name ? 'column' : 'from'}`, message: `${column.name} has ${what}, which cannot be carried over: ${why}` });
+
+  if (column.generated) refuse('a generation expression (GENERATED ALWAYS AS ...)', 'a stored generated column cannot be written by the dual-write trigger');
+  const deps = await dependents(db, table.oid, column.attnum);
+  const indexOids = new Set<string>();
+  const constraintOids = new Set<string>();
+  let ownedSequence: string | null = null;
+  for (const d of deps) {
+    if (d.catalog === 'pg_class' && d.relkind === 'i') indexOids.add(d.objid);
+    else if (d.catalog === 'pg_class' && d.relkind === 'S') ownedSequence = d.objid;
+    else if (d.catalog === 'pg_constraint' && d.contype === 'c') constraintOids.add(d.objid);
+    else if (d.catalog === 'pg_constraint' && (d.contype === 'p' || d.contype === 'u')) constraintOids.add(d.objid);
+    else if (d.catalog === 'pg_constraint' && d.contype === 'f') {
+      if (d.delsetcols) refuse(d.what, 'ON DELETE SET NULL/SET DEFAULT with a column list is not carried yet');
+      else if (d.on_conkey && d.on_confkey) refuse(d.what, 'it both references and is referenced through this column');
+      else constraintOids.add(d.objid);
+    } else if (d.catalog === 'pg_constraint' && d.contype === 'x') refuse(d.what, 'exclusion constraints are not carried yet; drop it and recreate it after the migration');
+    else if (d.catalog === 'pg_rewrite') refuse(d.what, 'a view or rule reads the column; recreate it on the new column after contract, or drop it first');
+    else if (d.catalog === 'pg_policy') refuse(d.what, 'a row-level security policy reads the column; policies cannot be swapped atomically with the column');
+    else if (d.catalog === 'pg_trigger') refuse(d.what, 'a trigger names the column (UPDATE OF or WHEN); it would stop firing for the new column');
+    else if (d.catalog === 'pg_attrdef') refuse(d.what, 'a generated column is computed from it');
+    else if (d.catalog === 'pg_statistic_ext') refuse(d.what, 'extended statistics are not carried yet; drop them and recreate them after the migration');
+    else if (d.catalog === 'pg_publication_rel') refuse(d.what, 'a publication lists the column; logical replication subscribers would lose it');
+    else refuse(d.what, 'pgshift does not know how to carry this kind of object');
+  }
+  const constraints = await constraintsOf(db, [...constraintOids]);
+  for (const c of constraints) if ((c.contype === 'p' || c.contype === 'u') && !c.definition) refuse(`constraint ${c.name}`, 'its definition cannot be read');
+  const backing = (await queryRows<{ oid: string }>(
+    db,
+    `SELECT conindid::int8::text AS oid FROM pg_catalog.pg_constraint WHERE oid = ANY ($1::oid[]) AND contype IN ('p', 'u')`,
+    [[...constraintOids]],
+  )).map((r) => r.oid);
+  const indexes = await indexesOf(db, [...new Set([...indexOids, ...backing])]);
+  for (const i of indexes) {
+    if (i.contype === 'x') refuse(`index ${i.name}`, 'it backs an exclusion constraint');
+    if (!i.shape) refuse(`index ${i.name}`, 'its definition cannot be read');
+  }
+
+  const identity = column.identity
+    ? (
+        await queryRows<{ schema: string; name: string; increment: string; min: string; max: string; start: string; cache: string; cycle: boolean; type_min: boolean; type_max: boolean }>(
+          db,
+          `SELECT n.nspname AS schema, c.relname AS name, s.seqincrement::text AS increment, s.seqmin::text AS min, s.seqmax::text AS max,
+                  s.seqstart::text AS start, s.seqcache::text AS cache, s.seqcycle AS cycle,
+                  s.seqmin IN (-32768, -2147483648, -9223372036854775808, 1) AS type_min,
+                  s.seqmax IN (32767, 2147483647, 9223372036854775807) AS type_max
+             FROM pg_catalog.pg_sequence s
+             JOIN pg_catalog.pg_class c ON c.oid = s.seqrelid
+             JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+            WHERE s.seqrelid = pg_catalog.pg_get_serial_sequence(${literal(qualified(table.schema, table.name))}, ${literal(column.name)})::regclass`,
+        )
+      )[0]
+    : undefined;
+  if (column.identity && !identity) refuse('an identity', 'its sequence cannot be found');
+  const owned = ownedSequence
+    ? (await queryRows<{ schema: string; name: string }>(
+        db,
+        `SELECT n.nspname AS schema, c.relname AS name FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = $1::oid`,
+        [ownedSequence],
+      ))[0] ?? null
+    : null;
+  const grants = await queryRows<{ grantee: string | null; privilege: string; grantable: boolean }>(
+    db,
+    `SELECT CASE WHEN x.grantee = 0 THEN NULL ELSE r.rolname END AS grantee, x.privilege_type AS privilege, x.is_grantable AS grantable
+       FROM pg_catalog.pg_attribute a, LATERAL pg_catalog.aclexplode(a.attacl) x
+       LEFT JOIN pg_catalog.pg_roles r ON r.oid = x.grantee
+      WHERE a.attrelid = $1 AND a.attnum = $2
+      ORDER BY 1, 2`,
+    [table.oid, column.attnum],
+  );
+  if (problems.length) return { facts: null, problems };
+
+  const probe = await runProbe(db, table, column, target, indexes, constraints);
+  if ('error' in probe) {
+    const what = target.retype ? `changing ${column.name} to ${target.retype.type}` : `renaming ${column.name}`;
+    problems.push({ path: `${path}.${target.retype ? 'type' : 'to'}`, message: `${what} fails on an empty copy of ${where}: ${probe.error}` });
+    return { facts: null, problems };
+  }
+  const rename = (c: string) => (c === column.name ? target.shadow : c);
+  const carriedIndexes: CarriedIndex[] = indexes.map((i) => ({
+    name: i.contype ? i.conname! : i.name,
+    unique: i.unique,
+    shape: probe.indexes?.[i.name] ?? '',
+    columns: i.plain_columns && !i.has_predicate ? i.plain_columns.map((c) => (c === column.name ? finalName : c)) : [],
+    where: null,
+    constraint: i.contype === 'p' || i.contype === 'u' ? { type: i.contype, deferrable: i.deferrable, deferred: i.deferred } : null,
+    replicaIdentity: i.replident,
+  }));
+  for (const i of carriedIndexes) if (!i.shape) problems.push({ path: `${path}.table`, message: `index ${i.name} could not be rebuilt on a copy of ${where}` });
+  const carried: CarriedConstraint[] = [];
+  constraints.forEach((c) => {
+    const on = { schema: c.schema, name: c.table };
+    if (c.contype === 'c') {
+      const definition = probe.checks?.[c.name];
+      if (!definition) problems.push({ path: `${path}.table`, message: `CHECK ${c.name} could not be rebuilt on a copy of ${where}` });
+      else carried.push({ name: c.name, table: on, definition: definition.replace(/ NOT VALID$/, ''), validated: c.validated, kind: 'check' });
+    } else if (c.contype === 'f') {
+      const out = c.schema === table.schema && c.table === table.name && c.columns.includes(column.name);
+      const ref = { schema: c.ref_schema!, name: c.ref_table! };
+      const definition = out
+        ? foreignKeySql(c.columns.map(rename), ref, c.ref_columns!, c.tail)
+        : foreignKeySql(c.columns, ref, c.ref_columns!.map(rename), c.tail);
+      carried.push({ name: c.name, table: on, definition, validated: c.validated, kind: out ? 'foreign key out' : 'foreign key in' });
+    }
+  });
+  if (problems.length) return { facts: null, problems };
+
+  const shadowColumn = ident(target.shadow);
+  const t = qualified(table.schema, table.name);
+  return {
+    facts: {
+      type: probe.type,
+      collation: probe.collation,
+      indexes: carriedIndexes,
+      constraints: carried,
+      defaultExpr: column.identity ? null : probe.default,
+      ownedSequence: column.identity ? null : owned,
+      identity: identity
+        ? {
+            always: column.identity === 'a',
+            sequence: { schema: identity.schema, name: identity.name },
+            options: [
+              `INCREMENT BY ${identity.increment}`,
+              identity.type_min ? null : `MINVALUE ${identity.min}`,
+              identity.type_max ? null : `MAXVALUE ${identity.max}`,
+              `START WITH ${identity.start}`,
+              `CACHE ${identity.cache}`,
+              identity.cycle ? 'CYCLE' : 'NO CYCLE',
+            ]
+              .filter((x) => x !== null)
+              .join(' '),
+          }
+        : null,
+      grants: grants.map(
+        (g) => `GRANT ${g.privilege} (${shadowColumn}) ON ${t} TO ${g.grantee === null ? 'PUBLIC' : ident(g.grantee)}${g.grantable ? ' WITH GRANT OPTION' : ''}`,
+      ),
+    },
+    problems,
+  };
+}
+
+/**
+ * The probe: an empty temporary copy of the table (and of each table a foreign key links it to)
+ * with the column's indexes and constraints, then the change (retype, rename to the shadow),
+ * then the definitions read back. Runs in a DO block that always raises, so nothing stays.
+ */
+async function runProbe(
+  db: Queryable,
+  table: TableInfo,
+  column: ColumnInfo,
+  target: CarryTarget,
+  indexes: IndexRow[],
+  constraints: ConstraintRow[],
+): Promise<ProbeResult | { error: string }> {
+  const copy = (ref: TableRef) => (ref.schema === table.schema && ref.name === table.name ? 'pg_temp.pgshift_probe' : null);
+  const lines: string[] = ['BEGIN', `  PERFORM pg_catalog.set_config('lock_timeout', '2s', true);`];
+  lines.push(`  CREATE TEMP TABLE pgshift_probe (LIKE ${qualified(table.schema, table.name)} INCLUDING DEFAULTS);`);
+  let others = 0;
+  const otherCopy = new Map<string, string>();
+  const copyOf = (ref: TableRef): string => {
+    const self = copy(ref);
+    if (self) return self;
+    const key = `${ref.schema}.${ref.name}`;
+    let name = otherCopy.get(key);
+    if (!name) {
+      name = `pg_temp.pgshift_probe_${others++}`;
+      otherCopy.set(key, name);
+      lines.push(`  CREATE TEMP TABLE ${name.slice('pg_temp.'.length)} (LIKE ${qualified(ref.schema, ref.name)});`);
+    }
+    return name;
+  };
+  for (const i of indexes) if (!i.contype && i.shape) lines.push(`  CREATE ${i.unique ? 'UNIQUE ' : ''}INDEX ${ident(i.name)} ON pg_temp.pgshift_probe ${i.shape};`);
+  for (const c of constraints)
+    if (c.contype === 'p' || c.contype === 'u' || c.contype === 'c') lines.push(`  ALTER TABLE pg_temp.pgshift_probe ADD CONSTRAINT ${ident(c.name)} ${c.definition};`);
+  for (const c of constraints) {
+    if (c.contype !== 'f') continue;
+    const from = copyOf({ schema: c.schema, name: c.table });
+    const to = copyOf({ schema: c.ref_schema!, name: c.ref_table! });
+    if (to !== 'pg_temp.pgshift_probe')
+      lines.push(`  BEGIN ALTER TABLE ${to} ADD UNIQUE (${c.ref_columns!.map(ident).join(', ')}); EXCEPTION WHEN others THEN NULL; END;`);
+    lines.push(`  ALTER TABLE ${from} ADD CONSTRAINT ${ident(c.name)} FOREIGN KEY (${c.columns.map(ident).join(', ')}) REFERENCES ${to} (${c.ref_columns!.map(ident).join(', ')});`);
+  }
+  if (target.retype)
+    lines.push(`  ALTER TABLE pg_temp.pgshift_probe ALTER COLUMN ${ident(column.name)} TYPE ${target.retype.type} USING (${target.retype.using});`);
+  lines.push(`  ALTER TABLE pg_temp.pgshift_probe RENAME COLUMN ${ident(column.name)} TO ${ident(target.shadow)};`);
+  const indexNames = indexes.map((i) => (i.contype ? i.conname! : i.name));
+  lines.push(
+    `  RAISE EXCEPTION USING ERRCODE = '${PROBE_DONE}', MESSAGE = pg_catalog.json_build_object(` +
+      `'indexes', (SELECT pg_catalog.json_object_agg(x.name, (${indexShapeSql('x.oid')})) FROM (SELECT ic.oid, coalesce(con.conname, ic.relname) AS name ` +
+      `FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid ` +
+      `LEFT JOIN pg_catalog.pg_constraint con ON con.conindid = i.indexrelid AND con.conrelid = i.indrelid ` +
+      `WHERE i.indrelid = 'pg_temp.pgshift_probe'::regclass AND coalesce(con.conname, ic.relname) = ANY (${literal(`{${indexNames.map((n) => JSON.stringify(n)).join(',')}}`)}::text[])) x), ` +
+      `'checks', (SELECT pg_catalog.json_object_agg(conname, pg_catalog.pg_get_constraintdef(oid)) FROM pg_catalog.pg_constraint ` +
+      `WHERE conrelid = 'pg_temp.pgshift_probe'::regclass AND contype = 'c'), ` +
+      `'default', (SELECT pg_catalog.pg_get_expr(d.adbin, d.adrelid) FROM pg_catalog.pg_attrdef d JOIN pg_catalog.pg_attribute a ` +
+      `ON a.attrelid = d.adrelid AND a.attnum = d.adnum WHERE d.adrelid = 'pg_temp.pgshift_probe'::regclass AND a.attname = ${literal(target.shadow)}), ` +
+      `'type', (SELECT pg_catalog.format_type(a.atttypid, a.atttypmod) FROM pg_catalog.pg_attribute a ` +
+      `WHERE a.attrelid = 'pg_temp.pgshift_probe'::regclass AND a.attname = ${literal(target.shadow)}), ` +
+      `'collation', (SELECT pg_catalog.json_build_object('schema', cn.nspname, 'name', co.collname) FROM pg_catalog.pg_attribute a ` +
+      `JOIN pg_catalog.pg_type ty ON ty.oid = a.atttypid JOIN pg_catalog.pg_collation co ON co.oid = a.attcollation ` +
+      `JOIN pg_catalog.pg_namespace cn ON cn.oid = co.collnamespace ` +
+      `WHERE a.attrelid = 'pg_temp.pgshift_probe'::regclass AND a.attname = ${literal(target.shadow)} AND a.attcollation <> ty.typcollation))::text;`,
+  );
+  lines.push('END');
+  try {
+    await db.query(singleStatement(`DO ${dollarQuote(`\n${lines.join('\n')}\n`)}`));
+  } catch (error) {
+    if (sqlStateOf(error) === PROBE_DONE) return JSON.parse((error as Error).message) as ProbeResult;
+    const e = error as Error & { hint?: string };
+    return { error: `${e.message}${e.hint ? ` (${e.hint})` : ''}` };
+  }
+  throw new Error('bug: the carry-over probe did not raise');
+}
+
+export interface CarryOverSteps {
+  /** Grants on the shadow, so the new app version can use it during the migration. */
+  expand: DdlStep[];
+  /** Indexes built CONCURRENTLY, then constraints NOT VALID and VALIDATE, after the backfill. */
+  afterBackfill: DdlStep[];
+  checks: CatalogCheck[];
+  /** In the contract transaction, before the old column is dropped (it takes its objects with it). */
+  beforeDrop: DdlStep[];
+  /** After the drop (and the rename of the shadow): the new objects take the old names. */
+  afterDrop: DdlStep[];
+  /** Foreign keys into the shadow live on other tables: dropped before the shadow. */
+  rollback: DdlStep[];
+}
+
+function constraintExists(table: TableRef, name: string, extra = ''): string {
+  return (
+    `SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint WHERE conrelid = pg_catalog.to_regclass(${literal(qualified(table.schema, table.name))}) ` +
+    `AND conname = ${literal(name)}${extra}) AS done`
+  );
+}
+
+/**
+ * Renders the carry-over: `column` is the old column, `shadow` the new one while the migration
+ * runs, `finalName` what the new one is called after contract (the shadow's own name for a
+ * rename; the old name for a type change, renamed inside the contract transaction).
+ */
+export function carryOverSteps(o: {
+  table: TableRef;
+  column: string;
+  shadow: string;
+  finalName: string;
+  facts: CarryOverFacts;
+  /** ObjectNames.hash of the operation, for temporary names. */
+  hash: string;
+  index: number;
+}): CarryOverSteps {
+  const { table, facts, index } = o;
+  const t = qualified(table.schema, table.name);
+  const id = (phase: string, what: string) => `${index}.${phase}.${what}`;
+  const step = (phase: string, what: string, description: string, sql: string, lock: DdlStep['lock'], tx: DdlStep['tx'], on: TableRef = table, skipIf?: string): DdlStep => ({
+    id: id(phase, what),
+    description,
+    sql,
+    lock,
+    table: on,
+    tx,
+    ...(skipIf ? { skipIf } : {}),
+  });
+  const out: CarryOverSteps = { expand: [], afterBackfill: [], checks: [], beforeDrop: [], afterDrop: [], rollback: [] };
+  // Temporary names: short, stable across runs (a rerun finds what an earlier run built), and
+  // derived from the operation, so they cannot collide with the user's.
+  const indexes = facts.indexes.map((i, n) => ({ ...i, temp: `pgshift_${o.hash}_i${n}` }));
+  const constraints = facts.constraints.map((c, n) => ({ ...c, temp: `pgshift_${o.hash}_c${n}` }));
+
+  facts.grants.forEach((grant, n) =>
+    out.expand.push(step('expand', `grant-${n}`, `give ${o.shadow} the column privileges of ${o.column}`, grant, 'ACCESS SHARE', 'phase')),
+  );
+
+  for (const i of indexes) {
+    out.afterBackfill.push({
+      ...step(
+        'backfill',
+        `index-${i.temp}`,
+        `build ${i.unique ? 'unique ' : ''}index ${i.temp} on ${o.shadow}, the future ${i.name}, while reads and writes go on`,
+        `CREATE ${i.unique ? 'UNIQUE ' : ''}INDEX CONCURRENTLY ${ident(i.temp)} ON ${t} ${i.shape}`,
+        'SHARE UPDATE EXCLUSIVE',
+        'none',
+      ),
+      index: { action: 'create', schema: table.schema, name: i.temp, table: table.name, unique: i.unique, columns: i.columns.map((c) => (c === o.finalName ? o.shadow : c)), where: i.where },
+    });
+    out.checks.push({ id: id('verify', `index-${i.temp}`), description: `index ${i.temp} (the future ${i.name}) is valid`, sql: indexValidCheckSql({ schema: table.schema, name: i.temp, table, unique: i.unique }) });
+    out.rollback.push({
+      ...step('rollback', `index-${i.temp}`, `drop index ${i.temp} while reads and writes go on`, dropIndexSql({ schema: table.schema, name: i.temp }), 'SHARE UPDATE EXCLUSIVE', 'none'),
+      index: { action: 'drop', schema: table.schema, name: i.temp, table: table.name, unique: i.unique, columns: [], where: null },
+    });
+  }
+
+  for (const c of constraints) {
+    const on = qualified(c.table.schema, c.table.name);
+    const lock = c.kind === 'check' ? 'ACCESS EXCLUSIVE' : 'SHARE ROW EXCLUSIVE';
+    out.afterBackfill.push(
+      step('backfill', `add-${c.temp}`, `add ${c.kind} ${c.temp} on ${o.shadow} (the future ${c.name}), NOT VALID: no scan`, `ALTER TABLE ${on} ADD CONSTRAINT ${ident(c.temp)} ${c.definition} NOT VALID`, lock, 'own', c.table, constraintExists(c.table, c.temp)),
+    );
+    if (c.validated) {
+      out.afterBackfill.push(
+        step('backfill', `validate-${c.temp}`, `validate ${c.temp} while reads and writes go on`, `ALTER TABLE ${on} VALIDATE CONSTRAINT ${ident(c.temp)}`, 'SHARE UPDATE EXCLUSIVE', 'own', c.table, constraintExists(c.table, c.temp, ' AND convalidated')),
+      );
+    }
+    out.checks.push({
+      id: id('verify', `constraint-${c.temp}`),
+      description: `${c.kind} ${c.temp} (the future ${c.name}) exists${c.validated ? ' and is validated' : ''}`,
+      sql: `SELECT coalesce(bool_and(convalidated OR NOT ${c.validated}), false) AS ok, CASE WHEN count(*) = 0 THEN ${literal(`${c.temp} does not exist`)} ELSE ${literal(`${c.temp} is not validated`)} END AS detail FROM pg_catalog.pg_constraint WHERE conrelid = pg_catalog.to_regclass(${literal(on)}) AND conname = ${literal(c.temp)}`,
+    });
+    if (c.kind === 'foreign key in') {
+      out.beforeDrop.push(step('contract', `drop-${c.temp}-old`, `drop ${c.name} on ${describeRef(c.table)}: it references ${o.column}`, `ALTER TABLE ${on} DROP CONSTRAINT ${ident(c.name)}`, 'ACCESS EXCLUSIVE', 'phase', c.table));
+      out.rollback.push(step('rollback', `drop-${c.temp}`, `drop ${c.temp} on ${describeRef(c.table)}, which references ${o.shadow}`, `ALTER TABLE ${on} DROP CONSTRAINT IF EXISTS ${ident(c.temp)}`, 'ACCESS EXCLUSIVE', 'phase', c.table));
+    }
+  }
+
+  if (facts.ownedSequence) {
+    const s = qualified(facts.ownedSequence.schema, facts.ownedSequence.name);
+    out.beforeDrop.push(step('contract', 'sequence-owner', `hand sequence ${facts.ownedSequence.name} to ${o.shadow}, so dropping ${o.column} keeps it`, `ALTER SEQUENCE ${s} OWNED BY ${t}.${ident(o.shadow)}`, 'ACCESS EXCLUSIVE', 'phase'));
+  }
+  if (facts.identity) {
+    const old = facts.identity.sequence;
+    const tempSeq = `pgshift_${o.hash}_seq`;
+    const tempRef = qualified(old.schema, tempSeq);
+    out.beforeDrop.push(
+      step('contract', 'identity', `make ${o.shadow} the identity column (${facts.identity.always ? 'ALWAYS' : 'BY DEFAULT'}), on a new sequence`, `ALTER TABLE ${t} ALTER COLUMN ${ident(o.shadow)} ADD GENERATED ${facts.identity.always ? 'ALWAYS' : 'BY DEFAULT'} AS IDENTITY (SEQUENCE NAME ${tempRef} ${facts.identity.options})`, 'ACCESS EXCLUSIVE', 'phase'),
+      step('contract', 'identity-continue', `continue the new sequence where ${old.name} stands`, `SELECT pg_catalog.setval(${literal(tempRef)}, s.last_value, s.is_called) FROM ${qualified(old.schema, old.name)} s`, 'ACCESS EXCLUSIVE', 'phase'),
+    );
+    out.afterDrop.push(step('contract', 'identity-name', `the new sequence takes the name ${old.name}`, `ALTER SEQUENCE ${tempRef} RENAME TO ${ident(old.name)}`, 'ACCESS EXCLUSIVE', 'phase'));
+  }
+
+  for (const i of indexes) {
+    if (i.constraint) {
+      const kind = i.constraint.type === 'p' ? 'PRIMARY KEY' : 'UNIQUE';
+      const deferral = i.constraint.deferrable ? ` DEFERRABLE INITIALLY ${i.constraint.deferred ? 'DEFERRED' : 'IMMEDIATE'}` : '';
+      out.afterDrop.push(step('contract', `attach-${i.temp}`, `${i.temp} becomes ${kind} ${i.name} (USING INDEX: no scan, no build)`, `ALTER TABLE ${t} ADD CONSTRAINT ${ident(i.name)} ${kind} USING INDEX ${ident(i.temp)}${deferral}`, 'ACCESS EXCLUSIVE', 'phase'));
+    } else {
+      out.afterDrop.push(step('contract', `rename-${i.temp}`, `${i.temp} takes the name ${i.name}`, `ALTER INDEX ${qualified(table.schema, i.temp)} RENAME TO ${ident(i.name)}`, 'ACCESS EXCLUSIVE', 'phase'));
+    }
+    if (i.replicaIdentity)
+      out.afterDrop.push(step('contract', `replica-identity-${i.temp}`, `${i.name} is the replica identity again`, `ALTER TABLE ${t} REPLICA IDENTITY USING INDEX ${ident(i.name)}`, 'ACCESS EXCLUSIVE', 'phase'));
+  }
+  for (const c of constraints) {
+    out.afterDrop.push(step('contract', `rename-${c.temp}`, `${c.temp} takes the name ${c.name}`, `ALTER TABLE ${qualified(c.table.schema, c.table.name)} RENAME CONSTRAINT ${ident(c.temp)} TO ${ident(c.name)}`, 'ACCESS EXCLUSIVE', 'phase', c.table));
+  }
+  return out;
+}
