@@ -11,6 +11,8 @@ import { addColumnHandler } from './add-column.js';
 import { addUniqueHandler } from './add-unique.js';
 import { createTableHandler } from './create-table.js';
 import { changeColumnTypeHandler } from './change-column-type.js';
+import { splitColumnHandler } from './split-column.js';
+import { dropTableHandler } from './drop-table.js';
 import type { OperationHandler, OperationHandlers, OperationSteps } from './types.js';
 
 /** Exhaustive: adding an operation kind without a handler fails to compile. */
@@ -26,6 +28,8 @@ export const operationHandlers: OperationHandlers = {
   addUnique: addUniqueHandler,
   createTable: createTableHandler,
   changeColumnType: changeColumnTypeHandler,
+  splitColumn: splitColumnHandler,
+  dropTable: dropTableHandler,
 };
 
 export function handlerFor(op: Operation): OperationHandler<Operation, unknown> {

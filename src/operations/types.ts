@@ -154,6 +154,8 @@ export interface FactsByKind {
   addUnique: CreateIndexFacts;
   createTable: Record<string, never>;
   changeColumnType: ChangeColumnTypeFacts;
+  splitColumn: SplitColumnFacts;
+  dropTable: DropTableFacts;
 }
 export type FactsOf<K extends OperationKind> = FactsByKind[K];
 
@@ -163,6 +165,16 @@ export interface AddColumnFacts {
   /** ADD COLUMN … DEFAULT would rewrite the table (atthasmissing stays false on a trial copy). */
   volatileDefault: boolean;
 }
+
+/** splitColumn: the batch key, and the old column's type and collation (`down` is cast to them). */
+export interface SplitColumnFacts {
+  key: BatchKey;
+  type: string;
+  collation: { schema: string; name: string } | null;
+}
+
+/** dropTable needs nothing recorded: it only acts at contract, and re-reads the catalog then. */
+export type DropTableFacts = Record<string, never>;
 
 /** The key setNotNull's backfill and verification batch on. */
 export interface SetNotNullFacts {

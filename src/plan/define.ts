@@ -7,6 +7,8 @@ import type { CreateIndexInput } from '../operations/create-index.schema.js';
 import type { DropIndexInput } from '../operations/drop-index.schema.js';
 import type { SetNotNullInput } from '../operations/set-not-null.schema.js';
 import type { AddColumnInput } from '../operations/add-column.schema.js';
+import type { SplitColumnInput } from '../operations/split-column.schema.js';
+import type { DropTableInput } from '../operations/drop-table.schema.js';
 import type { ChangeColumnTypeInput } from '../operations/change-column-type.schema.js';
 import type { MigrationInput, RenameColumnInput } from './model.js';
 
@@ -56,6 +58,14 @@ export function addUnique(options: Omit<AddUniqueInput, 'kind'>): AddUniqueInput
 
 export function createTable(options: Omit<CreateTableInput, 'kind'>): CreateTableInput {
   return { kind: 'createTable', ...options };
+}
+
+export function splitColumn(options: Omit<SplitColumnInput, 'kind'>): SplitColumnInput {
+  return { kind: 'splitColumn', ...options };
+}
+
+export function dropTable(options: Omit<DropTableInput, 'kind'>): DropTableInput {
+  return { kind: 'dropTable', ...options };
 }
 
 export function changeColumnType(options: Omit<ChangeColumnTypeInput, 'kind'>): ChangeColumnTypeInput {
