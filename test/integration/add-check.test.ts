@@ -122,48 +122,6 @@ describe('addCheck: expand → dual-write → backfill → verify → contract u
   });
 });
 
-describe.each(['expand', 'dual-write', 'backfill'] as const)('addCheck: rollback after %s', (phase) => {
-  const db = useDatabase();
-  const table = `Order Items ${phase}`;
-  const id = `20261201_check_rollback_${phase.replace('-', '_')}`;
-  let dir: string;
-
-  beforeAll(async () => {
-    await createTable(db, table);
-    dir = planDir(checkPlan(id, { table, name: NAME, check: CHECK }));
-  });
-
-  test('removes the constraint and the ledger rows, under writes; the migration can run again', async () => {
-    const before = await snapshot(db, `"${table}"`, id);
-    const writer = writerFor(db, table);
-    await writer.start();
-    try {
-      expect((await cli(['advance', '--to', phase], { url: db.url, dir })).code).toBe(0);
-      expect(await constraintState(db, table)).toMatchObject({ validated: false });
-      await writer.waitForWrites(30);
-      const r = await cli(['rollback', id, '--json'], { url: db.url, dir });
-      expect(r.code, r.stderr).toBe(0);
-      expect(r.json()).toMatchObject({ id, from: phase, state: 'pending' });
-      expect(await constraintState(db, table)).toBeNull();
-      // The check is gone: a row it would reject is accepted again.
-      await db.query(`INSERT INTO "${table}" ("e mail") VALUES ('no at sign again')`);
-      await writer.waitForWrites(writer.stats.inserts + writer.stats.updates + 10);
-    } finally {
-      await writer.stop();
-    }
-    expect(writer.stats.errors, writer.stats.lastError ?? '').toBe(0);
-    const after = await snapshot(db, `"${table}"`, id);
-    expect(after.constraints).toEqual(before.constraints);
-    expect(after.columns).toEqual(before.columns);
-    expect(after.indexes).toEqual(before.indexes);
-    expect(after.triggers).toEqual(before.triggers);
-    expect(after.ledger).toEqual({ migrations: [], progress: [], verifications: [] });
-    const again = await cli(['advance', '--to', 'expand', '--json'], { url: db.url, dir });
-    expect(again.code, again.stderr).toBe(0);
-    expect(await constraintState(db, table)).toMatchObject({ validated: false });
-  });
-});
-
 describe('addCheck refusals: exit 2 with the path, nothing changed', () => {
   const db = useDatabase();
   const table = 'Order Items';

@@ -1,5 +1,4 @@
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { AppWriter, checkWrites } from '../../src/demo/writers.js';
+import { beforeAll, describe, expect, test } from 'vitest';
 import { snapshot } from '../support/catalog.js';
 import { cli } from '../support/cli.js';
 import { useDatabase, type TestDatabase } from '../support/database.js';
@@ -7,17 +6,6 @@ import { planDir } from '../support/plans.js';
 
 const ROWS = 5_000;
 const QTY = '"Qty ""x"""';
-const TOTAL = 'Total "€"';
-const T = '"Total ""€"""';
-
-/** Three columns: computed from others (trigger + backfill), a volatile default, a constant default. */
-function ops(table: string) {
-  return [
-    { kind: 'addColumn', table, column: TOTAL, type: 'numeric(14,2)', notNull: true, backfill: `price * ${QTY}` },
-    { kind: 'addColumn', table, column: 'created at', type: 'timestamptz', default: 'clock_timestamp()', notNull: true },
-    { kind: 'addColumn', table, column: 'select', type: 'text', default: `'new; --'`, notNull: true },
-  ];
-}
 
 function plan(id: string, operations: unknown[]) {
   return { [`${id}.json`]: { id, operations } };
@@ -31,79 +19,6 @@ async function createTable(db: TestDatabase, table: string) {
     "e mail" text)`);
   await db.query(`INSERT INTO "${table}" (id, price, ${QTY}, "e mail") SELECT g, g, g % 5 + 1, 'u' || g || '@example.com' FROM generate_series(1, ${ROWS}) g`);
 }
-
-/** The old app: it knows none of the new columns. */
-function oldApp(db: TestDatabase, table: string) {
-  return new AppWriter({ url: db.url, label: 'old', table, key: 'id', column: 'e mail', ownsKey: () => true, maxExistingId: ROWS, insertShare: 0.3, insertExtras: { price: 3, 'Qty "x"': 4 }, pauseMs: 1 });
-}
-
-async function nullCounts(db: TestDatabase, table: string) {
-  const [row] = await db.query(
-    `SELECT count(*) FILTER (WHERE ${T} IS NULL)::int AS total, count(*) FILTER (WHERE "created at" IS NULL)::int AS created,
-            count(*) FILTER (WHERE "select" IS NULL)::int AS sel, count(*) FILTER (WHERE ${T} <> price * ${QTY})::int AS wrong FROM "${table}"`,
-  );
-  return row;
-}
-
-describe('addColumn: expand → dual-write → backfill → verify → contract under the old app', () => {
-  const db = useDatabase();
-  const table = 'Order Items';
-  const id = '20261201_order_items_columns';
-  let dir: string;
-  const run = (...args: string[]) => cli(args, { url: db.url, dir });
-  let old: AppWriter;
-
-  beforeAll(async () => {
-    await createTable(db, table);
-    dir = planDir(plan(id, ops(table)));
-  });
-  afterAll(async () => {
-    await old?.stop().catch(() => undefined);
-  });
-
-  test('expand adds the columns; the constant default is there for every row at once, the volatile one for new rows', async () => {
-    old = oldApp(db, table);
-    await old.start();
-    await old.waitForWrites(20);
-    const r = await run('advance', '--to', 'expand', '--json');
-    expect(r.code, r.stderr).toBe(0);
-    const [c] = await db.query<{ sel: number; created: number }>(`SELECT count(*) FILTER (WHERE "select" = 'new; --')::int AS sel, count(*) FILTER (WHERE "created at" IS NULL AND id <= ${ROWS})::int AS created FROM "${table}"`);
-    expect(c!.sel).toBeGreaterThanOrEqual(ROWS);
-    expect(c!.created).toBe(ROWS); // existing rows wait for the backfill
-    const [row] = await db.query<{ set: boolean }>(`INSERT INTO "${table}" DEFAULT VALUES RETURNING "created at" IS NOT NULL AS set`);
-    expect(row!.set).toBe(true);
-  });
-
-  test('dual-write computes the column for the old app\'s writes; backfill fills every row; verification passes', async () => {
-    expect((await run('advance', '--to', 'dual-write')).code).toBe(0);
-    const [row] = await db.query<{ total: string }>(`INSERT INTO "${table}" (price, ${QTY}) VALUES (2.5, 4) RETURNING ${T}::text AS total`);
-    expect(row!.total).toBe('10.00');
-    expect((await run('advance', '--to', 'backfill')).code).toBe(0);
-    await old.waitForWrites(old.stats.inserts + old.stats.updates + 30);
-    expect(await nullCounts(db, table)).toEqual({ total: 0, created: 0, sel: 0, wrong: 0 });
-    const v = await run('verify', id, '--json');
-    expect(v.code, v.stderr).toBe(0);
-  });
-
-  test('contract sets NOT NULL and drops the trigger; the old app never failed and lost nothing', async () => {
-    const stats = await old.stop();
-    expect(stats.errors, stats.lastError ?? '').toBe(0);
-    const r = await run('advance', '--json');
-    expect(r.code, r.stderr).toBe(0);
-    expect(r.json()).toMatchObject({ migrations: [{ id, state: 'contract', complete: true }] });
-    const cols = await db.query(`SELECT attname, attnotnull FROM pg_attribute WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum`, [`"${table}"`]);
-    expect(cols.slice(-3)).toEqual([
-      { attname: TOTAL, attnotnull: true },
-      { attname: 'created at', attnotnull: true },
-      { attname: 'select', attnotnull: true },
-    ]);
-    const after = await snapshot(db, `"${table}"`);
-    expect(after.constraints.filter((c) => String(c.conname).startsWith('pgshift_'))).toEqual([]);
-    expect(after.triggers).toEqual([]);
-    expect(after.functions).toEqual([]);
-    expect((await checkWrites(db.pool, { name: table, key: 'id', column: 'e mail' }, [old])).missing).toEqual([]);
-  });
-});
 
 describe('addColumn: NULL rows fail verification, and contract exits 3', () => {
   const db = useDatabase();
@@ -131,46 +46,6 @@ describe('addColumn: NULL rows fail verification, and contract exits 3', () => {
     expect(done.code, done.stderr).toBe(0);
     const [col] = await db.query(`SELECT attnotnull FROM pg_attribute WHERE attrelid = $1::regclass AND attname = 'flag'`, [`"${table}"`]);
     expect(col).toEqual({ attnotnull: true });
-  });
-});
-
-describe.each(['expand', 'dual-write', 'backfill'] as const)('addColumn: rollback after %s', (phase) => {
-  const db = useDatabase();
-  const table = `Order Items ${phase}`;
-  const id = `20261201_columns_rollback_${phase.replace('-', '_')}`;
-  let dir: string;
-
-  beforeAll(async () => {
-    await createTable(db, table);
-    dir = planDir(plan(id, ops(table)));
-  });
-
-  test('drops the columns, trigger and function while the old app writes; the migration can run again', async () => {
-    const before = await snapshot(db, `"${table}"`, id);
-    const old = oldApp(db, table);
-    await old.start();
-    try {
-      expect((await cli(['advance', '--to', phase], { url: db.url, dir })).code).toBe(0);
-      await old.waitForWrites(30);
-      const r = await cli(['rollback', id, '--json'], { url: db.url, dir });
-      expect(r.code, r.stderr).toBe(0);
-      expect(r.json()).toMatchObject({ id, from: phase, state: 'pending' });
-      await old.waitForWrites(old.stats.inserts + old.stats.updates + 10);
-    } finally {
-      await old.stop();
-    }
-    expect(old.stats.errors, old.stats.lastError ?? '').toBe(0);
-    const after = await snapshot(db, `"${table}"`, id);
-    expect(after.columns).toEqual(before.columns);
-    expect(after.constraints).toEqual(before.constraints);
-    expect(after.indexes).toEqual(before.indexes);
-    expect(after.triggers).toEqual(before.triggers);
-    expect(after.functions).toEqual([]);
-    expect(after.ledger).toEqual({ migrations: [], progress: [], verifications: [] });
-    expect((await checkWrites(db.pool, { name: table, key: 'id', column: 'e mail' }, [old])).missing).toEqual([]);
-    const again = await cli(['advance', '--to', 'backfill', '--json'], { url: db.url, dir });
-    expect(again.code, again.stderr).toBe(0);
-    expect(await nullCounts(db, table)).toEqual({ total: 0, created: 0, sel: 0, wrong: 0 });
   });
 });
 

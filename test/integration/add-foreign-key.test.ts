@@ -159,49 +159,6 @@ describe('addForeignKey: a table referencing itself, and a composite key whose c
   });
 });
 
-describe.each(['expand', 'dual-write', 'backfill'] as const)('addForeignKey: rollback after %s', (phase) => {
-  const db = useDatabase();
-  const table = `Order Items ${phase}`;
-  const id = `20261202_fk_rollback_${phase.replace('-', '_')}`;
-  let dir: string;
-
-  beforeAll(async () => {
-    await createTables(db, table);
-    dir = planDir(fkPlan(id, op(table)));
-  });
-
-  test('removes the constraint and the ledger rows, under writes; the migration can run again', async () => {
-    const before = await snapshot(db, `"${table}"`, id);
-    const referenced = await snapshot(db, REF_SQL);
-    const writer = writerFor(db, table);
-    await writer.start();
-    try {
-      expect((await cli(['advance', '--to', phase], { url: db.url, dir })).code).toBe(0);
-      expect(await constraintState(db, table)).toMatchObject({ validated: false });
-      await writer.waitForWrites(30);
-      const r = await cli(['rollback', id, '--json'], { url: db.url, dir });
-      expect(r.code, r.stderr).toBe(0);
-      expect(r.json()).toMatchObject({ id, from: phase, state: 'pending' });
-      expect(await constraintState(db, table)).toBeNull();
-      await db.query(`INSERT INTO "${table}" ("Order ""Ref""") VALUES (123456)`);
-      await writer.waitForWrites(writer.stats.inserts + writer.stats.updates + 10);
-    } finally {
-      await writer.stop();
-    }
-    expect(writer.stats.errors, writer.stats.lastError ?? '').toBe(0);
-    const after = await snapshot(db, `"${table}"`, id);
-    expect(after.constraints).toEqual(before.constraints);
-    expect(after.columns).toEqual(before.columns);
-    expect(after.triggers).toEqual(before.triggers);
-    expect(after.ledger).toEqual({ migrations: [], progress: [], verifications: [] });
-    // The key's internal triggers on the referenced table are gone with it.
-    expect((await snapshot(db, REF_SQL)).constraints).toEqual(referenced.constraints);
-    expect(await db.query(`SELECT count(*)::int AS n FROM pg_trigger WHERE tgrelid = $1::regclass`, [REF_SQL])).toEqual([{ n: 0 }]);
-    const again = await cli(['advance', '--to', 'expand', '--json'], { url: db.url, dir });
-    expect(again.code, again.stderr).toBe(0);
-  });
-});
-
 describe('addForeignKey refusals: exit 2 with the paths, nothing changed', () => {
   const db = useDatabase();
   const table = 'Order Items';

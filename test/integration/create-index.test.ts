@@ -1,5 +1,5 @@
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { AppWriter, checkWrites } from '../../src/demo/writers.js';
+import { beforeAll, describe, expect, test } from 'vitest';
+import { AppWriter } from '../../src/demo/writers.js';
 import { cli } from '../support/cli.js';
 import { snapshot } from '../support/catalog.js';
 import { useDatabase, type TestDatabase } from '../support/database.js';
@@ -31,51 +31,11 @@ function appWriter(db: TestDatabase, table: string, options: { schema?: string; 
   return new AppWriter({ url: db.url, label: 'app', schema: options.schema, table, key: 'id', column: options.column ?? 'email', ownsKey: () => true, maxExistingId: ROWS, pauseMs: 1 });
 }
 
-describe('createIndex under an app writer', () => {
+describe('createIndex verification', () => {
   const db = useDatabase();
-  const writers: AppWriter[] = [];
 
   beforeAll(async () => {
     await accountsTable(db, 'accounts');
-  });
-  afterAll(async () => {
-    for (const w of writers) await w.stop().catch(() => undefined);
-  });
-
-  test('expand builds it CONCURRENTLY, verification checks it, contract completes; no write lost', async () => {
-    const id = '20261121_accounts_email';
-    const dir = planDir(indexPlan(id, { table: 'accounts', name: 'accounts_email_key', columns: ['email'], unique: true }));
-    const writer = appWriter(db, 'accounts');
-    writers.push(writer);
-    await writer.start();
-    await writer.waitForWrites(20);
-
-    const expand = await cli(['advance', '--json'], { url: db.url, dir });
-    expect(expand.code, expand.stderr).toBe(0);
-    expect(expand.json()).toMatchObject({ migrations: [{ id, state: 'expand', ran: [{ phase: 'expand', details: { statements: 1, skipped: [] } }] }] });
-    expect(await indexesOf(db, 'accounts')).toEqual([
-      { name: 'accounts_email_key', valid: true, unique: true },
-      { name: 'accounts_pkey', valid: true, unique: true },
-    ]);
-    for (const phase of ['dual-write', 'backfill']) {
-      const r = await cli(['advance', '--json'], { url: db.url, dir });
-      expect(r.code, r.stderr).toBe(0);
-      expect(r.json()).toMatchObject({ migrations: [{ state: phase }] });
-    }
-    const verified = await cli(['verify', id, '--json'], { url: db.url, dir });
-    expect(verified.code, verified.stderr).toBe(0);
-    expect(verified.json()).toMatchObject({ ok: true, verifications: [{ passed: true, mismatches: 0 }] });
-    await writer.waitForWrites(writer.stats.inserts + writer.stats.updates + 20);
-    const contract = await cli(['advance', '--json'], { url: db.url, dir });
-    expect(contract.code, contract.stderr).toBe(0);
-    expect(contract.json()).toMatchObject({ migrations: [{ state: 'contract', complete: true }] });
-
-    const stats = await writer.stop();
-    expect(stats.errors, stats.lastError ?? '').toBe(0);
-    expect((await checkWrites(db.pool, { name: 'accounts', key: 'id', column: 'email' }, [writer])).missing).toEqual([]);
-    // The index enforces uniqueness now.
-    await expect(db.query(`INSERT INTO accounts (email) VALUES ('u1@example.com')`)).rejects.toThrow(/accounts_email_key/);
-    expect((await cli(['rollback', id], { url: db.url, dir })).code).toBe(3);
   });
 
   test('verification fails when the index went missing after expand (drift stops advance first)', async () => {
@@ -93,45 +53,6 @@ describe('createIndex under an app writer', () => {
     expect(r.code).toBe(3);
     expect(r.stderr).toContain('index accounts_active (built by expand) is missing');
     expect((await cli(['rollback', id], { url: db.url, dir })).code).toBe(0);
-  });
-});
-
-describe.each(['expand', 'dual-write', 'backfill'] as const)('createIndex rollback after %s', (phase) => {
-  const db = useDatabase();
-  const table = `accounts_${phase.replace('-', '_')}`;
-  const id = `20261121_index_rollback_${phase.replace('-', '_')}`;
-
-  beforeAll(async () => {
-    await accountsTable(db, table);
-  });
-
-  test('leaves no index, no ledger row, under writes; the migration can run again', async () => {
-    const dir = planDir(indexPlan(id, { table, name: `${table}_email`, columns: ['email', 'status'], unique: true }));
-    const before = await snapshot(db, table, id);
-    const writer = appWriter(db, table);
-    await writer.start();
-    try {
-      await writer.waitForWrites(20);
-      const r = await cli(['advance', '--to', phase], { url: db.url, dir });
-      expect(r.code, r.stderr).toBe(0);
-      expect(await indexesOf(db, table)).toContainEqual({ name: `${table}_email`, valid: true, unique: true });
-      const rb = await cli(['rollback', id, '--json'], { url: db.url, dir });
-      expect(rb.code, rb.stderr).toBe(0);
-      expect(rb.json()).toMatchObject({ id, from: phase, state: 'pending', statements: 1 });
-      await writer.waitForWrites(writer.stats.inserts + writer.stats.updates + 10);
-    } finally {
-      const stats = await writer.stop();
-      expect(stats.errors, stats.lastError ?? '').toBe(0);
-    }
-    const after = await snapshot(db, table, id);
-    expect(after.indexes).toEqual(before.indexes);
-    expect(after.ledger).toEqual({ migrations: [], progress: [], verifications: [] });
-    expect(await db.query(`SELECT count(*)::int AS n FROM pg_index WHERE NOT indisvalid`)).toEqual([{ n: 0 }]);
-    // Rolling back again finds nothing to do; advancing builds it again.
-    expect((await cli(['rollback', id], { url: db.url, dir })).code).toBe(0);
-    const again = await cli(['advance', '--json'], { url: db.url, dir });
-    expect(again.code, again.stderr).toBe(0);
-    expect(await indexesOf(db, table)).toContainEqual({ name: `${table}_email`, valid: true, unique: true });
   });
 });
 

@@ -1,6 +1,5 @@
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { AppWriter, checkWrites } from '../../src/demo/writers.js';
+import { beforeAll, describe, expect, test } from 'vitest';
 import { cli } from '../support/cli.js';
 import { snapshot } from '../support/catalog.js';
 import { useDatabase, type TestDatabase } from '../support/database.js';
@@ -20,9 +19,9 @@ async function indexRow(db: TestDatabase, name: string) {
   return row ?? null;
 }
 
-describe('dropIndex acts only at contract', () => {
+// The lifecycle (nothing before contract, the drop at contract under writes, rollback) is in lifecycle.test.ts.
+describe('dropIndex plan', () => {
   const db = useDatabase();
-  let writer: AppWriter;
 
   beforeAll(async () => {
     await db.query(`CREATE SCHEMA "Odd Schema"`);
@@ -30,11 +29,6 @@ describe('dropIndex acts only at contract', () => {
     await db.query(`INSERT INTO "Odd Schema"."Order Items" (id, "Weird""Quote", note) OVERRIDING SYSTEM VALUE SELECT g, 'w' || g, 'n' FROM generate_series(1, ${ROWS}) g`);
     await db.query(`SELECT setval(pg_get_serial_sequence('"Odd Schema"."Order Items"', 'id'), ${ROWS})`);
     await db.query(`CREATE UNIQUE INDEX "Idx ""Old"" one" ON "Odd Schema"."Order Items" ("Weird""Quote") WHERE note IS NOT NULL`);
-    writer = new AppWriter({ url: db.url, label: 'app', schema: 'Odd Schema', table: 'Order Items', key: 'id', column: 'note', ownsKey: () => true, maxExistingId: ROWS, pauseMs: 1 });
-    await writer.start();
-  });
-  afterAll(async () => {
-    await writer.stop().catch(() => undefined);
   });
 
   test('plan --sql: nothing before contract, DROP INDEX CONCURRENTLY at contract, a guarded rebuild as rollback', async () => {
@@ -43,32 +37,6 @@ describe('dropIndex acts only at contract', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain('DROP INDEX CONCURRENTLY IF EXISTS "Odd Schema"."Idx ""Old"" one";');
     expect(r.stdout).toContain(`CREATE UNIQUE INDEX CONCURRENTLY "Idx ""Old"" one" ON "Odd Schema"."Order Items" USING btree ("Weird""Quote") WHERE (note IS NOT NULL);`);
-  });
-
-  test('expand, dual-write and backfill change nothing; rollback before contract has nothing to undo', async () => {
-    const dir = dropPlan('20261121_drop_idx', 'Idx "Old" one', 'Odd Schema');
-    const before = await snapshot(db, '"Odd Schema"."Order Items"');
-    const r = await cli(['advance', '--to', 'backfill', '--json'], { url: db.url, dir });
-    expect(r.code, r.stderr).toBe(0);
-    expect(r.json()).toMatchObject({ migrations: [{ state: 'backfill', next: 'contract' }] });
-    expect(await snapshot(db, '"Odd Schema"."Order Items"')).toEqual(before);
-    const rb = await cli(['rollback', '20261121_drop_idx', '--json'], { url: db.url, dir });
-    expect(rb.code, rb.stderr).toBe(0);
-    expect(rb.json()).toMatchObject({ from: 'backfill', state: 'pending', statements: 0 });
-    expect(await snapshot(db, '"Odd Schema"."Order Items"')).toEqual(before);
-  });
-
-  test('contract drops it while the app writes; nothing the app wrote is lost; rollback is then refused', async () => {
-    const dir = dropPlan('20261121_drop_idx', 'Idx "Old" one', 'Odd Schema');
-    const r = await cli(['advance', '--to', 'contract', '--json'], { url: db.url, dir });
-    expect(r.code, r.stderr).toBe(0);
-    expect(r.json()).toMatchObject({ migrations: [{ state: 'contract', complete: true }] });
-    expect(await indexRow(db, 'Idx "Old" one')).toBeNull();
-    await writer.waitForWrites(writer.stats.inserts + writer.stats.updates + 20);
-    const stats = await writer.stop();
-    expect(stats.errors, stats.lastError ?? '').toBe(0);
-    expect((await checkWrites(db.pool, { schema: 'Odd Schema', name: 'Order Items', key: 'id', column: 'note' }, [writer])).missing).toEqual([]);
-    expect((await cli(['rollback', '20261121_drop_idx'], { url: db.url, dir })).code).toBe(3);
   });
 });
 

@@ -69,6 +69,10 @@ const ROWS: LifecycleCase[] = [
       expect(ran.details.tasks['0.backfill']!.batches).toBeGreaterThanOrEqual(N / 500);
       expect(await ctx.q(`SELECT count(*)::int AS n FROM ${ctx.t} WHERE "e Mail" IS DISTINCT FROM "Email ""Address"""`)).toEqual([{ n: 0 }]);
     },
+    async verified(_ctx, r) {
+      const [v] = r.json<{ verifications: { rowsChecked: number }[] }>().verifications;
+      expect(v!.rowsChecked).toBeGreaterThan(N);
+    },
     async contracted(ctx) {
       expect(await ctx.columns()).toEqual([
         { name: 'id', type: 'bigint', notnull: true, default: null },
@@ -91,6 +95,7 @@ const ROWS: LifecycleCase[] = [
     table: TABLE,
     rows: N,
     actsFrom: 'contract',
+    rollbackStatements: 0,
     oldApp: { column: 'note' },
     newApp: { column: 'e Mail' },
     async backfilled(ctx) {
@@ -107,6 +112,7 @@ const ROWS: LifecycleCase[] = [
     table: TABLE,
     rows: N,
     actsFrom: 'expand',
+    rollbackStatements: 1,
     oldApp: { column: 'e Mail', ownsKey: odd },
     newApp: { column: 'e Mail', ownsKey: even },
     async expanded(ctx, r) {
@@ -142,6 +148,7 @@ const ROWS: LifecycleCase[] = [
     table: TABLE,
     rows: N,
     actsFrom: 'contract',
+    rollbackStatements: 0,
     oldApp: { column: 'note' },
     newApp: { column: 'e Mail' },
     async backfilled(ctx) {
@@ -309,6 +316,7 @@ const ROWS: LifecycleCase[] = [
     table: TABLE,
     rows: N,
     actsFrom: 'expand',
+    rollbackStatements: 1,
     oldApp: { column: 'e Mail', ownsKey: odd },
     newApp: { column: 'e Mail', ownsKey: even },
     async expanded(ctx) {
@@ -347,6 +355,7 @@ const ROWS: LifecycleCase[] = [
     table: { schema: S, name: 'Invoice "Lines"' },
     rows: 0,
     actsFrom: 'expand',
+    rollbackStatements: 1,
     // No old app: the table is new. The new app writes it from dual-write on (it could from expand).
     oldApp: null,
     newApp: { column: 'e Mail', ownsKey: () => false, insertShare: 0.7 },

@@ -1,6 +1,4 @@
-import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { AppWriter, checkWrites } from '../../src/demo/writers.js';
+import { beforeAll, describe, expect, test } from 'vitest';
 import { snapshot } from '../support/catalog.js';
 import { cli } from '../support/cli.js';
 import { useDatabase, type TestDatabase } from '../support/database.js';
@@ -9,7 +7,6 @@ import { planDir } from '../support/plans.js';
 const ROWS = 5_000;
 const COLUMN = 'Weird"Quote';
 const C = '"Weird""Quote"';
-const FILL = `'none; --'`;
 
 function notNullPlan(id: string, op: Record<string, unknown>) {
   return { [`${id}.json`]: { id, operations: [{ kind: 'setNotNull', ...op }] } };
@@ -27,137 +24,10 @@ async function createTable(db: TestDatabase, table: string, { nulls = true } = {
   );
 }
 
-/** The old app: it inserts rows with NULL in the column and sets existing rows' column to NULL. */
-class NullWriter {
-  writes = 0;
-  errors = 0;
-  lastError: string | null = null;
-  private readonly client: pg.Client;
-  private running = false;
-  private loop: Promise<void> | null = null;
-
-  constructor(url: string, private readonly table: string) {
-    this.client = new pg.Client({ connectionString: url, application_name: 'app old (NULL writer)' });
-  }
-
-  async start() {
-    await this.client.connect();
-    this.running = true;
-    this.loop = (async () => {
-      while (this.running) {
-        try {
-          if (Math.random() < 0.5) await this.client.query(`INSERT INTO "${this.table}" (${C}, "e mail") VALUES (NULL, 'old@example.com')`);
-          else await this.client.query(`UPDATE "${this.table}" SET ${C} = NULL WHERE id = $1`, [1 + Math.floor(Math.random() * ROWS)]);
-          this.writes++;
-        } catch (error) {
-          this.errors++;
-          this.lastError = (error as Error).message;
-        }
-        await new Promise((r) => setTimeout(r, 1));
-      }
-    })();
-  }
-
-  async waitForWrites(n: number) {
-    while (this.writes < n) await new Promise((r) => setTimeout(r, 10));
-  }
-
-  async stop() {
-    this.running = false;
-    await this.loop;
-    await this.client.end();
-  }
-}
-
-function newApp(db: TestDatabase, table: string) {
-  // The new app gives the column a value on insert (after contract it must) and updates another column.
-  return new AppWriter({
-    url: db.url,
-    label: 'new',
-    table,
-    key: 'id',
-    column: 'e mail',
-    ownsKey: () => true,
-    maxExistingId: ROWS,
-    insertShare: 0.3,
-    insertExtras: { [COLUMN]: 'new' },
-    pauseMs: 1,
-  });
-}
-
-async function nulls(db: TestDatabase, table: string) {
-  const [row] = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM "${table}" WHERE ${C} IS NULL`);
-  return row!.n;
-}
-
 async function columnState(db: TestDatabase, table: string) {
   const [row] = await db.query<{ notnull: boolean }>(`SELECT attnotnull AS notnull FROM pg_attribute WHERE attrelid = $1::regclass AND attname = $2`, [`"${table}"`, COLUMN]);
   return row!.notnull;
 }
-
-describe('setNotNull with fill: the old app keeps writing NULLs until contract', () => {
-  const db = useDatabase();
-  const table = 'Order Items';
-  const id = '20261201_order_items_not_null';
-  let dir: string;
-  const run = (...args: string[]) => cli(args, { url: db.url, dir });
-  let old: NullWriter;
-  let app: AppWriter;
-
-  beforeAll(async () => {
-    await createTable(db, table);
-    dir = planDir(notNullPlan(id, { table, column: COLUMN, fill: FILL }));
-  });
-  afterAll(async () => {
-    await old?.stop().catch(() => undefined);
-    await app?.stop().catch(() => undefined);
-  });
-
-  test('expand changes nothing; NULL writes go on', async () => {
-    old = new NullWriter(db.url, table);
-    app = newApp(db, table);
-    await old.start();
-    await app.start();
-    const r = await run('advance', '--to', 'expand', '--json');
-    expect(r.code, r.stderr).toBe(0);
-    await old.waitForWrites(20);
-    expect(await columnState(db, table)).toBe(false);
-    expect(old.errors, old.lastError ?? '').toBe(0);
-  });
-
-  test('dual-write fills NULL writes; backfill fills the existing NULLs; verification passes', async () => {
-    const r = await run('advance', '--to', 'dual-write', '--json');
-    expect(r.code, r.stderr).toBe(0);
-    const [row] = await db.query<{ v: string }>(`INSERT INTO "${table}" (${C}) VALUES (NULL) RETURNING ${C} AS v`);
-    expect(row!.v).toBe('none; --');
-    expect(await nulls(db, table)).toBeGreaterThan(0);
-    const b = await run('advance', '--to', 'backfill', '--json');
-    expect(b.code, b.stderr).toBe(0);
-    await old.waitForWrites(old.writes + 30);
-    expect(await nulls(db, table)).toBe(0);
-    const v = await run('verify', id, '--json');
-    expect(v.code, v.stderr).toBe(0);
-    expect(old.errors, old.lastError ?? '').toBe(0);
-  });
-
-  test('contract sets NOT NULL while the new app writes; the helper check, trigger and function are gone', async () => {
-    await old.stop();
-    const r = await run('advance', '--json');
-    expect(r.code, r.stderr).toBe(0);
-    expect(r.json()).toMatchObject({ migrations: [{ id, state: 'contract', complete: true }] });
-    await app.waitForWrites(app.stats.inserts + app.stats.updates + 20);
-    const stats = await app.stop();
-    expect(stats.errors, stats.lastError ?? '').toBe(0);
-    expect(await columnState(db, table)).toBe(true);
-    const after = await snapshot(db, `"${table}"`);
-    expect(after.constraints.filter((c) => String(c.conname).startsWith('pgshift_'))).toEqual([]);
-    expect(after.triggers).toEqual([]);
-    expect(after.functions).toEqual([]);
-    await expect(db.query(`INSERT INTO "${table}" (${C}) VALUES (NULL)`)).rejects.toMatchObject({ code: '23502' });
-    const check = await checkWrites(db.pool, { name: table, key: 'id', column: 'e mail' }, [app]);
-    expect(check.missing).toEqual([]);
-  });
-});
 
 describe('setNotNull without fill: a NULL written after inspect fails verification, and contract exits 3', () => {
   const db = useDatabase();
@@ -190,48 +60,6 @@ describe('setNotNull without fill: a NULL written after inspect fails verificati
     expect(done.code, done.stderr).toBe(0);
     expect(await columnState(db, table)).toBe(true);
     expect((await snapshot(db, `"${table}"`)).constraints.filter((x) => String(x.conname).startsWith('pgshift_'))).toEqual([]);
-  });
-});
-
-describe.each(['expand', 'dual-write', 'backfill'] as const)('setNotNull: rollback after %s', (phase) => {
-  const db = useDatabase();
-  const table = `Order Items ${phase}`;
-  const id = `20261201_not_null_rollback_${phase.replace('-', '_')}`;
-  let dir: string;
-
-  beforeAll(async () => {
-    await createTable(db, table);
-    dir = planDir(notNullPlan(id, { table, column: COLUMN, fill: FILL }));
-  });
-
-  test('restores the table and the ledger while the old app writes NULLs; the migration can run again', async () => {
-    const before = await snapshot(db, `"${table}"`, id);
-    const old = new NullWriter(db.url, table);
-    await old.start();
-    try {
-      expect((await cli(['advance', '--to', phase], { url: db.url, dir })).code).toBe(0);
-      await old.waitForWrites(30);
-      const r = await cli(['rollback', id, '--json'], { url: db.url, dir });
-      expect(r.code, r.stderr).toBe(0);
-      expect(r.json()).toMatchObject({ id, from: phase, state: 'pending' });
-      await old.waitForWrites(old.writes + 10);
-    } finally {
-      await old.stop();
-    }
-    expect(old.errors, old.lastError ?? '').toBe(0);
-    // NULLs are accepted again, untouched.
-    const [row] = await db.query<{ v: string | null }>(`INSERT INTO "${table}" (${C}) VALUES (NULL) RETURNING ${C} AS v`);
-    expect(row!.v).toBeNull();
-    const after = await snapshot(db, `"${table}"`, id);
-    expect(after.columns).toEqual(before.columns);
-    expect(after.constraints).toEqual(before.constraints);
-    expect(after.indexes).toEqual(before.indexes);
-    expect(after.triggers).toEqual(before.triggers);
-    expect(after.functions).toEqual([]);
-    expect(after.ledger).toEqual({ migrations: [], progress: [], verifications: [] });
-    const again = await cli(['advance', '--to', 'backfill', '--json'], { url: db.url, dir });
-    expect(again.code, again.stderr).toBe(0);
-    expect(await nulls(db, table)).toBe(0);
   });
 });
 

@@ -27,7 +27,7 @@ import { planDir } from './plans.js';
  *   from dual-write through contract. `checkColumn` is where a writer's values are after contract
  *   (the new name, after a rename). Two writers that end up in one column need disjoint `ownsKey`.
  * - hooks with the operation's own assertions (`expanded`, `dualWriting`, `backfilled`,
- *   `rolledBack`, `contracted`); the runner already asserts exit codes, states, writes, the
+ *   `verified`, `rolledBack`, `contracted`); the runner already asserts exit codes, states, writes, the
  *   catalog after each rollback, and that no INVALID index, pgshift trigger, function or helper
  *   constraint is left after contract. `contracted` is required: it states the final shape.
  * - `actsFrom`: the first phase that changes the catalog of those tables; each rollback test
@@ -51,9 +51,12 @@ export interface LifecycleCase {
   oldApp: WriterSpec | null;
   newApp: WriterSpec | null;
   backfillArgs?: string[];
+  /** Statements each rollback runs, when the row pins it (0: nothing to undo). */
+  rollbackStatements?: number;
   expanded?: (ctx: LifecycleContext, result: CliResult) => Promise<void>;
   dualWriting?: (ctx: LifecycleContext) => Promise<void>;
   backfilled?: (ctx: LifecycleContext, result: CliResult) => Promise<void>;
+  verified?: (ctx: LifecycleContext, result: CliResult) => Promise<void>;
   rolledBack?: (ctx: LifecycleContext, phase: RollbackPhase) => Promise<void>;
   contracted: (ctx: LifecycleContext) => Promise<void>;
 }
@@ -254,6 +257,7 @@ export function lifecycleRunner(c: LifecycleCase, db: TestDatabase) {
         const rb = await run('rollback', id, '--json');
         expect(rb.code, rb.stderr).toBe(0);
         expect(rb.json()).toMatchObject({ ok: true, id, from: phase, state: 'pending' });
+        if (c.rollbackStatements !== undefined) expect(rb.json()).toMatchObject({ statements: c.rollbackStatements });
         if (old) await old.waitForWrites(writesOf(old) + 10);
       } finally {
         if (old) await stopClean(old, 'old');
@@ -297,6 +301,7 @@ export function lifecycleRunner(c: LifecycleCase, db: TestDatabase) {
         const evidence = verify.json<{ ok: boolean; verifications: { passed: boolean; mismatches: number }[] }>();
         expect(evidence.ok).toBe(true);
         for (const v of evidence.verifications) expect(v).toMatchObject({ passed: true, mismatches: 0 });
+        await c.verified?.(ctx, verify);
 
         // The old app version is retired before contract: that is the expand/contract deal.
         if (old) await stopClean(old, 'old');
@@ -326,6 +331,8 @@ export function lifecycleRunner(c: LifecycleCase, db: TestDatabase) {
       const again = await run('advance', '--json');
       expect(again.code, again.stderr).toBe(0);
       expect(again.json()).toMatchObject({ migrations: [] });
+      const status = await run('status', id, '--json');
+      expect(status.json()).toMatchObject({ migrations: [{ id, state: 'contract', complete: true }] });
       const rb = await run('rollback', id);
       expect(rb.code).toBe(3);
       expect(rb.stderr).toContain(`rollback of ${id} refused: contract has run`);
