@@ -52,9 +52,10 @@ export const splitColumnSchema = z
         return null;
       }
     };
+    const added = names.filter((n) => n !== op.column);
     op.into.forEach((c, i) => {
       for (const name of columnsOf(c.up, ['into', i, 'up']) ?? [])
-        if (names.includes(name))
+        if (added.includes(name))
           ctx.addIssue({ code: 'custom', path: ['into', i, 'up'], message: `uses ${name}, a new column; "up" computes the new columns from the existing ones` });
     });
     for (const name of columnsOf(op.down, ['down']) ?? [])
