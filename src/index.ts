@@ -12,6 +12,8 @@ export type {
   RollbackResult,
 } from './orchestrator.js';
 export type { StampOptions, StampResult, StampedPhase } from './stamp.js';
+export { PLAN_FORMATS, recipeKinds, scaffoldMigration } from './scaffold.js';
+export type { PlanFormat, ScaffoldOptions, ScaffoldResult } from './scaffold.js';
 export { defineMigration, dropColumn, renameColumn } from './plan/define.js';
 export type { DropColumn, DropColumnInput } from './operations/drop-column.schema.js';
 export { addCheck, addForeignKey } from './plan/define.js';

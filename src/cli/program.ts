@@ -9,7 +9,11 @@ import {
   createLogger,
   exitCodeOf,
   isPhase,
+  PLAN_FORMATS,
+  recipeKinds,
+  scaffoldMigration,
   type Logger,
+  type PlanFormat,
   type Phase,
   type PgshiftOptions,
   type VacuumHold,
@@ -336,6 +340,39 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
               : `${migration}: rolled back from ${result.from}; ${result.statements === 0 ? 'nothing to undo (no statement ran); ' : ''}pending again`,
           );
         });
+      }),
+    );
+
+  program
+    .command('new')
+    .description('write a new plan file <dir>/<timestamp>_<name>.ts (or .json), with one operation of --recipe filled from the catalog')
+    .argument('<name>', 'what the migration does, e.g. rename_users_email (letters, digits, "_", "-", ".")')
+    .addOption(new Option('--format <format>', 'plan file format').choices(PLAN_FORMATS).default('ts'))
+    .addOption(new Option('--recipe <operation>', 'one operation of this kind').choices(recipeKinds()))
+    .option('--schema <schema>', 'schema of --table', 'public')
+    .option('--table <table>', 'the table the operation is on; with a database, checked and described from the catalog')
+    .option('--column <column>', 'the column the operation is on (from, column or columns of the recipe)')
+    .addHelpText(
+      'after',
+      `
+With --database-url (or DATABASE_URL) and --table, the file gets what the catalog says: the column's
+type and default, the batch key, and what hangs on the column (indexes, constraints, foreign keys,
+views, triggers). Without one it is written all the same, with no catalog facts. Fields left as
+<field> are for you to fill; \`pgshift plan <id>\` then checks the plan.`,
+    )
+    .action(
+      handle(async (name: string, opts: { format: PlanFormat; recipe?: string; schema: string; table?: string; column?: string }) => {
+        const g = globals();
+        json = Boolean(g.json);
+        const result = await scaffoldMigration({ name, dir: g.dir, ...opts, databaseUrl: g.databaseUrl });
+        print({ ok: true, ...result }, () =>
+          [
+            `wrote ${result.file} (id ${result.id})`,
+            ...(result.recipe && opts.table !== undefined && !result.catalog ? ['no database given: written without catalog facts'] : []),
+            ...result.notes.map((n) => `  ${n}`),
+            ...(result.placeholders.length ? [`fill in: ${result.placeholders.map((p) => `<${p}>`).join(', ')}`] : []),
+          ].join('\n'),
+        );
       }),
     );
 

@@ -55,11 +55,24 @@ function crossChecks(migration: Migration): PlanProblem[] {
   return problems;
 }
 
+/** A value `pgshift new` leaves for the user to fill, such as `<to>`. */
+export const PLACEHOLDER = /^<[A-Za-z][\w ]*>$/;
+
+/** Placeholders left in operations: most are valid identifiers, so the schema alone would let them through. */
+function placeholderProblems(value: unknown, path: PropertyKey[]): PlanProblem[] {
+  if (typeof value === 'string')
+    return PLACEHOLDER.test(value) ? [{ path: formatPath(path), message: `${value} is a placeholder left by pgshift new: fill it in` }] : [];
+  if (Array.isArray(value)) return value.flatMap((v, i) => placeholderProblems(v, [...path, i]));
+  if (value && typeof value === 'object') return Object.entries(value).flatMap(([k, v]) => placeholderProblems(v, [...path, k]));
+  return [];
+}
+
 /** Parses a plan from untrusted input, reporting every problem at once. */
 export function parseMigration(input: unknown, source: string): Migration {
+  const placeholders = input && typeof input === 'object' ? placeholderProblems((input as { operations?: unknown }).operations, ['operations']) : [];
   const result = migrationSchema.safeParse(input);
-  if (!result.success) throw new PlanInvalidError(source, problemsOf(result.error));
-  const problems = [...crossChecks(result.data), ...indexNameProblems(result.data)];
+  if (!result.success) throw new PlanInvalidError(source, [...placeholders, ...problemsOf(result.error)]);
+  const problems = [...placeholders, ...crossChecks(result.data), ...indexNameProblems(result.data)];
   if (problems.length) throw new PlanInvalidError(source, problems);
   return result.data;
 }
