@@ -21,6 +21,7 @@ import {
 import type { BackfillTask } from '../src/operations/types.js';
 import { renderBatchUpdate, renderBoundary, renderLastKey } from '../src/sql/keyset.js';
 import type { PhaseContext, PhaseDetails } from './context.js';
+import { overridesOf } from './ddl-phase.js';
 
 type KeyRow = Record<string, string>;
 
@@ -254,12 +255,14 @@ export async function backfill(ctx: PhaseContext): Promise<PhaseDetails> {
   const tasks: Record<string, PhaseDetails> = {};
   for (const task of ctx.steps.flatMap((s) => s.backfill)) tasks[task.id] = await runTask(ctx, task, stop);
   if (stop.aborted) throw new InterruptedError(ctx.migration.id, 'backfill', null);
-  const after = await runSteps(ctx, ctx.steps.flatMap((s) => s.afterBackfill), (client) =>
+  const afterSteps = ctx.steps.flatMap((s) => s.afterBackfill);
+  const after = await runSteps(ctx, afterSteps, (client) =>
     recordPhaseDone(client, ctx.migration, ctx.checksum, ctx.facts, 'backfill'),
   );
   return {
     tasks,
     ...(after.ran.length || after.skipped.length ? { afterBackfill: { statements: after.ran.length, skipped: after.skipped } } : {}),
+    ...overridesOf(afterSteps),
     settings: { ...ctx.backfill, replicaUrl: ctx.backfill.replicaUrl ? '(set)' : null },
   };
 }

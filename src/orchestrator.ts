@@ -2,6 +2,7 @@ import os from 'node:os';
 import pg from 'pg';
 import { DEFAULT_BACKFILL_SETTINGS, type TunableSetting, type BackfillSettings, type PhaseContext, type PhaseDetails, type ProgressEvent, type VerifySettings } from '../phases/context.js';
 import { PHASE_EXECUTORS } from '../phases/index.js';
+import { overridesOf } from '../phases/ddl-phase.js';
 import { acquireOrchestratorLock, orchestratorRunning } from './db/advisory-lock.js';
 import { DEFAULT_LOCK_POLICY, type LockPolicy } from './db/lock-retry.js';
 import { runSteps } from './db/run-steps.js';
@@ -509,7 +510,7 @@ export class Pgshift {
       try {
         const undo = [...steps].reverse().flatMap((s) => s.rollback);
         const result = await runSteps(ctx, undo, (c) => forgetMigration(c, migration));
-        await finishRun(ctx.pool, runId, 'succeeded', { statements: result.ran.length });
+        await finishRun(ctx.pool, runId, 'succeeded', { statements: result.ran.length, ...overridesOf(undo) });
         ctx.log.info({ from }, 'rolled back; the migration is pending again');
         return { id: migration, from, state: 'pending', statements: result.ran.length };
       } catch (error) {

@@ -10,6 +10,7 @@ import { setNotNullHandler } from './set-not-null.js';
 import { addColumnHandler } from './add-column.js';
 import { addUniqueHandler } from './add-unique.js';
 import { createTableHandler } from './create-table.js';
+import { customHandler } from './custom.js';
 import { changeColumnTypeHandler } from './change-column-type.js';
 import { splitColumnHandler } from './split-column.js';
 import { dropTableHandler } from './drop-table.js';
@@ -27,6 +28,7 @@ export const operationHandlers: OperationHandlers = {
   addColumn: addColumnHandler,
   addUnique: addUniqueHandler,
   createTable: createTableHandler,
+  custom: customHandler,
   changeColumnType: changeColumnTypeHandler,
   splitColumn: splitColumnHandler,
   dropTable: dropTableHandler,

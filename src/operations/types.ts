@@ -8,7 +8,9 @@ import type { ChangeColumnTypeFacts } from './change-column-type.js';
 /** The table-level lock a statement takes, shown by `plan --sql` and used to decide retries. */
 export type LockLevel =
   | 'ACCESS EXCLUSIVE'
+  | 'EXCLUSIVE'
   | 'SHARE ROW EXCLUSIVE'
+  | 'SHARE'
   | 'SHARE UPDATE EXCLUSIVE'
   | 'ROW EXCLUSIVE'
   | 'ACCESS SHARE'
@@ -36,6 +38,17 @@ export interface DdlStep {
   skipIf?: string;
   /** Set on CREATE/DROP INDEX CONCURRENTLY (tx `none`): run by src/db/concurrent-index.ts, not as plain SQL. */
   index?: IndexStep;
+  /** Lint refusals the plan overrode for this statement, recorded in the details of the run that runs it. */
+  overrides?: StepOverride[];
+}
+
+/** A lint rule a plan's `allow` entry set aside for one statement, with the author's reason. */
+export interface StepOverride {
+  /** Where the statement is in the operation, e.g. `expand #2`. */
+  statement: string;
+  sql: string;
+  rule: string;
+  reason: string;
 }
 
 /**
@@ -156,6 +169,7 @@ export interface FactsByKind {
   changeColumnType: ChangeColumnTypeFacts;
   splitColumn: SplitColumnFacts;
   dropTable: DropTableFacts;
+  custom: CustomFacts;
 }
 export type FactsOf<K extends OperationKind> = FactsByKind[K];
 
@@ -175,6 +189,12 @@ export interface SplitColumnFacts {
 
 /** dropTable needs nothing recorded: it only acts at contract, and re-reads the catalog then. */
 export type DropTableFacts = Record<string, never>;
+
+/** custom: the batch key of its table (null without backfill or verify), and where each CONCURRENTLY index statement's index lives, by statement label. */
+export interface CustomFacts {
+  key: BatchKey | null;
+  indexes: Record<string, { schema: string; table: string }>;
+}
 
 /** The key setNotNull's backfill and verification batch on. */
 export interface SetNotNullFacts {

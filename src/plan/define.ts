@@ -7,6 +7,7 @@ import type { CreateIndexInput } from '../operations/create-index.schema.js';
 import type { DropIndexInput } from '../operations/drop-index.schema.js';
 import type { SetNotNullInput } from '../operations/set-not-null.schema.js';
 import type { AddColumnInput } from '../operations/add-column.schema.js';
+import type { CustomInput } from '../operations/custom.schema.js';
 import type { SplitColumnInput } from '../operations/split-column.schema.js';
 import type { DropTableInput } from '../operations/drop-table.schema.js';
 import type { ChangeColumnTypeInput } from '../operations/change-column-type.schema.js';
@@ -58,6 +59,11 @@ export function addUnique(options: Omit<AddUniqueInput, 'kind'>): AddUniqueInput
 
 export function createTable(options: Omit<CreateTableInput, 'kind'>): CreateTableInput {
   return { kind: 'createTable', ...options };
+}
+
+/** Raw SQL per phase, linted against statements that lock or rewrite live tables (docs/operations/custom.md). */
+export function custom(options: Omit<CustomInput, 'kind'>): CustomInput {
+  return { kind: 'custom', ...options };
 }
 
 export function splitColumn(options: Omit<SplitColumnInput, 'kind'>): SplitColumnInput {

@@ -9,6 +9,7 @@ import { setNotNullSchema } from '../operations/set-not-null.schema.js';
 import { addColumnSchema } from '../operations/add-column.schema.js';
 import { addUniqueSchema } from '../operations/add-unique.schema.js';
 import { createTableSchema } from '../operations/create-table.schema.js';
+import { customSchema } from '../operations/custom.schema.js';
 import { changeColumnTypeSchema } from '../operations/change-column-type.schema.js';
 import { splitColumnSchema } from '../operations/split-column.schema.js';
 import { dropTableSchema } from '../operations/drop-table.schema.js';
@@ -24,7 +25,7 @@ export const renameColumnSchema = z.strictObject(
 );
 
 /** Every operation schema, discriminated on `kind`. Each operation's lives beside it in src/operations/. */
-const OPERATION_SCHEMAS = [renameColumnSchema, dropColumnSchema, createIndexSchema, dropIndexSchema, addCheckSchema, addForeignKeySchema, setNotNullSchema, addColumnSchema, addUniqueSchema, createTableSchema, changeColumnTypeSchema, splitColumnSchema, dropTableSchema] as const;
+const OPERATION_SCHEMAS = [renameColumnSchema, dropColumnSchema, createIndexSchema, dropIndexSchema, addCheckSchema, addForeignKeySchema, setNotNullSchema, addColumnSchema, addUniqueSchema, createTableSchema, customSchema, changeColumnTypeSchema, splitColumnSchema, dropTableSchema] as const;
 const KNOWN_KINDS = OPERATION_SCHEMAS.map((s) => s.shape.kind.value).join(', ');
 
 export const operationSchema = z.discriminatedUnion('kind', OPERATION_SCHEMAS, {
