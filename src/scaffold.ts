@@ -3,7 +3,7 @@ import path from 'node:path';
 import pg from 'pg';
 import type { z } from 'zod';
 import { columnDependents, describeRef, findTable, relkindName, type ColumnInfo, type TableInfo } from './catalog/introspect.js';
-import { InvalidArgumentError, PlanRejectedError } from './errors.js';
+import { InvalidArgumentError } from './errors.js';
 import { MIGRATION_ID_PATTERN, operationSchema } from './plan/model.js';
 
 export const PLAN_FORMATS = ['ts', 'json'] as const;
@@ -118,17 +118,16 @@ async function fillOperation(
   if (db && options.table !== undefined) {
     const ref = { schema, name: options.table };
     const table = await findTable(db, ref);
-    const id = `--table ${schema}.${options.table}`;
     // createTable names a table that must not exist yet; every other recipe names one that must.
     if (kind === 'createTable') {
-      if (table) throw new PlanRejectedError(id, [{ path: 'table', message: `${relkindName(table.relkind)} ${schema}.${options.table} already exists` }]);
+      if (table) throw new InvalidArgumentError(`${relkindName(table.relkind)} ${schema}.${options.table} already exists`);
     } else {
-      if (!table) throw new PlanRejectedError(id, [{ path: 'table', message: `table ${schema}.${options.table} does not exist` }]);
+      if (!table) throw new InvalidArgumentError(`table ${schema}.${options.table} does not exist`);
       const column = options.column === undefined ? null : (table.columns.find((c) => c.name === options.column) ?? null);
       const creates = kind === 'addColumn';
       if (options.column !== undefined && !column && !creates)
-        throw new PlanRejectedError(id, [{ path: 'column', message: `column ${options.column} does not exist in ${describeRef(table)}` }]);
-      if (column && creates) throw new PlanRejectedError(id, [{ path: 'column', message: `column ${options.column} already exists in ${describeRef(table)}` }]);
+        throw new InvalidArgumentError(`column ${options.column} does not exist in ${describeRef(table)}`);
+      if (column && creates) throw new InvalidArgumentError(`column ${options.column} already exists in ${describeRef(table)}`);
       notes.push(...(await catalogNotes(db, table, column)));
     }
   }

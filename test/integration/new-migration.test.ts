@@ -81,7 +81,7 @@ describe('pgshift new', () => {
     const table = await cli(['new', 'x', '--recipe', 'setNotNull', '--table', 'nope', '--column', 'email', '--json'], { url: db.url, dir });
     expect(table.code).toBe(2);
     expect(table.stderr).toContain('table public.nope does not exist');
-    expect(table.json()).toMatchObject({ error: 'plan_rejected', problems: [{ path: 'table', message: 'table public.nope does not exist' }] });
+    expect(table.json()).toMatchObject({ error: 'invalid_argument', message: 'table public.nope does not exist' });
     const column = await cli(['new', 'x', '--recipe', 'dropColumn', '--table', 'users', '--column', 'nope'], { url: db.url, dir });
     expect(column.code).toBe(2);
     expect(column.stderr).toContain('column nope does not exist in users');
