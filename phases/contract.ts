@@ -1,5 +1,6 @@
 import { triggerState, describeRef } from '../src/catalog/introspect.js';
-import { ContractRefusedError, InterruptedError } from '../src/errors.js';
+import { ContractRefusedError, InterruptedError, sqlStateOf } from '../src/errors.js';
+import { TABLE_HAS_DEPENDENTS } from '../src/operations/drop-table.js';
 import { backfillFinishedAt, backfillPhaseDoneAt, latestVerification } from '../src/ledger/ledger.js';
 import { runVerification } from '../src/verify.js';
 import type { PhaseContext, PhaseDetails } from './context.js';
@@ -47,6 +48,12 @@ export async function contractGate(ctx: PhaseContext, options: ContractOptions):
 export async function contract(ctx: PhaseContext, options: ContractOptions): Promise<PhaseDetails> {
   const gate = await contractGate(ctx, options);
   if (ctx.signal?.aborted) throw new InterruptedError(ctx.migration.id, 'contract', null);
-  const ddl = await runDdlPhase(ctx, 'contract', ctx.steps.flatMap((s) => s.contract));
-  return { ...gate, ...ddl };
+  try {
+    const ddl = await runDdlPhase(ctx, 'contract', ctx.steps.flatMap((s) => s.contract));
+    return { ...gate, ...ddl };
+  } catch (error) {
+    // A dropTable found a dependent under its lock: nothing was dropped, the transaction rolled back.
+    if (sqlStateOf(error) === TABLE_HAS_DEPENDENTS) throw new ContractRefusedError(ctx.migration.id, (error as Error).message);
+    throw error;
+  }
 }

@@ -93,12 +93,12 @@ describe('dropTable acts only at contract', () => {
     expect(await exists(db, T)).toBe(true);
   });
 
-  test('a dependent created after a passing verification: contract (--no-verify) re-checks under its lock, fails (exit 1), drops nothing', async () => {
+  test('a dependent created after a passing verification: contract (--no-verify) re-checks under its lock, is refused (exit 3), drops nothing', async () => {
     await db.query(`DROP VIEW "${SCHEMA}"."recent events"`);
     expect((await run('verify', id)).code).toBe(0);
     await db.query(`CREATE TABLE "${SCHEMA}".refs (id int PRIMARY KEY, event bigint REFERENCES ${T})`);
     const c = await run('advance', '--no-verify', '--json');
-    expect(c.code).toBe(1);
+    expect(c.code).toBe(3);
     expect(c.stderr + c.stdout).toContain(
       `table ${SCHEMA}.${TABLE} is not dropped: constraint refs_event_fkey on table "Odd Schema".refs depends on it`,
     );
