@@ -3,6 +3,7 @@ import { beforeAll, describe, expect, test } from 'vitest';
 import { cli, spawnCli } from '../support/cli.js';
 import { useDatabase } from '../support/database.js';
 import { planDir, renamePlan } from '../support/plans.js';
+import { blocker as longReader } from '../support/locks.js';
 import { until } from '../support/wait.js';
 
 /**
@@ -20,14 +21,7 @@ describe('strong-lock DDL never queues for long', () => {
     await db.query(`INSERT INTO orders SELECT g, 'new' FROM generate_series(1, 100) g`);
   });
 
-  async function blocker(table = 'orders') {
-    const c = new pg.Client({ connectionString: db.url, application_name: 'long reader' });
-    await c.connect();
-    await c.query('BEGIN');
-    await c.query(`SELECT count(*) FROM ${table}`);
-    const [{ pid }] = (await c.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows as [{ pid: number }];
-    return { pid, end: async () => (await c.query('COMMIT'), await c.end()) };
-  }
+  const blocker = (table = 'orders') => longReader(db, table);
 
   test('gives up after its attempts, naming the blocker; nothing changed; the ledger says failed', async () => {
     const b = await blocker();
@@ -78,7 +72,7 @@ describe('strong-lock DDL never queues for long', () => {
     const line = r.stderr.split('\n').find((l) => l.includes('waiting for a lock'));
     expect(line, r.stderr).toBeDefined();
     const logged = JSON.parse(line!) as { waitingPid: number; blockers: { pid: number; mode: string; application: string; query: string }[] };
-    expect(logged.blockers).toEqual([expect.objectContaining({ pid: b.pid, mode: 'AccessShareLock', application: 'long reader', query: 'SELECT pg_backend_pid() AS pid' })]);
+    expect(logged.blockers).toEqual([expect.objectContaining({ pid: b.pid, mode: 'AccessShareLock', application: 'long reader', query: b.query })]);
   });
 });
 
