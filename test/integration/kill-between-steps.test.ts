@@ -74,11 +74,11 @@ async function holdLock(db: TestDatabase, sql: string) {
   return { end: async () => (await c.query('ROLLBACK'), await c.end()) };
 }
 
-/** pgshift's backend waiting for a lock on `table` (of `mode`, or any). */
+/** pgshift's backend (in this database: other test files run theirs) waiting for a lock on `table`. */
 function waitingOn(db: TestDatabase, table: string, locktype = 'relation') {
   return db.query(
     `SELECT l.pid FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
-      WHERE NOT l.granted AND a.application_name = 'pgshift advance'
+      WHERE NOT l.granted AND a.application_name = 'pgshift advance' AND a.datname = current_database()
         AND (l.locktype = $2 AND ($2 <> 'relation' OR l.relation = $1::regclass))`,
     [table, locktype],
   ).then((rows) => rows.length > 0);
@@ -113,7 +113,7 @@ const POINTS: KillPoint[] = [
     blocker: `UPDATE ${B} SET code = code WHERE id = 1`,
     leftInvalid: ['"B code"'],
     reached: (db) =>
-      db.query(`SELECT 1 FROM pg_stat_progress_create_index WHERE relid = $1::regclass AND phase LIKE 'waiting for writers%'`, [B]).then((r) => r.length > 0),
+      db.query(`SELECT 1 FROM pg_stat_progress_create_index WHERE datname = current_database() AND relid = $1::regclass AND phase LIKE 'waiting for writers%'`, [B]).then((r) => r.length > 0),
     async atKill(db) {
       expect(await indexValidity(db)).toEqual([
         { name: 'A amount', valid: true },
@@ -192,7 +192,7 @@ describe('SIGKILL between steps, then a rerun', () => {
         // A long lock_timeout, so that the step waits there until it is killed.
         const run = spawnCli(['--lock-timeout', '600000', 'advance', ID], { url: db.url, dir });
         await until(() => point.reached(db), `pgshift waiting at the step (${point.when})`);
-        pids = (await db.query<{ pid: number }>(`SELECT pid FROM pg_stat_activity WHERE application_name = 'pgshift advance'`)).map((r) => r.pid);
+        pids = (await db.query<{ pid: number }>(`SELECT pid FROM pg_stat_activity WHERE application_name = 'pgshift advance' AND datname = current_database()`)).map((r) => r.pid);
         expect(pids.length).toBeGreaterThan(0);
         await point.atKill(db);
         run.child.kill('SIGKILL');

@@ -15,11 +15,12 @@ export async function blocker(db: Pick<TestDatabase, 'url'>, table: string, appl
   return { pid, query, end: async () => (await c.query('COMMIT'), await c.end()) };
 }
 
-/** Whether a backend of `application` waits for a lock on `table` right now. */
+/** Whether a backend of `application` in this database (others run tests too) waits for a lock on `table`. */
 export async function waitsForLock(db: TestDatabase, table: string, application: string): Promise<boolean> {
   const rows = await db.query(
     `SELECT 1 FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
-      WHERE NOT l.granted AND l.locktype = 'relation' AND l.relation = $1::regclass AND a.application_name = $2`,
+      WHERE NOT l.granted AND l.locktype = 'relation' AND l.relation = $1::regclass AND a.application_name = $2
+        AND a.datname = current_database()`,
     [table, application],
   );
   return rows.length > 0;
