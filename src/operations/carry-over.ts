@@ -1,7 +1,6 @@
 import { describeRef, type ColumnInfo, type TableInfo, type TableRef } from '../catalog/introspect.js';
 import { indexShapeSql, indexValidCheckSql } from '../catalog/indexes.js';
 import { queryRows, singleStatement, type Queryable } from '../db/queryable.js';
-import { dropIndexSql } from '../db/concurrent-index.js';
 import { sqlStateOf, type PlanProblem } from '../errors.js';
 import { dollarQuote, ident, literal, qualified } from '../sql/ident.js';
 import type { CatalogCheck, DdlStep } from './types.js';
@@ -440,7 +439,11 @@ export interface CarryOverSteps {
   beforeDrop: DdlStep[];
   /** After the drop (and the rename of the shadow): the new objects take the old names. */
   afterDrop: DdlStep[];
-  /** Foreign keys into the shadow live on other tables: dropped before the shadow. */
+  /**
+   * Foreign keys into the shadow live on other tables: dropped before the shadow. The indexes and
+   * the other constraints on the shadow (an INVALID index of an interrupted build included) go
+   * with the shadow's DROP COLUMN, in the same transaction.
+   */
   rollback: DdlStep[];
 }
 
@@ -501,10 +504,6 @@ export function carryOverSteps(o: {
       index: { action: 'create', schema: table.schema, name: i.temp, table: table.name, unique: i.unique, columns: i.columns.map((c) => (c === o.finalName ? o.shadow : c)), where: i.where },
     });
     out.checks.push({ id: id('verify', `index-${i.temp}`), description: `index ${i.temp} (the future ${i.name}) is valid`, sql: indexValidCheckSql({ schema: table.schema, name: i.temp, table, unique: i.unique }) });
-    out.rollback.push({
-      ...step('rollback', `index-${i.temp}`, `drop index ${i.temp} while reads and writes go on`, dropIndexSql({ schema: table.schema, name: i.temp }), 'SHARE UPDATE EXCLUSIVE', 'none'),
-      index: { action: 'drop', schema: table.schema, name: i.temp, table: table.name, unique: i.unique, columns: [], where: null },
-    });
   }
 
   for (const c of constraints) {

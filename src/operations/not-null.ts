@@ -8,7 +8,14 @@ import type { DdlStep } from './types.js';
  * SET NOT NULL finds the validated check and skips its own scan, and the check is dropped.
  * The first two steps run in their own transactions and are skipped on a rerun when done.
  */
-export function notNullViaCheck(o: { table: TableRef; column: string; checkName: string; index: number }): {
+export function notNullViaCheck(o: {
+  table: TableRef;
+  column: string;
+  checkName: string;
+  index: number;
+  /** The phase whose step ids the check's two `own` steps carry (where the caller runs them); default contract. */
+  checkPhase?: 'backfill' | 'contract';
+}): {
   contract: DdlStep[];
   rollback: DdlStep;
 } {
@@ -23,7 +30,7 @@ export function notNullViaCheck(o: { table: TableRef; column: string; checkName:
   return {
     contract: [
       {
-        id: id('contract', 'not-null-check'),
+        id: id(o.checkPhase ?? 'contract', 'not-null-check'),
         description: `enforce ${o.column} IS NOT NULL on new writes at once, without a scan`,
         sql: `ALTER TABLE ${t} ADD CONSTRAINT ${check} CHECK (${col} IS NOT NULL) NOT VALID`,
         lock: 'ACCESS EXCLUSIVE',
@@ -32,7 +39,7 @@ export function notNullViaCheck(o: { table: TableRef; column: string; checkName:
         skipIf: constraintExists(),
       },
       {
-        id: id('contract', 'validate-check'),
+        id: id(o.checkPhase ?? 'contract', 'validate-check'),
         description: 'scan existing rows while reads and writes continue',
         sql: `ALTER TABLE ${t} VALIDATE CONSTRAINT ${check}`,
         lock: 'SHARE UPDATE EXCLUSIVE',
@@ -59,7 +66,7 @@ export function notNullViaCheck(o: { table: TableRef; column: string; checkName:
     ],
     rollback: {
       id: id('rollback', 'drop-check'),
-      description: 'remove the NOT NULL check if contract added it',
+      description: 'remove the NOT NULL check if it was added',
       sql: `ALTER TABLE ${t} DROP CONSTRAINT IF EXISTS ${check}`,
       lock: 'ACCESS EXCLUSIVE',
       table,

@@ -114,7 +114,7 @@ export function shadowColumnSteps(s: ShadowColumn, facts: ShadowColumnFacts, nam
 
   // NOT NULL: the check is added and validated after the backfill (a scan, while writes go on);
   // contract only flips SET NOT NULL, which finds the validated check and skips its own scan.
-  const notNull = notNullViaCheck({ table, column: s.shadow, checkName: names.notNullCheck, index });
+  const notNull = notNullViaCheck({ table, column: s.shadow, checkName: names.notNullCheck, index, checkPhase: 'backfill' });
   const checkSteps = facts.notNull ? notNull.contract.filter((x) => x.tx === 'own') : [];
   const contract: DdlStep[] = facts.notNull ? notNull.contract.filter((x) => x.tx === 'phase') : [];
   contract.push(...sync.contract, ...carried.beforeDrop);
@@ -135,14 +135,21 @@ export function shadowColumnSteps(s: ShadowColumn, facts: ShadowColumnFacts, nam
   ];
 
   const plain = (c: string) => ident(c);
-  // `up` renders self-contained SQL (a plain column, or a parenthesised expression).
-  const mismatch = `${shadow} IS DISTINCT FROM ${s.up(plain)}`;
+  // `up` and `down` render self-contained SQL (a plain column, or a parenthesised expression).
+  // A row is in step when either direction holds: the shadow is up(old) (an old-app write, or
+  // copied), or the old column is down(shadow) (a new-app write). With a lossy `down` (numeric
+  // 9.99 → integer 10) the second keeps the backfill from overwriting the new app's 9.99 with
+  // up(10) = 10.00. For a rename both say the same, so the second is left out.
+  const upSql = s.up(plain);
+  const downSql = s.down(plain);
+  const sameBothWays = upSql === ident(s.column) && downSql === shadow;
+  const mismatch = sameBothWays ? `${shadow} IS DISTINCT FROM ${upSql}` : `${shadow} IS DISTINCT FROM ${upSql} AND ${ident(s.column)} IS DISTINCT FROM ${downSql}`;
   return {
     expand,
     dualWrite: sync.dualWrite,
-    backfill: [{ id: `${index}.backfill`, table, key: facts.key.columns, set: [{ column: s.shadow, expression: s.up(plain) }], pending: mismatch }],
+    backfill: [{ id: `${index}.backfill`, table, key: facts.key.columns, set: [{ column: s.shadow, expression: upSql }], pending: mismatch }],
     afterBackfill: [...checkSteps, ...carried.afterBackfill],
-    verify: [{ id: `${index}.verify`, table, key: facts.key.columns, mismatch, description: `${s.shadow} equals ${s.up(plain)}` }],
+    verify: [{ id: `${index}.verify`, table, key: facts.key.columns, mismatch, description: sameBothWays ? `${s.shadow} equals ${upSql}` : `${s.shadow} equals ${upSql}, or ${s.column} equals ${downSql}` }],
     checks: carried.checks,
     contract,
     rollback,
