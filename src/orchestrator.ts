@@ -40,7 +40,7 @@ import {
 } from './ledger/ledger.js';
 import { silentLogger, type Logger } from './logger.js';
 import { LEDGER_VERSION } from './ledger/schema.js';
-import { handlerFor, stepsFor } from './operations/index.js';
+import { crossOperationProblems, handlerFor, stepsFor } from './operations/index.js';
 import { objectNames } from './operations/names.js';
 import type { OperationSteps } from './operations/types.js';
 import { checksumOf } from './plan/checksum.js';
@@ -323,6 +323,7 @@ export class Pgshift {
       problems.push(...inspection.problems);
       facts.push(inspection.facts);
     }
+    if (!problems.length) problems.push(...crossOperationProblems(t.migration.operations, facts));
     if (problems.length) throw new PlanRejectedError(t.migration.id, problems);
     return facts;
   }

@@ -37,6 +37,8 @@ export interface CarriedConstraint {
   definition: string;
   validated: boolean;
   kind: 'check' | 'foreign key out' | 'foreign key in';
+  /** A foreign key's other side: the referenced columns (out), or the referencing ones (in). */
+  partner?: { schema: string; table: string; columns: string[] };
 }
 
 export interface CarryOverFacts {
@@ -317,7 +319,8 @@ export async function inspectCarryOver(
       const definition = out
         ? foreignKeySql(c.columns.map(rename), ref, c.ref_columns!, c.tail)
         : foreignKeySql(c.columns, ref, c.ref_columns!.map(rename), c.tail);
-      carried.push({ name: c.name, table: on, definition, validated: c.validated, kind: out ? 'foreign key out' : 'foreign key in' });
+      const partner = out ? { schema: ref.schema, table: ref.name, columns: c.ref_columns! } : { schema: c.schema, table: c.table, columns: c.columns };
+      carried.push({ name: c.name, table: on, definition, validated: c.validated, kind: out ? 'foreign key out' : 'foreign key in', partner });
     }
   });
   if (problems.length) return { facts: null, problems };

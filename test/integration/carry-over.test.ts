@@ -154,11 +154,30 @@ describe('carry-over: an identity primary key from int to bigint, with a foreign
       await db.query(`CREATE SCHEMA "${s}"`);
     }
     await db.query(`CREATE TABLE "App".events (id int GENERATED ALWAYS AS IDENTITY (CACHE 5) PRIMARY KEY, title text)`);
-    await db.query(`CREATE TABLE "App".event_tags (event_id int NOT NULL REFERENCES "App".events (id), tag text)`);
+    await db.query(`CREATE TABLE "App".event_tags (n int GENERATED ALWAYS AS IDENTITY PRIMARY KEY, event_id int NOT NULL REFERENCES "App".events (id), tag text)`);
     await db.query(`INSERT INTO "App".events (title) SELECT 'e' || g FROM generate_series(1, 2000) g`);
-    await db.query(`INSERT INTO "App".event_tags SELECT 1 + g % 2000, 't' FROM generate_series(1, 3000) g`);
+    await db.query(`INSERT INTO "App".event_tags (event_id, tag) SELECT 1 + g % 2000, 't' FROM generate_series(1, 3000) g`);
     await db.query(`CREATE TABLE "Expected".events (title text, id bigint GENERATED ALWAYS AS IDENTITY (CACHE 5) PRIMARY KEY)`);
     await db.query(`CREATE TABLE "Expected".event_tags (event_id int NOT NULL CONSTRAINT event_tags_event_id_fkey REFERENCES "Expected".events (id), tag text)`);
+  });
+
+  test('a key and the column referencing it, retyped in one migration: refused (exit 2), nothing changed', async () => {
+    const both = {
+      id: '20261203_both',
+      operations: [
+        { kind: 'changeColumnType', schema: 'App', table: 'events', column: 'id', type: 'bigint' },
+        { kind: 'changeColumnType', schema: 'App', table: 'event_tags', column: 'event_id', type: 'bigint' },
+      ],
+    };
+    const before = await tableShape(db, 'App', 'events');
+    const r = await cli(['advance', '--json'], { url: db.url, dir: planDir({ 'a.json': both }) });
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr).toContain(
+      'operations[0]: foreign key event_tags_event_id_fkey links this column to App.event_tags (event_id), which operations[1] changes too; run them as two migrations, the referenced side first',
+    );
+    expect(r.stderr).toContain('operations[1]: foreign key event_tags_event_id_fkey links this column to App.events (id), which operations[0] changes too');
+    expect(await tableShape(db, 'App', 'events')).toEqual(before);
+    expect(await db.query(`SELECT to_regnamespace('pgshift') AS ns`)).toEqual([{ ns: null }]);
   });
 
   test('the identity continues on the same sequence name, the PK and FK keep their names', async () => {
@@ -175,6 +194,6 @@ describe('carry-over: an identity primary key from int to bigint, with a foreign
     const [next] = await db.query<{ id: string }>(`INSERT INTO "App".events (title) VALUES ('after') RETURNING id`);
     expect(Number(next!.id)).toBeGreaterThan(2001);
     expect(await db.query(`SELECT count(*)::int AS n FROM "App".event_tags t JOIN "App".events e ON e.id = t.event_id`)).toEqual([{ n: 3000 }]);
-    await expect(db.query(`INSERT INTO "App".event_tags VALUES (999999, 'x')`)).rejects.toThrow(/event_tags_event_id_fkey/);
+    await expect(db.query(`INSERT INTO "App".event_tags (event_id, tag) VALUES (999999, 'x')`)).rejects.toThrow(/event_tags_event_id_fkey/);
   });
 });
