@@ -1,6 +1,7 @@
 import pg from 'pg';
-import { sqlStateOf } from '../errors.js';
-import type { Queryable } from './queryable.js';
+import { LockTimeoutError, SqlState, sqlStateOf, type PlanProblem } from '../errors.js';
+import { ident } from '../sql/ident.js';
+import { queryRows, singleStatement, type Queryable } from './queryable.js';
 
 const NO_ACTIVE_TRANSACTION = '25P01';
 
@@ -40,4 +41,55 @@ export async function inRolledBackTransaction<T>(db: Queryable, fn: (client: Que
   }
 }
 
-export { singleStatement } from './queryable.js';
+export { singleStatement };
+
+/** How long a trial waits for ACCESS SHARE on the table it copies. */
+export const TRIAL_LOCK_TIMEOUT_MS = 5000;
+
+export interface TrialCopy {
+  client: Queryable;
+  /** Runs one trial statement under a savepoint; a PostgreSQL error becomes a problem at `path.field`. */
+  attempt(field: string, sql: string): Promise<boolean>;
+}
+
+/**
+ * Creates an empty temporary copy of `table` named `copy` (CREATE TEMP TABLE … LIKE) in a
+ * transaction that is always rolled back, and hands `body` a way to try statements on it, each
+ * over the extended protocol (one statement) under its own savepoint. The table itself gets only
+ * ACCESS SHARE, waited for at most TRIAL_LOCK_TIMEOUT_MS. Without the TEMPORARY privilege,
+ * `noPrivilege` answers instead.
+ */
+export async function onTrialCopy<R>(
+  db: Queryable,
+  o: { table: string; copy: string; path: string; problems: PlanProblem[]; noPrivilege: () => R },
+  body: (trial: TrialCopy) => Promise<R>,
+): Promise<R> {
+  return inRolledBackTransaction(db, async (c) => {
+    await c.query(`SET LOCAL lock_timeout = ${TRIAL_LOCK_TIMEOUT_MS}`);
+    const [priv] = await queryRows<{ temp: boolean }>(c, `SELECT pg_catalog.has_database_privilege(pg_catalog.current_database(), 'TEMPORARY') AS temp`);
+    if (!priv?.temp) return o.noPrivilege();
+    try {
+      await c.query(`CREATE TEMPORARY TABLE ${ident(o.copy)} (LIKE ${o.table})`);
+    } catch (error) {
+      if (sqlStateOf(error) === SqlState.lockNotAvailable)
+        throw new LockTimeoutError(`CREATE TEMPORARY TABLE … (LIKE ${o.table})`, 1, TRIAL_LOCK_TIMEOUT_MS, [], { cause: error });
+      throw error;
+    }
+    let n = 0;
+    const attempt = async (field: string, sql: string): Promise<boolean> => {
+      const sp = `pgshift_try_${++n}`;
+      await c.query(`SAVEPOINT ${sp}`);
+      try {
+        await c.query(singleStatement(sql));
+        await c.query(`RELEASE SAVEPOINT ${sp}`);
+        return true;
+      } catch (error) {
+        await c.query(`ROLLBACK TO SAVEPOINT ${sp}`);
+        if (!(error instanceof pg.DatabaseError)) throw error;
+        o.problems.push({ path: `${o.path}.${field}`, message: error.message });
+        return false;
+      }
+    };
+    return body({ client: c, attempt });
+  });
+}

@@ -1,8 +1,7 @@
-import pg from 'pg';
 import { describeRef, findTable, functionExists, relkindName, triggerState, type TableRef } from '../catalog/introspect.js';
 import { queryRows, type Queryable } from '../db/queryable.js';
-import { inRolledBackTransaction, singleStatement } from '../db/rolled-back.js';
-import { LockTimeoutError, SqlState, sqlStateOf, type PlanProblem } from '../errors.js';
+import { onTrialCopy } from '../db/rolled-back.js';
+import type { PlanProblem } from '../errors.js';
 import { ident, literal, qualified } from '../sql/ident.js';
 import { notNullViaCheck } from './not-null.js';
 import { rowTrigger } from './row-trigger.js';
@@ -11,7 +10,6 @@ import { PGSHIFT_SCHEMA } from './names.js';
 import type { AddColumnFacts, DdlStep, ObjectNames, OperationHandler, OperationSteps } from './types.js';
 
 /** How long inspect waits for ACCESS SHARE on the table to copy its shape. */
-const TRIAL_LOCK_TIMEOUT_MS = 5000;
 
 function tableOf(op: AddColumn): TableRef {
   return { schema: op.schema, name: op.table };
@@ -132,35 +130,19 @@ async function trial(db: Queryable, op: AddColumn, path: string): Promise<Trial>
   const copy = `pg_temp.${ident(op.table)}`;
   const col = ident(op.column);
   const problems: PlanProblem[] = [];
-  return inRolledBackTransaction(db, async (c) => {
-    await c.query(`SET LOCAL lock_timeout = ${TRIAL_LOCK_TIMEOUT_MS}`);
-    const [priv] = await queryRows<{ temp: boolean }>(c, `SELECT pg_catalog.has_database_privilege(pg_catalog.current_database(), 'TEMPORARY') AS temp`);
-    if (!priv?.temp) {
-      problems.push({ path: `${path}.type`, message: 'addColumn needs the TEMPORARY privilege to try the type and expressions on an empty copy of the table' });
-      return { problems, volatileDefault: true };
-    }
-    try {
-      await c.query(`CREATE TEMPORARY TABLE ${ident(op.table)} (LIKE ${t})`);
-    } catch (error) {
-      if (sqlStateOf(error) === SqlState.lockNotAvailable) throw new LockTimeoutError(`CREATE TEMPORARY TABLE … (LIKE ${t})`, 1, TRIAL_LOCK_TIMEOUT_MS, [], { cause: error });
-      throw error;
-    }
-    let n = 0;
-    /** Runs one trial statement under a savepoint; a PostgreSQL error becomes a problem at `field`. */
-    const attempt = async (field: string, sql: string): Promise<boolean> => {
-      const sp = `pgshift_try_${++n}`;
-      await c.query(`SAVEPOINT ${sp}`);
-      try {
-        await c.query(singleStatement(sql));
-        await c.query(`RELEASE SAVEPOINT ${sp}`);
-        return true;
-      } catch (error) {
-        await c.query(`ROLLBACK TO SAVEPOINT ${sp}`);
-        if (!(error instanceof pg.DatabaseError)) throw error;
-        problems.push({ path: `${path}.${field}`, message: error.message });
-        return false;
-      }
-    };
+  return onTrialCopy(
+    db,
+    {
+      table: t,
+      copy: op.table,
+      path,
+      problems,
+      noPrivilege: () => {
+        problems.push({ path: `${path}.type`, message: 'addColumn needs the TEMPORARY privilege to try the type and expressions on an empty copy of the table' });
+        return { problems, volatileDefault: true };
+      },
+    },
+    async ({ client: c, attempt }) => {
     if (!(await attempt('type', `SELECT NULL::${op.type}`))) return { problems, volatileDefault: true };
     if (!(await attempt('type', `ALTER TABLE ${copy} ADD COLUMN ${col} ${op.type}`))) return { problems, volatileDefault: true };
     let volatileDefault = false;
@@ -181,7 +163,8 @@ async function trial(db: Queryable, op: AddColumn, path: string): Promise<Trial>
       }
     }
     return { problems, volatileDefault };
-  });
+    },
+  );
 }
 
 async function inspect(db: Queryable, op: AddColumn, path: string) {

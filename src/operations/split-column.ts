@@ -1,4 +1,3 @@
-import pg from 'pg';
 import {
   columnDependents,
   describeRef,
@@ -8,9 +7,9 @@ import {
   triggerState,
   type TableRef,
 } from '../catalog/introspect.js';
-import { queryRows, singleStatement, type Queryable } from '../db/queryable.js';
-import { inRolledBackTransaction } from '../db/rolled-back.js';
-import { LockTimeoutError, SqlState, sqlStateOf, type PlanProblem } from '../errors.js';
+import type { Queryable } from '../db/queryable.js';
+import { onTrialCopy } from '../db/rolled-back.js';
+import type { PlanProblem } from '../errors.js';
 import { ident, qualified } from '../sql/ident.js';
 import { expressionColumns, rewriteColumns } from '../sql/parser.js';
 import { PGSHIFT_SCHEMA } from './names.js';
@@ -19,7 +18,6 @@ import type { SplitColumn } from './split-column.schema.js';
 import type { DdlStep, ObjectNames, OperationHandler, OperationSteps, SplitColumnFacts } from './types.js';
 
 /** How long inspect waits for ACCESS SHARE on the table to copy its shape. */
-const TRIAL_LOCK_TIMEOUT_MS = 5000;
 const TRIAL_TABLE = 'pgshift_split_trial';
 /** Rows `up` is tried on at inspect. */
 const SAMPLE_ROWS = 100;
@@ -168,32 +166,16 @@ function steps(op: SplitColumn, facts: SplitColumnFacts, names: ObjectNames, ind
 async function trial(db: Queryable, op: SplitColumn, facts: SplitColumnFacts, path: string): Promise<PlanProblem[]> {
   const problems: PlanProblem[] = [];
   const copy = `pg_temp.${ident(TRIAL_TABLE)}`;
-  return inRolledBackTransaction(db, async (c) => {
-    await c.query(`SET LOCAL lock_timeout = ${TRIAL_LOCK_TIMEOUT_MS}`);
-    const [priv] = await queryRows<{ temp: boolean }>(c, `SELECT pg_catalog.has_database_privilege(pg_catalog.current_database(), 'TEMPORARY') AS temp`);
-    if (!priv?.temp) return [{ path: `${path}.into`, message: 'splitColumn needs the TEMPORARY privilege to try the types and expressions on an empty copy of the table' }];
-    try {
-      await c.query(`CREATE TEMPORARY TABLE ${ident(TRIAL_TABLE)} (LIKE ${qualified(op.schema, op.table)})`);
-    } catch (error) {
-      if (sqlStateOf(error) === SqlState.lockNotAvailable)
-        throw new LockTimeoutError(`CREATE TEMPORARY TABLE … (LIKE ${qualified(op.schema, op.table)})`, 1, TRIAL_LOCK_TIMEOUT_MS, [], { cause: error });
-      throw error;
-    }
-    let n = 0;
-    const attempt = async (field: string, sql: string): Promise<boolean> => {
-      const sp = `pgshift_try_${++n}`;
-      await c.query(`SAVEPOINT ${sp}`);
-      try {
-        await c.query(singleStatement(sql));
-        await c.query(`RELEASE SAVEPOINT ${sp}`);
-        return true;
-      } catch (error) {
-        await c.query(`ROLLBACK TO SAVEPOINT ${sp}`);
-        if (!(error instanceof pg.DatabaseError)) throw error;
-        problems.push({ path: `${path}.${field}`, message: error.message });
-        return false;
-      }
-    };
+  return onTrialCopy(
+    db,
+    {
+      table: qualified(op.schema, op.table),
+      copy: TRIAL_TABLE,
+      path,
+      problems,
+      noPrivilege: () => [{ path: `${path}.into`, message: 'splitColumn needs the TEMPORARY privilege to try the types and expressions on an empty copy of the table' }],
+    },
+    async ({ attempt }) => {
     for (const [i, col] of op.into.entries()) {
       if (await attempt(`into[${i}].type`, `SELECT NULL::${col.type}`)) await attempt(`into[${i}].type`, `ALTER TABLE ${copy} ADD COLUMN ${ident(col.name)} ${col.type}`);
     }
@@ -211,7 +193,8 @@ async function trial(db: Queryable, op: SplitColumn, facts: SplitColumnFacts, pa
     // The comparisons of the backfill, the verification and the trigger (a type without equality fails here).
     await attempt('into', `EXPLAIN UPDATE ${copy} SET ${op.into.map((col, i) => `${ident(col.name)} = ${row.ups[i]}`).join(', ')} WHERE ${row.outOfSync}`);
     return problems;
-  });
+    },
+  );
 }
 
 async function inspect(db: Queryable, op: SplitColumn, path: string) {
