@@ -65,13 +65,20 @@ export function shadowSyncBody(s: Pick<ShadowColumn, 'column' | 'shadow' | 'up' 
   const f = neu(s.column);
   const up = s.up(neu);
   const down = s.down(neu);
+  // A plain copy (rename) re-syncs on every UPDATE. A computed shadow (type change) is recomputed
+  // only when what `up` reads changed, or it is still NULL: an UPDATE of an unrelated column must
+  // not replace a value the new app wrote with up(down(value)) (9.99 → 10 → 10.00).
+  const reads = new Set<string>();
+  s.up((c) => (reads.add(c), c));
+  const copy = up === f;
+  const changed = [...reads].map((c) => `NEW.${ident(c)} IS DISTINCT FROM OLD.${ident(c)}`).concat(`${t} IS NULL`).join(' OR ');
   return [
     'BEGIN',
     `  IF TG_OP = 'INSERT' THEN`,
     `    IF ${t} IS NULL THEN ${t} := ${up}; ELSE ${f} := ${down}; END IF;`,
     `  ELSIF ${t} IS DISTINCT FROM OLD.${ident(s.shadow)} THEN`,
     `    ${f} := ${down};`,
-    '  ELSE',
+    copy ? '  ELSE' : `  ELSIF ${changed} THEN`,
     `    ${t} := ${up};`,
     '  END IF;',
     '  RETURN NEW;',
@@ -143,7 +150,11 @@ export function shadowColumnSteps(s: ShadowColumn, facts: ShadowColumnFacts, nam
   const upSql = s.up(plain);
   const downSql = s.down(plain);
   const sameBothWays = upSql === ident(s.column) && downSql === shadow;
-  const mismatch = sameBothWays ? `${shadow} IS DISTINCT FROM ${upSql}` : `${shadow} IS DISTINCT FROM ${upSql} AND ${ident(s.column)} IS DISTINCT FROM ${downSql}`;
+  // The second direction needs a shadow: a row the backfill has not reached (shadow NULL) whose old
+  // value happens to equal down(NULL) (a `coalesce(x, 0)` reverse) is not in step.
+  const mismatch = sameBothWays
+    ? `${shadow} IS DISTINCT FROM ${upSql}`
+    : `${shadow} IS DISTINCT FROM ${upSql} AND (${shadow} IS NULL OR ${ident(s.column)} IS DISTINCT FROM ${downSql})`;
   return {
     expand,
     dualWrite: sync.dualWrite,

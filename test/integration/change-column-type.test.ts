@@ -89,3 +89,50 @@ describe('changeColumnType: text prices to numeric(12,2), both app versions writ
     ]);
   });
 });
+
+describe('changeColumnType: values the new app wrote survive a lossy or NULL-making reverse', () => {
+  const db = useDatabase();
+
+  beforeAll(async () => {
+    await db.query(`CREATE TABLE m (id int PRIMARY KEY, qty int, amount numeric(12,2), note text)`);
+    await db.query(`INSERT INTO m SELECT g, CASE g % 3 WHEN 0 THEN 0 WHEN 1 THEN NULL ELSE g END, g / 4.0, 'n' FROM generate_series(1, 3000) g`);
+  });
+
+  test('a reverse that maps NULL to 0 does not hide unbackfilled rows; a shadow value is kept across unrelated updates', async () => {
+    const plan = {
+      '1.json': {
+        id: '20261211_m',
+        operations: [
+          { kind: 'changeColumnType', table: 'm', column: 'qty', type: 'bigint', reverse: 'coalesce(qty, 0)::integer' },
+          { kind: 'changeColumnType', table: 'm', column: 'amount', type: 'numeric(12,3)' },
+        ],
+      },
+    };
+    const dir = planDir(plan);
+    for (const phase of ['expand', 'dual-write']) expect((await cli(['advance', '--to', phase], { url: db.url, dir })).code).toBe(0);
+    // The new app writes the shadow with more precision than the old column keeps.
+    await db.query(`UPDATE m SET amount_new = 1.234 WHERE id = 10`);
+    await db.query(`INSERT INTO m (id, amount_new) VALUES (5000, 9.999)`);
+    expect(await db.query(`SELECT id, amount::text AS old, amount_new::text AS new FROM m WHERE id IN (10, 5000) ORDER BY id`)).toEqual([
+      { id: 10, old: '1.23', new: '1.234' },
+      { id: 5000, old: '10.00', new: '9.999' },
+    ]);
+    // An unrelated update must not recompute the shadow from the rounded old value.
+    await db.query(`UPDATE m SET note = 'touched' WHERE id IN (10, 5000)`);
+    expect(await db.query(`SELECT amount_new::text AS new FROM m WHERE id IN (10, 5000) ORDER BY id`)).toEqual([{ new: '1.234' }, { new: '9.999' }]);
+    const r = await cli(['advance', '--to', 'contract'], { url: db.url, dir });
+    expect(r.code, r.stderr).toBe(0);
+    expect(await db.query(`SELECT id, amount::text AS amount FROM m WHERE id IN (10, 5000) ORDER BY id`)).toEqual([
+      { id: 10, amount: '1.234' },
+      { id: 5000, amount: '9.999' },
+    ]);
+    // Every 0 stayed 0 and every NULL stayed NULL: no row was taken as in step through reverse(NULL) = 0.
+    expect(await db.query(`SELECT count(*) FILTER (WHERE qty = 0)::int AS zeros, count(*) FILTER (WHERE qty IS NULL AND id <= 3000)::int AS nulls FROM m`)).toEqual([
+      { zeros: 1000, nulls: 1000 },
+    ]);
+    expect(await db.query(`SELECT format_type(atttypid, atttypmod) AS type FROM pg_attribute WHERE attrelid = 'm'::regclass AND attname IN ('qty', 'amount') ORDER BY attname`)).toEqual([
+      { type: 'numeric(12,3)' },
+      { type: 'bigint' },
+    ]);
+  });
+});

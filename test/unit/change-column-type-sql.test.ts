@@ -47,13 +47,18 @@ describe('changeColumnType renders the exact SQL of each phase', () => {
     const body = steps.dualWrite[0]!.sql;
     expect(body).toContain(`IF NEW."price_new" IS NULL THEN NEW."price_new" := (nullif(NEW."price", '')::numeric(12,2)); ELSE NEW."price" := (coalesce(NEW."price_new"::text, '')); END IF;`);
     expect(body).toContain(`ELSIF NEW."price_new" IS DISTINCT FROM OLD."price_new" THEN\n    NEW."price" := (coalesce(NEW."price_new"::text, ''));`);
+    // An UPDATE of another column leaves a shadow value alone; a change to what USING reads recomputes it.
+    expect(body).toContain(`  ELSIF NEW."price" IS DISTINCT FROM OLD."price" OR NEW."price_new" IS NULL THEN\n    NEW."price_new" := (nullif(NEW."price", '')::numeric(12,2));`);
   });
 
   test('backfill computes with USING; indexes and constraints follow the copy', () => {
     expect(steps.backfill[0]!.set).toEqual([{ column: 'price_new', expression: `(nullif("price", '')::numeric(12,2))` }]);
     // Pending (and a verification mismatch) when neither direction holds: a new-app row whose old
     // value came from a lossy reverse is in step, and the backfill leaves it alone.
-    expect(steps.backfill[0]!.pending).toBe(`"price_new" IS DISTINCT FROM (nullif("price", '')::numeric(12,2)) AND "price" IS DISTINCT FROM (coalesce("price_new"::text, ''))`);
+    // A NULL shadow is never in step through `reverse` (coalesce(NULL::text, '') = '' would say so).
+    expect(steps.backfill[0]!.pending).toBe(
+      `"price_new" IS DISTINCT FROM (nullif("price", '')::numeric(12,2)) AND ("price_new" IS NULL OR "price" IS DISTINCT FROM (coalesce("price_new"::text, '')))`,
+    );
     expect(steps.verify[0]!.mismatch).toBe(steps.backfill[0]!.pending);
     expect(steps.afterBackfill.map((s) => [s.sql, s.lock, s.tx])).toEqual([
       [`CREATE INDEX CONCURRENTLY "pgshift_${h}_i0" ON "public"."orders" USING btree (price_new)`, 'SHARE UPDATE EXCLUSIVE', 'none'],
