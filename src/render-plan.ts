@@ -1,3 +1,4 @@
+import { nonTransactionalFirst } from './db/run-steps.js';
 import type { DdlStep, LockLevel, OperationSteps, TransactionMode } from './operations/types.js';
 import { renderBatchUpdate, renderBoundary, renderLastKey, renderMismatchKeys, renderVerifyCount } from './sql/keyset.js';
 
@@ -15,8 +16,9 @@ export interface RenderedPhase {
   statements: RenderedStatement[];
 }
 
+/** A phase's DDL in the order it runs: every operation's `own`/`none` steps, then the phase transaction. */
 function ddl(steps: DdlStep[]): RenderedStatement[] {
-  return steps.map((s) => ({
+  return nonTransactionalFirst(steps).map((s) => ({
     id: s.id,
     description: s.description,
     sql: s.sql,
