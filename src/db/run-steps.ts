@@ -25,7 +25,7 @@ async function isDone(client: pg.ClientBase, step: DdlStep): Promise<boolean> {
 
 function tablesOf(steps: readonly DdlStep[]): TableRef[] {
   const seen = new Map<string, TableRef>();
-  for (const s of steps) if (s.table) seen.set(`${s.table.schema}.${s.table.name}`, s.table);
+  for (const s of steps) for (const t of [s.table, s.otherTable]) if (t) seen.set(`${t.schema}.${t.name}`, t);
   return [...seen.values()];
 }
 

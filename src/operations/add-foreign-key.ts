@@ -69,6 +69,7 @@ function steps(op: AddForeignKey, facts: AddForeignKeyFacts, _names: ObjectNames
           `${action('ON DELETE', op.onDelete)}${action('ON UPDATE', op.onUpdate)} NOT VALID`,
         lock: 'SHARE ROW EXCLUSIVE',
         table,
+        ...(self ? {} : { otherTable: ref }),
         tx: 'phase',
       },
     ],
@@ -85,8 +86,8 @@ function steps(op: AddForeignKey, facts: AddForeignKeyFacts, _names: ObjectNames
       },
     ],
     checks: [presentCheck(c, index)],
-    contract: [validateStep(c, index, `validate ${op.name}: scan the existing rows while reads and writes go on${alsoOn('ROW SHARE')}`)],
-    rollback: [dropStep(c, index, `remove ${op.name}${alsoOn('ACCESS EXCLUSIVE')}`)],
+    contract: [{ ...validateStep(c, index, `validate ${op.name}: scan the existing rows while reads and writes go on${alsoOn('ROW SHARE')}`), ...(self ? {} : { otherTable: ref }) }],
+    rollback: [{ ...dropStep(c, index, `remove ${op.name}${alsoOn('ACCESS EXCLUSIVE')}`), ...(self ? {} : { otherTable: ref }) }],
     triggers: [],
   };
 }

@@ -481,6 +481,8 @@ export function carryOverSteps(o: {
     sql,
     lock,
     table: on,
+    // A foreign key into the column lives on another table and also locks this one.
+    ...(on.schema !== table.schema || on.name !== table.name ? { otherTable: table } : {}),
     tx,
     ...(skipIf ? { skipIf } : {}),
   });
@@ -512,13 +514,17 @@ export function carryOverSteps(o: {
   for (const c of constraints) {
     const on = qualified(c.table.schema, c.table.name);
     const lock = c.kind === 'check' ? 'ACCESS EXCLUSIVE' : 'SHARE ROW EXCLUSIVE';
-    out.afterBackfill.push(
-      step('backfill', `add-${c.temp}`, `add ${c.kind} ${c.temp} on ${o.shadow} (the future ${c.name}), NOT VALID: no scan`, `ALTER TABLE ${on} ADD CONSTRAINT ${ident(c.temp)} ${c.definition} NOT VALID`, lock, 'own', c.table, constraintExists(c.table, c.temp)),
-    );
+    // A foreign key out of the column also locks the table it references.
+    const referenced = c.kind === 'foreign key out' && c.partner ? { otherTable: { schema: c.partner.schema, name: c.partner.table } } : {};
+    out.afterBackfill.push({
+      ...referenced,
+      ...step('backfill', `add-${c.temp}`, `add ${c.kind} ${c.temp} on ${o.shadow} (the future ${c.name}), NOT VALID: no scan`, `ALTER TABLE ${on} ADD CONSTRAINT ${ident(c.temp)} ${c.definition} NOT VALID`, lock, 'own', c.table, constraintExists(c.table, c.temp)),
+    });
     if (c.validated) {
-      out.afterBackfill.push(
-        step('backfill', `validate-${c.temp}`, `validate ${c.temp} while reads and writes go on`, `ALTER TABLE ${on} VALIDATE CONSTRAINT ${ident(c.temp)}`, 'SHARE UPDATE EXCLUSIVE', 'own', c.table, constraintExists(c.table, c.temp, ' AND convalidated')),
-      );
+      out.afterBackfill.push({
+        ...referenced,
+        ...step('backfill', `validate-${c.temp}`, `validate ${c.temp} while reads and writes go on`, `ALTER TABLE ${on} VALIDATE CONSTRAINT ${ident(c.temp)}`, 'SHARE UPDATE EXCLUSIVE', 'own', c.table, constraintExists(c.table, c.temp, ' AND convalidated')),
+      });
     }
     out.checks.push({
       id: id('verify', `constraint-${c.temp}`),

@@ -33,6 +33,8 @@ export interface DdlStep {
   lock: LockLevel;
   /** The table whose lock it takes, to name blockers when the lock cannot be had. */
   table: TableRef | null;
+  /** A second table it locks (the other end of a foreign key), whose holders are named too. */
+  otherTable?: TableRef;
   tx: TransactionMode;
   /** A query returning one row `{ done: boolean }`; when done, a rerun skips the step. */
   skipIf?: string;

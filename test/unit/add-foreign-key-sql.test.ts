@@ -93,6 +93,12 @@ describe('addForeignKey renders the exact SQL of each phase', () => {
       '"public"."employees"."boss_id" IS NOT NULL AND NOT EXISTS (SELECT 1 FROM "public"."employees" AS "pgshift_ref" WHERE "pgshift_ref"."id" = "public"."employees"."boss_id")',
     );
     expect(s.expand[0]!.description).not.toContain('also');
+    expect(s.expand[0]!.otherTable).toBeUndefined();
+  });
+
+  test('every step names the referenced table too, so its lock holders are named when the lock cannot be had', () => {
+    const customers = { schema: 'public', name: 'customers' };
+    for (const step of [...steps.expand, ...steps.contract, ...steps.rollback]) expect(step.otherTable, step.id).toEqual(customers);
   });
 
   test('contract: VALIDATE in its own transaction, skipped once validated; rollback: idempotent drop', () => {
