@@ -197,3 +197,32 @@ describe('carry-over: an identity primary key from int to bigint, with a foreign
     await expect(db.query(`INSERT INTO "App".event_tags (event_id, tag) VALUES (999999, 'x')`)).rejects.toThrow(/event_tags_event_id_fkey/);
   });
 });
+
+describe('carry-over: a serial column renamed keeps its sequence', () => {
+  const db = useDatabase();
+
+  beforeAll(async () => {
+    await db.query(`CREATE SCHEMA "App"`);
+    await db.query(`CREATE TABLE "App".tickets (id bigint PRIMARY KEY, no serial NOT NULL, title text)`);
+    await db.query(`INSERT INTO "App".tickets (id, title) SELECT g, 't' || g FROM generate_series(1, 1500) g`);
+  });
+
+  test('the sequence is handed to the new column (OWNED BY), its default follows, numbering continues', async () => {
+    const dir = planDir({ 'a.json': { id: '20261204_ticket_no', operations: [{ kind: 'renameColumn', schema: 'App', table: 'tickets', from: 'no', to: 'ticket no' }] } });
+    for (const phase of ['expand', 'dual-write']) expect((await cli(['advance', '--to', phase], { url: db.url, dir })).code).toBe(0);
+    // The old app still inserts without the column: the serial default numbers the row, the trigger copies it.
+    const [during] = await db.query<{ no: number; copy: number }>(`INSERT INTO "App".tickets (id, title) VALUES (2000, 'during') RETURNING no, "ticket no" AS copy`);
+    expect(during).toEqual({ no: 1501, copy: 1501 });
+    const r = await cli(['advance', '--to', 'contract'], { url: db.url, dir });
+    expect(r.code, r.stderr).toBe(0);
+    expect(
+      await db.query(
+        `SELECT pg_get_serial_sequence('"App".tickets', 'ticket no') AS seq, a.attnotnull AS not_null, pg_get_expr(d.adbin, d.adrelid) AS def
+           FROM pg_attribute a JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+          WHERE a.attrelid = '"App".tickets'::regclass AND a.attname = 'ticket no'`,
+      ),
+    ).toEqual([{ seq: '"App".tickets_no_seq', not_null: true, def: `nextval('"App".tickets_no_seq'::regclass)` }]);
+    const [after] = await db.query<{ n: number }>(`INSERT INTO "App".tickets (id, title) VALUES (2001, 'after') RETURNING "ticket no" AS n`);
+    expect(after).toEqual({ n: 1502 });
+  });
+});
