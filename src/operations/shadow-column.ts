@@ -77,7 +77,9 @@ export function shadowSyncBody(s: Pick<ShadowColumn, 'column' | 'shadow' | 'up' 
     `  IF TG_OP = 'INSERT' THEN`,
     `    IF ${t} IS NULL THEN ${t} := ${up}; ELSE ${f} := ${down}; END IF;`,
     `  ELSIF ${t} IS DISTINCT FROM OLD.${ident(s.shadow)} THEN`,
-    `    ${f} := ${down};`,
+    // A shadow set to exactly up(old row) (the backfill's own UPDATE) is in step already: the old
+    // column is left as it is, so a narrowing USING never rounds what the old app reads.
+    copy ? `    ${f} := ${down};` : `    IF ${t} IS DISTINCT FROM ${up} THEN ${f} := ${down}; END IF;`,
     copy ? '  ELSE' : `  ELSIF ${changed} THEN`,
     `    ${t} := ${up};`,
     '  END IF;',
@@ -160,7 +162,7 @@ export function shadowColumnSteps(s: ShadowColumn, facts: ShadowColumnFacts, nam
     dualWrite: sync.dualWrite,
     backfill: [{ id: `${index}.backfill`, table, key: facts.key.columns, set: [{ column: s.shadow, expression: upSql }], pending: mismatch }],
     afterBackfill: [...checkSteps, ...carried.afterBackfill],
-    verify: [{ id: `${index}.verify`, table, key: facts.key.columns, mismatch, description: sameBothWays ? `${s.shadow} equals ${upSql}` : `${s.shadow} equals ${upSql}, or ${s.column} equals ${downSql}` }],
+    verify: [{ id: `${index}.verify`, table, key: facts.key.columns, mismatch, description: sameBothWays ? `${s.shadow} equals ${upSql}` : `${s.shadow} equals ${upSql}, or ${s.shadow} is set and ${s.column} equals ${downSql}` }],
     checks: carried.checks,
     contract,
     rollback,

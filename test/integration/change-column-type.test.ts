@@ -136,3 +136,18 @@ describe('changeColumnType: values the new app wrote survive a lossy or NULL-mak
     ]);
   });
 });
+
+describe('changeColumnType: a narrowing USING never rounds what the old app reads', () => {
+  const db = useDatabase();
+
+  test('the backfill fills the shadow with the rounded value and leaves the old column as it was', async () => {
+    await db.query(`CREATE TABLE n (id int PRIMARY KEY, v numeric(12,3))`);
+    await db.query(`INSERT INTO n SELECT g, g + 0.234 FROM generate_series(1, 2000) g`);
+    const dir = planDir({ '1.json': { id: '20261213_n', operations: [{ kind: 'changeColumnType', table: 'n', column: 'v', type: 'numeric(12,2)' }] } });
+    const r = await cli(['advance', '--to', 'backfill'], { url: db.url, dir });
+    expect(r.code, r.stderr).toBe(0);
+    expect(await db.query(`SELECT count(*)::int AS n FROM n WHERE v <> id + 0.234 OR v_new <> round(id + 0.234, 2)`)).toEqual([{ n: 0 }]);
+    expect((await cli(['advance', '--to', 'contract'], { url: db.url, dir })).code).toBe(0);
+    expect(await db.query(`SELECT v::text FROM n WHERE id = 7`)).toEqual([{ v: '7.23' }]);
+  });
+});
