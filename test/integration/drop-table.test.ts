@@ -37,6 +37,9 @@ async function createOldEvents(db: TestDatabase) {
   await db.query(`CREATE TRIGGER touch BEFORE UPDATE ON ${T} FOR EACH ROW EXECUTE FUNCTION "${SCHEMA}".touch()`);
 }
 
+// Nothing before contract, rollback from each phase with nothing to undo, and the drop at contract
+// with the old app writing until then, are the dropTable row of lifecycle.test.ts. Here: the plan,
+// and dependents that appear after inspection.
 describe('dropTable acts only at contract', () => {
   const db = useDatabase();
   const id = '20261201_drop_old_events';
@@ -59,22 +62,6 @@ describe('dropTable acts only at contract', () => {
     expect(of('contract')[0]).toMatchObject({ id: '0.contract.drop-table', lock: 'ACCESS EXCLUSIVE' });
     expect(of('contract')[0]!.sql).toContain(`DROP TABLE ${T};`);
     expect(of('contract')[0]!.sql).not.toContain('CASCADE');
-  });
-
-  test('expand, dual-write and backfill change nothing; rollback says there was nothing to undo', async () => {
-    const before = await snapshot(db, T);
-    const r = await run('advance', '--to', 'backfill', '--json');
-    expect(r.code, r.stderr).toBe(0);
-    expect(r.json()).toMatchObject({ migrations: [{ id, state: 'backfill', next: 'contract' }] });
-    expect(await snapshot(db, T)).toEqual(before);
-    const rb = await run('rollback', id, '--json');
-    expect(rb.code, rb.stderr).toBe(0);
-    expect(rb.json()).toMatchObject({ id, from: 'backfill', state: 'pending', statements: 0 });
-    const text = await run('advance', '--to', 'dual-write');
-    expect(text.code).toBe(0);
-    const rbText = await run('rollback', id);
-    expect(rbText.stdout).toContain(`${id}: rolled back from dual-write; nothing to undo (no statement ran); pending again`);
-    expect(await snapshot(db, T)).toEqual(before);
   });
 
   test('a view created after the backfill: verification fails and contract is refused (exit 3), the table stays', async () => {

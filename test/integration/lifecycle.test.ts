@@ -1,7 +1,9 @@
 import { beforeAll, describe, expect, test } from 'vitest';
 import { useDatabase } from '../support/database.js';
-import { lifecycleRunner, ROLLBACK_PHASES, sqlName, type LifecycleCase } from '../support/lifecycle.js';
+import { lifecycleRunner, ROLLBACK_PHASES, sqlName, type LifecycleCase, type WriterSpec } from '../support/lifecycle.js';
 import { NullWriter } from '../support/null-writer.js';
+import { PriceWriter } from '../support/price-writer.js';
+import { NameWriter, splitName } from '../support/split-writers.js';
 
 /**
  * Every operation kind through the same lifecycle (see test/support/lifecycle.ts, which also
@@ -31,6 +33,67 @@ function orderItems(extra: { ddl?: string; columns?: string; values?: string } =
 }
 
 const restrictCode = (version: number) => (version >= 180000 ? '23001' : '23503');
+
+// splitColumn: "Full ""Name""" into "first name" and "Last""Name".
+const FULL = 'Full "Name"';
+const FIRST = 'first name';
+const LAST = 'Last"Name';
+const QF = '"Full ""Name"""';
+const QFI = '"first name"';
+const QL = '"Last""Name"';
+const RETURNING_NAMES = `RETURNING ${QF} AS full, ${QFI} AS first, ${QL} AS last`;
+
+/** The seeded full name of row g: one, two or three words, or NULL (`seededNameSql` is the same in SQL). */
+function seededName(g: number): string | null {
+  if (g % 50 === 0) return null;
+  if (g % 13 === 0) return `Solo${g}`;
+  return g % 7 === 0 ? `First${g} Last${g} Jr` : `First${g} Last${g}`;
+}
+const seededNameSql = (g: string) =>
+  `CASE WHEN ${g} % 50 = 0 THEN NULL WHEN ${g} % 13 = 0 THEN 'Solo' || ${g} WHEN ${g} % 7 = 0 THEN 'First' || ${g} || ' Last' || ${g} || ' Jr' ELSE 'First' || ${g} || ' Last' || ${g} END`;
+
+/** The old app writes the full name of rows id % 4 = 0, the new app the first and last names of rows id % 4 = 1. */
+const nameApp = (app: 'old' | 'new'): WriterSpec => ({
+  custom: ({ url, table, rows }) =>
+    new NameWriter({
+      url,
+      label: app,
+      schema: table.schema,
+      table: table.name,
+      app,
+      columns: { full: FULL, first: FIRST, last: LAST },
+      ownsKey: (id) => id % 4 === (app === 'old' ? 0 : 1),
+      maxExistingId: rows,
+    }),
+});
+/** The existing rows no app writes. */
+const UNWRITTEN = `id <= ${N} AND id % 4 >= 2`;
+
+// custom: "price ""cents""" int stored as "Price ""€""" numeric(12,2).
+const CENTS = 'price "cents"';
+const PRICE = 'Price "€"';
+const QC = '"price ""cents"""';
+const QP = '"Price ""€"""';
+const PRICE_INDEX = 'idx "price" €; --';
+const QPI = '"idx ""price"" €; --"';
+const priceApp = (app: 'old' | 'new', ownsKey: (id: number) => boolean): WriterSpec => ({
+  custom: ({ url, table, rows }) =>
+    new PriceWriter({
+      url,
+      label: app,
+      table,
+      rows,
+      ownsKey,
+      ...(app === 'old' ? { column: CENTS, unit: 'cents' as const } : { column: PRICE, unit: 'price' as const }),
+      after: { column: PRICE, unit: 'price' },
+    }),
+});
+
+// dropTable: "Old ""Events""", with a foreign key to "Account ""Holders""".
+const EVENTS = { schema: S, name: 'Old "Events"' };
+const E = sqlName(EVENTS);
+const HOLDERS = { schema: S, name: 'Account "Holders"' };
+const H = sqlName(HOLDERS);
 
 const ROWS: LifecycleCase[] = [
   {
@@ -421,6 +484,257 @@ const ROWS: LifecycleCase[] = [
     async contracted(ctx) {
       expect((await ctx.constraints()).map((c) => [c.name, c.type])).toEqual([['Invoice "Lines"_pkey', 'p']]);
       expect(await ctx.q(`SELECT count(*) > 0 AS any FROM ${ctx.t}`)).toEqual([{ any: true }]);
+    },
+  },
+  {
+    name: 'splitColumn',
+    setup: orderItems({ ddl: `${QF} text`, columns: QF, values: seededNameSql('g') }),
+    operations: [
+      {
+        kind: 'splitColumn',
+        schema: S,
+        table: TABLE.name,
+        column: FULL,
+        into: [
+          { name: FIRST, type: 'text', up: `split_part(${QF}, ' ', 1)` },
+          { name: LAST, type: 'text', up: `nullif(substr(${QF}, length(split_part(${QF}, ' ', 1)) + 2), '')` },
+        ],
+        down: `concat_ws(' ', ${QFI}, ${QL})`,
+      },
+    ],
+    table: TABLE,
+    rows: N,
+    actsFrom: 'expand',
+    // The old app writes the full name; the new app the first and last names, sometimes values
+    // that a trip through `down` and back `up` would change ("Mary Ann" + "Smith", no last name).
+    oldApp: nameApp('old'),
+    newApp: nameApp('new'),
+    backfillArgs: ['--batch-size', '500'],
+    async expanded(ctx) {
+      expect((await ctx.columns()).slice(-2)).toEqual([
+        { name: FIRST, type: 'text', notnull: false, default: null },
+        { name: LAST, type: 'text', notnull: false, default: null },
+      ]);
+      // Empty: nothing fills them before dual-write, whatever the old app writes.
+      expect(await ctx.q(`SELECT count(*)::int AS n FROM ${ctx.t} WHERE ${QFI} IS NOT NULL OR ${QL} IS NOT NULL`)).toEqual([{ n: 0 }]);
+    },
+    async dualWriting(ctx) {
+      // Each app version writes its own columns and the trigger fills the others (the table in docs/operations/split-column.md).
+      const one = (sql: string) => ctx.probe(`${sql} ${RETURNING_NAMES}`);
+      expect(await one(`INSERT INTO ${ctx.t} (${QF}) VALUES ('Ada King Lovelace')`)).toEqual([{ full: 'Ada King Lovelace', first: 'Ada', last: 'King Lovelace' }]);
+      expect(await one(`INSERT INTO ${ctx.t} (${QFI}, ${QL}) VALUES ('Mary Ann', 'Evans')`)).toEqual([{ full: 'Mary Ann Evans', first: 'Mary Ann', last: 'Evans' }]);
+      expect(await one(`INSERT INTO ${ctx.t} (${QFI}) VALUES ('Cher')`)).toEqual([{ full: 'Cher', first: 'Cher', last: null }]);
+      expect(await one(`INSERT INTO ${ctx.t} (${QF}, ${QFI}, ${QL}) VALUES ('Old Name', 'New', 'Name')`)).toEqual([{ full: 'New Name', first: 'New', last: 'Name' }]);
+      // Rows 6 ("First6 Last6") and 7 are no app's. The new app's values are kept as written even
+      // when `up` of their `down` differs ("Mary Ann" + "Evans" → "Mary" + "Ann Evans"), also
+      // through a later write of another column.
+      const maryAnn = { full: 'Mary Ann Evans', first: 'Mary Ann', last: 'Evans' };
+      expect(
+        await ctx.probeSteps(
+          `UPDATE ${ctx.t} SET ${QFI} = 'Mary Ann', ${QL} = 'Evans' WHERE id = 6 ${RETURNING_NAMES}`,
+          `UPDATE ${ctx.t} SET note = 'x' WHERE id = 6 ${RETURNING_NAMES}`,
+        ),
+      ).toEqual([[maryAnn], [maryAnn]]);
+      // The old app's write is split; when both sides change, the new one wins.
+      expect(
+        await ctx.probeSteps(
+          `UPDATE ${ctx.t} SET ${QF} = 'Grace Hopper' WHERE id = 6 ${RETURNING_NAMES}`,
+          `UPDATE ${ctx.t} SET ${QF} = 'Both Old', ${QL} = 'New' WHERE id = 6 ${RETURNING_NAMES}`,
+        ),
+      ).toEqual([[{ full: 'Grace Hopper', first: 'Grace', last: 'Hopper' }], [{ full: 'Grace New', first: 'Grace', last: 'New' }]]);
+      // A row the backfill has not reached yet, touched by an unrelated write, is brought in sync.
+      expect(await ctx.q(`SELECT ${QF} AS full, ${QFI} AS first, ${QL} AS last FROM ${ctx.t} WHERE id = 7`)).toEqual([{ full: 'First7 Last7 Jr', first: null, last: null }]);
+      expect(await one(`UPDATE ${ctx.t} SET note = 'y' WHERE id = 7`)).toEqual([{ full: 'First7 Last7 Jr', first: 'First7', last: 'Last7 Jr' }]);
+    },
+    async backfilled(ctx, r) {
+      const ran = r.json<{ migrations: { ran: { details: { tasks: Record<string, { batches: number }> } }[] }[] }>().migrations[0]!.ran[0]!;
+      expect(ran.details.tasks['0.backfill']!.batches).toBeGreaterThanOrEqual(N / 500);
+      // Both apps writing: in every row the full name the old app reads is `down` of the parts
+      // (the old app's and the seeded names survive the trip), a NULL full name has no parts, and
+      // the new app's parts that are not `up` of their full name are there as written.
+      const [c] = await ctx.q<{ notDown: number; partsOfNull: number; notUp: number }>(
+        `SELECT count(*) FILTER (WHERE ${QF} IS DISTINCT FROM concat_ws(' ', ${QFI}, ${QL}) AND ${QF} IS NOT NULL)::int AS "notDown",
+                count(*) FILTER (WHERE ${QF} IS NULL AND (${QFI} IS NOT NULL OR ${QL} IS NOT NULL))::int AS "partsOfNull",
+                count(*) FILTER (WHERE ${QFI} IS DISTINCT FROM split_part(${QF}, ' ', 1))::int AS "notUp"
+           FROM ${ctx.t}`,
+      );
+      expect(c).toMatchObject({ notDown: 0, partsOfNull: 0 });
+      expect(c!.notUp).toBeGreaterThan(0);
+    },
+    async verified(_ctx, r) {
+      const [v] = r.json<{ verifications: { rowsChecked: number }[] }>().verifications;
+      expect(v!.rowsChecked).toBeGreaterThan(N);
+    },
+    async rolledBack(ctx) {
+      // The rows no app wrote hold their seeded full name (the runner checks the old app's rows).
+      const rows = await ctx.q<{ id: string; full: string | null }>(`SELECT id::text AS id, ${QF} AS full FROM ${ctx.t} WHERE ${UNWRITTEN} ORDER BY id`);
+      expect(rows).toHaveLength(N / 2);
+      expect(rows.map((r) => [r.id, r.full])).toEqual(rows.map((r) => [r.id, seededName(Number(r.id))]));
+    },
+    async contracted(ctx) {
+      expect((await ctx.columns()).map((c) => [c.name, c.type, c.notnull])).toEqual([
+        ['id', 'bigint', true],
+        ['e Mail', 'text', false],
+        ['Qty', 'integer', true],
+        ['note', 'text', true],
+        [FIRST, 'text', false],
+        [LAST, 'text', false],
+      ]);
+      expect((await ctx.catalog())[ctx.t]!.triggers).toEqual([]);
+      // The rows no app wrote hold `up` of their seeded full name (split here in JavaScript).
+      const rows = await ctx.q<{ id: string; first: string | null; last: string | null }>(
+        `SELECT id::text AS id, ${QFI} AS first, ${QL} AS last FROM ${ctx.t} WHERE ${UNWRITTEN} ORDER BY id`,
+      );
+      expect(rows).toHaveLength(N / 2);
+      expect(rows.map((r) => [r.id, r.first, r.last])).toEqual(
+        rows.map((r) => {
+          const { first, last } = splitName(seededName(Number(r.id)));
+          return [r.id, first, last];
+        }),
+      );
+      // New-app parts that a re-split of their full name would change are there as written (the runner checks each write).
+      expect(await ctx.q(`SELECT count(*) > 0 AS any FROM ${ctx.t} WHERE ${QFI} LIKE 'Mary Ann%'`)).toEqual([{ any: true }]);
+    },
+  },
+  {
+    name: 'dropTable',
+    setup: [
+      `CREATE SCHEMA "Odd Schema"`,
+      `CREATE TABLE ${H} ("Holder Id" int PRIMARY KEY)`,
+      `INSERT INTO ${H} VALUES (1), (2)`,
+      // With what belongs to it alone: key, identity, index, check, trigger, policy, statistics, a foreign key out.
+      `CREATE TABLE ${E} (
+         id bigint GENERATED BY DEFAULT AS IDENTITY (START WITH ${N + 1}) PRIMARY KEY,
+         "select" text CHECK ("select" <> ''),
+         "Holder ""Ref""" int REFERENCES ${H},
+         "at time" timestamptz NOT NULL DEFAULT now())`,
+      `INSERT INTO ${E} (id, "select", "Holder ""Ref""") SELECT g, 'e' || g, 1 + g % 2 FROM generate_series(1, ${N}) g`,
+      `CREATE INDEX "Events ""at"" idx" ON ${E} ("at time")`,
+      `CREATE STATISTICS "Odd Schema"."events ""stats""" ON "select", "Holder ""Ref""" FROM ${E}`,
+      `ALTER TABLE ${E} ENABLE ROW LEVEL SECURITY`,
+      `CREATE POLICY "every one" ON ${E} USING (true)`,
+      `CREATE FUNCTION "Odd Schema"."touch ""at"""() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN NEW."at time" := now(); RETURN NEW; END$$`,
+      `CREATE TRIGGER "touch ""at""" BEFORE UPDATE ON ${E} FOR EACH ROW EXECUTE FUNCTION "Odd Schema"."touch ""at"""()`,
+    ],
+    operations: [{ kind: 'dropTable', schema: S, table: EVENTS.name }],
+    table: EVENTS,
+    alsoSnapshot: [HOLDERS],
+    rows: N,
+    actsFrom: 'contract',
+    rollbackStatements: 0,
+    dropsTable: true,
+    // The old app writes the table until contract; the new app does not use it.
+    oldApp: { column: 'select', insertExtras: { 'Holder "Ref"': 2 } },
+    newApp: null,
+    async expanded(ctx) {
+      expect(await ctx.catalog()).toEqual(ctx.before);
+      expect(await ctx.q(`SELECT relname FROM pg_class WHERE relkind = 'S' AND relnamespace = $1::regnamespace`, [`"${S}"`])).toEqual([{ relname: 'Old "Events"_id_seq' }]);
+    },
+    async backfilled(ctx) {
+      expect(await ctx.catalog()).toEqual(ctx.before);
+    },
+    async verified(_ctx, r) {
+      // No rows to compare: the evidence is the check that nothing depends on the table.
+      expect(r.json()).toMatchObject({ verifications: [{ passed: true, rowsChecked: 0, details: { failedChecks: [] } }] });
+    },
+    async rolledBack(ctx, phase) {
+      if (phase !== 'dual-write') return;
+      // In text too: nothing ran, so there was nothing to undo.
+      expect((await ctx.run('advance', '--to', 'dual-write')).code).toBe(0);
+      const rb = await ctx.run('rollback', ctx.id);
+      expect(rb.code, rb.stderr).toBe(0);
+      expect(rb.stdout).toContain(`${ctx.id}: rolled back from dual-write; nothing to undo (no statement ran); pending again`);
+      expect(await ctx.catalog()).toEqual(ctx.before);
+    },
+    async contracted(ctx) {
+      expect(await ctx.q(`SELECT to_regclass($1) AS t`, [E])).toEqual([{ t: null }]);
+      // What belonged to it alone went with it.
+      expect(await ctx.q(`SELECT relname FROM pg_class WHERE relkind = 'S' AND relnamespace = $1::regnamespace`, [`"${S}"`])).toEqual([]);
+      expect(await ctx.q(`SELECT count(*)::int AS n FROM pg_statistic_ext WHERE stxname = 'events "stats"'`)).toEqual([{ n: 0 }]);
+      expect(await ctx.q(`SELECT count(*)::int AS n FROM pg_policy WHERE polname = 'every one'`)).toEqual([{ n: 0 }]);
+      expect(await ctx.q(`SELECT count(*)::int AS n FROM pg_class WHERE relname = 'Events "at" idx'`)).toEqual([{ n: 0 }]);
+      // Nothing else: the trigger's function stays, and the referenced table, its rows, now free of the key.
+      expect(await ctx.q(`SELECT to_regprocedure('"Odd Schema"."touch ""at"""()') IS NOT NULL AS kept`)).toEqual([{ kept: true }]);
+      expect((await ctx.catalog())[H]).toEqual(ctx.before[H]);
+      expect(await ctx.q(`SELECT count(*)::int AS n FROM pg_trigger WHERE tgrelid = $1::regclass`, [H])).toEqual([{ n: 0 }]);
+      expect(await ctx.probe(`DELETE FROM ${H} RETURNING "Holder Id" AS id`)).toEqual([{ id: 1 }, { id: 2 }]);
+    },
+  },
+  {
+    name: 'custom',
+    setup: orderItems({ ddl: `${QC} int NOT NULL`, columns: QC, values: 'g * 7' }),
+    operations: [
+      {
+        kind: 'custom',
+        description: 'store cents as a numeric price',
+        schema: S,
+        table: TABLE.name,
+        expand: `ALTER TABLE ${T} ADD COLUMN ${QP} numeric(12,2)`,
+        dualWrite: { trigger: { up: { [PRICE]: `(${QC} / 100.0)::numeric(12,2)` }, down: { [CENTS]: `(${QP} * 100)::int` } } },
+        backfill: { set: { [PRICE]: `(${QC} / 100.0)::numeric(12,2)` }, after: `CREATE INDEX CONCURRENTLY ${QPI} ON ${T} (${QP})` },
+        contract: [`ALTER TABLE ${T} DROP COLUMN ${QC}`, `ALTER TABLE ${T} ALTER COLUMN ${QP} SET NOT NULL`],
+        rollback: [`DROP INDEX CONCURRENTLY IF EXISTS "Odd Schema".${QPI}`, `ALTER TABLE ${T} DROP COLUMN IF EXISTS ${QP}`],
+        allow: [{ statement: 'SET NOT NULL', rule: 'set-not-null', reason: 'verification has found every row set' }],
+      },
+    ],
+    table: TABLE,
+    rows: N,
+    actsFrom: 'expand',
+    // The old app writes whole cents, the new app prices; after contract all are prices. Rows
+    // id % 3 = 0 are neither's (for the probes).
+    oldApp: priceApp('old', (id) => id % 3 === 1),
+    newApp: priceApp('new', (id) => id % 3 === 2),
+    async expanded(ctx) {
+      expect((await ctx.columns()).at(-1)).toEqual({ name: PRICE, type: 'numeric(12,2)', notnull: false, default: null });
+      expect(await ctx.q(`SELECT count(*)::int AS n FROM ${ctx.t} WHERE ${QP} IS NOT NULL`)).toEqual([{ n: 0 }]);
+      // The plan places the raw SQL: the concurrent build outside a transaction, SET NOT NULL allowed, after the trigger is gone.
+      const plan = await ctx.run('plan', ctx.id, '--json');
+      expect(plan.code, plan.stderr).toBe(0);
+      const phases = plan.json<{ phases: { phase: string; statements: { id: string; sql: string; transaction: string; description: string }[] }[] }>().phases;
+      const of = (p: string) => phases.find((x) => x.phase === p)!.statements;
+      expect(of('backfill').at(-1)).toMatchObject({ id: '0.backfill.backfill-after-1', sql: `CREATE INDEX CONCURRENTLY ${QPI} ON ${T} (${QP})`, transaction: 'none' });
+      expect(of('contract').map((s) => s.id)).toEqual(['0.contract.drop-trigger', '0.contract.drop-function', '0.contract.contract-1', '0.contract.contract-2']);
+      expect(of('contract').at(-1)!.description).toContain('allowed despite set-not-null (verification has found every row set)');
+    },
+    async dualWriting(ctx) {
+      expect(await ctx.probe(`INSERT INTO ${ctx.t} (${QC}) VALUES (1234) RETURNING ${QP}::text AS price`)).toEqual([{ price: '12.34' }]);
+      expect(await ctx.probe(`INSERT INTO ${ctx.t} (${QP}) VALUES (56.78) RETURNING ${QC} AS cents`)).toEqual([{ cents: 5678 }]);
+      expect(await ctx.probe(`UPDATE ${ctx.t} SET ${QC} = 999 WHERE id = 3 RETURNING ${QP}::text AS price`)).toEqual([{ price: '9.99' }]);
+      expect(await ctx.probe(`UPDATE ${ctx.t} SET ${QP} = 1.5 WHERE id = 3 RETURNING ${QC} AS cents`)).toEqual([{ cents: 150 }]);
+      // A row not backfilled yet, touched by an unrelated write, gets its price.
+      expect(await ctx.q(`SELECT ${QP} AS price FROM ${ctx.t} WHERE id = 6`)).toEqual([{ price: null }]);
+      expect(await ctx.probe(`UPDATE ${ctx.t} SET note = 'x' WHERE id = 6 RETURNING ${QP}::text AS price`)).toEqual([{ price: '0.42' }]);
+    },
+    async backfilled(ctx) {
+      const [c] = await ctx.q(`SELECT count(*) FILTER (WHERE ${QP} * 100 <> ${QC})::int AS wrong, count(*) FILTER (WHERE ${QP} IS NULL)::int AS nulls FROM ${ctx.t}`);
+      expect(c).toEqual({ wrong: 0, nulls: 0 });
+      // backfill.after built its index at the end of the phase.
+      expect((await ctx.indexes()).find((i) => i.name === PRICE_INDEX)).toMatchObject({ valid: true, unique: false });
+    },
+    async verified(_ctx, r) {
+      const [v] = r.json<{ verifications: { rowsChecked: number }[] }>().verifications;
+      expect(v!.rowsChecked).toBeGreaterThan(N);
+    },
+    async contracted(ctx) {
+      expect((await ctx.columns()).map((c) => [c.name, c.type, c.notnull])).toEqual([
+        ['id', 'bigint', true],
+        ['e Mail', 'text', false],
+        ['Qty', 'integer', true],
+        ['note', 'text', true],
+        [PRICE, 'numeric(12,2)', true],
+      ]);
+      expect((await ctx.indexes()).map((i) => [i.name, i.valid])).toEqual([
+        ['Order "Items"_pkey', true],
+        [PRICE_INDEX, true],
+      ]);
+      expect((await ctx.catalog())[ctx.t]!.triggers).toEqual([]);
+      await expect(ctx.probe(`INSERT INTO ${ctx.t} (${QP}) VALUES (NULL)`)).rejects.toMatchObject({ code: '23502' });
+      // The lint rule set aside is recorded with the contract run.
+      const [run] = await ctx.q<{ details: { overrides: { rule: string }[] } }>(
+        `SELECT details FROM pgshift.phase_runs WHERE migration_id = $1 AND phase = 'contract' AND action = 'apply'`,
+        [ctx.id],
+      );
+      expect(run!.details.overrides.map((o) => o.rule)).toEqual(['set-not-null']);
     },
   },
 ];

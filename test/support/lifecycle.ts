@@ -26,6 +26,8 @@ import { planDir } from './plans.js';
  *   just before contract (it is retired before contract: the expand/contract deal); the new app
  *   from dual-write through contract. `checkColumn` is where a writer's values are after contract
  *   (the new name, after a rename). Two writers that end up in one column need disjoint `ownsKey`.
+ *   Where AppWriter's text values do not fit, `{ custom }` builds a `LifecycleWriter` of its own
+ *   (NullWriter, NameWriter for split names, PriceWriter for amounts in cents or prices).
  * - hooks with the operation's own assertions (`expanded`, `dualWriting`, `backfilled`,
  *   `verified`, `rolledBack`, `contracted`); the runner already asserts exit codes, states, writes, the
  *   catalog after each rollback, and that no INVALID index, pgshift trigger, function or helper
@@ -33,6 +35,10 @@ import { planDir } from './plans.js';
  * - `actsFrom`: the first phase that changes the catalog of those tables; each rollback test
  *   checks the catalog changed (or, before that phase, did not) before it rolls back.
  * - `backfillArgs` for extra `advance` options of the backfill phase (e.g. a fixed batch size).
+ * - `dropsTable` when contract drops `table` (dropTable): the old app writes it until contract and
+ *   no new app writes it (`newApp: null`); its writes are checked just before contract, once it is
+ *   retired, since afterwards there is no table to check them in; and after contract the runner
+ *   asserts `table` is gone instead of there (`contracted` states what went with it and what stayed).
  * Keep hook assertions version-independent (PostgreSQL 18 lists NOT NULL as pg_constraint rows
  * with contype 'n', 15 does not): filter with `withoutNotNull` when listing constraints.
  */
@@ -53,6 +59,8 @@ export interface LifecycleCase {
   backfillArgs?: string[];
   /** Statements each rollback runs, when the row pins it (0: nothing to undo). */
   rollbackStatements?: number;
+  /** Contract drops `table`: the old app's writes are checked before contract, the table must be gone after it. */
+  dropsTable?: boolean;
   expanded?: (ctx: LifecycleContext, result: CliResult) => Promise<void>;
   dualWriting?: (ctx: LifecycleContext) => Promise<void>;
   backfilled?: (ctx: LifecycleContext, result: CliResult) => Promise<void>;
@@ -81,9 +89,15 @@ export interface LifecycleWriter {
   start(): Promise<void>;
   waitForWrites(n: number): Promise<void>;
   stop(): Promise<WriterStats>;
-  /** Rows whose values must be found after contract, or null when the writer does not track them. */
-  check(db: TestDatabase, when: 'rolled back' | 'contracted'): Promise<unknown[]>;
+  /**
+   * Its writes not found where they should be (empty when all are): in the columns it writes after
+   * a rollback and before contract (`dropsTable`), in their place after contract.
+   */
+  check(db: TestDatabase, when: CheckPoint): Promise<unknown[]>;
 }
+
+/** When a writer's writes are checked: after a rollback, just before contract (`dropsTable`), after contract. */
+export type CheckPoint = 'rolled back' | 'before contract' | 'contracted';
 
 export type RollbackPhase = 'expand' | 'dual-write' | 'backfill';
 const PHASES = ['expand', 'dual-write', 'backfill', 'contract'] as const;
@@ -100,6 +114,8 @@ export interface LifecycleContext {
   q<R extends Record<string, unknown> = Record<string, unknown>>(sql: string, values?: unknown[]): Promise<R[]>;
   /** Runs `sql` in a transaction that is rolled back: probes that must leave no row behind. */
   probe<R extends Record<string, unknown> = Record<string, unknown>>(sql: string, values?: unknown[]): Promise<R[]>;
+  /** Runs `statements` in order in one transaction that is rolled back: each one's rows (a write, then what follows from it). */
+  probeSteps<R extends Record<string, unknown> = Record<string, unknown>>(...statements: string[]): Promise<R[][]>;
   /** The catalog of `table` and `alsoSnapshot` as `snapshot` sees it (null for a missing table). */
   catalog(): Promise<Catalog>;
   /** The catalog before the migration first ran. */
@@ -144,7 +160,7 @@ function appWriter(spec: WriterSpec, label: string, c: LifecycleCase, url: strin
     pauseMs: 1,
   });
   return Object.assign(writer, {
-    async check(db: TestDatabase, when: 'rolled back' | 'contracted') {
+    async check(db: TestDatabase, when: CheckPoint) {
       const column = when === 'contracted' ? (spec.checkColumn ?? spec.column) : spec.column;
       const result = await checkWrites(db.pool, { schema: c.table.schema, name: c.table.name, key: c.key ?? 'id', column }, [writer]);
       expect(result.issued, `${label} app wrote nothing`).toBeGreaterThan(0);
@@ -166,6 +182,7 @@ async function stopClean(w: LifecycleWriter, label: string) {
  * (`describe.each`) stays visible there.
  */
 export function lifecycleRunner(c: LifecycleCase, db: TestDatabase) {
+  if (c.dropsTable && c.newApp) throw new Error(`${c.name}: no new app writes a table that contract drops (newApp: null)`);
   const id = `20261301_${c.name.replace(/[^a-z0-9]+/gi, '_').toLowerCase()}`;
   const dir = planDir({ [`${id}.json`]: { id, operations: c.operations } });
   const run = (...args: string[]) => cli(args, { url: db.url, dir });
@@ -175,22 +192,30 @@ export function lifecycleRunner(c: LifecycleCase, db: TestDatabase) {
     for (const t of tables) out[sqlName(t)] = await tableCatalog(db, t);
     return out;
   };
+  /** `probe` and `probeSteps`: statements in one transaction, always rolled back. */
+  const rolledBack = async <R extends Record<string, unknown>>(statements: { sql: string; values?: unknown[] }[]): Promise<R[][]> => {
+    const client = await db.pool.connect();
+    try {
+      await client.query('BEGIN');
+      const out: R[][] = [];
+      for (const { sql, values } of statements) out.push((await client.query<R>(sql, values)).rows);
+      return out;
+    } finally {
+      await client.query('ROLLBACK');
+      client.release();
+    }
+  };
   const ctx: LifecycleContext = {
     db,
     id,
     t: sqlName(c.table),
     run,
     q: (sql, values) => db.query(sql, values),
-    async probe(sql, values) {
-      const client = await db.pool.connect();
-      try {
-        await client.query('BEGIN');
-        return (await client.query(sql, values)).rows;
-      } finally {
-        await client.query('ROLLBACK');
-        client.release();
-      }
+    async probe<R extends Record<string, unknown>>(sql: string, values?: unknown[]) {
+      const [rows] = await rolledBack<R>([{ sql, values }]);
+      return rows!;
     },
+    probeSteps: <R extends Record<string, unknown>>(...statements: string[]) => rolledBack<R>(statements.map((sql) => ({ sql }))),
     catalog,
     before: {},
     columns: () =>
@@ -305,6 +330,8 @@ export function lifecycleRunner(c: LifecycleCase, db: TestDatabase) {
 
         // The old app version is retired before contract: that is the expand/contract deal.
         if (old) await stopClean(old, 'old');
+        // Its writes are checked now when contract takes the table they are in.
+        if (old && c.dropsTable) expect(await old.check(db, 'before contract')).toEqual([]);
         const contract = await run('advance', '--json');
         expectState(contract, 'contract', { complete: true });
         if (fresh) {
@@ -315,13 +342,17 @@ export function lifecycleRunner(c: LifecycleCase, db: TestDatabase) {
         await old?.stop().catch(() => undefined);
         await fresh?.stop().catch(() => undefined);
       }
-      for (const w of [old, fresh]) if (w) expect(await w.check(db, 'contracted')).toEqual([]);
+      for (const w of [c.dropsTable ? null : old, fresh]) if (w) expect(await w.check(db, 'contracted')).toEqual([]);
 
       // Nothing of pgshift's is left on the tables, and no index is left half-built anywhere.
       expect(await db.query(`SELECT indexrelid::regclass::text AS name FROM pg_index WHERE NOT (indisvalid AND indisready)`)).toEqual([]);
       expect(await db.query(`SELECT proname FROM pg_proc WHERE pronamespace = to_regnamespace('pgshift')`)).toEqual([]);
-      for (const t of Object.values(await catalog())) {
-        expect(t, 'a table of the row is missing after contract').not.toBeNull();
+      for (const [name, t] of Object.entries(await catalog())) {
+        if (c.dropsTable && name === sqlName(c.table)) {
+          expect(t, 'contract left the table it drops').toBeNull();
+          continue;
+        }
+        expect(t, `${name} is missing after contract`).not.toBeNull();
         expect(t!.triggers.filter((x) => String(x.tgname).startsWith('pgshift'))).toEqual([]);
         expect(t!.constraints.filter((x) => String(x.conname).startsWith('pgshift'))).toEqual([]);
       }

@@ -1,5 +1,9 @@
 import pg from 'pg';
+import { expect } from 'vitest';
+import type { WriterStats } from '../../src/demo/writers.js';
 import { ident, qualified } from '../../src/sql/ident.js';
+import type { TestDatabase } from './database.js';
+import type { CheckPoint, LifecycleWriter } from './lifecycle.js';
 
 /** What a row should hold after the last write of one app version. */
 export type NameWrite = { full: string | null } | { first: string | null; last: string | null };
@@ -21,11 +25,11 @@ export interface NameWriterOptions {
  * One app version of a splitColumn migration: the old one writes the full name, the new one the
  * first and last names (sometimes a first name with a space, or no last name: values that do not
  * survive a trip through `down` and back `up`). INSERTs and UPDATEs, one at a time; the last value
- * written per row is remembered, to check row by row afterwards.
+ * written per row is remembered, to check row by row afterwards (`check`, for the lifecycle table).
  */
-export class NameWriter {
+export class NameWriter implements LifecycleWriter {
   readonly expected = new Map<number, NameWrite>();
-  readonly stats = { inserts: 0, updates: 0, errors: 0, lastError: null as string | null };
+  readonly stats: WriterStats;
   private readonly client: pg.Client;
   private running = false;
   private loop: Promise<void> | null = null;
@@ -33,6 +37,7 @@ export class NameWriter {
   private readonly own: number[] = [];
 
   constructor(private readonly o: NameWriterOptions) {
+    this.stats = { label: o.label, inserts: 0, updates: 0, errors: 0, lastError: null };
     this.client = new pg.Client({ connectionString: o.url, application_name: `app ${o.label}` });
     this.client.on('error', (error) => {
       this.stats.errors++;
@@ -59,11 +64,38 @@ export class NameWriter {
     }
   }
 
-  async stop() {
-    this.running = false;
-    await this.loop;
-    await this.client.end();
+  async stop(): Promise<WriterStats> {
+    if (this.running) {
+      this.running = false;
+      await this.loop;
+      await this.client.end();
+    }
     return this.stats;
+  }
+
+  /**
+   * Rows not holding what this writer last wrote: until contract in the full name (a new-app write
+   * as `down` of it, i.e. joined), after contract in the first and last names (an old-app write as
+   * `up` of it, i.e. split). The new app's own values are compared as written.
+   */
+  async check(db: TestDatabase, when: CheckPoint): Promise<unknown[]> {
+    expect(this.expected.size, `${this.o.label} app wrote nothing`).toBeGreaterThan(0);
+    const { full, first, last } = this.o.columns;
+    const split = when === 'contracted';
+    const rows = await db.query<{ id: string; full?: string | null; first?: string | null; last?: string | null }>(
+      `SELECT id::text AS id, ${split ? `${ident(first)} AS first, ${ident(last)} AS last` : `${ident(full)} AS full`}
+         FROM ${qualified(this.o.schema, this.o.table)} WHERE id = ANY($1::bigint[])`,
+      [[...this.expected.keys()]],
+    );
+    const actual = new Map(rows.map((r) => [Number(r.id), r]));
+    const wrong: unknown[] = [];
+    for (const [id, v] of this.expected) {
+      const want = split ? ('full' in v ? splitName(v.full) : v) : { full: 'full' in v ? v.full : joinName(v.first, v.last) };
+      const got = actual.get(id);
+      const have = got ? (split ? { first: got.first, last: got.last } : { full: got.full }) : null;
+      if (JSON.stringify(have) !== JSON.stringify(want)) wrong.push({ id, expected: want, actual: have });
+    }
+    return wrong;
   }
 
   private value(): NameWrite {
