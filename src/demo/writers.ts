@@ -31,28 +31,37 @@ export interface WriterStats {
 }
 
 /**
- * A stand-in for one app version: it writes only the column it knows, one statement at a time,
- * and remembers the last value it wrote per row, so that "nothing was lost" can be checked
- * row by row afterwards rather than by counting.
+ * The loop every stand-in app version shares: one connection, one write at a time, failures
+ * counted rather than thrown (a write refused mid-migration is data for the checks), and the last
+ * value written per row remembered, so that "nothing was lost" can be checked row by row
+ * afterwards rather than by counting. A subclass says what one write is.
  */
-export class AppWriter {
-  readonly expected = new Map<number, string>();
+export abstract class WriterLoop<Value> {
+  readonly expected = new Map<number, Value>();
   readonly stats: WriterStats;
-  private readonly client: pg.Client;
+  protected readonly client: pg.Client;
+  /** Writes so far, for values unique to this writer. */
+  protected seq = 0;
+  /** Rows this writer inserted (it may update them too). */
+  protected readonly own: number[] = [];
   private running = false;
   private loop: Promise<void> | null = null;
-  private seq = 0;
-  private readonly own: number[] = [];
 
-  constructor(private readonly options: AppWriterOptions) {
-    this.stats = { label: options.label, inserts: 0, updates: 0, errors: 0, lastError: null };
-    this.client = new pg.Client({ connectionString: options.url, application_name: `app ${options.label}` });
-    // A connection lost while idle emits 'error'; count it instead of crashing the process.
+  constructor(
+    protected readonly label: string,
+    url: string,
+    private readonly pauseMs: number,
+  ) {
+    this.stats = { label, inserts: 0, updates: 0, errors: 0, lastError: null };
+    this.client = new pg.Client({ connectionString: url, application_name: `app ${label}` });
     this.client.on('error', (error) => {
       this.stats.errors++;
       this.stats.lastError = error.message;
     });
   }
+
+  /** One INSERT or UPDATE; record it with `inserted` / `updated`. */
+  protected abstract writeOnce(): Promise<void>;
 
   async start(): Promise<void> {
     await this.client.connect();
@@ -64,58 +73,41 @@ export class AppWriter {
   async waitForWrites(n: number, timeoutMs = 60_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (this.stats.inserts + this.stats.updates < n) {
-      if (!this.running) throw new Error(`writer ${this.options.label} is not running`);
-      if (Date.now() > deadline) throw new Error(`writer ${this.options.label} made fewer than ${n} writes in ${timeoutMs} ms`);
+      if (!this.running) throw new Error(`writer ${this.label} is not running`);
+      if (Date.now() > deadline) throw new Error(`writer ${this.label} made fewer than ${n} writes in ${timeoutMs} ms`);
       await new Promise((r) => setTimeout(r, 10));
     }
   }
 
-  /** Stops after the write in flight; returns the stats. */
+  /** Stops after the write in flight (a second call does nothing); returns the stats. */
   async stop(): Promise<WriterStats> {
-    this.running = false;
-    await this.loop;
-    await this.client.end();
+    if (this.running) {
+      this.running = false;
+      await this.loop;
+      await this.client.end();
+    }
     return this.stats;
   }
 
-  private table(): string {
-    return qualified(this.options.schema ?? 'public', this.options.table);
+  protected inserted(id: number, value: Value): void {
+    this.own.push(id);
+    this.expected.set(id, value);
+    this.stats.inserts++;
   }
 
-  private pickExisting(): number {
-    const o = this.options;
+  protected updated(id: number, value: Value): void {
+    this.expected.set(id, value);
+    this.stats.updates++;
+  }
+
+  /** A row to update: one of its own inserts 30% of the time, else a seeded row in [1, max] it owns; -1 if none turns up. */
+  protected pickRow(maxExistingId: number, ownsKey: (id: number) => boolean): number {
     for (let tries = 0; tries < 20; tries++) {
       const useOwn = this.own.length > 0 && Math.random() < 0.3;
-      const id = useOwn ? this.own[Math.floor(Math.random() * this.own.length)]! : 1 + Math.floor(Math.random() * o.maxExistingId);
-      if (useOwn || o.ownsKey(id)) return id;
+      const id = useOwn ? this.own[Math.floor(Math.random() * this.own.length)]! : 1 + Math.floor(Math.random() * maxExistingId);
+      if (useOwn || ownsKey(id)) return id;
     }
     return -1;
-  }
-
-  private async writeOnce(): Promise<void> {
-    const o = this.options;
-    const value = `${o.label}-${++this.seq}-${Math.random().toString(36).slice(2, 8)}@example.com`;
-    if (Math.random() < (o.insertShare ?? 0.3)) {
-      const extras = Object.entries(o.insertExtras ?? {});
-      const cols = [o.column, ...extras.map(([k]) => k)].map(ident).join(', ');
-      const params = [value, ...extras.map(([, v]) => v)];
-      const { rows } = await this.client.query<{ id: string }>(
-        `INSERT INTO ${this.table()} (${cols}) VALUES (${params.map((_, i) => `$${i + 1}`).join(', ')}) RETURNING ${ident(o.key)}::text AS id`,
-        params,
-      );
-      const id = Number(rows[0]!.id);
-      this.own.push(id);
-      this.expected.set(id, value);
-      this.stats.inserts++;
-    } else {
-      const id = this.pickExisting();
-      if (id < 0) return;
-      const result = await this.client.query(`UPDATE ${this.table()} SET ${ident(o.column)} = $1 WHERE ${ident(o.key)} = $2`, [value, id]);
-      if (result.rowCount === 1) {
-        this.expected.set(id, value);
-        this.stats.updates++;
-      }
-    }
   }
 
   private async run(): Promise<void> {
@@ -126,7 +118,38 @@ export class AppWriter {
         this.stats.errors++;
         this.stats.lastError = (error as Error).message;
       }
-      if (this.options.pauseMs) await new Promise((r) => setTimeout(r, this.options.pauseMs));
+      if (this.pauseMs) await new Promise((r) => setTimeout(r, this.pauseMs));
+    }
+  }
+}
+
+/** A stand-in for one app version that writes one text column by name. */
+export class AppWriter extends WriterLoop<string> {
+  constructor(private readonly options: AppWriterOptions) {
+    super(options.label, options.url, options.pauseMs ?? 0);
+  }
+
+  private table(): string {
+    return qualified(this.options.schema ?? 'public', this.options.table);
+  }
+
+  protected async writeOnce(): Promise<void> {
+    const o = this.options;
+    const value = `${o.label}-${++this.seq}-${Math.random().toString(36).slice(2, 8)}@example.com`;
+    if (Math.random() < (o.insertShare ?? 0.3)) {
+      const extras = Object.entries(o.insertExtras ?? {});
+      const cols = [o.column, ...extras.map(([k]) => k)].map(ident).join(', ');
+      const params = [value, ...extras.map(([, v]) => v)];
+      const { rows } = await this.client.query<{ id: string }>(
+        `INSERT INTO ${this.table()} (${cols}) VALUES (${params.map((_, i) => `$${i + 1}`).join(', ')}) RETURNING ${ident(o.key)}::text AS id`,
+        params,
+      );
+      this.inserted(Number(rows[0]!.id), value);
+    } else {
+      const id = this.pickRow(o.maxExistingId, o.ownsKey);
+      if (id < 0) return;
+      const result = await this.client.query(`UPDATE ${this.table()} SET ${ident(o.column)} = $1 WHERE ${ident(o.key)} = $2`, [value, id]);
+      if (result.rowCount === 1) this.updated(id, value);
     }
   }
 }

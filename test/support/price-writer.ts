@@ -1,6 +1,5 @@
-import pg from 'pg';
 import { expect } from 'vitest';
-import type { WriterStats } from '../../src/demo/writers.js';
+import { WriterLoop } from '../../src/demo/writers.js';
 import { ident } from '../../src/sql/ident.js';
 import type { TestDatabase } from './database.js';
 import { sqlName, type CheckPoint, type LifecycleWriter, type TableName } from './lifecycle.js';
@@ -27,46 +26,9 @@ export interface PriceWriterOptions {
  * numeric price): it writes only its own column, INSERTs and UPDATEs one at a time, and remembers
  * the last amount per row in cents, so that every write can be checked in either representation.
  */
-export class PriceWriter implements LifecycleWriter {
-  readonly expected = new Map<number, number>();
-  readonly stats: WriterStats;
-  private readonly client: pg.Client;
-  private running = false;
-  private loop: Promise<void> | null = null;
-  private seq = 0;
-  private readonly own: number[] = [];
-
+export class PriceWriter extends WriterLoop<number> implements LifecycleWriter {
   constructor(private readonly o: PriceWriterOptions) {
-    this.stats = { label: o.label, inserts: 0, updates: 0, errors: 0, lastError: null };
-    this.client = new pg.Client({ connectionString: o.url, application_name: `app ${o.label}` });
-    this.client.on('error', (error) => {
-      this.stats.errors++;
-      this.stats.lastError = error.message;
-    });
-  }
-
-  async start(): Promise<void> {
-    await this.client.connect();
-    this.running = true;
-    this.loop = this.run();
-  }
-
-  async waitForWrites(n: number, timeoutMs = 60_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (this.stats.inserts + this.stats.updates < n) {
-      if (!this.running) throw new Error(`writer ${this.o.label} is not running`);
-      if (Date.now() > deadline) throw new Error(`writer ${this.o.label} made fewer than ${n} writes in ${timeoutMs} ms`);
-      await new Promise((r) => setTimeout(r, 10));
-    }
-  }
-
-  async stop(): Promise<WriterStats> {
-    if (this.running) {
-      this.running = false;
-      await this.loop;
-      await this.client.end();
-    }
-    return this.stats;
+    super(o.label, o.url, 1);
   }
 
   /** Rows whose amount is not the last one written: in `column` until contract, in `after` from then on. */
@@ -82,44 +44,19 @@ export class PriceWriter implements LifecycleWriter {
     return [...this.expected].filter(([id, v]) => actual.get(id) !== v).map(([id, v]) => ({ id, expected: v, actual: actual.get(id) ?? null }));
   }
 
-  private async writeOnce(): Promise<void> {
+  protected async writeOnce(): Promise<void> {
     const t = sqlName(this.o.table);
     const cents = 100 + ((++this.seq * 7919) % 100_000);
     // A price goes as text with two decimals, as an app would send it: no float on the way.
     const value = this.o.unit === 'cents' ? cents : (cents / 100).toFixed(2);
     if (this.seq % 3 === 0 || this.own.length === 0) {
       const { rows } = await this.client.query<{ id: string }>(`INSERT INTO ${t} (${ident(this.o.column)}) VALUES ($1) RETURNING id::text AS id`, [value]);
-      const id = Number(rows[0]!.id);
-      this.own.push(id);
-      this.expected.set(id, cents);
-      this.stats.inserts++;
+      this.inserted(Number(rows[0]!.id), cents);
       return;
     }
-    const id = this.pick();
+    const id = this.pickRow(this.o.rows, this.o.ownsKey);
+    if (id < 0) return;
     const result = await this.client.query(`UPDATE ${t} SET ${ident(this.o.column)} = $1 WHERE id = $2`, [value, id]);
-    if (result.rowCount === 1) {
-      this.expected.set(id, cents);
-      this.stats.updates++;
-    }
-  }
-
-  private pick(): number {
-    for (;;) {
-      if (Math.random() < 0.3) return this.own[Math.floor(Math.random() * this.own.length)]!;
-      const id = 1 + Math.floor(Math.random() * this.o.rows);
-      if (this.o.ownsKey(id)) return id;
-    }
-  }
-
-  private async run(): Promise<void> {
-    while (this.running) {
-      try {
-        await this.writeOnce();
-      } catch (error) {
-        this.stats.errors++;
-        this.stats.lastError = (error as Error).message;
-      }
-      await new Promise((r) => setTimeout(r, 1));
-    }
+    if (result.rowCount === 1) this.updated(id, cents);
   }
 }

@@ -1,6 +1,5 @@
-import pg from 'pg';
 import { expect } from 'vitest';
-import type { WriterStats } from '../../src/demo/writers.js';
+import { WriterLoop } from '../../src/demo/writers.js';
 import { ident, qualified } from '../../src/sql/ident.js';
 import type { TestDatabase } from './database.js';
 import type { CheckPoint, LifecycleWriter } from './lifecycle.js';
@@ -27,50 +26,13 @@ export interface NameWriterOptions {
  * survive a trip through `down` and back `up`). INSERTs and UPDATEs, one at a time; the last value
  * written per row is remembered, to check row by row afterwards (`check`, for the lifecycle table).
  */
-export class NameWriter implements LifecycleWriter {
-  readonly expected = new Map<number, NameWrite>();
-  readonly stats: WriterStats;
-  private readonly client: pg.Client;
-  private running = false;
-  private loop: Promise<void> | null = null;
-  private seq = 0;
-  private readonly own: number[] = [];
-
+export class NameWriter extends WriterLoop<NameWrite> implements LifecycleWriter {
   constructor(private readonly o: NameWriterOptions) {
-    this.stats = { label: o.label, inserts: 0, updates: 0, errors: 0, lastError: null };
-    this.client = new pg.Client({ connectionString: o.url, application_name: `app ${o.label}` });
-    this.client.on('error', (error) => {
-      this.stats.errors++;
-      this.stats.lastError = error.message;
-    });
+    super(o.label, o.url, 1);
   }
 
   get writes(): number {
     return this.stats.inserts + this.stats.updates;
-  }
-
-  async start(): Promise<void> {
-    await this.client.connect();
-    this.running = true;
-    this.loop = this.run();
-  }
-
-  async waitForWrites(n: number, timeoutMs = 60_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (this.writes < n) {
-      if (!this.running) throw new Error(`writer ${this.o.label} is not running`);
-      if (Date.now() > deadline) throw new Error(`writer ${this.o.label} made fewer than ${n} writes in ${timeoutMs} ms`);
-      await new Promise((r) => setTimeout(r, 10));
-    }
-  }
-
-  async stop(): Promise<WriterStats> {
-    if (this.running) {
-      this.running = false;
-      await this.loop;
-      await this.client.end();
-    }
-    return this.stats;
   }
 
   /**
@@ -106,7 +68,7 @@ export class NameWriter implements LifecycleWriter {
     return { first: `Jo${n}`, last: `Doe${n}` };
   }
 
-  private async writeOnce(): Promise<void> {
+  protected async writeOnce(): Promise<void> {
     const { columns: c } = this.o;
     const t = qualified(this.o.schema, this.o.table);
     const v = this.value();
@@ -117,39 +79,14 @@ export class NameWriter implements LifecycleWriter {
         `INSERT INTO ${t} (${cols.map(ident).join(', ')}) VALUES (${params.map((_, i) => `$${i + 1}`).join(', ')}) RETURNING id::text AS id`,
         params,
       );
-      const id = Number(rows[0]!.id);
-      this.own.push(id);
-      this.expected.set(id, v);
-      this.stats.inserts++;
+      this.inserted(Number(rows[0]!.id), v);
       return;
     }
-    const id = this.pick();
+    const id = this.pickRow(this.o.maxExistingId, this.o.ownsKey);
+    if (id < 0) return;
     const set = cols.map((col, i) => `${ident(col)} = $${i + 1}`).join(', ');
     const result = await this.client.query(`UPDATE ${t} SET ${set} WHERE id = $${params.length + 1}`, [...params, id]);
-    if (result.rowCount === 1) {
-      this.expected.set(id, v);
-      this.stats.updates++;
-    }
-  }
-
-  private pick(): number {
-    for (;;) {
-      if (Math.random() < 0.3) return this.own[Math.floor(Math.random() * this.own.length)]!;
-      const id = 1 + Math.floor(Math.random() * this.o.maxExistingId);
-      if (this.o.ownsKey(id)) return id;
-    }
-  }
-
-  private async run(): Promise<void> {
-    while (this.running) {
-      try {
-        await this.writeOnce();
-      } catch (error) {
-        this.stats.errors++;
-        this.stats.lastError = (error as Error).message;
-      }
-      await new Promise((r) => setTimeout(r, 1));
-    }
+    if (result.rowCount === 1) this.updated(id, v);
   }
 }
 
