@@ -1,4 +1,4 @@
-import { describeRef, findTable, functionExists, relkindName, triggerState, type TableRef } from '../catalog/introspect.js';
+import { describeRef, findTable, functionExists, triggerState, type TableRef } from '../catalog/introspect.js';
 import { queryRows, type Queryable } from '../db/queryable.js';
 import { onTrialCopy } from '../db/rolled-back.js';
 import type { PlanProblem } from '../errors.js';
@@ -8,6 +8,7 @@ import { rowTrigger } from './row-trigger.js';
 import type { AddColumn } from './add-column.schema.js';
 import { PGSHIFT_SCHEMA } from './names.js';
 import type { AddColumnFacts, DdlStep, ObjectNames, OperationHandler, OperationSteps } from './types.js';
+import { tableProblems } from './table-checks.js';
 
 /** How long inspect waits for ACCESS SHARE on the table to copy its shape. */
 
@@ -175,13 +176,8 @@ async function inspect(db: Queryable, op: AddColumn, path: string) {
     problems.push({ path: `${path}.table`, message: `table ${where} does not exist` });
     return { facts: null, problems };
   }
-  if (table.relkind !== 'r') problems.push({ path: `${path}.table`, message: `${where} is a ${relkindName(table.relkind)}; addColumn supports plain tables` });
-  if (table.hasInheritanceChildren) problems.push({ path: `${path}.table`, message: `${where} has inheritance children (not supported yet)` });
-  if (table.isTyped) problems.push({ path: `${path}.table`, message: `${where} is a typed table (OF type); its columns come from the type` });
   const needsKey = op.notNull || op.default !== undefined || op.backfill !== undefined;
-  if (needsKey && !table.key) {
-    problems.push({ path: `${path}.table`, message: `${where} has no primary key or unique index over NOT NULL columns to batch the backfill on` });
-  }
+  problems.push(...tableProblems(table, { kind: 'addColumn', path, typed: true, key: needsKey ? 'batch the backfill' : null }));
   if (table.columns.some((c) => c.name === op.column)) problems.push({ path: `${path}.column`, message: `column ${op.column} already exists in ${where}` });
   if (problems.length) return { facts: null, problems };
   const tried = await trial(db, op, path);

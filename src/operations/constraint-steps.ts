@@ -1,9 +1,10 @@
 import { constraintTypeName, findConstraint } from '../catalog/constraints.js';
-import { describeRef, findTable, relkindName, type TableInfo, type TableRef } from '../catalog/introspect.js';
+import { describeRef, findTable, type TableInfo, type TableRef } from '../catalog/introspect.js';
 import type { Queryable } from '../db/queryable.js';
 import type { PlanProblem } from '../errors.js';
 import { ident, literal, qualified } from '../sql/ident.js';
 import type { CatalogCheck, DdlStep } from './types.js';
+import { tableProblems } from './table-checks.js';
 
 /**
  * What addCheck and addForeignKey share: a constraint added NOT VALID at expand (enforced on new
@@ -85,10 +86,7 @@ export async function inspectTarget(
   const where = describeRef(c.table);
   const table = await findTable(db, c.table);
   if (!table) return { table: null, problems: [{ path: `${path}.table`, message: `table ${where} does not exist` }] };
-  if (table.relkind !== 'r') problems.push({ path: `${path}.table`, message: `${where} is a ${relkindName(table.relkind)}; ${c.kind} supports plain tables` });
-  if (table.hasInheritanceChildren) problems.push({ path: `${path}.table`, message: `${where} has inheritance children (not supported yet)` });
-  if (!table.key)
-    problems.push({ path: `${path}.table`, message: `${where} has no primary key or unique index over NOT NULL columns to verify the existing rows on` });
+  problems.push(...tableProblems(table, { kind: c.kind, path, typed: false, key: 'verify the existing rows' }));
   const taken = await findConstraint(db, table.oid, c.name);
   if (taken) problems.push({ path: `${path}.name`, message: `${where} already has a ${constraintTypeName(taken.type)} named ${c.name}` });
   return { table, problems };

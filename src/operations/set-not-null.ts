@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { describeRef, findTable, functionExists, relkindName, triggerState, type TableRef } from '../catalog/introspect.js';
+import { describeRef, findTable, functionExists, triggerState, type TableRef } from '../catalog/introspect.js';
 import { queryRows, type Queryable } from '../db/queryable.js';
 import { inRolledBackTransaction, singleStatement } from '../db/rolled-back.js';
 import { LockTimeoutError, SqlState, sqlStateOf, type PlanProblem } from '../errors.js';
@@ -9,6 +9,7 @@ import { notNullViaCheck } from './not-null.js';
 import { rowTrigger } from './row-trigger.js';
 import type { SetNotNull } from './set-not-null.schema.js';
 import type { DdlStep, ObjectNames, OperationHandler, OperationSteps, SetNotNullFacts } from './types.js';
+import { tableProblems } from './table-checks.js';
 
 /** How long inspect waits for its locks on the table (trying `fill`, looking for NULLs). */
 const TRIAL_LOCK_TIMEOUT_MS = 5000;
@@ -118,11 +119,7 @@ async function inspect(db: Queryable, op: SetNotNull, path: string) {
     problems.push({ path: `${path}.table`, message: `table ${where} does not exist` });
     return { facts: null, problems };
   }
-  if (table.relkind !== 'r') problems.push({ path: `${path}.table`, message: `${where} is a ${relkindName(table.relkind)}; setNotNull supports plain tables` });
-  if (table.hasInheritanceChildren) problems.push({ path: `${path}.table`, message: `${where} has inheritance children (not supported yet)` });
-  if (!table.key) {
-    problems.push({ path: `${path}.table`, message: `${where} has no primary key or unique index over NOT NULL columns to batch the backfill on` });
-  }
+  problems.push(...tableProblems(table, { kind: 'setNotNull', path, typed: false, key: 'batch the backfill' }));
   const column = table.columns.find((c) => c.name === op.column);
   if (!column) {
     problems.push({ path: `${path}.column`, message: `column ${op.column} does not exist in ${where}` });

@@ -2,7 +2,6 @@ import {
   describeRef,
   findTable,
   functionExists,
-  relkindName,
   triggerState,
   type BatchKey,
   type ColumnInfo,
@@ -17,6 +16,7 @@ import { PGSHIFT_SCHEMA } from './names.js';
 import { notNullViaCheck } from './not-null.js';
 import { rowTrigger } from './row-trigger.js';
 import type { DdlStep, ObjectNames, OperationSteps } from './types.js';
+import { tableProblems } from './table-checks.js';
 
 /**
  * The expand-contract of one column through a shadow: renameColumn (the shadow is the new name)
@@ -186,10 +186,7 @@ export async function inspectShadowColumn(
     problems.push({ path: `${path}.table`, message: `table ${where} does not exist` });
     return { table: null, column: null, carry: null, problems };
   }
-  if (table.relkind !== 'r') problems.push({ path: `${path}.table`, message: `${where} is a ${relkindName(table.relkind)}; ${o.kind} supports plain tables` });
-  if (table.hasInheritanceChildren) problems.push({ path: `${path}.table`, message: `${where} has inheritance children (not supported yet)` });
-  if (table.isTyped) problems.push({ path: `${path}.table`, message: `${where} is a typed table (OF type); its columns come from the type` });
-  if (!table.key) problems.push({ path: `${path}.table`, message: `${where} has no primary key or unique index over NOT NULL columns to batch the backfill on` });
+  problems.push(...tableProblems(table, { kind: o.kind, path, typed: true, key: 'batch the backfill' }));
   if (table.columns.some((c) => c.name === o.shadow)) problems.push({ path: `${path}.${o.shadowPath}`, message: `column ${o.shadow} already exists in ${where}` });
   const column = table.columns.find((c) => c.name === o.column) ?? null;
   if (!column) {

@@ -3,7 +3,6 @@ import {
   describeRef,
   findTable,
   functionExists,
-  relkindName,
   triggerState,
   type TableRef,
 } from '../catalog/introspect.js';
@@ -16,6 +15,7 @@ import { PGSHIFT_SCHEMA } from './names.js';
 import { rowTrigger } from './row-trigger.js';
 import type { SplitColumn } from './split-column.schema.js';
 import type { DdlStep, ObjectNames, OperationHandler, OperationSteps, SplitColumnFacts } from './types.js';
+import { tableProblems } from './table-checks.js';
 
 /** How long inspect waits for ACCESS SHARE on the table to copy its shape. */
 const TRIAL_TABLE = 'pgshift_split_trial';
@@ -202,10 +202,7 @@ async function inspect(db: Queryable, op: SplitColumn, path: string) {
   const where = describeRef(tableOf(op));
   const table = await findTable(db, tableOf(op));
   if (!table) return { facts: null, problems: [{ path: `${path}.table`, message: `table ${where} does not exist` }] };
-  if (table.relkind !== 'r') problems.push({ path: `${path}.table`, message: `${where} is a ${relkindName(table.relkind)}; splitColumn supports plain tables` });
-  if (table.hasInheritanceChildren) problems.push({ path: `${path}.table`, message: `${where} has inheritance children (not supported yet)` });
-  if (table.isTyped) problems.push({ path: `${path}.table`, message: `${where} is a typed table (OF type); its columns come from the type` });
-  if (!table.key) problems.push({ path: `${path}.table`, message: `${where} has no primary key or unique index over NOT NULL columns to batch the backfill on` });
+  problems.push(...tableProblems(table, { kind: 'splitColumn', path, typed: true, key: 'batch the backfill' }));
   const existing = new Set(table.columns.map((c) => c.name));
   op.into.forEach((c, i) => {
     if (existing.has(c.name)) problems.push({ path: `${path}.into[${i}].name`, message: `column ${c.name} already exists in ${where}` });
