@@ -1,10 +1,9 @@
-import pg from 'pg';
 import { constraintTypeName, findConstraint } from '../catalog/constraints.js';
 import { describeRef, findTable, relkindName, type TableRef } from '../catalog/introspect.js';
 import { dropIndexSql } from '../db/concurrent-index.js';
-import { queryRows, type Queryable } from '../db/queryable.js';
-import { inRolledBackTransaction } from '../db/rolled-back.js';
-import { LockTimeoutError, SqlState, sqlStateOf, type PlanProblem } from '../errors.js';
+import type { Queryable } from '../db/queryable.js';
+import { onTrialCopy } from '../db/rolled-back.js';
+import type { PlanProblem } from '../errors.js';
 import { ident, literal, qualified } from '../sql/ident.js';
 import { findRelation, indexConstraints, indexValidCheckSql } from '../catalog/indexes.js';
 import type { AddUnique } from './add-unique.schema.js';
@@ -14,9 +13,6 @@ import type { CreateIndexFacts, IndexStep, ObjectNames, OperationHandler, Operat
 
 /** Like createIndex's: what held the index's name at inspect (an earlier expand's build, or nothing). */
 type AddUniqueFacts = CreateIndexFacts;
-
-/** How long inspect waits for ACCESS SHARE on the table to copy its columns for the trial. */
-const TRIAL_LOCK_TIMEOUT_MS = 5000;
 
 function tableOf(op: AddUnique): TableRef {
   return { schema: op.schema, name: op.table };
@@ -100,21 +96,13 @@ function steps(op: AddUnique, facts: AddUniqueFacts, _names: ObjectNames, index:
  * in a transaction that is rolled back. Null too when the session may not create temporary tables.
  */
 async function tryIndex(db: Queryable, op: AddUnique): Promise<string | null> {
-  const copy = `CREATE TEMPORARY TABLE ${ident(op.table)} (LIKE ${qualified(op.schema, op.table)})`;
-  return inRolledBackTransaction(db, async (c) => {
-    await c.query(`SET LOCAL lock_timeout = ${TRIAL_LOCK_TIMEOUT_MS}`);
-    const [row] = await queryRows<{ temp: boolean }>(c, `SELECT pg_catalog.has_database_privilege(pg_catalog.current_database(), 'TEMPORARY') AS temp`);
-    if (!row?.temp) return null;
-    try {
-      await c.query(copy);
-      await c.query(`CREATE UNIQUE INDEX ON pg_temp.${ident(op.table)} USING btree (${op.columns.map(ident).join(', ')})`);
-      return null;
-    } catch (error) {
-      if (sqlStateOf(error) === SqlState.lockNotAvailable) throw new LockTimeoutError(copy, 1, TRIAL_LOCK_TIMEOUT_MS, [], { cause: error });
-      if (!(error instanceof pg.DatabaseError)) throw error;
-      return error.message;
-    }
-  });
+  const failed: PlanProblem[] = [];
+  await onTrialCopy(
+    db,
+    { table: qualified(op.schema, op.table), copy: op.table, path: 'trial', problems: failed, noPrivilege: () => true },
+    ({ attempt }) => attempt('columns', `CREATE UNIQUE INDEX ON pg_temp.${ident(op.table)} USING btree (${op.columns.map(ident).join(', ')})`),
+  );
+  return failed[0]?.message ?? null;
 }
 
 async function inspect(db: Queryable, op: AddUnique, path: string) {
