@@ -1,12 +1,11 @@
-import { describeRef, findTable, functionExists, triggerState, type TableRef } from '../catalog/introspect.js';
+import { describeRef, findTable, type TableRef } from '../catalog/introspect.js';
 import { queryRows, type Queryable } from '../db/queryable.js';
 import { onTrialCopy } from '../db/rolled-back.js';
 import type { PlanProblem } from '../errors.js';
 import { ident, literal, qualified } from '../sql/ident.js';
 import { notNullViaCheck } from './not-null.js';
-import { rowTrigger } from './row-trigger.js';
+import { rowTrigger, rowTriggerDrift } from './row-trigger.js';
 import type { AddColumn } from './add-column.schema.js';
-import { PGSHIFT_SCHEMA } from './names.js';
 import type { AddColumnFacts, DdlStep, ObjectNames, OperationHandler, OperationSteps } from './types.js';
 import { tableProblems } from './table-checks.js';
 
@@ -194,9 +193,7 @@ async function drift(db: Queryable, op: AddColumn, _facts: AddColumnFacts, names
   const problems: string[] = [];
   if (completed.includes('expand') && !table.columns.some((c) => c.name === op.column)) problems.push(`column ${op.column} (added by expand) is missing from ${where}`);
   if (op.backfill !== undefined && completed.includes('dual-write')) {
-    const state = await triggerState(db, tableOf(op), names.trigger);
-    if (state !== 'enabled') problems.push(`dual-write trigger ${names.trigger} on ${where} is ${state}`);
-    if (!(await functionExists(db, PGSHIFT_SCHEMA, names.function))) problems.push(`trigger function ${PGSHIFT_SCHEMA}.${names.function} is missing`);
+    problems.push(...(await rowTriggerDrift(db, tableOf(op), names)));
   }
   return problems;
 }

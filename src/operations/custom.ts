@@ -1,4 +1,4 @@
-import { describeRef, findTable, functionExists, triggerState, type TableRef } from '../catalog/introspect.js';
+import { describeRef, findTable, type TableRef } from '../catalog/introspect.js';
 import type { Queryable } from '../db/queryable.js';
 import { ident, literal, qualified } from '../sql/ident.js';
 import { rewriteColumns } from '../sql/parser.js';
@@ -6,7 +6,7 @@ import { inspectCustom } from './custom-inspect.js';
 import { inPlanOrder, overridesByStatement, SQL_FIELDS, statementSteps, statementsOf, type SqlField } from './custom-sql.js';
 import type { Custom } from './custom.schema.js';
 import { PGSHIFT_SCHEMA } from './names.js';
-import { rowTrigger } from './row-trigger.js';
+import { rowTrigger, rowTriggerDrift } from './row-trigger.js';
 import type { CustomFacts, DdlStep, ObjectNames, OperationHandler, OperationSteps } from './types.js';
 
 function tableOf(op: Custom): TableRef | null {
@@ -129,9 +129,7 @@ async function drift(db: Queryable, op: Custom, _facts: CustomFacts, names: Obje
   const where = describeRef(table);
   if (!(await findTable(db, table))) return [`table ${where} is gone`];
   const problems: string[] = [];
-  const state = await triggerState(db, table, names.trigger);
-  if (state !== 'enabled') problems.push(`dual-write trigger ${names.trigger} on ${where} is ${state}`);
-  if (!(await functionExists(db, PGSHIFT_SCHEMA, names.function))) problems.push(`trigger function ${PGSHIFT_SCHEMA}.${names.function} is missing`);
+  problems.push(...(await rowTriggerDrift(db, table, names)));
   return problems;
 }
 

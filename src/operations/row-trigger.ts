@@ -1,4 +1,5 @@
-import { describeRef, type TableRef } from '../catalog/introspect.js';
+import { describeRef, functionExists, triggerState, type TableRef } from '../catalog/introspect.js';
+import type { Queryable } from '../db/queryable.js';
 import { dollarQuote, ident, qualified } from '../sql/ident.js';
 import { PGSHIFT_SCHEMA } from './names.js';
 import type { DdlStep, ObjectNames } from './types.js';
@@ -57,4 +58,13 @@ export function rowTrigger(o: {
       step('rollback', 'drop-function', 'remove the trigger function', `DROP FUNCTION IF EXISTS ${fn}()`, 'none'),
     ],
   };
+}
+
+/** Drift of what dual-write installed: the trigger missing or disabled, or its function missing. */
+export async function rowTriggerDrift(db: Queryable, table: TableRef, names: ObjectNames): Promise<string[]> {
+  const problems: string[] = [];
+  const state = await triggerState(db, table, names.trigger);
+  if (state !== 'enabled') problems.push(`dual-write trigger ${names.trigger} on ${describeRef(table)} is ${state}`);
+  if (!(await functionExists(db, PGSHIFT_SCHEMA, names.function))) problems.push(`trigger function ${PGSHIFT_SCHEMA}.${names.function} is missing`);
+  return problems;
 }

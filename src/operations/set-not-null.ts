@@ -1,12 +1,11 @@
 import pg from 'pg';
-import { describeRef, findTable, functionExists, triggerState, type TableRef } from '../catalog/introspect.js';
+import { describeRef, findTable, type TableRef } from '../catalog/introspect.js';
 import { queryRows, type Queryable } from '../db/queryable.js';
 import { inRolledBackTransaction, singleStatement } from '../db/rolled-back.js';
 import { LockTimeoutError, SqlState, sqlStateOf, type PlanProblem } from '../errors.js';
 import { ident, qualified } from '../sql/ident.js';
-import { PGSHIFT_SCHEMA } from './names.js';
 import { notNullViaCheck } from './not-null.js';
-import { rowTrigger } from './row-trigger.js';
+import { rowTrigger, rowTriggerDrift } from './row-trigger.js';
 import type { SetNotNull } from './set-not-null.schema.js';
 import type { DdlStep, ObjectNames, OperationHandler, OperationSteps, SetNotNullFacts } from './types.js';
 import { tableProblems } from './table-checks.js';
@@ -144,9 +143,7 @@ async function drift(db: Queryable, op: SetNotNull, _facts: SetNotNullFacts, nam
   const problems: string[] = [];
   if (!table.columns.some((c) => c.name === op.column)) problems.push(`column ${op.column} is missing from ${where}`);
   if (op.fill !== undefined && completed.includes('dual-write')) {
-    const state = await triggerState(db, tableOf(op), names.trigger);
-    if (state !== 'enabled') problems.push(`dual-write trigger ${names.trigger} on ${where} is ${state}`);
-    if (!(await functionExists(db, PGSHIFT_SCHEMA, names.function))) problems.push(`trigger function ${PGSHIFT_SCHEMA}.${names.function} is missing`);
+    problems.push(...(await rowTriggerDrift(db, tableOf(op), names)));
   }
   return problems;
 }

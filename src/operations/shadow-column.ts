@@ -1,8 +1,6 @@
 import {
   describeRef,
   findTable,
-  functionExists,
-  triggerState,
   type BatchKey,
   type ColumnInfo,
   type TableInfo,
@@ -12,9 +10,8 @@ import type { Queryable } from '../db/queryable.js';
 import type { PlanProblem } from '../errors.js';
 import { ident, literal, qualified } from '../sql/ident.js';
 import { carryOverSteps, inspectCarryOver, NO_CARRY_OVER, type CarryOverFacts, type CarryTarget } from './carry-over.js';
-import { PGSHIFT_SCHEMA } from './names.js';
 import { notNullViaCheck } from './not-null.js';
-import { rowTrigger } from './row-trigger.js';
+import { rowTrigger, rowTriggerDrift } from './row-trigger.js';
 import type { DdlStep, ObjectNames, OperationSteps } from './types.js';
 import { tableProblems } from './table-checks.js';
 
@@ -208,9 +205,7 @@ export async function shadowColumnDrift(db: Queryable, s: Pick<ShadowColumn, 'ta
   if (!has(s.column)) problems.push(`column ${s.column} is missing from ${where}`);
   if (completed.includes('expand') && !has(s.shadow)) problems.push(`column ${s.shadow} (added by expand) is missing from ${where}`);
   if (completed.includes('dual-write')) {
-    const state = await triggerState(db, s.table, names.trigger);
-    if (state !== 'enabled') problems.push(`dual-write trigger ${names.trigger} on ${where} is ${state}`);
-    if (!(await functionExists(db, PGSHIFT_SCHEMA, names.function))) problems.push(`trigger function ${PGSHIFT_SCHEMA}.${names.function} is missing`);
+    problems.push(...(await rowTriggerDrift(db, s.table, names)));
   }
   return problems;
 }

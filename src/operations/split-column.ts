@@ -2,8 +2,6 @@ import {
   columnDependents,
   describeRef,
   findTable,
-  functionExists,
-  triggerState,
   type TableRef,
 } from '../catalog/introspect.js';
 import type { Queryable } from '../db/queryable.js';
@@ -11,8 +9,7 @@ import { onTrialCopy } from '../db/rolled-back.js';
 import type { PlanProblem } from '../errors.js';
 import { ident, qualified } from '../sql/ident.js';
 import { expressionColumns, rewriteColumns } from '../sql/parser.js';
-import { PGSHIFT_SCHEMA } from './names.js';
-import { rowTrigger } from './row-trigger.js';
+import { rowTrigger, rowTriggerDrift } from './row-trigger.js';
 import type { SplitColumn } from './split-column.schema.js';
 import type { DdlStep, ObjectNames, OperationHandler, OperationSteps, SplitColumnFacts } from './types.js';
 import { tableProblems } from './table-checks.js';
@@ -241,9 +238,7 @@ async function drift(db: Queryable, op: SplitColumn, _facts: SplitColumnFacts, n
   if (completed.includes('expand'))
     for (const c of op.into) if (!has(c.name)) problems.push(`column ${c.name} (added by expand) is missing from ${where}`);
   if (completed.includes('dual-write')) {
-    const state = await triggerState(db, tableOf(op), names.trigger);
-    if (state !== 'enabled') problems.push(`dual-write trigger ${names.trigger} on ${where} is ${state}`);
-    if (!(await functionExists(db, PGSHIFT_SCHEMA, names.function))) problems.push(`trigger function ${PGSHIFT_SCHEMA}.${names.function} is missing`);
+    problems.push(...(await rowTriggerDrift(db, tableOf(op), names)));
   }
   return problems;
 }
