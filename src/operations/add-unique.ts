@@ -4,10 +4,10 @@ import { dropIndexSql } from '../db/concurrent-index.js';
 import type { Queryable } from '../db/queryable.js';
 import { onTrialCopy } from '../db/rolled-back.js';
 import type { PlanProblem } from '../errors.js';
-import { ident, literal, qualified } from '../sql/ident.js';
+import { ident, qualified } from '../sql/ident.js';
 import { findRelation, indexConstraints, indexValidCheckSql } from '../catalog/indexes.js';
 import type { AddUnique } from './add-unique.schema.js';
-import { constraintKey } from './constraint-steps.js';
+import { constraintExistsSql, constraintKey } from './constraint-steps.js';
 import { indexNameClaim } from './index-names.js';
 import type { CreateIndexFacts, IndexStep, ObjectNames, OperationHandler, OperationSteps } from './types.js';
 
@@ -70,9 +70,7 @@ function steps(op: AddUnique, facts: AddUniqueFacts, _names: ObjectNames, index:
         lock: 'ACCESS EXCLUSIVE',
         table,
         tx: 'phase',
-        skipIf:
-          `SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint WHERE conrelid = pg_catalog.to_regclass(${literal(qualified(op.schema, op.table))}) ` +
-          `AND conname = ${literal(op.name)} AND contype = 'u') AS done`,
+        skipIf: constraintExistsSql(table, op.name, " AND contype = 'u'"),
       },
     ],
     rollback: [

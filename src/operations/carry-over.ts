@@ -3,6 +3,7 @@ import { indexShapeSql, indexValidCheckSql } from '../catalog/indexes.js';
 import { queryRows, singleStatement, type Queryable } from '../db/queryable.js';
 import { sqlStateOf, type PlanProblem } from '../errors.js';
 import { dollarQuote, ident, literal, qualified } from '../sql/ident.js';
+import { constraintExistsSql } from './constraint-steps.js';
 import type { CatalogCheck, DdlStep } from './types.js';
 
 /**
@@ -450,13 +451,6 @@ export interface CarryOverSteps {
   rollback: DdlStep[];
 }
 
-function constraintExists(table: TableRef, name: string, extra = ''): string {
-  return (
-    `SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint WHERE conrelid = pg_catalog.to_regclass(${literal(qualified(table.schema, table.name))}) ` +
-    `AND conname = ${literal(name)}${extra}) AS done`
-  );
-}
-
 /**
  * Renders the carry-over: `column` is the old column, `shadow` the new one while the migration
  * runs, `finalName` what the new one is called after contract (the shadow's own name for a
@@ -518,12 +512,12 @@ export function carryOverSteps(o: {
     const referenced = c.kind === 'foreign key out' && c.partner ? { otherTable: { schema: c.partner.schema, name: c.partner.table } } : {};
     out.afterBackfill.push({
       ...referenced,
-      ...step('backfill', `add-${c.temp}`, `add ${c.kind} ${c.temp} on ${o.shadow} (the future ${c.name}), NOT VALID: no scan`, `ALTER TABLE ${on} ADD CONSTRAINT ${ident(c.temp)} ${c.definition} NOT VALID`, lock, 'own', c.table, constraintExists(c.table, c.temp)),
+      ...step('backfill', `add-${c.temp}`, `add ${c.kind} ${c.temp} on ${o.shadow} (the future ${c.name}), NOT VALID: no scan`, `ALTER TABLE ${on} ADD CONSTRAINT ${ident(c.temp)} ${c.definition} NOT VALID`, lock, 'own', c.table, constraintExistsSql(c.table, c.temp)),
     });
     if (c.validated) {
       out.afterBackfill.push({
         ...referenced,
-        ...step('backfill', `validate-${c.temp}`, `validate ${c.temp} while reads and writes go on`, `ALTER TABLE ${on} VALIDATE CONSTRAINT ${ident(c.temp)}`, 'SHARE UPDATE EXCLUSIVE', 'own', c.table, constraintExists(c.table, c.temp, ' AND convalidated')),
+        ...step('backfill', `validate-${c.temp}`, `validate ${c.temp} while reads and writes go on`, `ALTER TABLE ${on} VALIDATE CONSTRAINT ${ident(c.temp)}`, 'SHARE UPDATE EXCLUSIVE', 'own', c.table, constraintExistsSql(c.table, c.temp, ' AND convalidated')),
       });
     }
     out.checks.push({

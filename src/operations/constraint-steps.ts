@@ -18,9 +18,14 @@ export interface ConstraintRef {
   type: 'c' | 'f';
 }
 
-function conditionOn(c: ConstraintRef, extra = ''): string {
+function conditionOn(c: Pick<ConstraintRef, 'table' | 'name'>, extra = ''): string {
   const t = qualified(c.table.schema, c.table.name);
   return `conrelid = pg_catalog.to_regclass(${literal(t)}) AND conname = ${literal(c.name)}${extra}`;
+}
+
+/** A step's `skipIf`: the constraint `name` on `table` exists (and satisfies `extra`, e.g. ` AND convalidated`). */
+export function constraintExistsSql(table: TableRef, name: string, extra = ''): string {
+  return `SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint WHERE ${conditionOn({ table, name }, extra)}) AS done`;
 }
 
 /** `VALIDATE CONSTRAINT` in its own transaction, skipped on a rerun once it has validated. */
@@ -33,7 +38,7 @@ export function validateStep(c: ConstraintRef, index: number, description: strin
     table: c.table,
     // A scan of the whole table: it must not hold the phase transaction's locks (or its 10 s limit).
     tx: 'own',
-    skipIf: `SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint WHERE ${conditionOn(c, ' AND convalidated')}) AS done`,
+    skipIf: constraintExistsSql(c.table, c.name, ' AND convalidated'),
   };
 }
 

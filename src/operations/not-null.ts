@@ -1,5 +1,6 @@
 import type { TableRef } from '../catalog/introspect.js';
-import { ident, literal, qualified } from '../sql/ident.js';
+import { ident, qualified } from '../sql/ident.js';
+import { constraintExistsSql } from './constraint-steps.js';
 import type { DdlStep } from './types.js';
 
 /**
@@ -24,9 +25,7 @@ export function notNullViaCheck(o: {
   const col = ident(o.column);
   const check = ident(o.checkName);
   const id = (phase: string, what: string) => `${index}.${phase}.${what}`;
-  const constraintExists = (extra = '') =>
-    `SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint WHERE conrelid = pg_catalog.to_regclass(${literal(t)}) ` +
-    `AND conname = ${literal(o.checkName)}${extra}) AS done`;
+  const constraintExists = (extra = '') => constraintExistsSql(table, o.checkName, extra);
   return {
     contract: [
       {
