@@ -42,7 +42,6 @@ function shadowOf(op: ChangeColumnType, oldType: string): ShadowColumn {
     up: (ref) => `(${rewriteColumns(usingOf(op), ref)})`,
     // In `reverse`, the column's own name means the new value: the shadow.
     down: (ref) => `(${rewriteColumns(reverseOf(op, oldType), (c) => ref(c === op.column ? shadow : c))})`,
-    what: `change ${op.column} to ${op.type}`,
   };
 }
 

@@ -1,7 +1,7 @@
 import { describeRef, type TableRef } from '../catalog/introspect.js';
 import type { Queryable } from '../db/queryable.js';
 import type { RenameColumn } from '../plan/model.js';
-import { inspectShadowColumn, shadowColumnDrift, shadowColumnSteps, shadowSyncBody, type ShadowColumn } from './shadow-column.js';
+import { inspectShadowColumn, shadowColumnDrift, shadowColumnSteps, type ShadowColumn } from './shadow-column.js';
 import type { OperationHandler, RenameColumnFacts } from './types.js';
 
 function tableOf(op: RenameColumn): TableRef {
@@ -17,13 +17,7 @@ function shadowOf(op: RenameColumn): ShadowColumn {
     finalName: op.to,
     up: (ref) => ref(op.from),
     down: (ref) => ref(op.to),
-    what: `rename ${op.from} to ${op.to}`,
   };
-}
-
-/** The dual-write trigger body (see shadowSyncBody): `to` and `from` kept equal both ways. */
-export function syncFunctionBody(from: string, to: string): string {
-  return shadowSyncBody({ column: from, shadow: to, up: (ref) => ref(from), down: (ref) => ref(to) });
 }
 
 async function inspect(db: Queryable, op: RenameColumn, path: string) {

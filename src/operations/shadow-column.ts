@@ -44,8 +44,6 @@ export interface ShadowColumn {
   up: (ref: (column: string) => string) => string;
   /** SQL computing the old column from the shadow (`ref` as in `up`, the shadow under its own name). */
   down: (ref: (column: string) => string) => string;
-  /** For describe(): what the operation does. */
-  what: string;
 }
 
 /**
