@@ -152,6 +152,53 @@ export class OrchestratorBusyError extends PgshiftError {
   }
 }
 
+/**
+ * pgshift's connection does not keep a server backend to itself: a pooler hands it out per
+ * transaction (or per statement). The orchestrator lock and the session settings of pgshift's
+ * connections would land on backends other clients use, so nothing is run and no ledger created.
+ * `observed` is what gave it away; `backendPids` the backends involved.
+ */
+export class ConnectionPooledError extends PgshiftError {
+  readonly exitCode = ExitCode.invalidInput;
+  readonly code = 'connection_pooled';
+  constructor(
+    readonly poolMode: 'transaction' | 'statement',
+    readonly observed: string,
+    readonly backendPids: readonly number[],
+    options?: { cause?: unknown },
+  ) {
+    super(
+      `pgshift's database connection is pooled per ${poolMode} (${poolMode} pooling detected: ${observed}). ` +
+        `pgshift needs a server connection of its own for its whole run: connect it directly to PostgreSQL, ` +
+        `or through a session-mode pool (e.g. a PgBouncer database entry with pool_mode=session). ` +
+        `Apps may keep using transaction pooling. Nothing was run. See docs/poolers.md`,
+      options,
+    );
+  }
+}
+
+/**
+ * pg_advisory_unlock returned false: the orchestrator lock was not held by the backend the unlock
+ * ran on, so it may still be held elsewhere (by a backend a pooler hands to other clients).
+ */
+export class LockNotReleasedError extends PgshiftError {
+  readonly exitCode = ExitCode.failure;
+  readonly code = 'lock_not_released';
+  constructor(
+    readonly lockedOnPid: number,
+    readonly unlockedOnPid: number,
+    readonly holderPids: readonly number[],
+  ) {
+    super(
+      `the orchestrator lock was not released: taken on backend pid ${lockedOnPid}, the unlock ran on backend pid ${unlockedOnPid} ` +
+        `and pg_advisory_unlock returned false. ` +
+        (holderPids.length
+          ? `It is still held by backend pid ${holderPids.join(', ')}: end it with pg_terminate_backend if no pgshift runs there`
+          : 'No backend holds it now'),
+    );
+  }
+}
+
 /** A strong lock could not be taken within the retry budget. */
 export class LockTimeoutError extends PgshiftError {
   readonly exitCode = ExitCode.failure;

@@ -81,4 +81,5 @@ export {
   exitCodeOf,
 } from './errors.js';
 export type { PlanProblem, LockHolder } from './errors.js';
+export { ConnectionPooledError, LockNotReleasedError } from './errors.js';
 export { VERSION } from './version.js';

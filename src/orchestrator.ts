@@ -377,6 +377,7 @@ export class Pgshift {
     lock.lost.addEventListener('abort', onLost);
     // Long phases stop between batches when the user interrupts or the lock is gone.
     this.runSignal = this.options.signal ? AbortSignal.any([this.options.signal, lock.lost]) : lock.lost;
+    let failed = false;
     try {
       if ((await ledgerVersion(lock.client)) !== null) {
         await ensureLedger(lock.client);
@@ -384,10 +385,17 @@ export class Pgshift {
         if (stale) this.log.warn({ runs: stale }, 'found runs left by an orchestrator that stopped; marked interrupted');
       }
       return await body(() => ensureLedger(lock.client));
+    } catch (error) {
+      failed = true;
+      throw error;
     } finally {
       this.runSignal = this.options.signal;
       lock.lost.removeEventListener('abort', onLost);
-      await lock.release();
+      // An unlock that released nothing fails the run (LockNotReleasedError); after a failed run it is logged beside that failure.
+      await lock.release().catch((error: unknown) => {
+        if (!failed) throw error;
+        this.log.error({ err: error }, 'the orchestrator lock was not released');
+      });
     }
   }
 
