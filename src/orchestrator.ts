@@ -373,6 +373,7 @@ export class Pgshift {
    */
   private async exclusive<T>(body: (createLedger: () => Promise<void>) => Promise<T>): Promise<T> {
     const lock = await acquireOrchestratorLock(this.config);
+    if (lock.shortOfProbes) this.log.warn({ reason: lock.shortOfProbes }, 'the check for a pooled connection ran with fewer probes than it wanted');
     const onLost = () => this.log.error({ err: lock.lost.reason }, 'lost the orchestrator lock connection; stopping after the current batch');
     lock.lost.addEventListener('abort', onLost);
     // Long phases stop between batches when the user interrupts or the lock is gone.

@@ -38,6 +38,8 @@ export interface HeldLock {
   client: pg.Client;
   /** The server backend that holds the lock (checked to be `client`'s own, unshared). */
   backendPid: number;
+  /** Why the pooling check ran with fewer probes than it wanted (e.g. a full pool), else null. */
+  shortOfProbes: string | null;
   /** Aborted when the lock's connection is lost: the lock is gone with it, so the run must stop. */
   lost: AbortSignal;
   /** Unlocks and closes the connection; LockNotReleasedError if the unlock found no lock to release. */
@@ -59,8 +61,9 @@ export async function acquireOrchestratorLock(config: pg.ClientConfig): Promise<
   client.on('error', (error) => lost.abort(error));
   await client.connect();
   let backendPid: number;
+  let shortOfProbes: string | null;
   try {
-    ({ backendPid } = await checkOwnBackend(client, config));
+    ({ backendPid, shortOfProbes } = await checkOwnBackend(client, config));
     // The lock connection idles for the whole run; a server-wide idle_session_timeout must not end it.
     await client.query('SET idle_session_timeout = 0').catch(() => undefined);
     await client.query('BEGIN');
@@ -101,6 +104,7 @@ export async function acquireOrchestratorLock(config: pg.ClientConfig): Promise<
   return {
     client,
     backendPid,
+    shortOfProbes,
     lost: lost.signal,
     async release() {
       if (released) return;

@@ -182,6 +182,18 @@ describe(`pooling is detected by what the connection observes, whatever the pool
     }
   });
 
+  test('a full session pool: the probes that get no backend are given up on, and the lock is taken', async () => {
+    const bouncer = await startPgBouncer(db.url, 'session', { poolSize: 1 });
+    try {
+      const lock = await acquireOrchestratorLock({ connectionString: bouncer.through(db.url) });
+      expect(lock.shortOfProbes).toMatch(/^probe 1 of 3 got no server connection/);
+      expect(await advisoryLocks()).toEqual([{ pid: lock.backendPid }]);
+      await lock.release();
+    } finally {
+      await bouncer.stop();
+    }
+  });
+
   test('a backend that already holds the lock is refused: a session pool that does not reset sessions handed it over', async () => {
     // server_reset_query empty: a lock left by one client stays on the backend the next client gets.
     const bouncer = await startPgBouncer(db.url, 'session', { settings: { server_reset_query: '' } });
