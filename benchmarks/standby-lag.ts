@@ -205,8 +205,6 @@ async function trial(servers: Servers, engine: { root: string | null; label: str
     await waitFor(async () => (await db.query(`SELECT 1 FROM pgshift.backfill_progress WHERE batches >= 3`)).rowCount, 'three batches');
 
     // Break the standby; from here its lag is what the backfill's commits add.
-    let replayedLsn: number;
-    let replayedAt: number;
     if (scenario.breakage === 'pause-replay') {
       await standbyAdmin.query('SELECT pg_wal_replay_pause()');
       await waitFor(async () => (await standbyAdmin.query(`SELECT pg_get_wal_replay_pause_state() = 'paused' AS p`)).rows[0].p, 'replay paused');
@@ -217,8 +215,8 @@ async function trial(servers: Servers, engine: { root: string | null; label: str
       await waitFor(async () => !(await standbyAdmin.query(`SELECT 1 FROM pg_stat_wal_receiver WHERE status = 'streaming'`)).rowCount, 'receiver stopped');
     }
     const [at] = (await standbyAdmin.query(`SELECT pg_last_wal_replay_lsn()::text AS lsn, pg_last_xact_replay_timestamp() AS ts`)).rows;
-    replayedLsn = lsnBytes(at.lsn);
-    replayedAt = (at.ts as Date).getTime();
+    const replayedLsn = lsnBytes(at.lsn);
+    const replayedAt = (at.ts as Date).getTime();
     const [{ seq: breakSeq }] = (await db.query(`SELECT coalesce(max(seq), 0)::int AS seq FROM lag_trace`)).rows;
 
     // Until it holds, finishes, or the trial's time is up.
