@@ -23,6 +23,21 @@ export default defineConfig({
           maxWorkers: 2,
         },
       },
+      {
+        // Needs a streaming standby of the test server (PGSHIFT_TEST_STANDBY_URL): .ci/run builds one
+        // on its PostgreSQL 15 pass and runs this project alone, since these tests pause and stop it.
+        // Not part of `npm test` (the embedded PostgreSQL 18 ships no pg_basebackup).
+        test: {
+          name: 'standby',
+          sequence: { groupOrder: 2 },
+          include: ['test/standby/**/*.test.ts'],
+          globalSetup: ['test/support/global-setup.ts'],
+          testTimeout: 180_000,
+          hookTimeout: 120_000,
+          fileParallelism: false,
+          maxWorkers: 1,
+        },
+      },
     ],
   },
 });

@@ -23,8 +23,17 @@ export interface BackfillSettings {
   delayMs: number;
   /** Hold while replica replay lag exceeds this (ms); null = not checked. Tunable live. */
   maxLagMs: number | null;
+  /** Hold while a standby is more than this many bytes of WAL behind the primary; null = not checked. Tunable live. */
+  maxLagBytes: number | null;
   /** Measure replica lag on this standby instead of on the primary. */
   replicaUrl: string | null;
+  /** On the primary: standbys (pg_stat_replication.application_name) that must be attached, or the backfill holds. */
+  requireStandbys: string[];
+  /**
+   * On the primary: how many standbys must be attached, or the backfill holds. null (default) = as
+   * many as were attached when the backfill run started.
+   */
+  minStandbys: number | null;
   /**
    * Which vacuums of the table hold the backfill: `wraparound` (anti-wraparound autovacuums and
    * manual VACUUMs), `all` (every autovacuum too), or `off`.
@@ -41,7 +50,7 @@ export interface BackfillSettings {
 }
 
 /** Settings `pgshift tune` may change while a backfill runs. */
-export const TUNABLE_SETTINGS = ['batchSize', 'targetMs', 'maxRate', 'pauseRatio', 'maxLagMs'] as const;
+export const TUNABLE_SETTINGS = ['batchSize', 'targetMs', 'maxRate', 'pauseRatio', 'maxLagMs', 'maxLagBytes'] as const;
 export type TunableSetting = (typeof TUNABLE_SETTINGS)[number];
 
 export const DEFAULT_BACKFILL_SETTINGS: BackfillSettings = {
@@ -53,7 +62,10 @@ export const DEFAULT_BACKFILL_SETTINGS: BackfillSettings = {
   pauseRatio: 0,
   delayMs: 0,
   maxLagMs: 10_000,
+  maxLagBytes: 64 * 1024 * 1024,
   replicaUrl: null,
+  requireStandbys: [],
+  minStandbys: null,
   holdOnVacuum: 'wraparound',
   workers: 1,
   batchTimeoutMs: 10_000,

@@ -6,8 +6,6 @@ import { readControl, type BackfillControl } from '../ledger/ledger.js';
 import type { Logger } from '../logger.js';
 import { HealthSignals } from './signals.js';
 
-const SIGNAL_CACHE_MS = 500;
-
 export function sleepUnlessAborted(ms: number, signal?: AbortSignal): Promise<void> {
   if (ms <= 0 || signal?.aborted) return Promise.resolve();
   return new Promise((resolve) => {
@@ -42,8 +40,8 @@ export function throttleSleepMs(
 export class Governor {
   private control: BackfillControl | null = null;
   private effective: BackfillSettings;
-  private signalsAt = 0;
-  private signalReason: string | null = null;
+  /** The last batch's duration plus its pause: how far ahead lag growth is projected. */
+  private cycleMs = 0;
   private readonly signals: HealthSignals;
 
   constructor(
@@ -83,16 +81,14 @@ export class Governor {
   async holdReason(): Promise<string | null> {
     const control = await this.refresh();
     if (control.paused) return `paused by \`pgshift pause\`${control.updatedBy ? ` (${control.updatedBy})` : ''}`;
-    const now = Date.now();
-    if (now - this.signalsAt >= SIGNAL_CACHE_MS) {
-      this.signalsAt = now;
-      this.signalReason = await this.signals.check(this.effective);
-    }
-    return this.signalReason;
+    // Fresh before every batch: a cached reading would let lag run past --max-lag by the cache's age.
+    return this.signals.check(this.effective, this.cycleMs);
   }
 
   sleepAfter(rows: number, batchMs: number, workers: number): number {
-    return throttleSleepMs(this.effective, rows, batchMs, workers);
+    const sleep = throttleSleepMs(this.effective, rows, batchMs, workers);
+    this.cycleMs = batchMs + sleep;
+    return sleep;
   }
 
   async close(): Promise<void> {

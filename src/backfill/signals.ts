@@ -9,8 +9,18 @@ export type HoldReason = string | null;
 export interface SignalSettings {
   /** Hold while replica replay lag exceeds this; null = not checked. */
   maxLagMs: number | null;
+  /** Hold while a standby is this many bytes of WAL behind the primary; null = not checked. */
+  maxLagBytes: number | null;
   /** Measure lag on this standby instead of from the primary's pg_stat_replication. */
   replicaUrl: string | null;
+  /** On the primary: standbys (by application_name) that must be attached; a missing one holds. */
+  requireStandbys: readonly string[];
+  /**
+   * On the primary: how many standbys must be attached; a smaller count holds. null = as many as
+   * were attached when this backfill run started (a standby that goes away holds; none at the start
+   * requires none).
+   */
+  minStandbys: number | null;
   /**
    * Which vacuums hold: `wraparound` holds for anti-wraparound autovacuums and manual VACUUMs, not
    * for the routine autovacuum the backfill's own updates trigger (holding for that would stall
@@ -19,28 +29,155 @@ export interface SignalSettings {
   holdOnVacuum: 'wraparound' | 'all' | 'off';
 }
 
+/** One reading of replication lag: the worst standby's, in time and in bytes of WAL. */
+export interface LagReading {
+  ms: number;
+  bytes: number;
+  /** Which standby the worst figures belong to, and anything worth saying about it. */
+  detail: string;
+}
+
+/** Lag could not be read, or the standby is in a state where its lag is not known to be small. */
+export class LagUnknown {
+  constructor(readonly reason: string) {}
+}
+
+interface SenderRow {
+  application_name: string;
+  state: string;
+  lag_ms: number | null;
+  lag_bytes: string | null;
+}
+
 /**
- * Replica replay lag in ms. On the primary: the largest `replay_lag` in pg_stat_replication
- * (0 with no standby attached; NULL lag means caught up and idle). On a standby: time since the
- * last replayed transaction, or 0 when it has replayed all it received.
+ * Lag as the primary sees it: one row per walsender (pg_basebackup's are left out). Time from
+ * `replay_lag` (NULL while caught up and idle: 0); bytes from the primary's current WAL position to
+ * each standby's replayed one, which keeps growing when the standby stops replaying even on an
+ * idle primary whose replay timestamps go stale. A standby that has not reported a replay
+ * position yet is not known to be caught up.
  */
-export async function replicaLagMs(db: Queryable, onStandby: boolean): Promise<number> {
-  if (onStandby) {
-    const [row] = await queryRows<{ standby: boolean; lag_ms: number | null }>(
-      db,
-      `SELECT pg_is_in_recovery() AS standby,
-              CASE WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0
-                   ELSE extract(epoch FROM clock_timestamp() - pg_last_xact_replay_timestamp()) * 1000 END::float8 AS lag_ms`,
-    );
-    if (!row?.standby) throw new Error('the --replica-url server is not a standby (pg_is_in_recovery() is false)');
-    if (row.lag_ms === null) throw new Error('the standby has not replayed any transaction yet');
-    return row.lag_ms;
-  }
-  const [row] = await queryRows<{ lag_ms: number | null }>(
+export async function primaryLag(db: Queryable): Promise<{ standbys: string[]; reading: LagReading | LagUnknown }> {
+  const rows = await queryRows<SenderRow>(
     db,
-    `SELECT coalesce(max(extract(epoch FROM replay_lag) * 1000), 0)::float8 AS lag_ms FROM pg_catalog.pg_stat_replication`,
+    `SELECT application_name, state, extract(epoch FROM replay_lag)::float8 * 1000 AS lag_ms,
+            pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_current_wal_insert_lsn(), replay_lsn)::text AS lag_bytes
+       FROM pg_catalog.pg_stat_replication WHERE state <> 'backup' ORDER BY application_name`,
   );
-  return row?.lag_ms ?? 0;
+  const standbys = rows.map((r) => r.application_name);
+  let worst: LagReading = { ms: 0, bytes: 0, detail: rows.length ? '' : 'no standby attached' };
+  for (const r of rows) {
+    if (r.lag_bytes === null) return { standbys, reading: new LagUnknown(`standby "${r.application_name}" (${r.state}) has not reported its replay position yet`) };
+    const ms = r.lag_ms ?? 0;
+    const bytes = Math.max(0, Number(r.lag_bytes));
+    worst = { ms: Math.max(worst.ms, ms), bytes: Math.max(worst.bytes, bytes), detail: bytes >= worst.bytes ? `standby "${r.application_name}"` : worst.detail };
+  }
+  return { standbys, reading: worst };
+}
+
+/**
+ * Lag as a standby sees it, with the primary's current WAL position to compare against. Holds
+ * (LagUnknown) when the standby is not streaming: no WAL receiver, or one not in `streaming`
+ * state, or one whose last message from the primary is older than `staleMs` while the primary has
+ * WAL the standby has not received. Time: since the last replayed transaction while replay is
+ * behind what was received (0 when all received WAL is replayed, which is why a cut-off standby
+ * read "no lag" before the streaming check). Bytes: the primary's position minus the standby's
+ * replayed one, so WAL the standby never received counts too.
+ */
+export async function standbyLag(standby: Queryable, primaryLsn: string, staleMs: number): Promise<LagReading | LagUnknown> {
+  const [row] = await queryRows<{
+    standby: boolean;
+    status: string | null;
+    receiver: boolean;
+    msg_age_ms: number | null;
+    lag_ms: number | null;
+    behind_bytes: string | null;
+    unreceived_bytes: string | null;
+    paused: boolean;
+  }>(
+    standby,
+    `SELECT pg_catalog.pg_is_in_recovery() AS standby,
+            r.status, r.pid IS NOT NULL AS receiver,
+            extract(epoch FROM clock_timestamp() - r.last_msg_receipt_time)::float8 * 1000 AS msg_age_ms,
+            CASE WHEN NOT pg_catalog.pg_is_in_recovery() THEN NULL
+                 WHEN pg_catalog.pg_last_wal_receive_lsn() = pg_catalog.pg_last_wal_replay_lsn() THEN 0
+                 ELSE extract(epoch FROM clock_timestamp() - pg_catalog.pg_last_xact_replay_timestamp()) * 1000 END::float8 AS lag_ms,
+            greatest(0, pg_catalog.pg_wal_lsn_diff($1::pg_lsn, pg_catalog.pg_last_wal_replay_lsn()))::text AS behind_bytes,
+            greatest(0, pg_catalog.pg_wal_lsn_diff($1::pg_lsn, coalesce(pg_catalog.pg_last_wal_receive_lsn(), pg_catalog.pg_last_wal_replay_lsn())))::text AS unreceived_bytes,
+            CASE WHEN pg_catalog.pg_is_in_recovery() THEN pg_catalog.pg_is_wal_replay_paused() ELSE false END AS paused
+       FROM (SELECT 1) AS one LEFT JOIN pg_catalog.pg_stat_wal_receiver r ON true`,
+    [primaryLsn],
+  );
+  if (!row?.standby) throw new Error('the --replica-url server is not a standby (pg_is_in_recovery() is false)');
+  const behind = Number(row.behind_bytes ?? 0);
+  const mb = (n: number) => `${(n / 1048576).toFixed(1)} MB`;
+  if (!row.receiver)
+    return new LagUnknown(`standby is not streaming from the primary: no WAL receiver running (check primary_conninfo and the primary's reachability); ${mb(behind)} behind`);
+  if (row.status === null) return new LagUnknown("cannot read the standby's WAL receiver status: role lacks pg_read_all_stats on the standby (grant it or pg_monitor)");
+  if (row.status !== 'streaming') return new LagUnknown(`standby is not streaming from the primary: WAL receiver is "${row.status}"; ${mb(behind)} behind`);
+  const unreceived = Number(row.unreceived_bytes ?? 0);
+  if (row.msg_age_ms !== null && row.msg_age_ms > staleMs && unreceived > 0)
+    return new LagUnknown(
+      `standby has heard nothing from the primary for ${Math.round(row.msg_age_ms)} ms while ${mb(unreceived)} of WAL wait to be sent (connection stalled?)`,
+    );
+  if (row.lag_ms === null) throw new Error('the standby has not replayed any transaction yet');
+  return { ms: row.lag_ms, bytes: behind, detail: row.paused ? 'standby (replay is paused there: pg_wal_replay_pause)' : 'standby' };
+}
+
+/** With --max-lag off: how old the standby's last message from the primary may be while WAL waits for it. */
+const DEFAULT_STALE_MS = 10_000;
+
+/** A lag reading and when it was taken. */
+export interface LagSample {
+  at: number;
+  ms: number;
+  bytes: number;
+}
+
+/** How fast lag grew while the backfill was writing, per ms. */
+export interface LagGrowth {
+  ms: number;
+  bytes: number;
+}
+
+/** Growth per ms between two readings; shrinking lag counts as no growth. */
+export function lagGrowth(previous: LagSample, current: LagSample): LagGrowth | null {
+  const dt = current.at - previous.at;
+  if (dt <= 0) return null;
+  return { ms: Math.max(0, current.ms - previous.ms) / dt, bytes: Math.max(0, current.bytes - previous.bytes) / dt };
+}
+
+/** Lag expected after `horizonMs` more of the growth seen while the backfill wrote (the next batch and its pause). */
+export function predictLag(current: LagSample, growth: LagGrowth | null, horizonMs: number): { ms: number; bytes: number } {
+  if (!growth) return { ms: current.ms, bytes: current.bytes };
+  return { ms: current.ms + growth.ms * horizonMs, bytes: current.bytes + growth.bytes * horizonMs };
+}
+
+const fmtBytes = (n: number) => (n >= 1048576 ? `${(n / 1048576).toFixed(1)} MB` : `${Math.round(n / 1024)} kB`);
+
+/**
+ * Why the lag reading holds, or null. Crossing a limit holds; so does a reading under the limit
+ * whose growth since the last one would cross it before the next batch ends.
+ */
+export function lagHold(settings: Pick<SignalSettings, 'maxLagMs' | 'maxLagBytes'>, reading: LagReading, predicted: { ms: number; bytes: number }): HoldReason {
+  const who = reading.detail ? ` on ${reading.detail}` : '';
+  if (settings.maxLagMs !== null && reading.ms > settings.maxLagMs) return `replica lag ${Math.round(reading.ms)} ms > max ${settings.maxLagMs} ms${who}`;
+  if (settings.maxLagBytes !== null && reading.bytes > settings.maxLagBytes)
+    return `replica lag ${fmtBytes(reading.bytes)} of WAL > max ${fmtBytes(settings.maxLagBytes)} (--max-lag-bytes)${who}`;
+  if (settings.maxLagMs !== null && predicted.ms > settings.maxLagMs)
+    return `replica lag ${Math.round(reading.ms)} ms is growing: would pass max ${settings.maxLagMs} ms during the next batch (~${Math.round(predicted.ms)} ms)${who}`;
+  if (settings.maxLagBytes !== null && predicted.bytes > settings.maxLagBytes)
+    return `replica lag ${fmtBytes(reading.bytes)} of WAL is growing: would pass max ${fmtBytes(settings.maxLagBytes)} during the next batch (~${fmtBytes(predicted.bytes)})${who}`;
+  return null;
+}
+
+/** Standbys that must be attached to the primary and are not, as a hold reason; null when all are. */
+export function missingStandbys(attached: readonly string[], required: readonly string[], minimum: number, minimumWhy: string): HoldReason {
+  const missing = required.filter((name) => !attached.includes(name));
+  if (missing.length)
+    return `required standby ${missing.map((m) => `"${m}"`).join(', ')} not attached to the primary (pg_stat_replication has ${attached.length ? attached.map((a) => `"${a}"`).join(', ') : 'none'}; --require-standby)`;
+  if (attached.length < minimum)
+    return `${attached.length} standby(s) attached to the primary, fewer than the ${minimum} ${minimumWhy}: a missing standby's lag is unknown`;
+  return null;
 }
 
 /** Vacuums running on the table right now (autovacuum workers and manual VACUUM). */
@@ -54,6 +191,11 @@ export async function vacuumsOn(db: Queryable, table: TableRef): Promise<{ pid: 
   );
 }
 
+/** Vacuum progress changes slowly; lag is read fresh before every batch. */
+const VACUUM_CACHE_MS = 500;
+/** Growth is measured over at least this long, so two readings a moment apart do not make noise a trend. */
+const MIN_GROWTH_WINDOW_MS = 50;
+
 /**
  * Checks every configured signal. A signal that is configured but cannot be read holds the
  * backfill too (fail closed): not knowing the replica lag is not permission to outrun it.
@@ -61,6 +203,18 @@ export async function vacuumsOn(db: Queryable, table: TableRef): Promise<{ pid: 
 export class HealthSignals {
   private replica: pg.Client | null = null;
   private statsVisible: boolean | null = null;
+  /** Standbys attached when this run first looked: the default --min-standbys. */
+  private standbysAtStart: number | null = null;
+  private previousLag: LagSample | null = null;
+  /** The last check let a batch run: growth since then is the backfill's own doing. */
+  private wentOn = false;
+  /**
+   * Growth measured across batches, kept while holding (lag does not grow from our writes then, so
+   * a reading taken during a hold would predict no growth and let the next batch cross the limit).
+   */
+  private growth: LagGrowth | null = null;
+  private vacuumAt = 0;
+  private vacuumReason: HoldReason = null;
 
   constructor(
     private readonly primary: Queryable,
@@ -83,40 +237,78 @@ export class HealthSignals {
     return this.statsVisible;
   }
 
-  async check(settings: SignalSettings): Promise<HoldReason> {
-    const noStats = async (what: string) =>
-      (await this.canSeeStats().catch(() => false))
-        ? null
-        : `cannot read ${what} (holding until it can be read): role lacks pg_read_all_stats (grant it or pg_monitor, or turn the signal off)`;
-    if (settings.maxLagMs !== null) {
-      if (!settings.replicaUrl) {
-        const blind = await noStats('replica lag');
-        if (blind) return blind;
-      }
-      try {
-        const lag = await replicaLagMs(settings.replicaUrl ? await this.standby(settings.replicaUrl) : this.primary, Boolean(settings.replicaUrl));
-        if (lag > settings.maxLagMs) return `replica lag ${Math.round(lag)} ms > max ${settings.maxLagMs} ms`;
-      } catch (error) {
-        await this.dropStandby();
-        return `cannot read replica lag (holding until it can be read): ${(error as Error).message}`;
-      }
+  private async noStats(what: string): Promise<HoldReason> {
+    return (await this.canSeeStats().catch(() => false))
+      ? null
+      : `cannot read ${what} (holding until it can be read): role lacks pg_read_all_stats (grant it or pg_monitor, or turn the signal off)`;
+  }
+
+  /** `horizonMs`: how long the next batch and its pause are expected to take (growth is projected that far). */
+  async check(settings: SignalSettings, horizonMs = 0): Promise<HoldReason> {
+    const lag = await this.checkLag(settings, horizonMs);
+    if (lag) return lag;
+    const now = Date.now();
+    if (now - this.vacuumAt >= VACUUM_CACHE_MS) {
+      this.vacuumAt = now;
+      this.vacuumReason = await this.checkVacuum(settings);
     }
-    if (settings.holdOnVacuum !== 'off') {
-      const blind = await noStats('vacuum progress');
+    return this.vacuumReason;
+  }
+
+  private async checkLag(settings: SignalSettings, horizonMs: number): Promise<HoldReason> {
+    if (settings.maxLagMs === null && settings.maxLagBytes === null) return null;
+    if (!settings.replicaUrl) {
+      const blind = await this.noStats('replica lag');
       if (blind) return blind;
-      for (const table of this.tables) {
-        try {
-          const running = (await vacuumsOn(this.primary, table)).filter(
-            (v) => settings.holdOnVacuum === 'all' || !v.auto || v.wraparound,
-          );
-          if (running.length) {
-            const v = running[0]!;
-            const what = !v.auto ? 'VACUUM' : v.wraparound ? 'anti-wraparound autovacuum' : 'autovacuum';
-            return `${what} running on ${table.name} (pid ${v.pid}, ${v.phase})`;
-          }
-        } catch (error) {
-          return `cannot read vacuum progress (holding until it can be read): ${(error as Error).message}`;
+    }
+    let reading: LagReading | LagUnknown;
+    try {
+      if (settings.replicaUrl) {
+        const [at] = await queryRows<{ lsn: string }>(this.primary, `SELECT pg_catalog.pg_current_wal_insert_lsn()::text AS lsn`);
+        reading = await standbyLag(await this.standby(settings.replicaUrl), at!.lsn, settings.maxLagMs ?? DEFAULT_STALE_MS);
+      } else {
+        const seen = await primaryLag(this.primary);
+        if (this.standbysAtStart === null) this.standbysAtStart = seen.standbys.length;
+        const minimum = settings.minStandbys ?? this.standbysAtStart;
+        const why = settings.minStandbys === null ? 'attached when the backfill started (--min-standbys to change)' : 'required by --min-standbys';
+        const missing = missingStandbys(seen.standbys, settings.requireStandbys, minimum, why);
+        if (missing) return missing;
+        reading = seen.reading;
+      }
+    } catch (error) {
+      await this.dropStandby();
+      this.previousLag = null;
+      this.wentOn = false;
+      return `cannot read replica lag (holding until it can be read): ${(error as Error).message}`;
+    }
+    if (reading instanceof LagUnknown) {
+      this.previousLag = null;
+      this.wentOn = false;
+      return reading.reason;
+    }
+    const sample: LagSample = { at: Date.now(), ms: reading.ms, bytes: reading.bytes };
+    const previous = this.previousLag;
+    if (previous && this.wentOn && sample.at - previous.at >= MIN_GROWTH_WINDOW_MS) this.growth = lagGrowth(previous, sample) ?? this.growth;
+    if (!previous || sample.at - previous.at >= MIN_GROWTH_WINDOW_MS) this.previousLag = sample;
+    const hold = lagHold(settings, reading, predictLag(sample, this.growth, horizonMs));
+    this.wentOn = hold === null;
+    return hold;
+  }
+
+  private async checkVacuum(settings: SignalSettings): Promise<HoldReason> {
+    if (settings.holdOnVacuum === 'off') return null;
+    const blind = await this.noStats('vacuum progress');
+    if (blind) return blind;
+    for (const table of this.tables) {
+      try {
+        const running = (await vacuumsOn(this.primary, table)).filter((v) => settings.holdOnVacuum === 'all' || !v.auto || v.wraparound);
+        if (running.length) {
+          const v = running[0]!;
+          const what = !v.auto ? 'VACUUM' : v.wraparound ? 'anti-wraparound autovacuum' : 'autovacuum';
+          return `${what} running on ${table.name} (pid ${v.pid}, ${v.phase})`;
         }
+      } catch (error) {
+        return `cannot read vacuum progress (holding until it can be read): ${(error as Error).message}`;
       }
     }
     return null;

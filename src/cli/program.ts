@@ -44,7 +44,10 @@ interface AdvanceFlags {
   pauseRatio?: number;
   batchDelay?: number;
   maxLag?: Maybe;
+  maxLagBytes?: Maybe;
   replicaUrl?: string;
+  requireStandby?: string[];
+  minStandbys?: number;
   holdOnVacuum?: VacuumHold;
   workers?: number;
   batchTimeout?: number;
@@ -98,6 +101,23 @@ type Maybe = number | typeof NONE;
 /** A positive integer, or a word (off, auto) meaning "no value". */
 function intOr(word: string, name: string) {
   return (value: string): Maybe => (value === word ? NONE : positiveInt(name)(value));
+}
+
+const BYTE_UNITS: Record<string, number> = { '': 1, b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3 };
+
+/** A positive size in bytes, with an optional unit (kB, MB, GB: powers of 1024), or `off`. */
+function bytesOr(word: string, name: string) {
+  return (value: string): Maybe => {
+    if (value === word) return NONE;
+    const m = /^(\d+)\s*([kmg]?b)?$/i.exec(value.trim());
+    const n = m ? Number(m[1]) * BYTE_UNITS[(m[2] ?? '').toLowerCase()]! : NaN;
+    if (!Number.isSafeInteger(n) || n < 1) throw new CommanderArgError(`${name} must be a positive size in bytes (e.g. 67108864, 64MB, 512kB) or ${word}`);
+    return n;
+  };
+}
+
+function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
 }
 
 /** undefined stays undefined (not given); NONE becomes null (explicitly none). */
@@ -207,7 +227,10 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     .option('--pause-ratio <ratio>', 'after each batch, sleep ratio × its duration (default 0)', nonNegativeNumber('--pause-ratio'))
     .option('--batch-delay <ms>', 'fixed pause after each batch (default 0)', nonNegativeInt('--batch-delay'))
     .option('--max-lag <ms|off>', 'hold while replica replay lag exceeds this (default 10000)', intOr('off', '--max-lag'))
-    .option('--replica-url <url>', 'measure replica lag on this standby instead of on the primary')
+    .option('--max-lag-bytes <size|off>', 'hold while a standby is more than this much WAL behind the primary, e.g. 64MB (default 64MB)', bytesOr('off', '--max-lag-bytes'))
+    .option('--replica-url <url>', 'measure replica lag on this standby instead of on the primary; holds while it is not streaming')
+    .option('--require-standby <name>', 'on the primary: hold while no standby with this application_name is attached (repeatable)', collect)
+    .option('--min-standbys <n>', 'on the primary: hold while fewer standbys are attached (default: as many as at the start of the backfill)', nonNegativeInt('--min-standbys'))
     .addOption(
       new Option('--hold-on-vacuum <which>', 'vacuums of the table that hold the backfill: anti-wraparound and manual (wraparound, default), every one (all), none (off)').choices(
         VACUUM_HOLDS,
@@ -228,7 +251,10 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
             pauseRatio: opts.pauseRatio,
             delayMs: opts.batchDelay,
             maxLagMs: orNull(opts.maxLag),
+            maxLagBytes: orNull(opts.maxLagBytes),
             replicaUrl: opts.replicaUrl,
+            requireStandbys: opts.requireStandby,
+            minStandbys: opts.minStandbys,
             holdOnVacuum: opts.holdOnVacuum,
             workers: opts.workers,
             batchTimeoutMs: opts.batchTimeout,
@@ -293,8 +319,9 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     .option('--max-rate <rows/s|off>', 'cap on rows per second over all workers', intOr('off', '--max-rate'))
     .option('--pause-ratio <ratio>', 'after each batch, sleep ratio × its duration', nonNegativeNumber('--pause-ratio'))
     .option('--max-lag <ms|off>', 'hold while replica replay lag exceeds this', intOr('off', '--max-lag'))
+    .option('--max-lag-bytes <size|off>', 'hold while a standby is more than this much WAL behind, e.g. 64MB', bytesOr('off', '--max-lag-bytes'))
     .action(
-      handle(async (migration: string, opts: { batchSize?: Maybe; targetMs?: number; maxRate?: Maybe; pauseRatio?: number; maxLag?: Maybe }) => {
+      handle(async (migration: string, opts: { batchSize?: Maybe; targetMs?: number; maxRate?: Maybe; pauseRatio?: number; maxLag?: Maybe; maxLagBytes?: Maybe }) => {
         await session('tune', {}, async (pg) => {
           const control = await pg.tune(migration, {
             batchSize: orNull(opts.batchSize),
@@ -302,6 +329,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
             maxRate: orNull(opts.maxRate),
             pauseRatio: opts.pauseRatio,
             maxLagMs: orNull(opts.maxLag),
+            maxLagBytes: orNull(opts.maxLagBytes),
           });
           print({ ok: true, migration, ...control }, () => formatControl(migration, control));
         });

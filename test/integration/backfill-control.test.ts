@@ -102,11 +102,12 @@ describe('health signals hold the backfill, never abort it', () => {
     }, 'the hold');
     expect(held.hold_reason).toBe('cannot read replica lag (holding until it can be read): the --replica-url server is not a standby (pg_is_in_recovery() is false)');
     expect(held.rows_done).toBe('0');
-    expect((await cli(['tune', id, '--max-lag', 'off'], { url: db.url, dir })).code).toBe(0);
+    // Both limits: --max-lag-bytes alone would still read the lag (and hold).
+    expect((await cli(['tune', id, '--max-lag', 'off', '--max-lag-bytes', 'off'], { url: db.url, dir })).code).toBe(0);
     const r = await run.done;
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toContain('backfill holding: cannot read replica lag');
-    expect(r.stderr).toContain('backfill settings changed live: maxLagMs: 10000 → null');
+    expect(r.stderr).toContain('backfill settings changed live: maxLagMs: 10000 → null, maxLagBytes: 67108864 → null');
     expect((await progress())!.rows_done).toBe('20000');
   });
 
@@ -214,7 +215,7 @@ describe('signals a role cannot read hold the backfill (fail closed)', () => {
       return p?.hold_reason ? p : null;
     }, 'the hold');
     expect(held.hold_reason).toMatch(/^cannot read replica lag \(holding until it can be read\): role lacks pg_read_all_stats/);
-    expect((await cli(['tune', id, '--max-lag', 'off'], { url, dir })).code).toBe(0);
+    expect((await cli(['tune', id, '--max-lag', 'off', '--max-lag-bytes', 'off'], { url, dir })).code).toBe(0);
     const r = await run.done;
     expect(r.code, r.stderr).toBe(0);
   });
