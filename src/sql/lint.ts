@@ -1,4 +1,5 @@
 import { scanSync } from 'libpg-query';
+import { MAX_IDENTIFIER_BYTES } from './ident.js';
 import { parseSql } from './parser.js';
 import { dropObjectName, hasOption, names, relName, sameRel, showRel, type Node, type RelName, type Statement } from './statements.js';
 
@@ -461,9 +462,6 @@ function lintAlterTable(
 function destructionPhase(stmt: Statement): boolean {
   return stmt.field === 'contract' || stmt.field === 'rollback';
 }
-
-/** PostgreSQL truncates identifiers to NAMEDATALEN - 1 bytes without an error. */
-const MAX_IDENTIFIER_BYTES = 63;
 
 /** The identifiers of a statement (quoted ones unquoted) that PostgreSQL would truncate. */
 export function longIdentifiers(text: string): string[] {
