@@ -226,6 +226,8 @@ const SERIALS = ['serial', 'serial4', 'bigserial', 'serial8', 'smallserial', 'se
 
 function typeFindings(l: LocatedStatement): Pending[] {
   const out: Pending[] = [];
+  const table = relName(l.statement.node.relation);
+  if (table && toolTable(table)) return out;
   for (const def of columnDefs(l.statement)) {
     const type = typeNameOf(def);
     if (!type) continue;
