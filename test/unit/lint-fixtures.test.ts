@@ -63,7 +63,8 @@ describe('output formats', () => {
       expect(validate(log), JSON.stringify(validate.errors)).toBe(true);
       expect(log.runs[0].results).toHaveLength(report.findings.length);
     }
-  });
+    // Compiling the 136 kB schema takes seconds on a loaded machine.
+  }, 60_000);
 
   test('GitHub annotations escape what the workflow command syntax reserves', async () => {
     const r = await lintSources([{ name: 'db/a,b:c.sql', text: 'TRUNCATE items;' }]);
