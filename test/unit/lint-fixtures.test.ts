@@ -1,12 +1,14 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import Ajv from 'ajv-draft-04';
+import AjvDraft04 from 'ajv-draft-04';
 import { describe, expect, test } from 'vitest';
 import { lintSources, type LintOptions, type LintReport } from '../../src/lint/engine.js';
 import { renderLint } from '../../src/lint/report.js';
 import { ROOT } from '../support/cli.js';
 
 const FIXTURES = path.join(ROOT, 'test/fixtures/lint');
+// A CommonJS module: under NodeNext its default import is the module object.
+const Ajv = AjvDraft04.default;
 
 async function lintFixture(file: string, options: LintOptions = {}): Promise<LintReport> {
   return lintSources([{ name: `test/fixtures/lint/${file}`, text: readFileSync(path.join(FIXTURES, file), 'utf8') }], options);
