@@ -91,6 +91,15 @@ export class InvalidArgumentError extends PgshiftError {
   readonly code = 'invalid_argument';
 }
 
+/** `pgshift lint` was given a file it cannot read, or a pattern that matches no file. */
+export class LintInputError extends PgshiftError {
+  readonly exitCode = ExitCode.invalidInput;
+  readonly code = 'lint_input_unreadable';
+  constructor(readonly input: string, readonly reason: string) {
+    super(`cannot lint ${input}: ${reason}`);
+  }
+}
+
 export class ContractRefusedError extends PgshiftError {
   readonly exitCode = ExitCode.refused;
   readonly code = 'contract_refused';

@@ -20,6 +20,7 @@ import {
   VACUUM_HOLDS,
 } from '../index.js';
 import { formatAdvance, formatControl, formatHistory, formatPhaseSql, formatPlanSummary, formatStamp, formatStatus, formatVerifications } from './format.js';
+import { registerLint } from './lint-command.js';
 import { progressReporter } from './progress.js';
 
 interface GlobalOptions {
@@ -59,6 +60,14 @@ export interface CliIo {
   stderr: (text: string) => void;
   env: NodeJS.ProcessEnv;
   signal?: AbortSignal;
+  /** Standard input, for `pgshift lint -` (default: the process's). */
+  stdin?: () => Promise<string>;
+}
+
+async function processStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 const EXIT_CODES_HELP = `
@@ -446,6 +455,19 @@ backfill does not skip verification: contract still verifies every row before it
         });
       }),
     );
+
+  registerLint(program, {
+    globals: () => {
+      const g = globals();
+      json = Boolean(g.json);
+      return { json: g.json, databaseUrl: g.databaseUrl, databaseUrlFromCli: program.getOptionValueSource('databaseUrl') === 'cli' };
+    },
+    env: io.env,
+    stdout: io.stdout,
+    stdin: io.stdin ?? processStdin,
+    handle,
+    setExitCode: (code) => (exitCode = code),
+  });
 
   try {
     await program.parseAsync(argv as string[], { from: 'user' });

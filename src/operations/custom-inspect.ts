@@ -78,14 +78,14 @@ async function notNullProven(db: Queryable, table: RelName, column: string): Pro
   return row !== undefined && (row.not_null || row.checks.some((d) => checkDefinitionProvesNotNull(d, column)));
 }
 
-interface Refusal {
+export interface Refusal {
   statement: Statement;
   finding: Finding;
   extra?: string;
 }
 
 /** Which findings are refusals on this database. */
-async function refusals(db: Queryable, statements: readonly Statement[], findings: Map<Statement, Finding[]>): Promise<Refusal[]> {
+export async function refusals(db: Queryable, statements: readonly Statement[], findings: Map<Statement, Finding[]>): Promise<Refusal[]> {
   const out: Refusal[] = [];
   const rewrites = new Map<string, { table: RelName; asked: Set<Statement> }>();
   for (const [statement, list] of findings) {

@@ -64,6 +64,8 @@ function outsideTransaction(stmt: Statement): boolean {
       return hasOption(n.params, 'concurrently');
     case 'VacuumStmt':
       return n.is_vacuumcmd === true;
+    case 'AlterTableStmt':
+      return ((n.cmds as Node[] | undefined) ?? []).some((c) => ((c.AlterTableCmd as { def?: Node } | undefined)?.def?.PartitionCmd as { concurrent?: boolean } | undefined)?.concurrent === true);
     case 'CreatedbStmt':
     case 'DropdbStmt':
     case 'AlterSystemStmt':

@@ -1,5 +1,7 @@
+import { scanSync } from 'libpg-query';
+import { MAX_IDENTIFIER_BYTES } from './ident.js';
 import { parseSql } from './parser.js';
-import { dropObjectName, hasOption, relName, sameRel, showRel, type Node, type RelName, type Statement } from './statements.js';
+import { dropObjectName, hasOption, names, relName, sameRel, showRel, type Node, type RelName, type Statement } from './statements.js';
 
 /**
  * What the raw SQL of a `custom` operation may not do to a live table, one rule per entry: what it
@@ -104,6 +106,84 @@ export const LINT_RULES = [
     alternative: 'use backfill.set (keyset batches, throttled, resumable), or allow it for a small table',
   },
   {
+    id: 'drop-database',
+    refuses: 'DROP DATABASE',
+    why: 'it destroys every table of the database at once; no rollback brings the data back',
+    alternative: 'drop databases by hand, outside migrations',
+  },
+  {
+    id: 'drop-schema',
+    refuses: 'DROP SCHEMA of a schema the operation did not create',
+    why: 'it takes ACCESS EXCLUSIVE on, and destroys, every object in the schema (with CASCADE, also what depends on them elsewhere), while the running app still uses them',
+    alternative: 'drop the tables one by one with the dropTable operation, which renames first and drops only at contract',
+  },
+  {
+    id: 'drop-table',
+    refuses: 'DROP TABLE of an existing table outside contract and rollback',
+    why: 'it takes ACCESS EXCLUSIVE and destroys the data while the version of the app still running reads and writes the table',
+    alternative: 'use the dropTable operation: the table is renamed aside at expand and dropped only at contract, when no app uses it',
+  },
+  {
+    id: 'drop-column',
+    refuses: 'ALTER TABLE … DROP COLUMN of an existing table outside contract and rollback',
+    why: 'it takes ACCESS EXCLUSIVE and the version of the app still running fails on every query naming the column',
+    alternative: 'use the dropColumn operation: the column goes at contract, after the new app stopped using it',
+  },
+  {
+    id: 'add-required-column',
+    refuses: 'ADD COLUMN … NOT NULL without a DEFAULT on an existing table',
+    why: 'every existing row would hold NULL, so PostgreSQL fails it (23502) as soon as the table has a row; the old app, which does not know the column, could not insert either',
+    alternative: 'use the addColumn operation: the column is added nullable, filled in batches by the backfill, and made NOT NULL through a validated CHECK at contract',
+  },
+  {
+    id: 'create-table-references',
+    refuses: 'CREATE TABLE with a FOREIGN KEY / REFERENCES to an existing table',
+    why: 'it takes SHARE ROW EXCLUSIVE on the referenced table and holds it until the transaction commits: every write to that table waits meanwhile',
+    alternative: 'create the table without the foreign key, then add it with the addForeignKey operation (NOT VALID, then VALIDATE CONSTRAINT, each under lock_timeout)',
+  },
+  {
+    id: 'drop-not-null',
+    refuses: 'ALTER COLUMN … DROP NOT NULL outside contract and rollback',
+    why: 'the new app may then write NULLs that the old app, still running, does not expect; once written, a rollback cannot restore the constraint',
+    alternative: 'drop NOT NULL at contract, when no old app runs; to write NULLs earlier, add a new nullable column (addColumn) and move to it',
+  },
+  {
+    id: 'rename-column',
+    refuses: 'ALTER TABLE … RENAME COLUMN of an existing table',
+    why: 'it takes ACCESS EXCLUSIVE, and every query of the app still running that names the old column fails at once',
+    alternative: 'use the renameColumn operation: a new column kept in sync by a trigger, backfilled, and the old one dropped at contract',
+  },
+  {
+    id: 'rename-table',
+    refuses: 'ALTER TABLE … RENAME TO of an existing table',
+    why: 'it takes ACCESS EXCLUSIVE, and every query of the app still running that names the old table fails at once',
+    alternative: 'keep the old name until no app uses it: create a view under the new name (an updatable view of a single table) and rename at contract',
+  },
+  {
+    id: 'enum-value-ordering',
+    refuses: 'ALTER TYPE … ADD VALUE without BEFORE / AFTER on an existing enum',
+    why: 'the value goes last in the sort order, so comparisons and ORDER BY on the type (e.g. status < \'approved\') silently change meaning; and it cannot be used until its transaction commits',
+    alternative: 'say where it belongs with ADD VALUE … BEFORE / AFTER, and use it only in a later migration',
+  },
+  {
+    id: 'domain-constraint',
+    refuses: 'ALTER DOMAIN … ADD CONSTRAINT without NOT VALID, and ALTER DOMAIN … SET NOT NULL',
+    why: 'it checks every column of the domain in every table, holding a SHARE lock on each of them: writes to all of them wait for the whole scan',
+    alternative: 'ADD CONSTRAINT … NOT VALID, then VALIDATE CONSTRAINT in a later statement; or put a CHECK on the columns with the addCheck operation',
+  },
+  {
+    id: 'detach-partition',
+    refuses: 'ALTER TABLE … DETACH PARTITION without CONCURRENTLY',
+    why: 'it takes ACCESS EXCLUSIVE on the partitioned table: every read and write of every partition waits',
+    alternative: 'use DETACH PARTITION … CONCURRENTLY (PostgreSQL ≥ 14; pgshift runs it outside a transaction)',
+  },
+  {
+    id: 'identifier-too-long',
+    refuses: 'an identifier longer than 63 bytes',
+    why: 'PostgreSQL silently truncates it to 63 bytes, so the object gets another name than the one written, and two long names can collide',
+    alternative: 'use a name of at most 63 bytes',
+  },
+  {
     id: 'opaque-code',
     refuses: 'DO blocks and CALL',
     why: 'pgshift cannot see the statements they run, so none of these rules can check them',
@@ -182,6 +262,8 @@ const LOCK_MODE_SHARE = 5;
 export function lintStatements(statements: readonly Statement[]): Lint {
   const created: RelName[] = [];
   const checks: AddedCheck[] = [];
+  const schemas: string[] = [];
+  const types: string[] = [];
   const findings = new Map<Statement, Finding[]>();
   const problems = new Map<Statement, string[]>();
   const isNew = (r: RelName) => created.some((c) => sameRel(c, r));
@@ -194,9 +276,39 @@ export function lintStatements(statements: readonly Statement[]): Lint {
       found.push({ rule, detail, when: rels.length ? { kind: 'existing', relations } : { kind: 'always' } });
     };
     const n = stmt.node;
+    const long = longIdentifiers(stmt.text);
+    if (long.length) on('identifier-too-long', long.map((i) => `${i.slice(0, 20)}… (${Buffer.byteLength(i)} bytes)`).join(', '), []);
     switch (stmt.kind) {
-      case 'CreateStmt':
-        if (relName(n.relation)) created.push(relName(n.relation)!);
+      case 'CreateStmt': {
+        const table = relName(n.relation);
+        const referenced = foreignKeyTargets(n).filter((r) => !table || !sameRel(r, table));
+        if (referenced.length) on('create-table-references', `REFERENCES ${referenced.map(showRel).join(', ')}`, referenced);
+        if (table) created.push(table);
+        break;
+      }
+      case 'CreateSchemaStmt':
+        if (n.schemaname) schemas.push(n.schemaname as string);
+        break;
+      case 'CreateEnumStmt':
+        types.push(names(n.typeName).join('.'));
+        break;
+      case 'DropdbStmt':
+        on('drop-database', `DROP DATABASE ${(n.dbname as string | undefined) ?? '?'}`, []);
+        break;
+      case 'AlterEnumStmt': {
+        const type = names(n.typeName).join('.');
+        if (n.newVal !== undefined && n.newValNeighbor === undefined && !types.includes(type)) on('enum-value-ordering', `ALTER TYPE ${type} ADD VALUE '${n.newVal as string}'`, []);
+        break;
+      }
+      case 'AlterDomainStmt': {
+        const con = (n.def as Node | undefined)?.Constraint as { skip_validation?: boolean } | undefined;
+        if ((n.subtype === 'C' && !con?.skip_validation) || n.subtype === 'O')
+          on('domain-constraint', `ALTER DOMAIN ${names(n.typeName).join('.')} ${n.subtype === 'O' ? 'SET NOT NULL' : 'ADD CONSTRAINT'}`, []);
+        break;
+      }
+      case 'RenameStmt':
+        if (n.renameType === 'OBJECT_COLUMN' && n.relationType === 'OBJECT_TABLE') on('rename-column', `RENAME COLUMN ${(n.subname as string | undefined) ?? '?'} TO ${(n.newname as string | undefined) ?? '?'}`, [relName(n.relation)]);
+        else if (n.renameType === 'OBJECT_TABLE') on('rename-table', `RENAME TO ${(n.newname as string | undefined) ?? '?'}`, [relName(n.relation)]);
         break;
       case 'CreateTableAsStmt': {
         const into = (n.into as { rel?: unknown } | undefined)?.rel;
@@ -215,10 +327,16 @@ export function lintStatements(statements: readonly Statement[]): Lint {
         if (n.removeType === 'OBJECT_INDEX') {
           const objects = ((n.objects as unknown[]) ?? []).map(dropObjectName);
           if (!n.concurrent) on('drop-index', `DROP INDEX ${objects.map((o) => (o ? showRel(o) : '?')).join(', ')}`, objects);
+        } else if (n.removeType === 'OBJECT_TABLE' && !destructionPhase(stmt)) {
+          const objects = ((n.objects as unknown[]) ?? []).map(dropObjectName);
+          on('drop-table', `DROP TABLE ${objects.map((o) => (o ? showRel(o) : '?')).join(', ')}`, objects);
+        } else if (n.removeType === 'OBJECT_SCHEMA') {
+          const dropped = names(n.objects).filter((x) => !schemas.includes(x));
+          if (dropped.length) on('drop-schema', `DROP SCHEMA ${dropped.join(', ')}`, []);
         }
         break;
       case 'AlterTableStmt':
-        lintAlterTable(stmt, n, { on, isNew, checks, found });
+        lintAlterTable(stmt, n, { on, isNew, checks, found, destruction: destructionPhase(stmt) });
         break;
       case 'AlterTableMoveAllStmt':
         on('set-tablespace', 'ALL IN TABLESPACE … SET TABLESPACE', []);
@@ -270,7 +388,7 @@ export function lintStatements(statements: readonly Statement[]): Lint {
 function lintAlterTable(
   stmt: Statement,
   n: Node,
-  ctx: { on: (rule: RuleId, detail: string, rels: (RelName | null)[]) => void; isNew: (r: RelName) => boolean; checks: AddedCheck[]; found: Finding[] },
+  ctx: { on: (rule: RuleId, detail: string, rels: (RelName | null)[]) => void; isNew: (r: RelName) => boolean; checks: AddedCheck[]; found: Finding[]; destruction: boolean },
 ): void {
   const table = relName(n.relation);
   if (!table) return;
@@ -287,6 +405,7 @@ function lintAlterTable(
         const what = `ADD COLUMN ${col?.colname ?? '?'}`;
         if (!fresh && kinds.some((k) => k === 'CONSTR_DEFAULT' || k === 'CONSTR_GENERATED' || k === 'CONSTR_IDENTITY'))
           ctx.found.push({ rule: 'add-column-rewrite', detail: what, when: { kind: 'rewrites', table, location } });
+        if (kinds.includes('CONSTR_NOTNULL') && !kinds.some((k) => k === 'CONSTR_DEFAULT' || k === 'CONSTR_GENERATED' || k === 'CONSTR_IDENTITY')) ctx.on('add-required-column', `${what} NOT NULL without a DEFAULT`, [table]);
         if (kinds.some((k) => k === 'CONSTR_CHECK' || k === 'CONSTR_FOREIGN')) ctx.on('constraint-not-valid', `${what} with CHECK / REFERENCES`, [table]);
         if (kinds.some((k) => k === 'CONSTR_PRIMARY' || k === 'CONSTR_UNIQUE' || k === 'CONSTR_EXCLUSION')) ctx.on('index-constraint', `${what} with PRIMARY KEY / UNIQUE`, [table]);
         break;
@@ -315,6 +434,15 @@ function lintAlterTable(
         }
         break;
       }
+      case 'AT_DropNotNull':
+        if (!ctx.destruction) ctx.on('drop-not-null', `ALTER COLUMN ${cmd.name ?? '?'} DROP NOT NULL`, [table]);
+        break;
+      case 'AT_DropColumn':
+        if (!ctx.destruction) ctx.on('drop-column', `DROP COLUMN ${cmd.name ?? '?'}`, [table]);
+        break;
+      case 'AT_DetachPartition':
+        if (!(cmd.def?.PartitionCmd as { concurrent?: boolean } | undefined)?.concurrent) ctx.on('detach-partition', 'DETACH PARTITION', [table]);
+        break;
       case 'AT_ValidateConstraint':
         for (const c of ctx.checks) if (sameRel(c.table, table) && c.name === cmd.name) c.validated = true;
         break;
@@ -328,6 +456,33 @@ function lintAlterTable(
         break;
     }
   }
+}
+
+/** Contract and rollback are where an operation removes things; elsewhere a removal breaks the app version still running. */
+function destructionPhase(stmt: Statement): boolean {
+  return stmt.field === 'contract' || stmt.field === 'rollback';
+}
+
+/** The identifiers of a statement (quoted ones unquoted) that PostgreSQL would truncate. */
+export function longIdentifiers(text: string): string[] {
+  return scanSync(text)
+    .tokens.filter((t) => t.tokenName === 'IDENT')
+    .map((t) => (t.text.startsWith('"') ? t.text.slice(1, -1).replaceAll('""', '"') : t.text))
+    .filter((name) => Buffer.byteLength(name) > MAX_IDENTIFIER_BYTES);
+}
+
+/** The tables a CREATE TABLE's column and table constraints reference. */
+function foreignKeyTargets(n: Node): RelName[] {
+  const out: RelName[] = [];
+  const visit = (c: Node | undefined) => {
+    const con = c?.Constraint as { contype?: string; pktable?: unknown } | undefined;
+    if (con?.contype === 'CONSTR_FOREIGN' && relName(con.pktable)) out.push(relName(con.pktable)!);
+  };
+  for (const elt of (n.tableElts as Node[] | undefined) ?? []) {
+    if (elt.Constraint) visit(elt);
+    for (const c of ((elt.ColumnDef as { constraints?: Node[] } | undefined)?.constraints ?? [])) visit(c);
+  }
+  return out;
 }
 
 /** A CHECK (or NOT NULL constraint) added and validated earlier in the operation proves the column non-null. */

@@ -89,4 +89,26 @@ describe('custom: catalog-dependent lint rules, decided on the live database at 
     expect(c.text).toContain('operations[0].contract: contract #1 (character 1) is refused by rule vacuum-full');
     expect(c.text).toContain('operations[0].rollback: rollback #1 (character 1) is refused by rule cluster');
   });
+  test('regression (issue 8): ADD COLUMN … NOT NULL without a default is refused by --dry-run, not failed at expand with 23502', async () => {
+    const dir = dirFor('m4', { expand: `ALTER TABLE ${T} ADD COLUMN required_flag boolean NOT NULL`, rollback: `ALTER TABLE ${T} DROP COLUMN IF EXISTS required_flag` });
+    const r = await cli(['advance', 'm4', '--to', 'expand', '--dry-run', '--json'], { url: db.url, dir });
+    expect(r.code, r.stdout).toBe(2);
+    expect(r.stdout).toContain('is refused by rule add-required-column');
+    expect(r.stdout).toContain('addColumn operation');
+    expect(await db.query(`SELECT count(*)::int AS n FROM pg_attribute WHERE attrelid = to_regclass($1) AND attname = 'required_flag'`, [T])).toEqual([{ n: 0 }]);
+  });
+
+  test('regression (issue 8): DROP DATABASE is refused at validation and never reaches the server', async () => {
+    await db.query('CREATE DATABASE pgshift_lint_victim');
+    try {
+      const r = await plan({ expand: 'DROP DATABASE pgshift_lint_victim', rollback: [] });
+      expect(r.code, r.text).toBe(2);
+      expect(r.text).toContain('is refused by rule drop-database');
+      const r2 = await cli(['advance', 'm5', '--to', 'expand', '--json'], { url: db.url, dir: dirFor('m5', { expand: 'DROP DATABASE pgshift_lint_victim' }) });
+      expect(r2.code).toBe(2);
+      expect(await db.query(`SELECT count(*)::int AS n FROM pg_database WHERE datname = 'pgshift_lint_victim'`)).toEqual([{ n: 1 }]);
+    } finally {
+      await db.query('DROP DATABASE IF EXISTS pgshift_lint_victim');
+    }
+  });
 });

@@ -32,6 +32,19 @@ describe('raw SQL lint: each rule refuses its statement and lets the safe form t
     ['truncate', 'TRUNCATE items', 'CREATE TABLE scratch (a int); TRUNCATE scratch', 'existing'],
     ['update-delete', 'UPDATE items SET a = 1', 'CREATE TABLE scratch (a int); UPDATE scratch SET a = 1', 'existing'],
     ['opaque-code', `DO $$ BEGIN PERFORM 1; END $$`, 'CREATE FUNCTION f() RETURNS int LANGUAGE sql AS $$ SELECT 1 $$', 'always'],
+    ['drop-database', 'DROP DATABASE app', 'DROP VIEW IF EXISTS app_summary', 'always'],
+    ['drop-schema', 'DROP SCHEMA reporting CASCADE', 'CREATE SCHEMA scratch; DROP SCHEMA scratch', 'always'],
+    ['drop-table', 'DROP TABLE items', 'CREATE TABLE scratch (a int); DROP TABLE scratch', 'existing'],
+    ['drop-column', 'ALTER TABLE items DROP COLUMN a', 'ALTER TABLE items ALTER COLUMN a DROP DEFAULT', 'existing'],
+    ['add-required-column', 'ALTER TABLE items ADD COLUMN b int NOT NULL', 'ALTER TABLE items ADD COLUMN b int', 'existing'],
+    ['create-table-references', 'CREATE TABLE notes (id int, item int REFERENCES items)', 'CREATE TABLE notes (id int PRIMARY KEY, parent int REFERENCES notes)', 'existing'],
+    ['drop-not-null', 'ALTER TABLE items ALTER COLUMN a DROP NOT NULL', 'ALTER TABLE items ALTER COLUMN a SET DEFAULT 1', 'existing'],
+    ['rename-column', 'ALTER TABLE items RENAME COLUMN a TO b', 'ALTER INDEX items_a RENAME TO items_a_idx', 'existing'],
+    ['rename-table', 'ALTER TABLE items RENAME TO goods', 'CREATE TABLE scratch (a int); ALTER TABLE scratch RENAME TO scratch2', 'existing'],
+    ['enum-value-ordering', "ALTER TYPE status ADD VALUE 'pending'", "ALTER TYPE status ADD VALUE 'pending' BEFORE 'approved'", 'always'],
+    ['domain-constraint', 'ALTER DOMAIN price ADD CONSTRAINT positive CHECK (VALUE > 0)', 'ALTER DOMAIN price ADD CONSTRAINT positive CHECK (VALUE > 0) NOT VALID', 'always'],
+    ['detach-partition', 'ALTER TABLE events DETACH PARTITION events_2020', 'ALTER TABLE events DETACH PARTITION events_2020 CONCURRENTLY', 'existing'],
+    ['identifier-too-long', `CREATE TABLE ${'t'.repeat(64)} (a int)`, `CREATE TABLE ${'t'.repeat(63)} (a int)`, 'always'],
   ])('%s: %s', (rule, refused, safe, when) => {
     const found = lint(refused);
     expect(found.map((f) => f.rule)).toEqual([rule]);
@@ -44,6 +57,18 @@ describe('raw SQL lint: each rule refuses its statement and lets the safe form t
       expect(rule.why.length, rule.id).toBeGreaterThan(20);
       expect(rule.alternative.length, rule.id).toBeGreaterThan(10);
     }
+  });
+
+  test('drop-table, drop-column and drop-not-null belong to contract and rollback: there they pass', () => {
+    for (const field of ['contract', 'rollback']) {
+      const statements = splitStatements(field, 'DROP TABLE items; ALTER TABLE items DROP COLUMN a, ALTER COLUMN b DROP NOT NULL');
+      expect([...lintStatements(statements).findings.values()].flat()).toEqual([]);
+    }
+  });
+
+  test('an identifier of 63 bytes counted in UTF-8 (not characters) is the limit, quoted or not', () => {
+    expect(lint(`CREATE TABLE "${'é'.repeat(32)}" (a int)`).map((f) => f.rule)).toEqual(['identifier-too-long']);
+    expect(lint(`CREATE TABLE "${'é'.repeat(31)}x" (a int)`)).toEqual([]);
   });
 
   test('statements on a table the operation creates first are exempt, wherever the name is qualified', () => {
