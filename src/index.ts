@@ -44,6 +44,8 @@ export { InvalidIndexLeftError, UniqueIndexDuplicatesError } from './errors.js';
 export { loadMigrationFile, loadMigrations } from './plan/load.js';
 export type { LoadedMigration } from './plan/load.js';
 export { parseMigration } from './plan/validate.js';
+// parseMigration, stepsFor and renderPlan are synchronous and parse SQL: await loadParser() first.
+export { loadParser } from './sql/parser.js';
 export { checksumOf } from './plan/checksum.js';
 export { PHASES, isPhase } from './plan/model.js';
 export type { Migration, MigrationInput, Operation, OperationKind, Phase, RenameColumn, RenameColumnInput } from './plan/model.js';

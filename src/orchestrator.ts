@@ -48,6 +48,7 @@ import { loadMigrations, type LoadedMigration } from './plan/load.js';
 import { PHASES, type Migration, type Phase } from './plan/model.js';
 import { parseMigration } from './plan/validate.js';
 import { renderPlan, type RenderedPhase } from './render-plan.js';
+import { loadParser } from './sql/parser.js';
 import { factsForStamp, phasesToStamp, stampedPhases, stampPhases, type StampOptions, type StampResult } from './stamp.js';
 import { runVerification } from './verify.js';
 
@@ -262,6 +263,7 @@ export class Pgshift {
   }
 
   private async loadPlans(): Promise<LoadedMigration[]> {
+    await loadParser();
     if (this.options.migrations) {
       return this.options.migrations
         .map((m) => parseMigration(m, `migration ${String((m as { id?: unknown }).id)}`))

@@ -9,6 +9,7 @@ import {
   createLogger,
   exitCodeOf,
   isPhase,
+  loadParser,
   PLAN_FORMATS,
   recipeKinds,
   scaffoldMigration,
@@ -112,6 +113,8 @@ function phaseArg(value: string): Phase {
 
 /** One place turns results and errors into output and exit codes (library code never exits). */
 export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
+  // Any command may parse SQL (plans, custom operations); the parser loads once, asynchronously.
+  await loadParser();
   let exitCode: number = ExitCode.ok;
   let log: Logger | null = null;
   let json = false;
@@ -345,9 +348,9 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
 
   program
     .command('new')
-    .description('write a new plan file <dir>/<timestamp>_<name>.ts (or .json), with one operation of --recipe filled from the catalog')
+    .description('write a new plan file <dir>/<timestamp>_<name>.ts (or .js, .json), with one operation of --recipe filled from the catalog')
     .argument('<name>', 'what the migration does, e.g. rename_users_email (letters, digits, "_", "-", ".")')
-    .addOption(new Option('--format <format>', 'plan file format').choices(PLAN_FORMATS).default('ts'))
+    .addOption(new Option('--format <format>', 'plan file format: ts loads in ES module and CommonJS projects alike; js is written as an ES module or CommonJS, as the nearest package.json says').choices(PLAN_FORMATS).default('ts'))
     .addOption(new Option('--recipe <operation>', 'one operation of this kind').choices(recipeKinds()))
     .option('--schema <schema>', 'schema of --table', 'public')
     .option('--table <table>', 'the table the operation is on; with a database, checked and described from the catalog')
