@@ -22,6 +22,7 @@ import {
 } from '../index.js';
 import { formatAdvance, formatControl, formatHistory, formatPhaseSql, formatPlanSummary, formatStamp, formatStatus, formatVerifications } from './format.js';
 import { progressReporter } from './progress.js';
+import { TerminalLine } from './terminal.js';
 
 interface GlobalOptions {
   databaseUrl?: string;
@@ -135,11 +136,14 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     .showHelpAfterError(false);
 
   const globals = () => program.opts<GlobalOptions>();
+  // On a terminal, logs and the progress line share stderr through one writer, logs above the line.
+  const terminal = process.stderr.isTTY ? new TerminalLine(process.stderr) : null;
+  const logTo = terminal ? { write: (text: string) => terminal.write(text) } : {};
 
   const open = (extra: Partial<PgshiftOptions> = {}, command = 'pgshift') => {
     const g = globals();
     json = Boolean(g.json);
-    log = createLogger({ level: g.logLevel });
+    log = createLogger({ level: g.logLevel, ...logTo });
     if (!g.databaseUrl) throw new InvalidArgumentError('no database given: pass --database-url or set DATABASE_URL');
     return new Pgshift({
       databaseUrl: g.databaseUrl,
@@ -160,7 +164,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     options: { progress?: boolean; extra?: Partial<PgshiftOptions> },
     body: (pg: Pgshift) => Promise<void>,
   ) => {
-    progress = options.progress ? progressReporter(createLogger({ level: globals().logLevel }), Boolean(process.stderr.isTTY)) : null;
+    progress = options.progress ? progressReporter(createLogger({ level: globals().logLevel, ...logTo }), terminal) : null;
     const pg = open({ ...options.extra, ...(progress ? { onProgress: progress.onProgress } : {}) }, command);
     try {
       await body(pg);
