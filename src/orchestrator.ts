@@ -26,6 +26,7 @@ import {
   latestVerification,
   markInterruptedRuns,
   readMigrations,
+  recordControlRun,
   readProgress,
   readRuns,
   startRun,
@@ -162,7 +163,8 @@ function summarize(rows: BackfillProgress[], control: BackfillControl, active: b
     rowEstimate: estimate,
     percent: finished ? 100 : estimate ? Math.min(99, Math.floor((100 * rowsDone) / Math.max(1, estimate))) : null,
     rowsPerSecond: rate === null ? null : Math.round(rate),
-    etaSeconds: finished ? 0 : rate && estimate ? Math.max(0, Math.round((estimate - rowsDone) / rate)) : null,
+    // A held or paused backfill has no ETA: its last rate says nothing about when it goes on.
+    etaSeconds: finished ? 0 : held || control.paused ? null : rate && estimate ? Math.max(0, Math.round((estimate - rowsDone) / rate)) : null,
     workers: rows.length,
     finished,
     batchSize: running.length ? Math.round(running.reduce((n, r) => n + (r.batchSize ?? 0), 0) / running.length) : null,
@@ -531,7 +533,7 @@ export class Pgshift {
       const state = this.stateOf(t);
       const runs = await readRuns(this.db(), t.migration.id);
       const progress = await readProgress(this.db(), t.migration.id);
-      const control = (await ledgerVersion(this.db())) === LEDGER_VERSION ? await readControl(this.db(), t.migration.id) : { settings: {}, paused: false, version: 0, updatedAt: null, updatedBy: null };
+      const control = (await ledgerVersion(this.db())) === LEDGER_VERSION ? await readControl(this.db(), t.migration.id) : { settings: {}, paused: false, version: 0, updatedAt: null, updatedBy: null, pausedBy: null };
       out.push({
         id: t.migration.id,
         description: t.migration.description ?? null,
@@ -579,6 +581,8 @@ export class Pgshift {
       await this.exclusive((createLedger) => createLedger());
     }
     const control = await writeControl(this.db(), migration, change, `${this.identity.application} ${os.hostname()}:${process.pid}`);
+    const action = change.paused === undefined ? 'tune' : change.paused ? 'pause' : 'resume';
+    await recordControlRun(this.db(), this.identity, { migrationId: migration, action, details: { ...change, version: control.version } });
     this.log.info({ migration, settings: control.settings, paused: control.paused }, 'backfill control updated');
     return control;
   }

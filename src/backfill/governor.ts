@@ -82,7 +82,7 @@ export class Governor {
   /** The reason to hold right now, or null to go on. */
   async holdReason(): Promise<string | null> {
     const control = await this.refresh();
-    if (control.paused) return `paused by \`pgshift pause\`${control.updatedBy ? ` (${control.updatedBy})` : ''}`;
+    if (control.paused) return `paused by \`pgshift pause\`${control.pausedBy ? ` (${control.pausedBy})` : ''}`;
     const now = Date.now();
     if (now - this.signalsAt >= SIGNAL_CACHE_MS) {
       this.signalsAt = now;
