@@ -302,3 +302,24 @@ export function sqlStateOf(error: unknown): string | undefined {
   const code = (error as { code?: unknown } | null)?.code;
   return typeof code === 'string' ? code : undefined;
 }
+
+/** One `--expect <migration>@<state>` that did not hold. */
+export interface ExpectationMismatch {
+  migration: string;
+  expected: string;
+  actual: string;
+}
+
+/**
+ * `advance --expect` refused: a named migration is not in the state the pipeline expected (a
+ * deploy skipped or repeated). Checked under the lock before anything runs; nothing changed.
+ */
+export class ExpectationFailedError extends PgshiftError {
+  readonly exitCode = ExitCode.refused;
+  readonly code = 'expectation_failed';
+  constructor(readonly mismatches: readonly ExpectationMismatch[]) {
+    super(
+      `refused, nothing changed: ${mismatches.map((m) => `${m.migration} is ${m.actual}, expected ${m.expected}`).join('; ')}`,
+    );
+  }
+}

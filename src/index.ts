@@ -67,6 +67,7 @@ export {
   BackfillBatchError,
   ContractRefusedError,
   DriftError,
+  ExpectationFailedError,
   ExitCode,
   InterruptedError,
   InvalidArgumentError,
@@ -82,5 +83,7 @@ export {
   StampRefusedError,
   exitCodeOf,
 } from './errors.js';
-export type { PlanProblem, LockHolder } from './errors.js';
+export type { PlanProblem, LockHolder, ExpectationMismatch } from './errors.js';
+export { parseExpectation } from './expect.js';
+export type { Expectation } from './expect.js';
 export { VERSION } from './version.js';

@@ -12,6 +12,8 @@ import {
   InterruptedError,
   InvalidArgumentError,
   MigrationNotFoundError,
+  ExpectationFailedError,
+  type ExpectationMismatch,
   PhaseOrderError,
   PlanChangedError,
   PlanRejectedError,
@@ -50,6 +52,7 @@ import { PHASES, type Migration, type Phase } from './plan/model.js';
 import { parseMigration } from './plan/validate.js';
 import { renderPlan, type RenderedPhase } from './render-plan.js';
 import { loadParser } from './sql/parser.js';
+import { parseExpectation, type Expectation } from './expect.js';
 import { factsForStamp, phasesToStamp, stampedPhases, stampPhases, type StampOptions, type StampResult } from './stamp.js';
 import { runVerification } from './verify.js';
 
@@ -85,6 +88,11 @@ export interface AdvanceOptions {
   dryRun?: boolean;
   /** Before contract, run a fresh verification (default true). */
   verify?: boolean;
+  /**
+   * Refuse (ExpectationFailedError, exit 3), changing nothing, unless each named migration is in
+   * that state before this advance: `<migration>@<state>` or `{ migration, state }`.
+   */
+  expect?: readonly (string | Expectation)[];
 }
 
 export interface PhaseOutcome {
@@ -400,10 +408,12 @@ export class Pgshift {
    * Everything is checked (plan, checksum, catalog, drift) before anything changes.
    */
   async advance(options: AdvanceOptions = {}): Promise<AdvanceResult> {
+    const expected = (options.expect ?? []).map(parseExpectation);
     const run = async (createLedger: () => Promise<void>): Promise<AdvanceResult> => {
       const all = await this.targets();
       if (options.migration && !all.some((t) => t.migration.id === options.migration))
         throw new MigrationNotFoundError(options.migration, all.map((t) => t.migration.id));
+      this.checkExpectations(all, expected);
       const waits = this.waits(all);
       const work: { t: Target; phases: Phase[]; facts: unknown[]; steps: OperationSteps[] }[] = [];
       const waiting: AdvanceEntry[] = [];
@@ -450,6 +460,18 @@ export class Pgshift {
       return { dryRun: Boolean(options.dryRun), migrations: [...entries, ...waiting].sort((a, b) => (a.id < b.id ? -1 : 1)) };
     };
     return options.dryRun ? run(async () => undefined) : this.exclusive(run);
+  }
+
+  /** The pipeline's assumption about where each named migration stands, read under the lock. */
+  private checkExpectations(all: Target[], expected: readonly Expectation[]): void {
+    const mismatches: ExpectationMismatch[] = [];
+    for (const e of expected) {
+      const t = all.find((x) => x.migration.id === e.migration);
+      if (!t) throw new MigrationNotFoundError(e.migration, all.map((x) => x.migration.id));
+      const actual = this.stateOf(t);
+      if (actual !== e.state) mismatches.push({ migration: e.migration, expected: e.state, actual });
+    }
+    if (mismatches.length) throw new ExpectationFailedError(mismatches);
   }
 
   private async runPhase(ctx: PhaseContext, phase: Phase, options: AdvanceOptions): Promise<PhaseOutcome> {

@@ -223,8 +223,13 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     .option('--workers <n>', 'backfill workers over disjoint key ranges (default 1)', positiveInt('--workers'))
     .option('--batch-timeout <ms>', 'statement_timeout of one batch (default 10000)', positiveInt('--batch-timeout'))
     .option('--max-attempts <n>', 'attempts at a batch that times out, each smaller, before failing (default 5)', positiveInt('--max-attempts'))
+    .option(
+      '--expect <migration@state>',
+      'refuse (exit 3, nothing changed) unless the migration is in this state before this advance: pending or its last completed phase; repeatable',
+      (value: string, previous: string[] = []) => [...previous, value],
+    )
     .action(
-      handle(async (migration: string | undefined, opts: AdvanceFlags) => {
+      handle(async (migration: string | undefined, opts: AdvanceFlags & { expect?: string[] }) => {
         const extra = {
           backfill: {
             batchSize: opts.batchSize,
@@ -243,7 +248,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
           },
         };
         await session('advance', { progress: true, extra }, async (pg) => {
-          const result = await pg.advance({ migration, to: opts.to, dryRun: opts.dryRun, verify: opts.verify });
+          const result = await pg.advance({ migration, to: opts.to, dryRun: opts.dryRun, verify: opts.verify, expect: opts.expect });
           print({ ok: true, ...result }, () => formatAdvance(result));
         });
       }),
