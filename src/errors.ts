@@ -323,3 +323,44 @@ export class ExpectationFailedError extends PgshiftError {
     );
   }
 }
+
+/** `wait` or `advance --wait` gave up: the timeout passed before the state was reached (or the lock came free). */
+export class WaitTimeoutError extends PgshiftError {
+  readonly exitCode = ExitCode.failure;
+  readonly code = 'wait_timeout';
+  constructor(
+    readonly migration: string | null,
+    readonly target: string,
+    readonly state: string | null,
+    readonly seconds: number,
+  ) {
+    super(`gave up after ${seconds}s waiting for ${migration ? `${migration} to reach ${target}` : target}${state ? ` (now ${state})` : ''}`);
+  }
+}
+
+/** `wait`: a run of the migration that the wait depended on failed or was interrupted. */
+export class WaitRunFailedError extends PgshiftError {
+  readonly exitCode = ExitCode.failure;
+  readonly code = 'wait_run_failed';
+  constructor(
+    readonly migration: string,
+    readonly target: string,
+    readonly run: { id: number; action: string; phase: string; status: string; error: string | null },
+  ) {
+    super(`${migration}: waiting for ${target}, the ${run.action} run of ${run.phase} ${run.status}${run.error ? `: ${run.error}` : ''}`);
+  }
+}
+
+/** `wait`: the state can no longer be reached by the runs under way (rolled back, or refused by a gate). */
+export class WaitUnreachableError extends PgshiftError {
+  readonly exitCode = ExitCode.refused;
+  readonly code = 'wait_unreachable';
+  constructor(
+    readonly migration: string,
+    readonly target: string,
+    readonly state: string,
+    readonly reason: string,
+  ) {
+    super(`${migration} can no longer reach ${target}: ${reason} (now ${state})`);
+  }
+}

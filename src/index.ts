@@ -68,6 +68,9 @@ export {
   ContractRefusedError,
   DriftError,
   ExpectationFailedError,
+  WaitRunFailedError,
+  WaitTimeoutError,
+  WaitUnreachableError,
   ExitCode,
   InterruptedError,
   InvalidArgumentError,
@@ -85,5 +88,7 @@ export {
 } from './errors.js';
 export type { PlanProblem, LockHolder, ExpectationMismatch } from './errors.js';
 export { parseExpectation } from './expect.js';
+export { WAIT_TARGETS, isWaitTarget } from './wait.js';
+export type { WaitEvent, WaitOptions, WaitTarget } from './wait.js';
 export type { Expectation } from './expect.js';
 export { VERSION } from './version.js';

@@ -3,7 +3,7 @@ import pg from 'pg';
 import { DEFAULT_BACKFILL_SETTINGS, type TunableSetting, type BackfillSettings, type PhaseContext, type PhaseDetails, type ProgressEvent, type VerifySettings } from '../phases/context.js';
 import { PHASE_EXECUTORS } from '../phases/index.js';
 import { overridesOf } from '../phases/ddl-phase.js';
-import { acquireOrchestratorLock, orchestratorRunning } from './db/advisory-lock.js';
+import { acquireOrchestratorLock, orchestratorRunning, type HeldLock } from './db/advisory-lock.js';
 import { DEFAULT_LOCK_POLICY, type LockPolicy } from './db/lock-retry.js';
 import { runSteps } from './db/run-steps.js';
 import {
@@ -11,8 +11,10 @@ import {
   DriftError,
   InterruptedError,
   InvalidArgumentError,
+  OrchestratorBusyError,
   MigrationNotFoundError,
   ExpectationFailedError,
+  WaitTimeoutError,
   type ExpectationMismatch,
   PhaseOrderError,
   PlanChangedError,
@@ -53,6 +55,7 @@ import { parseMigration } from './plan/validate.js';
 import { renderPlan, type RenderedPhase } from './render-plan.js';
 import { loadParser } from './sql/parser.js';
 import { parseExpectation, type Expectation } from './expect.js';
+import { isWaitTarget, pollPause, WAIT_TARGETS, waitForState, type WaitOptions, type WaitTarget } from './wait.js';
 import { factsForStamp, phasesToStamp, stampedPhases, stampPhases, type StampOptions, type StampResult } from './stamp.js';
 import { runVerification } from './verify.js';
 
@@ -93,6 +96,12 @@ export interface AdvanceOptions {
    * that state before this advance: `<migration>@<state>` or `{ migration, state }`.
    */
   expect?: readonly (string | Expectation)[];
+  /**
+   * When another orchestrator holds the lock, wait for it (polling, with `onEvent` told of each
+   * try) and then proceed, instead of OrchestratorBusyError. With `to`, replicas that race at
+   * start-up each return once the migration is there, and only the first runs anything.
+   */
+  wait?: boolean | Pick<WaitOptions, 'timeoutSeconds' | 'pollMs' | 'onEvent'>;
 }
 
 export interface PhaseOutcome {
@@ -383,8 +392,27 @@ export class Pgshift {
    * dead orchestrator are marked interrupted; a missing ledger is created only by `createLedger`,
    * which advance calls once the plans have passed validation (invalid input changes nothing).
    */
-  private async exclusive<T>(body: (createLedger: () => Promise<void>) => Promise<T>): Promise<T> {
-    const lock = await acquireOrchestratorLock(this.config);
+  /** The orchestrator lock; with `wait`, retried while another orchestrator holds it. */
+  private async acquire(wait: AdvanceOptions['wait']): Promise<HeldLock> {
+    if (!wait) return acquireOrchestratorLock(this.config);
+    const options = wait === true ? {} : wait;
+    const started = performance.now();
+    for (;;) {
+      try {
+        return await acquireOrchestratorLock(this.config);
+      } catch (error) {
+        if (!(error instanceof OrchestratorBusyError)) throw error;
+        const seconds = Math.round((performance.now() - started) / 100) / 10;
+        if (options.timeoutSeconds !== undefined && seconds >= options.timeoutSeconds) throw new WaitTimeoutError(null, 'the orchestrator lock', null, seconds);
+        if (this.options.signal?.aborted) throw new InterruptedError('(all)', 'wait', null);
+        options.onEvent?.({ kind: 'busy', holderPid: error.holderPid, holderApplication: error.holderApplication, elapsedSeconds: seconds });
+        await pollPause(options.pollMs ?? 500, this.options.signal);
+      }
+    }
+  }
+
+  private async exclusive<T>(body: (createLedger: () => Promise<void>) => Promise<T>, wait?: AdvanceOptions['wait']): Promise<T> {
+    const lock = await this.acquire(wait);
     const onLost = () => this.log.error({ err: lock.lost.reason }, 'lost the orchestrator lock connection; stopping after the current batch');
     lock.lost.addEventListener('abort', onLost);
     // Long phases stop between batches when the user interrupts or the lock is gone.
@@ -459,7 +487,20 @@ export class Pgshift {
       }
       return { dryRun: Boolean(options.dryRun), migrations: [...entries, ...waiting].sort((a, b) => (a.id < b.id ? -1 : 1)) };
     };
-    return options.dryRun ? run(async () => undefined) : this.exclusive(run);
+    return options.dryRun ? run(async () => undefined) : this.exclusive(run, options.wait);
+  }
+
+  /**
+   * Waits until `migration` reaches `target` (a phase, or `verified`), polling the ledger without
+   * the lock: what `pgshift wait` runs. Throws WaitRunFailedError or WaitTimeoutError (exit 1),
+   * WaitUnreachableError (exit 3).
+   */
+  async waitFor(migration: string, target: WaitTarget, options: WaitOptions = {}): Promise<{ migration: string; target: WaitTarget; state: MigrationState; seconds: number }> {
+    if (!isWaitTarget(target)) throw new InvalidArgumentError(`cannot wait for ${JSON.stringify(target)}: use ${WAIT_TARGETS.join(', ')}`);
+    if (options.timeoutSeconds !== undefined && !(options.timeoutSeconds >= 0)) throw new InvalidArgumentError('the timeout must be a number of seconds, 0 or more');
+    await this.targets(migration);
+    const reached = await waitForState(this.db(), migration, target, { signal: this.options.signal, ...options });
+    return { migration, target, ...reached };
   }
 
   /** The pipeline's assumption about where each named migration stands, read under the lock. */

@@ -9,6 +9,9 @@ import {
   createLogger,
   exitCodeOf,
   isPhase,
+  WAIT_TARGETS,
+  type WaitEvent,
+  type WaitTarget,
   loadParser,
   PLAN_FORMATS,
   recipeKinds,
@@ -113,6 +116,25 @@ function phaseArg(value: string): Phase {
 }
 
 /** One place turns results and errors into output and exit codes (library code never exits). */
+/** Logs a wait's progress: at once when something changes, else every 10 s. */
+function waitLogger(log: Logger | null): (e: WaitEvent) => void {
+  let last = '';
+  let at = 0;
+  return (e) => {
+    if (!log || e.kind === 'reached') return;
+    const key = e.kind === 'busy' ? `busy ${e.holderPid}` : `${e.state} ${e.running?.action} ${e.running?.phase}`;
+    if (key === last && performance.now() - at < 10_000) return;
+    last = key;
+    at = performance.now();
+    if (e.kind === 'busy') log.info({ holderPid: e.holderPid, holderApplication: e.holderApplication, waited: e.elapsedSeconds }, 'another orchestrator holds the lock; waiting');
+    else
+      log.info(
+        { migration: e.migration, state: e.state, running: e.running, backfill: e.backfill, waited: e.elapsedSeconds },
+        `waiting for ${e.target}: now ${e.state}${e.running ? `, ${e.running.action} of ${e.running.phase} running` : ''}`,
+      );
+  };
+}
+
 export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
   // Any command may parse SQL (plans, custom operations); the parser loads once, asynchronously.
   await loadParser();
@@ -228,8 +250,11 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       'refuse (exit 3, nothing changed) unless the migration is in this state before this advance: pending or its last completed phase; repeatable',
       (value: string, previous: string[] = []) => [...previous, value],
     )
+    .option('--wait', 'when another orchestrator holds the lock, wait for it and then proceed (instead of exit 4)')
+    .option('--timeout <s>', 'with --wait: give up after this many seconds (exit 1)', nonNegativeNumber('--timeout'))
     .action(
-      handle(async (migration: string | undefined, opts: AdvanceFlags & { expect?: string[] }) => {
+      handle(async (migration: string | undefined, opts: AdvanceFlags & { expect?: string[]; wait?: boolean; timeout?: number }) => {
+        if (opts.timeout !== undefined && !opts.wait) throw new InvalidArgumentError('--timeout needs --wait');
         const extra = {
           backfill: {
             batchSize: opts.batchSize,
@@ -248,7 +273,8 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
           },
         };
         await session('advance', { progress: true, extra }, async (pg) => {
-          const result = await pg.advance({ migration, to: opts.to, dryRun: opts.dryRun, verify: opts.verify, expect: opts.expect });
+          const wait = opts.wait ? { timeoutSeconds: opts.timeout, onEvent: waitLogger(log) } : undefined;
+          const result = await pg.advance({ migration, to: opts.to, dryRun: opts.dryRun, verify: opts.verify, expect: opts.expect, wait });
           print({ ok: true, ...result }, () => formatAdvance(result));
         });
       }),
@@ -263,6 +289,22 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
         await session('status', {}, async (pg) => {
           const statuses = await pg.status(migration);
           print({ ok: true, migrations: statuses }, () => formatStatus(statuses));
+        });
+      }),
+    );
+
+  program
+    .command('wait')
+    .description('block until a migration reaches a phase (or a passing verification), polling the ledger; exit 0 reached, 1 failed or timed out, 3 no longer reachable')
+    .argument('<migration>', 'the migration to wait for')
+    .addOption(new Option('--for <state>', 'the phase to wait for, or verified').choices(WAIT_TARGETS).makeOptionMandatory())
+    .option('--timeout <s>', 'give up after this many seconds (exit 1); default: no limit', nonNegativeNumber('--timeout'))
+    .option('--poll <ms>', 'poll interval (default 500)', positiveInt('--poll'))
+    .action(
+      handle(async (migration: string, opts: { for: WaitTarget; timeout?: number; poll?: number }) => {
+        await session('wait', {}, async (pg) => {
+          const result = await pg.waitFor(migration, opts.for, { timeoutSeconds: opts.timeout, pollMs: opts.poll, onEvent: waitLogger(log) });
+          print({ ok: true, ...result }, () => `${migration}: reached ${opts.for} after ${result.seconds}s (now ${result.state})`);
         });
       }),
     );
