@@ -364,3 +364,36 @@ export class WaitUnreachableError extends PgshiftError {
     super(`${migration} can no longer reach ${target}: ${reason} (now ${state})`);
   }
 }
+
+/** A SQLSTATE is five digits or capitals; a network error's code (ECONNREFUSED) is not one. */
+export function isSqlstate(code: unknown): code is string {
+  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code);
+}
+
+/** The facts of an error pgshift does not map: PostgreSQL's fields, or the network error's code. */
+export function driverFacts(error: unknown): Record<string, unknown> {
+  if (!error || typeof error !== 'object') return {};
+  const e = error as { code?: unknown; detail?: unknown; hint?: unknown; constraint?: unknown; address?: unknown; port?: unknown };
+  if (isSqlstate(e.code)) return { sqlstate: e.code, detail: e.detail, hint: e.hint, constraint: e.constraint };
+  if (typeof e.code === 'string') return { networkError: e.code, address: e.address, port: e.port };
+  return {};
+}
+
+/**
+ * A phase failed on an error pgshift has no class for (an SQL error, a lost connection): names
+ * the migration and the phase, keeps the driver's facts, and chains the original as `cause`.
+ */
+export class PhaseFailedError extends PgshiftError {
+  readonly exitCode = ExitCode.failure;
+  readonly code = 'phase_failed';
+  readonly sqlstate?: string;
+  readonly networkError?: string;
+  constructor(
+    readonly migration: string,
+    readonly phase: string,
+    cause: unknown,
+  ) {
+    super(`${migration}: ${phase} failed: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+    Object.assign(this, Object.fromEntries(Object.entries(driverFacts(cause)).filter(([, v]) => v !== undefined)));
+  }
+}

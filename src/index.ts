@@ -67,6 +67,7 @@ export {
   BackfillBatchError,
   ContractRefusedError,
   DriftError,
+  PhaseFailedError,
   ExpectationFailedError,
   WaitRunFailedError,
   WaitTimeoutError,
@@ -85,6 +86,8 @@ export {
   RollbackRefusedError,
   StampRefusedError,
   exitCodeOf,
+  driverFacts,
+  isSqlstate,
 } from './errors.js';
 export type { PlanProblem, LockHolder, ExpectationMismatch } from './errors.js';
 export { parseExpectation } from './expect.js';

@@ -12,6 +12,8 @@ import {
   InterruptedError,
   InvalidArgumentError,
   OrchestratorBusyError,
+  PgshiftError,
+  PhaseFailedError,
   MigrationNotFoundError,
   ExpectationFailedError,
   WaitTimeoutError,
@@ -533,7 +535,7 @@ export class Pgshift {
       await finishRun(ctx.pool, runId, status, {}, (error as Error).message).catch((e: unknown) =>
         ctx.log.error({ err: e }, 'could not record the failed run in the ledger'),
       );
-      throw error;
+      throw error instanceof PgshiftError ? error : new PhaseFailedError(id, phase, error);
     }
   }
 

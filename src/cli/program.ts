@@ -8,6 +8,7 @@ import {
   VERSION,
   createLogger,
   exitCodeOf,
+  driverFacts,
   isPhase,
   WAIT_TARGETS,
   type WaitEvent,
@@ -209,14 +210,14 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       } catch (error) {
         exitCode = exitCodeOf(error);
         const message = error instanceof Error ? error.message : String(error);
-        const pgFields = error && typeof error === 'object' && 'code' in error && !(error instanceof PgshiftError)
-          ? { sqlstate: (error as { code?: string }).code, detail: (error as { detail?: string }).detail, hint: (error as { hint?: string }).hint }
-          : {};
+        const pgFields: { sqlstate?: string; detail?: string; networkError?: string } = error instanceof PgshiftError ? {} : driverFacts(error);
         if (json) {
           const body = error instanceof PgshiftError ? error.toJSON() : { error: 'failure', message, ...pgFields };
           io.stdout(`${JSON.stringify({ ok: false, exitCode, ...body }, null, 2)}\n`);
         }
-        io.stderr(`pgshift: ${message}${pgFields.sqlstate ? ` (SQLSTATE ${pgFields.sqlstate}${pgFields.detail ? `; ${pgFields.detail}` : ''})` : ''}\n`);
+        io.stderr(
+          `pgshift: ${message}${pgFields.sqlstate ? ` (SQLSTATE ${pgFields.sqlstate}${pgFields.detail ? `; ${pgFields.detail}` : ''})` : pgFields.networkError ? ` (${pgFields.networkError})` : ''}\n`,
+        );
         if (exitCode === ExitCode.failure && !(error instanceof PgshiftError) && log) (log as Logger).debug({ err: error }, 'stack');
       }
     };
@@ -478,6 +479,9 @@ backfill does not skip verification: contract still verifies every row before it
   } catch (error) {
     if (error instanceof CommanderError) {
       if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help') return ExitCode.ok;
+      // With --json, one JSON document on stdout for bad arguments too (commander has written the message to stderr).
+      if (argv.includes('--json'))
+        io.stdout(`${JSON.stringify({ ok: false, exitCode: ExitCode.invalidInput, error: 'invalid_argument', message: error.message.replace(/^error: /, '') }, null, 2)}\n`);
       return ExitCode.invalidInput;
     }
     throw error;
