@@ -36,7 +36,15 @@ describe('--json prints one JSON document for every failure', () => {
     const id = '0001_users_email';
     const dir = planDir(renamePlan(id, { table: 'users', from: 'email', to: 'email_address' }));
     await db.query(`CREATE TABLE users (id bigint PRIMARY KEY, email text)`);
-    expect((await cli(['advance', '--to', 'dual-write'], { url: db.url, dir })).code).toBe(0);
+    const expand = await cli(['advance', '--json'], { url: db.url, dir });
+    expect(expand.code, expand.stderr).toBe(0);
+    // advance --json lists each statement that ran, with its step id, lock level, time and whether it was skipped.
+    const [ran] = expand.json<{ migrations: { ran: { details: { statements: number; steps: { id: string; lock: string; seconds: number; skipped: boolean }[] } }[] }[] }>().migrations[0]!.ran;
+    expect(ran!.details.steps.map(({ seconds, ...s }) => ({ ...s, timed: seconds >= 0 }))).toEqual([
+      { id: '0.expand.add-column', lock: 'ACCESS EXCLUSIVE', skipped: false, timed: true },
+    ]);
+    expect(ran!.details.statements).toBe(1);
+    expect((await cli(['advance'], { url: db.url, dir })).code).toBe(0);
     // A row the backfill cannot write: the new column refuses what the old one holds.
     await db.query(`ALTER TABLE users DISABLE TRIGGER USER`);
     await db.query(`INSERT INTO users VALUES (1, 'x')`);
