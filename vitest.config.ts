@@ -7,6 +7,7 @@ export default defineConfig({
         test: {
           name: 'unit',
           include: ['test/unit/**/*.test.ts'],
+          setupFiles: ['test/support/load-parser.ts'],
           sequence: { groupOrder: 0 },
         },
       },
@@ -16,6 +17,7 @@ export default defineConfig({
           sequence: { groupOrder: 1 },
           include: ['test/integration/**/*.test.ts'],
           globalSetup: ['test/support/global-setup.ts'],
+          setupFiles: ['test/support/load-parser.ts'],
           // One server for the run, a fresh database per file; files run in parallel.
           testTimeout: 120_000,
           hookTimeout: 120_000,

@@ -4,6 +4,7 @@ import { Governor, sleepUnlessAborted } from '../src/backfill/governor.js';
 import { splitRanges } from '../src/backfill/ranges.js';
 import { BatchSizer } from '../src/backfill/sizer.js';
 import { estimateRows } from '../src/catalog/introspect.js';
+import { estimatePendingRows } from '../src/catalog/estimate-pending.js';
 import { backendPid, backoffMs, transaction, watchingBlockers } from '../src/db/lock-retry.js';
 import { queryRows } from '../src/db/queryable.js';
 import { runSteps } from '../src/db/run-steps.js';
@@ -72,14 +73,17 @@ function keyValues(row: KeyRow | undefined, width: number): string[] | null {
 async function runTask(ctx: PhaseContext, task: BackfillTask, stop: AbortSignal): Promise<PhaseDetails> {
   const { pool, log } = ctx;
   const id = ctx.migration.id;
-  const estimate = await estimateRows(pool, task.table);
+  // The table's size, for sampling key-range boundaries; progress counts the rows to update.
+  const tableRows = await estimateRows(pool, task.table);
   const governor = new Governor(pool, id, ctx.backfill, [task.table], log);
   await governor.refresh();
   const settingsNote = { ...governor.settings, replicaUrl: governor.settings.replicaUrl ? '(set)' : null };
 
   let rows = await readProgress(pool, id, task.id);
+  const pending = await estimatePendingRows(pool, task);
+  const estimate = pending === null ? tableRows : rows.reduce((n, r) => n + r.rowsDone, 0) + pending;
   if (!rows.length) {
-    const ranges = await splitRanges(pool, task, governor.settings.workers, estimate);
+    const ranges = await splitRanges(pool, task, governor.settings.workers, tableRows);
     await createProgress(pool, id, ranges.map((r, i) => ({ task: `${task.id}#${i}`, rangeStart: r.start, rangeEnd: r.end })), estimate, settingsNote);
     rows = await readProgress(pool, id, task.id);
     log.info({ task: task.id, workers: rows.length, ranges: ranges.map((r) => [r.start, r.end]) }, 'backfill key ranges');

@@ -15,5 +15,5 @@ export async function runDdlPhase(ctx: PhaseContext, phase: Phase, steps: DdlSte
   const result = await runSteps(ctx, steps, (client) =>
     recordPhaseDone(client, ctx.migration, ctx.checksum, ctx.facts, phase),
   );
-  return { statements: result.ran.length, skipped: result.skipped, ...overridesOf(steps) };
+  return { statements: result.ran.length, skipped: result.skipped, steps: result.steps, ...overridesOf(steps) };
 }

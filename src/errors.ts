@@ -358,3 +358,98 @@ export function sqlStateOf(error: unknown): string | undefined {
   const code = (error as { code?: unknown } | null)?.code;
   return typeof code === 'string' ? code : undefined;
 }
+
+/** One `--expect <migration>@<state>` that did not hold. */
+export interface ExpectationMismatch {
+  migration: string;
+  expected: string;
+  actual: string;
+}
+
+/**
+ * `advance --expect` refused: a named migration is not in the state the pipeline expected (a
+ * deploy skipped or repeated). Checked under the lock before anything runs; nothing changed.
+ */
+export class ExpectationFailedError extends PgshiftError {
+  readonly exitCode = ExitCode.refused;
+  readonly code = 'expectation_failed';
+  constructor(readonly mismatches: readonly ExpectationMismatch[]) {
+    super(
+      `refused, nothing changed: ${mismatches.map((m) => `${m.migration} is ${m.actual}, expected ${m.expected}`).join('; ')}`,
+    );
+  }
+}
+
+/** `wait` or `advance --wait` gave up: the timeout passed before the state was reached (or the lock came free). */
+export class WaitTimeoutError extends PgshiftError {
+  readonly exitCode = ExitCode.failure;
+  readonly code = 'wait_timeout';
+  constructor(
+    readonly migration: string | null,
+    readonly target: string,
+    readonly state: string | null,
+    readonly seconds: number,
+  ) {
+    super(`gave up after ${seconds}s waiting for ${migration ? `${migration} to reach ${target}` : target}${state ? ` (now ${state})` : ''}`);
+  }
+}
+
+/** `wait`: a run of the migration that the wait depended on failed or was interrupted. */
+export class WaitRunFailedError extends PgshiftError {
+  readonly exitCode = ExitCode.failure;
+  readonly code = 'wait_run_failed';
+  constructor(
+    readonly migration: string,
+    readonly target: string,
+    readonly run: { id: number; action: string; phase: string; status: string; error: string | null },
+  ) {
+    super(`${migration}: waiting for ${target}, the ${run.action} run of ${run.phase} ${run.status}${run.error ? `: ${run.error}` : ''}`);
+  }
+}
+
+/** `wait`: the state can no longer be reached by the runs under way (rolled back, or refused by a gate). */
+export class WaitUnreachableError extends PgshiftError {
+  readonly exitCode = ExitCode.refused;
+  readonly code = 'wait_unreachable';
+  constructor(
+    readonly migration: string,
+    readonly target: string,
+    readonly state: string,
+    readonly reason: string,
+  ) {
+    super(`${migration} can no longer reach ${target}: ${reason} (now ${state})`);
+  }
+}
+
+/** A SQLSTATE is five digits or capitals; a network error's code (ECONNREFUSED) is not one. */
+export function isSqlstate(code: unknown): code is string {
+  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code);
+}
+
+/** The facts of an error pgshift does not map: PostgreSQL's fields, or the network error's code. */
+export function driverFacts(error: unknown): Record<string, unknown> {
+  if (!error || typeof error !== 'object') return {};
+  const e = error as { code?: unknown; detail?: unknown; hint?: unknown; constraint?: unknown; address?: unknown; port?: unknown };
+  if (isSqlstate(e.code)) return { sqlstate: e.code, detail: e.detail, hint: e.hint, constraint: e.constraint };
+  if (typeof e.code === 'string') return { networkError: e.code, address: e.address, port: e.port };
+  return {};
+}
+
+/**
+ * A phase failed on an error pgshift has no class for (an SQL error, a lost connection): names
+ * the migration and the phase, keeps the driver's facts, and chains the original as `cause`.
+ */
+export class PhaseFailedError extends PgshiftError {
+  readonly exitCode = ExitCode.failure;
+  readonly code = 'phase_failed';
+  readonly sqlstate?: string;
+  readonly networkError?: string;
+  constructor(
+    readonly migration: string,
+    readonly phase: string,
+    cause: unknown,
+  ) {
+    super(`${migration}: ${phase} failed: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+    Object.assign(this, Object.fromEntries(Object.entries(driverFacts(cause)).filter(([, v]) => v !== undefined)));
+  }
+}

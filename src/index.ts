@@ -54,6 +54,8 @@ export { InvalidIndexLeftError, UniqueIndexDuplicatesError } from './errors.js';
 export { loadMigrationFile, loadMigrations } from './plan/load.js';
 export type { LoadedMigration } from './plan/load.js';
 export { parseMigration } from './plan/validate.js';
+// parseMigration, stepsFor and renderPlan are synchronous and parse SQL: await loadParser() first.
+export { loadParser } from './sql/parser.js';
 export { checksumOf } from './plan/checksum.js';
 export { PHASES, isPhase } from './plan/model.js';
 export type { Migration, MigrationInput, Operation, OperationKind, Phase, RenameColumn, RenameColumnInput } from './plan/model.js';
@@ -75,6 +77,11 @@ export {
   BackfillBatchError,
   ContractRefusedError,
   DriftError,
+  PhaseFailedError,
+  ExpectationFailedError,
+  WaitRunFailedError,
+  WaitTimeoutError,
+  WaitUnreachableError,
   ExitCode,
   InterruptedError,
   InvalidArgumentError,
@@ -89,7 +96,13 @@ export {
   RollbackRefusedError,
   StampRefusedError,
   exitCodeOf,
+  driverFacts,
+  isSqlstate,
 } from './errors.js';
-export type { PlanProblem, LockHolder } from './errors.js';
+export type { PlanProblem, LockHolder, ExpectationMismatch } from './errors.js';
 export { ConnectionPooledError, LockNotReleasedError } from './errors.js';
+export { parseExpectation } from './expect.js';
+export { WAIT_TARGETS, isWaitTarget } from './wait.js';
+export type { WaitEvent, WaitOptions, WaitTarget } from './wait.js';
+export type { Expectation } from './expect.js';
 export { VERSION } from './version.js';

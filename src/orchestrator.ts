@@ -3,7 +3,7 @@ import pg from 'pg';
 import { DEFAULT_BACKFILL_SETTINGS, type TunableSetting, type BackfillSettings, type PhaseContext, type PhaseDetails, type ProgressEvent, type VerifySettings } from '../phases/context.js';
 import { PHASE_EXECUTORS } from '../phases/index.js';
 import { overridesOf } from '../phases/ddl-phase.js';
-import { acquireOrchestratorLock, orchestratorRunning } from './db/advisory-lock.js';
+import { acquireOrchestratorLock, orchestratorRunning, type HeldLock } from './db/advisory-lock.js';
 import { DEFAULT_LOCK_POLICY, type LockPolicy } from './db/lock-retry.js';
 import { runSteps } from './db/run-steps.js';
 import {
@@ -11,7 +11,13 @@ import {
   DriftError,
   InterruptedError,
   InvalidArgumentError,
+  OrchestratorBusyError,
+  PgshiftError,
+  PhaseFailedError,
   MigrationNotFoundError,
+  ExpectationFailedError,
+  WaitTimeoutError,
+  type ExpectationMismatch,
   PhaseOrderError,
   PlanChangedError,
   PlanRejectedError,
@@ -26,6 +32,7 @@ import {
   latestVerification,
   markInterruptedRuns,
   readMigrations,
+  recordControlRun,
   readProgress,
   readRuns,
   startRun,
@@ -48,6 +55,9 @@ import { loadMigrations, type LoadedMigration } from './plan/load.js';
 import { PHASES, type Migration, type Phase } from './plan/model.js';
 import { parseMigration } from './plan/validate.js';
 import { renderPlan, type RenderedPhase } from './render-plan.js';
+import { loadParser } from './sql/parser.js';
+import { parseExpectation, type Expectation } from './expect.js';
+import { isWaitTarget, pollPause, WAIT_TARGETS, waitForState, type WaitOptions, type WaitTarget } from './wait.js';
 import { factsForStamp, phasesToStamp, stampedPhases, stampPhases, type StampOptions, type StampResult } from './stamp.js';
 import { runVerification } from './verify.js';
 
@@ -83,6 +93,17 @@ export interface AdvanceOptions {
   dryRun?: boolean;
   /** Before contract, run a fresh verification (default true). */
   verify?: boolean;
+  /**
+   * Refuse (ExpectationFailedError, exit 3), changing nothing, unless each named migration is in
+   * that state before this advance: `<migration>@<state>` or `{ migration, state }`.
+   */
+  expect?: readonly (string | Expectation)[];
+  /**
+   * When another orchestrator holds the lock, wait for it (polling, with `onEvent` told of each
+   * try) and then proceed, instead of OrchestratorBusyError. With `to`, replicas that race at
+   * start-up each return once the migration is there, and only the first runs anything.
+   */
+  wait?: boolean | Pick<WaitOptions, 'timeoutSeconds' | 'pollMs' | 'onEvent'>;
 }
 
 export interface PhaseOutcome {
@@ -161,7 +182,8 @@ function summarize(rows: BackfillProgress[], control: BackfillControl, active: b
     rowEstimate: estimate,
     percent: finished ? 100 : estimate ? Math.min(99, Math.floor((100 * rowsDone) / Math.max(1, estimate))) : null,
     rowsPerSecond: rate === null ? null : Math.round(rate),
-    etaSeconds: finished ? 0 : rate && estimate ? Math.max(0, Math.round((estimate - rowsDone) / rate)) : null,
+    // A held or paused backfill has no ETA: its last rate says nothing about when it goes on.
+    etaSeconds: finished ? 0 : held || control.paused ? null : rate && estimate ? Math.max(0, Math.round((estimate - rowsDone) / rate)) : null,
     workers: rows.length,
     finished,
     batchSize: running.length ? Math.round(running.reduce((n, r) => n + (r.batchSize ?? 0), 0) / running.length) : null,
@@ -262,6 +284,7 @@ export class Pgshift {
   }
 
   private async loadPlans(): Promise<LoadedMigration[]> {
+    await loadParser();
     if (this.options.migrations) {
       return this.options.migrations
         .map((m) => parseMigration(m, `migration ${String((m as { id?: unknown }).id)}`))
@@ -371,8 +394,27 @@ export class Pgshift {
    * dead orchestrator are marked interrupted; a missing ledger is created only by `createLedger`,
    * which advance calls once the plans have passed validation (invalid input changes nothing).
    */
-  private async exclusive<T>(body: (createLedger: () => Promise<void>) => Promise<T>): Promise<T> {
-    const lock = await acquireOrchestratorLock(this.config);
+  /** The orchestrator lock; with `wait`, retried while another orchestrator holds it. */
+  private async acquire(wait: AdvanceOptions['wait']): Promise<HeldLock> {
+    if (!wait) return acquireOrchestratorLock(this.config);
+    const options = wait === true ? {} : wait;
+    const started = performance.now();
+    for (;;) {
+      try {
+        return await acquireOrchestratorLock(this.config);
+      } catch (error) {
+        if (!(error instanceof OrchestratorBusyError)) throw error;
+        const seconds = Math.round((performance.now() - started) / 100) / 10;
+        if (options.timeoutSeconds !== undefined && seconds >= options.timeoutSeconds) throw new WaitTimeoutError(null, 'the orchestrator lock', null, seconds);
+        if (this.options.signal?.aborted) throw new InterruptedError('(all)', 'wait', null);
+        options.onEvent?.({ kind: 'busy', holderPid: error.holderPid, holderApplication: error.holderApplication, elapsedSeconds: seconds });
+        await pollPause(options.pollMs ?? 500, this.options.signal);
+      }
+    }
+  }
+
+  private async exclusive<T>(body: (createLedger: () => Promise<void>) => Promise<T>, wait?: AdvanceOptions['wait']): Promise<T> {
+    const lock = await this.acquire(wait);
     if (lock.shortOfProbes) this.log.warn({ reason: lock.shortOfProbes }, 'the check for a pooled connection ran with fewer probes than it wanted');
     const onLost = () => this.log.error({ err: lock.lost.reason }, 'lost the orchestrator lock connection; stopping after the current batch');
     lock.lost.addEventListener('abort', onLost);
@@ -405,10 +447,12 @@ export class Pgshift {
    * Everything is checked (plan, checksum, catalog, drift) before anything changes.
    */
   async advance(options: AdvanceOptions = {}): Promise<AdvanceResult> {
+    const expected = (options.expect ?? []).map(parseExpectation);
     const run = async (createLedger: () => Promise<void>): Promise<AdvanceResult> => {
       const all = await this.targets();
       if (options.migration && !all.some((t) => t.migration.id === options.migration))
         throw new MigrationNotFoundError(options.migration, all.map((t) => t.migration.id));
+      this.checkExpectations(all, expected);
       const waits = this.waits(all);
       const work: { t: Target; phases: Phase[]; facts: unknown[]; steps: OperationSteps[] }[] = [];
       const waiting: AdvanceEntry[] = [];
@@ -454,7 +498,32 @@ export class Pgshift {
       }
       return { dryRun: Boolean(options.dryRun), migrations: [...entries, ...waiting].sort((a, b) => (a.id < b.id ? -1 : 1)) };
     };
-    return options.dryRun ? run(async () => undefined) : this.exclusive(run);
+    return options.dryRun ? run(async () => undefined) : this.exclusive(run, options.wait);
+  }
+
+  /**
+   * Waits until `migration` reaches `target` (a phase, or `verified`), polling the ledger without
+   * the lock: what `pgshift wait` runs. Throws WaitRunFailedError or WaitTimeoutError (exit 1),
+   * WaitUnreachableError (exit 3).
+   */
+  async waitFor(migration: string, target: WaitTarget, options: WaitOptions = {}): Promise<{ migration: string; target: WaitTarget; state: MigrationState; seconds: number }> {
+    if (!isWaitTarget(target)) throw new InvalidArgumentError(`cannot wait for ${JSON.stringify(target)}: use ${WAIT_TARGETS.join(', ')}`);
+    if (options.timeoutSeconds !== undefined && !(options.timeoutSeconds >= 0)) throw new InvalidArgumentError('the timeout must be a number of seconds, 0 or more');
+    await this.targets(migration);
+    const reached = await waitForState(this.db(), migration, target, { signal: this.options.signal, ...options });
+    return { migration, target, ...reached };
+  }
+
+  /** The pipeline's assumption about where each named migration stands, read under the lock. */
+  private checkExpectations(all: Target[], expected: readonly Expectation[]): void {
+    const mismatches: ExpectationMismatch[] = [];
+    for (const e of expected) {
+      const t = all.find((x) => x.migration.id === e.migration);
+      if (!t) throw new MigrationNotFoundError(e.migration, all.map((x) => x.migration.id));
+      const actual = this.stateOf(t);
+      if (actual !== e.state) mismatches.push({ migration: e.migration, expected: e.state, actual });
+    }
+    if (mismatches.length) throw new ExpectationFailedError(mismatches);
   }
 
   private async runPhase(ctx: PhaseContext, phase: Phase, options: AdvanceOptions): Promise<PhaseOutcome> {
@@ -475,7 +544,7 @@ export class Pgshift {
       await finishRun(ctx.pool, runId, status, {}, (error as Error).message).catch((e: unknown) =>
         ctx.log.error({ err: e }, 'could not record the failed run in the ledger'),
       );
-      throw error;
+      throw error instanceof PgshiftError ? error : new PhaseFailedError(id, phase, error);
     }
   }
 
@@ -538,7 +607,7 @@ export class Pgshift {
       const state = this.stateOf(t);
       const runs = await readRuns(this.db(), t.migration.id);
       const progress = await readProgress(this.db(), t.migration.id);
-      const control = (await ledgerVersion(this.db())) === LEDGER_VERSION ? await readControl(this.db(), t.migration.id) : { settings: {}, paused: false, version: 0, updatedAt: null, updatedBy: null };
+      const control = (await ledgerVersion(this.db())) === LEDGER_VERSION ? await readControl(this.db(), t.migration.id) : { settings: {}, paused: false, version: 0, updatedAt: null, updatedBy: null, pausedBy: null };
       out.push({
         id: t.migration.id,
         description: t.migration.description ?? null,
@@ -586,6 +655,8 @@ export class Pgshift {
       await this.exclusive((createLedger) => createLedger());
     }
     const control = await writeControl(this.db(), migration, change, `${this.identity.application} ${os.hostname()}:${process.pid}`);
+    const action = change.paused === undefined ? 'tune' : change.paused ? 'pause' : 'resume';
+    await recordControlRun(this.db(), this.identity, { migrationId: migration, action, details: { ...change, version: control.version } });
     this.log.info({ migration, settings: control.settings, paused: control.paused }, 'backfill control updated');
     return control;
   }

@@ -1,12 +1,13 @@
-import { mkdir, readdir, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import pg from 'pg';
 import type { z } from 'zod';
 import { columnDependents, describeRef, findTable, relkindName, type ColumnInfo, type TableInfo } from './catalog/introspect.js';
 import { InvalidArgumentError } from './errors.js';
 import { MIGRATION_ID_PATTERN, operationSchema } from './plan/model.js';
+import { loadParser } from './sql/parser.js';
 
-export const PLAN_FORMATS = ['ts', 'json'] as const;
+export const PLAN_FORMATS = ['ts', 'js', 'json'] as const;
 export type PlanFormat = (typeof PLAN_FORMATS)[number];
 
 export interface ScaffoldOptions {
@@ -162,14 +163,14 @@ function tsValue(value: unknown): string {
  * Operations as plain objects with their `kind` rather than through a builder: defineMigration's
  * type checks them just the same, and a kind whose builder is not exported yet works too.
  */
-function renderTs(id: string, description: string, operation: Record<string, unknown> | null, comments: string[]): string {
+function renderModule(id: string, description: string, operation: Record<string, unknown> | null, comments: string[], style: 'esm' | 'cjs'): string {
   const op = operation ? tsValue(operation) : null;
   return [
-    `import { defineMigration } from 'pgshift';`,
+    style === 'esm' ? `import { defineMigration } from 'pgshift';` : `const { defineMigration } = require('pgshift');`,
     '',
     ...comments.map((c) => `// ${c}`),
     ...(comments.length ? [''] : []),
-    'export default defineMigration({',
+    style === 'esm' ? 'export default defineMigration({' : 'module.exports = defineMigration({',
     `  id: ${tsValue(id)},`,
     `  description: ${tsValue(description)},`,
     op ? `  operations: [${op}],` : `  operations: [],`,
@@ -178,8 +179,27 @@ function renderTs(id: string, description: string, operation: Record<string, unk
   ].join('\n');
 }
 
+/**
+ * Whether a `.js` file in `dir` is an ES module: the `type` of the nearest package.json, as Node
+ * decides it (CommonJS without one).
+ */
+async function jsIsEsm(dir: string): Promise<boolean> {
+  for (let at = path.resolve(dir); ; at = path.dirname(at)) {
+    const text = await readFile(path.join(at, 'package.json'), 'utf8').catch(() => null);
+    if (text !== null) {
+      try {
+        return (JSON.parse(text) as { type?: unknown }).type === 'module';
+      } catch {
+        return false;
+      }
+    }
+    if (path.dirname(at) === at) return false;
+  }
+}
+
 /** Writes a new plan file; refuses a bad name and an existing plan of the same id. */
 export async function scaffoldMigration(options: ScaffoldOptions): Promise<ScaffoldResult> {
+  await loadParser();
   const format = options.format ?? 'ts';
   if (!PLAN_FORMATS.includes(format)) throw new InvalidArgumentError(`format must be ${PLAN_FORMATS.join(' or ')}`);
   const id = `${timestamp(options.now ?? new Date())}_${options.name}`;
@@ -218,8 +238,8 @@ export async function scaffoldMigration(options: ScaffoldOptions): Promise<Scaff
   if (placeholders.length) header.push(`Fill in: ${placeholders.map((p) => `<${p}>`).join(', ')}. \`pgshift plan ${id}\` then checks the plan against the database.`);
 
   const text =
-    format === 'ts'
-      ? renderTs(id, description, filled?.operation ?? null, header)
+    format !== 'json'
+      ? renderModule(id, description, filled?.operation ?? null, header, format === 'ts' || (await jsIsEsm(options.dir)) ? 'esm' : 'cjs')
       : `${JSON.stringify(
           {
             id,

@@ -80,7 +80,7 @@ export class Governor {
   /** The reason to hold right now, or null to go on. */
   async holdReason(): Promise<string | null> {
     const control = await this.refresh();
-    if (control.paused) return `paused by \`pgshift pause\`${control.updatedBy ? ` (${control.updatedBy})` : ''}`;
+    if (control.paused) return `paused by \`pgshift pause\`${control.pausedBy ? ` (${control.pausedBy})` : ''}`;
     // Fresh before every batch: a cached reading would let lag run past --max-lag by the cache's age.
     return this.signals.check(this.effective, this.cycleMs);
   }

@@ -71,9 +71,29 @@ export function formatStatus(statuses: MigrationStatus[]): string {
   return table(rows);
 }
 
+/** Text cut to at most `max` characters at a word boundary, with `…` when cut. */
+export function clip(text: string, max: number): string {
+  if (text.length <= max) return text;
+  const cut = text.slice(0, max - 1);
+  const space = cut.lastIndexOf(' ');
+  return `${space > max / 2 ? cut.slice(0, space) : cut}…`;
+}
+
+/** The last column of `history`: the error of a failed run, or what a tune, pause or resume changed. */
+function runNote(r: PhaseRun): string {
+  if (r.error) return clip(r.error.split('\n')[0]!, 100);
+  if (r.action === 'tune') {
+    const settings = (r.details.settings ?? {}) as Record<string, unknown>;
+    return Object.entries(settings)
+      .map(([k, v]) => `${k}=${v === null ? 'auto/off' : String(v)}`)
+      .join(' ');
+  }
+  return '';
+}
+
 export function formatHistory(runs: PhaseRun[]): string {
   if (!runs.length) return 'No history yet.';
-  const rows = [['#', 'MIGRATION', 'ACTION', 'PHASE', 'STATUS', 'STARTED', 'SECONDS', 'BY', 'ERROR']];
+  const rows = [['#', 'MIGRATION', 'ACTION', 'PHASE', 'STATUS', 'STARTED', 'SECONDS', 'BY', 'NOTE']];
   for (const r of runs) {
     const seconds = r.finishedAt ? ((+new Date(r.finishedAt) - +new Date(r.startedAt)) / 1000).toFixed(2) : '-';
     rows.push([
@@ -85,7 +105,7 @@ export function formatHistory(runs: PhaseRun[]): string {
       iso(r.startedAt),
       seconds,
       `${r.host ?? '?'}:${r.pid ?? '?'}`,
-      (r.error ?? '').split('\n')[0]!.slice(0, 80),
+      runNote(r),
     ]);
   }
   return table(rows);

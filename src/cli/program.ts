@@ -8,7 +8,12 @@ import {
   VERSION,
   createLogger,
   exitCodeOf,
+  driverFacts,
   isPhase,
+  WAIT_TARGETS,
+  type WaitEvent,
+  type WaitTarget,
+  loadParser,
   PLAN_FORMATS,
   recipeKinds,
   scaffoldMigration,
@@ -22,6 +27,7 @@ import {
 import { formatAdvance, formatControl, formatHistory, formatPhaseSql, formatPlanSummary, formatStamp, formatStatus, formatVerifications } from './format.js';
 import { registerLint } from './lint-command.js';
 import { progressReporter } from './progress.js';
+import { TerminalLine } from './terminal.js';
 
 interface GlobalOptions {
   databaseUrl?: string;
@@ -140,7 +146,28 @@ function phaseArg(value: string): Phase {
 }
 
 /** One place turns results and errors into output and exit codes (library code never exits). */
+/** Logs a wait's progress: at once when something changes, else every 10 s. */
+function waitLogger(log: Logger | null): (e: WaitEvent) => void {
+  let last = '';
+  let at = 0;
+  return (e) => {
+    if (!log || e.kind === 'reached') return;
+    const key = e.kind === 'busy' ? `busy ${e.holderPid}` : `${e.state} ${e.running?.action} ${e.running?.phase}`;
+    if (key === last && performance.now() - at < 10_000) return;
+    last = key;
+    at = performance.now();
+    if (e.kind === 'busy') log.info({ holderPid: e.holderPid, holderApplication: e.holderApplication, waited: e.elapsedSeconds }, 'another orchestrator holds the lock; waiting');
+    else
+      log.info(
+        { migration: e.migration, state: e.state, running: e.running, backfill: e.backfill, waited: e.elapsedSeconds },
+        `waiting for ${e.target}: now ${e.state}${e.running ? `, ${e.running.action} of ${e.running.phase} running` : ''}`,
+      );
+  };
+}
+
 export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
+  // Any command may parse SQL (plans, custom operations); the parser loads once, asynchronously.
+  await loadParser();
   let exitCode: number = ExitCode.ok;
   let log: Logger | null = null;
   let json = false;
@@ -161,11 +188,14 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     .showHelpAfterError(false);
 
   const globals = () => program.opts<GlobalOptions>();
+  // On a terminal, logs and the progress line share stderr through one writer, logs above the line.
+  const terminal = process.stderr.isTTY ? new TerminalLine(process.stderr) : null;
+  const logTo = terminal ? { write: (text: string) => terminal.write(text) } : {};
 
   const open = (extra: Partial<PgshiftOptions> = {}, command = 'pgshift') => {
     const g = globals();
     json = Boolean(g.json);
-    log = createLogger({ level: g.logLevel });
+    log = createLogger({ level: g.logLevel, ...logTo });
     if (!g.databaseUrl) throw new InvalidArgumentError('no database given: pass --database-url or set DATABASE_URL');
     return new Pgshift({
       databaseUrl: g.databaseUrl,
@@ -186,7 +216,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     options: { progress?: boolean; extra?: Partial<PgshiftOptions> },
     body: (pg: Pgshift) => Promise<void>,
   ) => {
-    progress = options.progress ? progressReporter(createLogger({ level: globals().logLevel }), Boolean(process.stderr.isTTY)) : null;
+    progress = options.progress ? progressReporter(createLogger({ level: globals().logLevel, ...logTo }), terminal) : null;
     const pg = open({ ...options.extra, ...(progress ? { onProgress: progress.onProgress } : {}) }, command);
     try {
       await body(pg);
@@ -209,14 +239,14 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       } catch (error) {
         exitCode = exitCodeOf(error);
         const message = error instanceof Error ? error.message : String(error);
-        const pgFields = error && typeof error === 'object' && 'code' in error && !(error instanceof PgshiftError)
-          ? { sqlstate: (error as { code?: string }).code, detail: (error as { detail?: string }).detail, hint: (error as { hint?: string }).hint }
-          : {};
+        const pgFields: { sqlstate?: string; detail?: string; networkError?: string } = error instanceof PgshiftError ? {} : driverFacts(error);
         if (json) {
           const body = error instanceof PgshiftError ? error.toJSON() : { error: 'failure', message, ...pgFields };
           io.stdout(`${JSON.stringify({ ok: false, exitCode, ...body }, null, 2)}\n`);
         }
-        io.stderr(`pgshift: ${message}${pgFields.sqlstate ? ` (SQLSTATE ${pgFields.sqlstate}${pgFields.detail ? `; ${pgFields.detail}` : ''})` : ''}\n`);
+        io.stderr(
+          `pgshift: ${message}${pgFields.sqlstate ? ` (SQLSTATE ${pgFields.sqlstate}${pgFields.detail ? `; ${pgFields.detail}` : ''})` : pgFields.networkError ? ` (${pgFields.networkError})` : ''}\n`,
+        );
         if (exitCode === ExitCode.failure && !(error instanceof PgshiftError) && log) (log as Logger).debug({ err: error }, 'stack');
       }
     };
@@ -248,8 +278,16 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     .option('--workers <n>', 'backfill workers over disjoint key ranges (default 1)', positiveInt('--workers'))
     .option('--batch-timeout <ms>', 'statement_timeout of one batch (default 10000)', positiveInt('--batch-timeout'))
     .option('--max-attempts <n>', 'attempts at a batch that times out, each smaller, before failing (default 5)', positiveInt('--max-attempts'))
+    .option(
+      '--expect <migration@state>',
+      'refuse (exit 3, nothing changed) unless the migration is in this state before this advance: pending or its last completed phase; repeatable',
+      (value: string, previous: string[] = []) => [...previous, value],
+    )
+    .option('--wait', 'when another orchestrator holds the lock, wait for it and then proceed (instead of exit 4)')
+    .option('--timeout <s>', 'with --wait: give up after this many seconds (exit 1)', nonNegativeNumber('--timeout'))
     .action(
-      handle(async (migration: string | undefined, opts: AdvanceFlags) => {
+      handle(async (migration: string | undefined, opts: AdvanceFlags & { expect?: string[]; wait?: boolean; timeout?: number }) => {
+        if (opts.timeout !== undefined && !opts.wait) throw new InvalidArgumentError('--timeout needs --wait');
         const extra = {
           backfill: {
             batchSize: opts.batchSize,
@@ -271,7 +309,8 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
           },
         };
         await session('advance', { progress: true, extra }, async (pg) => {
-          const result = await pg.advance({ migration, to: opts.to, dryRun: opts.dryRun, verify: opts.verify });
+          const wait = opts.wait ? { timeoutSeconds: opts.timeout, onEvent: waitLogger(log) } : undefined;
+          const result = await pg.advance({ migration, to: opts.to, dryRun: opts.dryRun, verify: opts.verify, expect: opts.expect, wait });
           print({ ok: true, ...result }, () => formatAdvance(result));
         });
       }),
@@ -286,6 +325,22 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
         await session('status', {}, async (pg) => {
           const statuses = await pg.status(migration);
           print({ ok: true, migrations: statuses }, () => formatStatus(statuses));
+        });
+      }),
+    );
+
+  program
+    .command('wait')
+    .description('block until a migration reaches a phase (or a passing verification), polling the ledger; exit 0 reached, 1 failed or timed out, 3 no longer reachable')
+    .argument('<migration>', 'the migration to wait for')
+    .addOption(new Option('--for <state>', 'the phase to wait for, or verified').choices(WAIT_TARGETS).makeOptionMandatory())
+    .option('--timeout <s>', 'give up after this many seconds (exit 1); default: no limit', nonNegativeNumber('--timeout'))
+    .option('--poll <ms>', 'poll interval (default 500)', positiveInt('--poll'))
+    .action(
+      handle(async (migration: string, opts: { for: WaitTarget; timeout?: number; poll?: number }) => {
+        await session('wait', {}, async (pg) => {
+          const result = await pg.waitFor(migration, opts.for, { timeoutSeconds: opts.timeout, pollMs: opts.poll, onEvent: waitLogger(log) });
+          print({ ok: true, ...result }, () => `${migration}: reached ${opts.for} after ${result.seconds}s (now ${result.state})`);
         });
       }),
     );
@@ -382,9 +437,9 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
 
   program
     .command('new')
-    .description('write a new plan file <dir>/<timestamp>_<name>.ts (or .json), with one operation of --recipe filled from the catalog')
+    .description('write a new plan file <dir>/<timestamp>_<name>.ts (or .js, .json), with one operation of --recipe filled from the catalog')
     .argument('<name>', 'what the migration does, e.g. rename_users_email (letters, digits, "_", "-", ".")')
-    .addOption(new Option('--format <format>', 'plan file format').choices(PLAN_FORMATS).default('ts'))
+    .addOption(new Option('--format <format>', 'plan file format: ts loads in ES module and CommonJS projects alike; js is written as an ES module or CommonJS, as the nearest package.json says').choices(PLAN_FORMATS).default('ts'))
     .addOption(new Option('--recipe <operation>', 'one operation of this kind').choices(recipeKinds()))
     .option('--schema <schema>', 'schema of --table', 'public')
     .option('--table <table>', 'the table the operation is on; with a database, checked and described from the catalog')
@@ -474,6 +529,9 @@ backfill does not skip verification: contract still verifies every row before it
   } catch (error) {
     if (error instanceof CommanderError) {
       if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help') return ExitCode.ok;
+      // With --json, one JSON document on stdout for bad arguments too (commander has written the message to stderr).
+      if (argv.includes('--json'))
+        io.stdout(`${JSON.stringify({ ok: false, exitCode: ExitCode.invalidInput, error: 'invalid_argument', message: error.message.replace(/^error: /, '') }, null, 2)}\n`);
       return ExitCode.invalidInput;
     }
     throw error;

@@ -1,11 +1,34 @@
-import cliProgress from 'cli-progress';
 import type { Logger } from '../logger.js';
 import type { ProgressEvent } from '../../phases/context.js';
+import type { TerminalLine } from './terminal.js';
+
+/** Seconds as `45s`, `12m05s`, `3h07m`. */
+export function formatDuration(seconds: number): string {
+  const s = Math.max(0, Math.round(seconds));
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
+  return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
+}
 
 function eta(e: ProgressEvent): string {
+  if (e.holdReason) return 'held';
   if (!e.rowEstimate || e.rowsPerSecond <= 0) return '?';
-  const s = Math.max(0, (e.rowEstimate - e.rowsDone) / e.rowsPerSecond);
-  return s < 60 ? `${Math.round(s)}s` : `${Math.floor(s / 60)}m${String(Math.round(s % 60)).padStart(2, '0')}s`;
+  return formatDuration((e.rowEstimate - e.rowsDone) / e.rowsPerSecond);
+}
+
+const BAR_WIDTH = 40;
+
+/** The status line of one event: `backfill <id> [████░░…] 26% | 26000/100000 rows | 8491 rows/s | ETA 17s | batch 500`. */
+export function progressLine(e: ProgressEvent): string {
+  // Finished means finished: the estimate was only an estimate.
+  const total = e.finished ? Math.max(e.rowsDone, 1) : Math.max(e.rowEstimate ?? 0, e.rowsDone, 1);
+  const fraction = Math.min(1, e.rowsDone / total);
+  const filled = Math.round(fraction * BAR_WIDTH);
+  const extra = e.holdReason ? ` | HELD: ${e.holdReason}` : e.kind === 'backfill' && e.batchSize ? ` | batch ${e.batchSize}` : '';
+  return (
+    `${e.kind} ${e.migrationId} [${'█'.repeat(filled)}${'░'.repeat(BAR_WIDTH - filled)}] ${Math.floor(fraction * 100)}% | ` +
+    `${e.rowsDone}/${total} rows | ${Math.round(e.rowsPerSecond)} rows/s | ETA ${eta(e)}${extra}`
+  );
 }
 
 /** Without a TTY, one progress line every this many batches or this many ms, whichever comes first. */
@@ -13,48 +36,26 @@ const LOG_EVERY_BATCHES = 10;
 const LOG_EVERY_MS = 5000;
 
 /**
- * Backfill and verification progress: a bar on a TTY (rows, %, rows/s, ETA, batch size, hold
- * reason), otherwise a JSON log line every few batches with the same fields, and at once when a
- * hold starts or ends.
+ * Backfill and verification progress: a status line on a terminal (rows, %, rows/s, ETA, batch
+ * size, hold reason) with the logs printed above it, otherwise a JSON log line every few batches
+ * with the same fields, and at once when a hold starts or ends.
  */
-export function progressReporter(log: Logger, tty: boolean): { onProgress: (e: ProgressEvent) => void; stop: () => void } {
-  let bar: cliProgress.SingleBar | null = null;
-  let barKey = '';
+export function progressReporter(log: Logger, terminal: TerminalLine | null): { onProgress: (e: ProgressEvent) => void; stop: () => void } {
   let lastLog = 0;
   let lastLoggedBatches = 0;
   let lastHold: string | null = null;
+  let shownKey = '';
   const stop = () => {
-    bar?.stop();
-    bar = null;
-    barKey = '';
+    terminal?.done();
+    shownKey = '';
   };
   const onProgress = (e: ProgressEvent) => {
-    // Finished means finished: the estimate was only an estimate.
-    const total = e.finished ? Math.max(e.rowsDone, 1) : Math.max(e.rowEstimate ?? 0, e.rowsDone, 1);
-    const payload = {
-      label: `${e.kind} ${e.migrationId}`,
-      rate: Math.round(e.rowsPerSecond),
-      etaText: e.holdReason ? 'held' : eta(e),
-      extra: e.holdReason ? ` | HELD: ${e.holdReason}` : e.kind === 'backfill' && e.batchSize ? ` | batch ${e.batchSize}` : '',
-    };
-    if (tty) {
+    if (terminal) {
       const key = `${e.kind}:${e.migrationId}:${e.task}`;
-      if (barKey !== key) {
-        stop();
-        bar = new cliProgress.SingleBar(
-          {
-            format: '{label} [{bar}] {percentage}% | {value}/{total} rows | {rate} rows/s | ETA {etaText}{extra}',
-            stream: process.stderr,
-            hideCursor: true,
-            clearOnComplete: false,
-          },
-          cliProgress.Presets.shades_classic,
-        );
-        bar.start(total, e.rowsDone, payload);
-        barKey = key;
-      }
-      bar?.setTotal(total);
-      bar?.update(e.rowsDone, payload);
+      // A new task keeps the last line of the previous one in the scrollback.
+      if (shownKey && shownKey !== key) terminal.done();
+      shownKey = key;
+      terminal.show(progressLine(e));
       if (e.finished) stop();
       return;
     }

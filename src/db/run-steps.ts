@@ -47,6 +47,15 @@ export function nonTransactionalFirst(steps: readonly DdlStep[]): DdlStep[] {
   return [...steps.filter((s) => s.tx !== 'phase'), ...steps.filter((s) => s.tx === 'phase')];
 }
 
+/** One statement of a phase as it ran: for `advance --json` and the ledger. */
+export interface StepRun {
+  id: string;
+  lock: DdlStep['lock'];
+  seconds: number;
+  /** Already done (its skipIf held), so not run. */
+  skipped: boolean;
+}
+
 /**
  * Runs a phase's steps: `own` and `none` steps first, each on its own with lock_timeout and
  * retries (index steps through src/db/concurrent-index.ts), then every `phase` step in one
@@ -57,8 +66,10 @@ export async function runSteps(
   options: StepRunnerOptions,
   given: readonly DdlStep[],
   finalize: (client: pg.ClientBase) => Promise<void>,
-): Promise<{ ran: string[]; skipped: string[] }> {
+): Promise<{ ran: string[]; skipped: string[]; steps: StepRun[] }> {
   const steps = nonTransactionalFirst(given);
+  const runs: StepRun[] = [];
+  const since = (t0: number) => Number(((performance.now() - t0) / 1000).toFixed(3));
   const firstPhase = steps.findIndex((s) => s.tx === 'phase');
   const ran: string[] = [];
   const skipped: string[] = [];
@@ -67,6 +78,7 @@ export async function runSteps(
   try {
     for (const step of firstPhase >= 0 ? steps.slice(0, firstPhase) : steps) {
       const retry = { policy: lockPolicy, log, what: step.sql, tables: tablesOf([step]), observer: pool, waiter: client };
+      const t0 = performance.now();
       const done = step.index ? await runIndexStep(options, step, step.index) : await withLockRetry(retry, async () => {
         if (step.tx === 'none') {
           if (await isDone(client, step)) return true;
@@ -85,6 +97,7 @@ export async function runSteps(
         });
       });
       (done ? skipped : ran).push(step.id);
+      runs.push({ id: step.id, lock: step.lock, seconds: since(t0), skipped: done });
       log.info({ step: step.id, lock: step.lock, skipped: done }, done ? `already done: ${step.description}` : step.description);
     }
     const phaseSteps = firstPhase >= 0 ? steps.slice(firstPhase) : [];
@@ -96,16 +109,23 @@ export async function runSteps(
       observer: pool,
       waiter: client,
     };
+    const phaseRuns: StepRun[] = [];
     const phaseRan = await withLockRetry(retry, () =>
       transaction(
         client,
         { lockTimeoutMs: lockPolicy.lockTimeoutMs, statementTimeoutMs: options.phaseStatementTimeoutMs },
         async (c) => {
           const done: string[] = [];
+          // Timed again on each attempt: what is kept is the attempt that committed.
+          phaseRuns.length = 0;
           for (const step of phaseSteps) {
-            if (await isDone(c, step)) continue;
-            await c.query(step.sql);
-            done.push(step.id);
+            const t0 = performance.now();
+            const skip = await isDone(c, step);
+            if (!skip) {
+              await c.query(step.sql);
+              done.push(step.id);
+            }
+            phaseRuns.push({ id: step.id, lock: step.lock, seconds: since(t0), skipped: skip });
           }
           await finalize(c);
           return done;
@@ -114,7 +134,7 @@ export async function runSteps(
     );
     for (const step of phaseSteps) log.info({ step: step.id, lock: step.lock }, step.description);
     ran.push(...phaseRan);
-    return { ran, skipped };
+    return { ran, skipped, steps: [...runs, ...phaseRuns] };
   } finally {
     client.release();
   }

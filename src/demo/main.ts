@@ -6,6 +6,7 @@ import { progressReporter } from '../cli/progress.js';
 import { startEmbeddedPostgres } from '../embedded.js';
 import type { Verification } from '../ledger/ledger.js';
 import { createLogger } from '../logger.js';
+import { TerminalLine } from '../cli/terminal.js';
 import { Pgshift } from '../orchestrator.js';
 import { loadMigrationFile } from '../plan/load.js';
 import type { Phase } from '../plan/model.js';
@@ -265,7 +266,7 @@ async function runDemo(database: DemoDatabase, options: DemoOptions, signal: Abo
   const pool = new pg.Pool({ connectionString: database.url, max: 2, application_name: 'pgshift demo' });
   pool.on('error', () => undefined); // an idle client's error surfaces on the next query
   const log = createLogger({ level: 'warn' });
-  const progress = progressReporter(log, Boolean(process.stderr.isTTY));
+  const progress = progressReporter(log, process.stderr.isTTY ? new TerminalLine(process.stderr) : null);
   const { migration } = await loadMigrationFile(PLAN_FILE);
   const pgshift = new Pgshift({
     databaseUrl: database.url,

@@ -28,7 +28,7 @@ export interface MigrationRecord {
 }
 
 /** `stamp`: a phase recorded done without running it (`pgshift stamp`). */
-export type RunAction = 'apply' | 'rollback' | 'verify' | 'stamp';
+export type RunAction = 'apply' | 'rollback' | 'verify' | 'stamp' | 'tune' | 'pause' | 'resume';
 export type RunStatus = 'running' | 'succeeded' | 'failed' | 'refused' | 'interrupted';
 
 export interface PhaseRun {
@@ -179,6 +179,19 @@ export async function startRun(
     [run.migrationId, run.phase, run.action, os.hostname(), process.pid, identity.application, VERSION, JSON.stringify(run.details ?? {})],
   );
   return Number(row!.id);
+}
+
+/** A `tune`, `pause` or `resume`, recorded as a finished run of the backfill phase so `history` lists it. */
+export async function recordControlRun(
+  db: Queryable,
+  identity: RunIdentity,
+  run: { migrationId: string; action: 'tune' | 'pause' | 'resume'; details: Record<string, unknown> },
+): Promise<void> {
+  await db.query(
+    `INSERT INTO ${S}.phase_runs (migration_id, phase, action, status, finished_at, host, pid, application, backend_pid, pgshift_version, details)
+     VALUES ($1, 'backfill', $2, 'succeeded', clock_timestamp(), $3, $4, $5, pg_backend_pid(), $6, $7)`,
+    [run.migrationId, run.action, os.hostname(), process.pid, identity.application, VERSION, JSON.stringify(run.details)],
+  );
 }
 
 export async function finishRun(
@@ -364,9 +377,11 @@ export interface BackfillControl {
   version: number;
   updatedAt: Date | null;
   updatedBy: string | null;
+  /** Who paused it (the `pause` that is in force), whatever `tune` wrote since; null when not paused. */
+  pausedBy: string | null;
 }
 
-const NO_CONTROL: BackfillControl = { settings: {}, paused: false, version: 0, updatedAt: null, updatedBy: null };
+const NO_CONTROL: BackfillControl = { settings: {}, paused: false, version: 0, updatedAt: null, updatedBy: null, pausedBy: null };
 
 /** Live settings from `pgshift tune/pause/resume`; read before every batch. */
 export async function readControl(db: Queryable, migrationId: string): Promise<BackfillControl> {
@@ -378,6 +393,7 @@ export async function readControl(db: Queryable, migrationId: string): Promise<B
     version: Number(r.version),
     updatedAt: r.updated_at as Date,
     updatedBy: (r.updated_by as string | null) ?? null,
+    pausedBy: (r.paused_by as string | null) ?? null,
   };
 }
 
@@ -389,11 +405,12 @@ export async function writeControl(
   by: string,
 ): Promise<BackfillControl> {
   await db.query(
-    `INSERT INTO ${S}.backfill_control AS c (migration_id, settings, paused, version, updated_by)
-     VALUES ($1, $2::jsonb, coalesce($3, false), 1, $4)
+    `INSERT INTO ${S}.backfill_control AS c (migration_id, settings, paused, version, updated_by, paused_by)
+     VALUES ($1, $2::jsonb, coalesce($3, false), 1, $4, CASE WHEN $3 THEN $4 END)
      ON CONFLICT (migration_id) DO UPDATE SET
        settings = c.settings || $2::jsonb,
        paused = coalesce($3, c.paused),
+       paused_by = CASE WHEN $3 IS NULL THEN c.paused_by WHEN $3 THEN $4 END,
        version = c.version + 1,
        updated_at = clock_timestamp(),
        updated_by = $4`,

@@ -84,6 +84,15 @@ export const LEDGER_MIGRATIONS: readonly string[] = [
     DROP CONSTRAINT phase_runs_action_check,
     ADD CONSTRAINT phase_runs_action_check CHECK (action IN ('apply', 'rollback', 'verify', 'stamp'));
   `,
+  // 4: tune, pause and resume are runs too (history lists them), and who paused a backfill is kept
+  // apart from who last wrote its control row, so a tune while paused does not claim the pause.
+  `
+  ALTER TABLE pgshift.phase_runs
+    DROP CONSTRAINT phase_runs_action_check,
+    ADD CONSTRAINT phase_runs_action_check CHECK (action IN ('apply', 'rollback', 'verify', 'stamp', 'tune', 'pause', 'resume'));
+  ALTER TABLE pgshift.backfill_control ADD COLUMN paused_by text;
+  UPDATE pgshift.backfill_control SET paused_by = updated_by WHERE paused;
+  `,
 ];
 
 export const LEDGER_VERSION = LEDGER_MIGRATIONS.length;

@@ -2,6 +2,8 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { InvalidArgumentError, PlanInvalidError } from '../errors.js';
+import { loadParser } from '../sql/parser.js';
+import { resolvePgshiftToSelf } from './resolve-self.js';
 import { checksumOf } from './checksum.js';
 import type { Migration } from './model.js';
 import { parseMigration } from './validate.js';
@@ -13,7 +15,21 @@ export interface LoadedMigration {
   source: string;
 }
 
-const PLAN_EXTENSIONS = new Set(['.json', '.ts', '.mts', '.js', '.mjs']);
+const PLAN_EXTENSIONS = new Set(['.json', '.ts', '.mts', '.cts', '.js', '.mjs', '.cjs']);
+
+/**
+ * The plan a module exports: `export default` (or `export const migration`) from an ES module; from
+ * CommonJS, `module.exports = …`, or `exports.default` / `exports.migration` as TypeScript compiles
+ * an `export` in a CommonJS project (`__esModule` set).
+ */
+function exportedPlan(mod: Record<string, unknown>): unknown {
+  const value = mod.default ?? mod.migration;
+  if (value !== null && typeof value === 'object' && (value as { __esModule?: unknown }).__esModule === true) {
+    const cjs = value as Record<string, unknown>;
+    return cjs.default ?? cjs.migration;
+  }
+  return value;
+}
 
 async function readPlanFile(file: string): Promise<unknown> {
   const ext = path.extname(file);
@@ -27,23 +43,22 @@ async function readPlanFile(file: string): Promise<unknown> {
   }
   let mod: Record<string, unknown>;
   try {
-    if (ext === '.ts' || ext === '.mts') {
-      // tsx compiles the plan in memory; plans import helpers from 'pgshift' like any user code.
-      const { tsImport } = await import('tsx/esm/api');
-      mod = (await tsImport(pathToFileURL(file).href, import.meta.url)) as Record<string, unknown>;
-    } else {
-      mod = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
-    }
+    // tsx loads every module plan: TypeScript compiled in memory, ES module or CommonJS as the
+    // extension and the nearest package.json say, and 'pgshift' resolves to this pgshift.
+    resolvePgshiftToSelf();
+    const { tsImport } = await import('tsx/esm/api');
+    mod = (await tsImport(pathToFileURL(file).href, import.meta.url)) as Record<string, unknown>;
   } catch (error) {
     throw new PlanInvalidError(file, [{ path: '', message: `could not be loaded: ${(error as Error).message}` }]);
   }
-  const value = mod.default ?? mod.migration;
+  const value = exportedPlan(mod);
   if (value === undefined)
     throw new PlanInvalidError(file, [{ path: '', message: 'has no default export (export default defineMigration({...}))' }]);
   return value;
 }
 
 export async function loadMigrationFile(file: string): Promise<LoadedMigration> {
+  await loadParser();
   const migration = parseMigration(await readPlanFile(file), file);
   return { migration, checksum: checksumOf(migration), source: file };
 }

@@ -1,14 +1,38 @@
 import { loadModule, parseSync, scanSync, type ParseResult } from 'libpg-query';
 
-// PostgreSQL's own parser (libpg_query, compiled to WebAssembly). Loaded once, so the helpers
-// below can stay synchronous and be used from pure step renderers.
-await loadModule();
+// PostgreSQL's own parser (libpg_query, compiled to WebAssembly). Loaded once, asynchronously,
+// by loadParser(): the async entry points (plan loading, the orchestrator) await it, so the
+// helpers below can stay synchronous and be used from pure step renderers. Not a top-level
+// await, which would make `require('pgshift')` fail (ERR_REQUIRE_ASYNC_MODULE).
+let loading: Promise<void> | undefined;
+let loaded = false;
+
+/** Loads the parser once; later calls return the same promise. */
+export function loadParser(): Promise<void> {
+  loading ??= loadModule().then(() => {
+    loaded = true;
+  });
+  return loading;
+}
+
+/** Thrown by the synchronous helpers when called before loadParser() resolved: a programming error, not bad SQL. */
+export class ParserNotLoadedError extends Error {
+  constructor() {
+    super('the SQL parser is not loaded yet: await loadParser() before parsing plans or rendering steps');
+  }
+}
+
+/** For synchronous code that calls libpg-query itself: fails clearly instead of as a syntax error. */
+export function assertParserLoaded(): void {
+  if (!loaded) throw new ParserNotLoadedError();
+}
 
 /** An expression or statement PostgreSQL's parser rejects, or one pgshift cannot use where it was given. */
 export class SqlTextError extends Error {}
 
 /** Parses SQL text into statements; a syntax error names the position. */
 export function parseSql(sql: string, prefixLength = 0): ParseResult {
+  assertParserLoaded();
   try {
     return parseSync(sql);
   } catch (error) {

@@ -1,6 +1,6 @@
 import { scanSync } from 'libpg-query';
 import { parseSync } from 'libpg-query';
-import { SqlTextError } from './parser.js';
+import { assertParserLoaded, SqlTextError } from './parser.js';
 
 export type Node = Record<string, unknown>;
 
@@ -31,6 +31,7 @@ export interface Statement {
 
 /** Splits SQL text (a string or a list of strings, each with one or more statements) into its statements. */
 export function splitStatements(field: string, sql: string | readonly string[]): Statement[] {
+  assertParserLoaded();
   const parts = typeof sql === 'string' ? [sql] : sql;
   const out: Statement[] = [];
   parts.forEach((part, i) => {

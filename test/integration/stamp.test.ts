@@ -194,8 +194,9 @@ describe('ledger version 3', () => {
       const dir = planDir(renamePlan('0002_mail', { table: 'users', from: 'email', to: 'mail' }));
       const r = await cli(['stamp', '0002_mail', '--phase', 'expand'], { url: old.url, dir });
       expect(r.code, r.stderr).toBe(0);
-      expect(LEDGER_VERSION).toBe(3);
-      expect((await old.query<{ version: number }>(`SELECT version FROM pgshift.ledger_version ORDER BY version`)).map((v) => v.version)).toEqual([1, 2, 3]);
+      expect((await old.query<{ version: number }>(`SELECT version FROM pgshift.ledger_version ORDER BY version`)).map((v) => v.version)).toEqual(
+        Array.from({ length: LEDGER_VERSION }, (_, i) => i + 1),
+      );
       expect(await old.query(`SELECT migration_id, action, status FROM pgshift.phase_runs ORDER BY id`)).toEqual([
         { migration_id: '0001_earlier', action: 'apply', status: 'succeeded' },
         { migration_id: '0002_mail', action: 'stamp', status: 'succeeded' },
