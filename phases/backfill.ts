@@ -18,6 +18,7 @@ import {
   recordPhaseDone,
   type BackfillProgress,
 } from '../src/ledger/ledger.js';
+import { BACKFILL_SETTING } from '../src/operations/names.js';
 import type { BackfillTask } from '../src/operations/types.js';
 import { renderBatchUpdate, renderBoundary, renderLastKey } from '../src/sql/keyset.js';
 import type { PhaseContext, PhaseDetails } from './context.js';
@@ -214,6 +215,8 @@ async function runTask(ctx: PhaseContext, task: BackfillTask, stop: AbortSignal)
           client,
           { lockTimeoutMs: ctx.lockPolicy.lockTimeoutMs, statementTimeoutMs: gov.settings.batchTimeoutMs },
           async (c) => {
+            // This transaction's rows are computed in full by the UPDATE: the sync trigger skips them.
+            await c.query('SELECT pg_catalog.set_config($1, $2, true)', [BACKFILL_SETTING, 'on']);
             const result = await c.query(renderBatchUpdate(task, w.cursor !== null), [...(w.cursor ?? []), ...range]);
             const n = result.rowCount ?? 0;
             const elapsed = (performance.now() - since) / 1000;
