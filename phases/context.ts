@@ -23,6 +23,11 @@ export interface BackfillSettings {
   delayMs: number;
   /** Hold while replica replay lag exceeds this (ms); null = not checked. Tunable live. */
   maxLagMs: number | null;
+  /**
+   * Budget for app sessions blocked by a batch (ms): when one waits longer, the next batches shrink
+   * (src/backfill/app-impact.ts); null = not watched. Tunable live.
+   */
+  maxAppWaitMs: number | null;
   /** Measure replica lag on this standby instead of on the primary. */
   replicaUrl: string | null;
   /**
@@ -41,7 +46,7 @@ export interface BackfillSettings {
 }
 
 /** Settings `pgshift tune` may change while a backfill runs. */
-export const TUNABLE_SETTINGS = ['batchSize', 'targetMs', 'maxRate', 'pauseRatio', 'maxLagMs'] as const;
+export const TUNABLE_SETTINGS = ['batchSize', 'targetMs', 'maxRate', 'pauseRatio', 'maxLagMs', 'maxAppWaitMs'] as const;
 export type TunableSetting = (typeof TUNABLE_SETTINGS)[number];
 
 export const DEFAULT_BACKFILL_SETTINGS: BackfillSettings = {
@@ -53,6 +58,7 @@ export const DEFAULT_BACKFILL_SETTINGS: BackfillSettings = {
   pauseRatio: 0,
   delayMs: 0,
   maxLagMs: 10_000,
+  maxAppWaitMs: 50,
   replicaUrl: null,
   holdOnVacuum: 'wraparound',
   workers: 1,

@@ -60,6 +60,17 @@ export class BatchSizer {
     this.size = this.clamp(probe ? ideal : Math.min(ideal, this.size * SIZER_DEFAULTS.maxGrowth));
   }
 
+  /**
+   * The batch kept app sessions waiting too long: scale the size by `factor` (< 1) and treat rows
+   * as that much dearer, so growth resumes from the smaller size gradually.
+   */
+  shrinkForApp(factor: number): number {
+    if (factor >= 1 || this.settings.batchSize !== null) return this.size;
+    this.size = this.clamp(this.size * factor);
+    if (this.msPerRow !== null) this.msPerRow /= factor;
+    return this.size;
+  }
+
   /** The batch hit statement_timeout or lock_timeout: retry it much smaller. */
   shrinkAfterTimeout(): number {
     this.size = this.clamp(Math.floor(this.size / SIZER_DEFAULTS.timeoutShrink));

@@ -44,6 +44,7 @@ interface AdvanceFlags {
   pauseRatio?: number;
   batchDelay?: number;
   maxLag?: Maybe;
+  maxAppWait?: Maybe;
   replicaUrl?: string;
   holdOnVacuum?: VacuumHold;
   workers?: number;
@@ -207,6 +208,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     .option('--pause-ratio <ratio>', 'after each batch, sleep ratio × its duration (default 0)', nonNegativeNumber('--pause-ratio'))
     .option('--batch-delay <ms>', 'fixed pause after each batch (default 0)', nonNegativeInt('--batch-delay'))
     .option('--max-lag <ms|off>', 'hold while replica replay lag exceeds this (default 10000)', intOr('off', '--max-lag'))
+    .option('--max-app-wait <ms|off>', 'shrink batches when an app session waits on a batch longer than this (default 50)', intOr('off', '--max-app-wait'))
     .option('--replica-url <url>', 'measure replica lag on this standby instead of on the primary')
     .addOption(
       new Option('--hold-on-vacuum <which>', 'vacuums of the table that hold the backfill: anti-wraparound and manual (wraparound, default), every one (all), none (off)').choices(
@@ -228,6 +230,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
             pauseRatio: opts.pauseRatio,
             delayMs: opts.batchDelay,
             maxLagMs: orNull(opts.maxLag),
+            maxAppWaitMs: orNull(opts.maxAppWait),
             replicaUrl: opts.replicaUrl,
             holdOnVacuum: opts.holdOnVacuum,
             workers: opts.workers,
@@ -293,8 +296,9 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     .option('--max-rate <rows/s|off>', 'cap on rows per second over all workers', intOr('off', '--max-rate'))
     .option('--pause-ratio <ratio>', 'after each batch, sleep ratio × its duration', nonNegativeNumber('--pause-ratio'))
     .option('--max-lag <ms|off>', 'hold while replica replay lag exceeds this', intOr('off', '--max-lag'))
+    .option('--max-app-wait <ms|off>', 'shrink batches when an app session waits on a batch longer than this', intOr('off', '--max-app-wait'))
     .action(
-      handle(async (migration: string, opts: { batchSize?: Maybe; targetMs?: number; maxRate?: Maybe; pauseRatio?: number; maxLag?: Maybe }) => {
+      handle(async (migration: string, opts: { batchSize?: Maybe; targetMs?: number; maxRate?: Maybe; pauseRatio?: number; maxLag?: Maybe; maxAppWait?: Maybe }) => {
         await session('tune', {}, async (pg) => {
           const control = await pg.tune(migration, {
             batchSize: orNull(opts.batchSize),
@@ -302,6 +306,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
             maxRate: orNull(opts.maxRate),
             pauseRatio: opts.pauseRatio,
             maxLagMs: orNull(opts.maxLag),
+            maxAppWaitMs: orNull(opts.maxAppWait),
           });
           print({ ok: true, migration, ...control }, () => formatControl(migration, control));
         });

@@ -6,7 +6,6 @@ import { planDir, renamePlan } from '../support/plans.js';
 import { until } from '../support/wait.js';
 
 const ROWS = 20_000;
-const APP_NAME = 'pgshift-trigger-skip-test';
 
 /**
  * The dual-write trigger skips the backfill's own rows (its WHEN tests a setting only the
@@ -29,7 +28,7 @@ describe('the sync trigger during a backfill', () => {
   });
 
   test('fires for app writes during the backfill, not for the backfill’s own rows', async () => {
-    const run = spawnCli(['advance', '--batch-size', '200', '--batch-delay', '40'], { url: db.url, dir, env: { PGAPPNAME: APP_NAME } });
+    const run = spawnCli(['advance', '--batch-size', '200', '--batch-delay', '40'], { url: db.url, dir });
     const progress = async () => (await db.query<{ batches: string; finished_at: Date | null }>(`SELECT batches, finished_at FROM pgshift.backfill_progress WHERE migration_id = $1`, [id]))[0];
     await until(async () => Number((await progress())?.batches ?? 0) >= 3, 'three batches');
 
@@ -53,7 +52,7 @@ describe('the sync trigger during a backfill', () => {
 
     // The backfill's sessions have exited, so their function counts are flushed.
     await until(
-      async () => Number((await db.query<{ n: string }>(`SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = $1`, [APP_NAME]))[0]!.n) === 0,
+      async () => Number((await db.query<{ n: string }>(`SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND application_name LIKE 'pgshift%'`))[0]!.n) === 0,
       'the backfill’s sessions to exit',
     );
     await db.query(`SELECT pg_stat_clear_snapshot()`);
