@@ -1,5 +1,6 @@
 import pLimit from 'p-limit';
 import type pg from 'pg';
+import { appImpactShrink, watchingAppImpact } from '../src/backfill/app-impact.js';
 import { Governor, sleepUnlessAborted } from '../src/backfill/governor.js';
 import { splitRanges } from '../src/backfill/ranges.js';
 import { BatchSizer } from '../src/backfill/sizer.js';
@@ -19,6 +20,7 @@ import {
   recordPhaseDone,
   type BackfillProgress,
 } from '../src/ledger/ledger.js';
+import { BACKFILL_SETTING } from '../src/operations/names.js';
 import type { BackfillTask } from '../src/operations/types.js';
 import { renderBatchUpdate, renderBoundary, renderLastKey } from '../src/sql/keyset.js';
 import type { PhaseContext, PhaseDetails } from './context.js';
@@ -56,6 +58,9 @@ interface Worker {
   batches: number;
   held: string | null;
   sizer: BatchSizer;
+  /** Batches that kept app sessions waiting, and the longest such wait (ms). */
+  appBlockingBatches: number;
+  maxAppWaitMs: number;
 }
 
 function keyValues(row: KeyRow | undefined, width: number): string[] | null {
@@ -106,6 +111,8 @@ async function runTask(ctx: PhaseContext, task: BackfillTask, stop: AbortSignal)
     batches: 0,
     held: null,
     sizer: new BatchSizer(sizerSettings()),
+    appBlockingBatches: 0,
+    maxAppWaitMs: 0,
   }));
   const emit = (w: Worker | null, lastBatchMs: number, finished: boolean) => {
     const seconds = (performance.now() - started) / 1000;
@@ -158,6 +165,15 @@ async function runTask(ctx: PhaseContext, task: BackfillTask, stop: AbortSignal)
         if (!batch) break;
         durations.add(batch.ms);
         w.sizer.record(batch.rangeRows, batch.ms);
+        if (batch.impact.blockedSessions) {
+          w.appBlockingBatches += 1;
+          w.maxAppWaitMs = Math.max(w.maxAppWaitMs, batch.impact.maxWaitMs);
+          const factor = appImpactShrink(batch.impact, governor.settings.maxAppWaitMs);
+          if (factor < 1) {
+            const next = w.sizer.shrinkForApp(factor);
+            log.warn({ task: w.progress.task, ...batch.impact, budgetMs: governor.settings.maxAppWaitMs, nextSize: next }, 'backfill batch kept app sessions waiting over budget; shrinking');
+          }
+        }
         emit(w, batch.ms, false);
         await sleepUnlessAborted(governor.sleepAfter(batch.rangeRows, batch.ms, workers.length), workerStop);
       }
@@ -182,6 +198,12 @@ async function runTask(ctx: PhaseContext, task: BackfillTask, stop: AbortSignal)
     seconds: Number(seconds.toFixed(3)),
     rowsPerSecond: seconds > 0 ? Math.round(rowsUpdated / seconds) : null,
     batchMs: durations.summary(),
+    // Batches that kept app sessions waiting on their row locks, and the longest wait (ms).
+    appImpact: {
+      blockingBatches: workers.reduce((n, w) => n + w.appBlockingBatches, 0),
+      maxWaitMs: Math.round(Math.max(0, ...workers.map((w) => w.maxAppWaitMs))),
+      budgetMs: governor.settings.maxAppWaitMs,
+    },
     resumedFrom: workers.length === 1 ? workers[0]!.progress.cursor : workers.map((w) => w.progress.cursor),
     workers: workers.map((w) => ({
       task: w.progress.task,
@@ -190,6 +212,7 @@ async function runTask(ctx: PhaseContext, task: BackfillTask, stop: AbortSignal)
       rowsUpdated: w.rowsUpdated,
       batches: w.batches,
       lastBatchSize: w.sizer.current,
+      appImpact: { blockingBatches: w.appBlockingBatches, maxWaitMs: w.maxAppWaitMs },
     })),
   };
 
@@ -212,12 +235,16 @@ async function runTask(ctx: PhaseContext, task: BackfillTask, stop: AbortSignal)
       const range = upper;
       const t0 = performance.now();
       const what = `backfill batch of ${w.progress.task} over keys (${w.cursor ? JSON.stringify(w.cursor) : 'start'}, ${JSON.stringify(range)}]`;
+      const pid = await backendPid(client);
+      const appWatch = { observer: ctx.pool, pid, everyMs: Math.max(10, Math.min(50, (gov.settings.maxAppWaitMs ?? 50) / 2)) };
       const outcome = await watchingBlockers(
-        { observer: ctx.pool, pid: await backendPid(client), log: ctx.log, what, everyMs: Math.max(50, Math.min(250, ctx.lockPolicy.lockTimeoutMs / 2)) },
-        () => transaction(
+        { observer: ctx.pool, pid, log: ctx.log, what, everyMs: Math.max(50, Math.min(250, ctx.lockPolicy.lockTimeoutMs / 2)) },
+        () => watchingAppImpact(appWatch, () => transaction(
           client,
           { lockTimeoutMs: ctx.lockPolicy.lockTimeoutMs, statementTimeoutMs: gov.settings.batchTimeoutMs },
           async (c) => {
+            // This transaction's rows are computed in full by the UPDATE: the sync trigger skips them.
+            await c.query('SELECT pg_catalog.set_config($1, $2, true)', [BACKFILL_SETTING, 'on']);
             const result = await c.query(renderBatchUpdate(task, w.cursor !== null), [...(w.cursor ?? []), ...range]);
             const n = result.rowCount ?? 0;
             const elapsed = (performance.now() - since) / 1000;
@@ -229,15 +256,16 @@ async function runTask(ctx: PhaseContext, task: BackfillTask, stop: AbortSignal)
             });
             return n;
           },
-        ),
+        )),
       );
       if (outcome.ok) {
         const ms = performance.now() - t0;
+        const { result: n, impact } = outcome.result;
         w.cursor = range;
-        w.rowsUpdated += outcome.result;
+        w.rowsUpdated += n;
         w.batches += 1;
-        ctx.log.debug({ task: w.progress.task, rows: outcome.result, size, ms: Math.round(ms), cursor: range }, 'batch');
-        return { rangeRows: rangeRows || outcome.result, ms };
+        ctx.log.debug({ task: w.progress.task, rows: n, size, ms: Math.round(ms), cursor: range, appImpact: impact }, 'batch');
+        return { rangeRows: rangeRows || n, ms, impact };
       }
       const state = sqlStateOf(outcome.error);
       if (!state || !TIMEOUT_STATES.includes(state)) throw outcome.error;

@@ -25,6 +25,11 @@ export interface BackfillSettings {
   maxLagMs: number | null;
   /** Hold while a standby is more than this many bytes of WAL behind the primary; null = not checked. Tunable live. */
   maxLagBytes: number | null;
+  /**
+   * Budget for app sessions blocked by a batch (ms): when one waits longer, the next batches shrink
+   * (src/backfill/app-impact.ts); null = not watched. Tunable live.
+   */
+  maxAppWaitMs: number | null;
   /** Measure replica lag on this standby instead of on the primary. */
   replicaUrl: string | null;
   /** On the primary: standbys (pg_stat_replication.application_name) that must be attached, or the backfill holds. */
@@ -50,7 +55,7 @@ export interface BackfillSettings {
 }
 
 /** Settings `pgshift tune` may change while a backfill runs. */
-export const TUNABLE_SETTINGS = ['batchSize', 'targetMs', 'maxRate', 'pauseRatio', 'maxLagMs', 'maxLagBytes'] as const;
+export const TUNABLE_SETTINGS = ['batchSize', 'targetMs', 'maxRate', 'pauseRatio', 'maxLagMs', 'maxLagBytes', 'maxAppWaitMs'] as const;
 export type TunableSetting = (typeof TUNABLE_SETTINGS)[number];
 
 export const DEFAULT_BACKFILL_SETTINGS: BackfillSettings = {
@@ -63,6 +68,7 @@ export const DEFAULT_BACKFILL_SETTINGS: BackfillSettings = {
   delayMs: 0,
   maxLagMs: 10_000,
   maxLagBytes: 64 * 1024 * 1024,
+  maxAppWaitMs: 50,
   replicaUrl: null,
   requireStandbys: [],
   minStandbys: null,

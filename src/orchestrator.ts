@@ -213,7 +213,7 @@ function validateTune(settings: Record<string, unknown>): void {
   const positiveInt = (k: string, v: unknown) => (typeof v === 'number' && Number.isInteger(v) && v > 0) || problems.push(`${k} must be a positive integer`);
   for (const [k, v] of Object.entries(settings)) {
     if (v === undefined) continue;
-    if (k === 'batchSize' || k === 'maxRate' || k === 'maxLagMs' || k === 'maxLagBytes') {
+    if (k === 'batchSize' || k === 'maxRate' || k === 'maxLagMs' || k === 'maxLagBytes' || k === 'maxAppWaitMs') {
       if (v !== null) positiveInt(k, v);
     } else if (k === 'targetMs') positiveInt(k, v);
     else if (k === 'pauseRatio') {

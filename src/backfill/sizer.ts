@@ -1,7 +1,10 @@
 /**
  * Chooses the next batch size so that a batch takes about `targetMs`.
  *
- * It keeps an exponentially smoothed cost per row (so one slow batch does not whipsaw the size),
+ * The first batch is a probe of `initialBatchSize` rows: its measured cost per row sets the next
+ * size directly (fixed per-batch costs make a small probe look dearer per row, so this errs small),
+ * instead of growing there from 1,000 by `maxGrowth` steps (~0.6 s at 1M rows in issue 13).
+ * After that it keeps an exponentially smoothed cost per row (so one slow batch does not whipsaw the size),
  * grows at most `maxGrowth`× per step (a sudden cheap batch must not let the next one overshoot by
  * an order of magnitude), shrinks as far as needed at once (trouble is acted on immediately), and
  * shrinks hard after a timeout. With a fixed size set, it only obeys timeouts until the next batch.
@@ -50,10 +53,22 @@ export class BatchSizer {
     }
     if (rows <= 0) return;
     const sample = Math.max(ms, 0.01) / rows;
+    const probe = this.msPerRow === null;
     this.msPerRow = this.msPerRow === null ? sample : SIZER_DEFAULTS.smoothing * sample + (1 - SIZER_DEFAULTS.smoothing) * this.msPerRow;
     // The smoothed cost lags a sudden slowdown; never size above what the last batch alone allows.
     const ideal = s.targetMs / Math.max(this.msPerRow, sample);
-    this.size = this.clamp(Math.min(ideal, this.size * SIZER_DEFAULTS.maxGrowth));
+    this.size = this.clamp(probe ? ideal : Math.min(ideal, this.size * SIZER_DEFAULTS.maxGrowth));
+  }
+
+  /**
+   * The batch kept app sessions waiting too long: scale the size by `factor` (< 1) and treat rows
+   * as that much dearer, so growth resumes from the smaller size gradually.
+   */
+  shrinkForApp(factor: number): number {
+    if (factor >= 1 || this.settings.batchSize !== null) return this.size;
+    this.size = this.clamp(this.size * factor);
+    if (this.msPerRow !== null) this.msPerRow /= factor;
+    return this.size;
   }
 
   /** The batch hit statement_timeout or lock_timeout: retry it much smaller. */

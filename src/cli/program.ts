@@ -52,6 +52,7 @@ interface AdvanceFlags {
   batchDelay?: number;
   maxLag?: Maybe;
   maxLagBytes?: Maybe;
+  maxAppWait?: Maybe;
   replicaUrl?: string;
   requireStandby?: string[];
   minStandbys?: number;
@@ -270,6 +271,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     .option('--replica-url <url>', 'measure replica lag on this standby instead of on the primary; holds while it is not streaming')
     .option('--require-standby <name>', 'on the primary: hold while no standby with this application_name is attached (repeatable)', collect)
     .option('--min-standbys <n>', 'on the primary: hold while fewer standbys are attached (default: as many as at the start of the backfill)', nonNegativeInt('--min-standbys'))
+    .option('--max-app-wait <ms|off>', 'shrink batches when an app session waits on a batch longer than this (default 50)', intOr('off', '--max-app-wait'))
     .addOption(
       new Option('--hold-on-vacuum <which>', 'vacuums of the table that hold the backfill: anti-wraparound and manual (wraparound, default), every one (all), none (off)').choices(
         VACUUM_HOLDS,
@@ -299,6 +301,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
             delayMs: opts.batchDelay,
             maxLagMs: orNull(opts.maxLag),
             maxLagBytes: orNull(opts.maxLagBytes),
+            maxAppWaitMs: orNull(opts.maxAppWait),
             replicaUrl: opts.replicaUrl,
             requireStandbys: opts.requireStandby,
             minStandbys: opts.minStandbys,
@@ -384,8 +387,9 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     .option('--pause-ratio <ratio>', 'after each batch, sleep ratio × its duration', nonNegativeNumber('--pause-ratio'))
     .option('--max-lag <ms|off>', 'hold while replica replay lag exceeds this', intOr('off', '--max-lag'))
     .option('--max-lag-bytes <size|off>', 'hold while a standby is more than this much WAL behind, e.g. 64MB', bytesOr('off', '--max-lag-bytes'))
+    .option('--max-app-wait <ms|off>', 'shrink batches when an app session waits on a batch longer than this', intOr('off', '--max-app-wait'))
     .action(
-      handle(async (migration: string, opts: { batchSize?: Maybe; targetMs?: number; maxRate?: Maybe; pauseRatio?: number; maxLag?: Maybe; maxLagBytes?: Maybe }) => {
+      handle(async (migration: string, opts: { batchSize?: Maybe; targetMs?: number; maxRate?: Maybe; pauseRatio?: number; maxLag?: Maybe; maxLagBytes?: Maybe; maxAppWait?: Maybe }) => {
         await session('tune', {}, async (pg) => {
           const control = await pg.tune(migration, {
             batchSize: orNull(opts.batchSize),
@@ -394,6 +398,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
             pauseRatio: opts.pauseRatio,
             maxLagMs: orNull(opts.maxLag),
             maxLagBytes: orNull(opts.maxLagBytes),
+            maxAppWaitMs: orNull(opts.maxAppWait),
           });
           print({ ok: true, migration, ...control }, () => formatControl(migration, control));
         });

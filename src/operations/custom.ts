@@ -77,6 +77,9 @@ function steps(op: Custom, facts: CustomFacts, names: ObjectNames, index: number
           body: customSyncBody(table, spec.up, spec.down ?? {}),
           purpose: `computing ${Object.keys(spec.up).join(', ')} from the old columns${spec.down ? ` and ${Object.keys(spec.down).join(', ')} from the new ones` : ''}`,
           stop: 'stop dual-writing',
+          // Skipping the trigger for the backfill's rows is only safe when its UPDATE sets every
+          // column the trigger computes; a `down` side is the trigger's alone.
+          skipForBackfill: !spec.down && Object.keys(spec.up).every((c) => op.backfill?.set !== undefined && c in op.backfill.set),
         })
       : null;
   const t = table ? qualified(table.schema, table.name) : '';

@@ -5,6 +5,13 @@ import type { ObjectNames } from './types.js';
 export const PGSHIFT_SCHEMA = 'pgshift';
 
 /**
+ * The setting the backfill turns on for its own transactions only (`set_config(…, true)`, i.e.
+ * SET LOCAL), so the dual-write trigger, whose WHEN tests it, skips the rows the backfill UPDATE
+ * already computes in full. App sessions never set it, so the trigger fires for every app write.
+ */
+export const BACKFILL_SETTING = 'pgshift.backfill';
+
+/**
  * Short, stable names derived from the migration id and operation index, so they fit in 63 bytes
  * whatever the user's names are, and a rerun finds the objects an earlier run created.
  */

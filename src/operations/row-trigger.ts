@@ -1,7 +1,7 @@
 import { describeRef, functionExists, triggerState, type TableRef } from '../catalog/introspect.js';
 import type { Queryable } from '../db/queryable.js';
-import { dollarQuote, ident, qualified } from '../sql/ident.js';
-import { PGSHIFT_SCHEMA } from './names.js';
+import { dollarQuote, ident, literal, qualified } from '../sql/ident.js';
+import { BACKFILL_SETTING, PGSHIFT_SCHEMA } from './names.js';
 import type { DdlStep, ObjectNames } from './types.js';
 
 /**
@@ -19,6 +19,11 @@ export function rowTrigger(o: {
   /** Why it goes, at rollback; and at contract unless `stopAtContract` says otherwise. */
   stop: string;
   stopAtContract?: string;
+  /**
+   * The operation's backfill UPDATE computes every column the trigger would (default true): the
+   * trigger then skips the backfill's own rows (see BACKFILL_SETTING). False keeps it firing.
+   */
+  skipForBackfill?: boolean;
 }): { dualWrite: DdlStep[]; contract: DdlStep[]; rollback: DdlStep[] } {
   const { table, index } = o;
   const t = qualified(table.schema, table.name);
@@ -45,7 +50,7 @@ export function rowTrigger(o: {
         'dual-write',
         'trigger',
         `fire it before every INSERT and UPDATE of ${describeRef(table)}`,
-        `CREATE TRIGGER ${trigger} BEFORE INSERT OR UPDATE ON ${t} FOR EACH ROW EXECUTE FUNCTION ${fn}()`,
+        `CREATE TRIGGER ${trigger} BEFORE INSERT OR UPDATE ON ${t} FOR EACH ROW${o.skipForBackfill === false ? '' : ` ${skipBackfillRows}`} EXECUTE FUNCTION ${fn}()`,
         'SHARE ROW EXCLUSIVE',
       ),
     ],
@@ -59,6 +64,9 @@ export function rowTrigger(o: {
     ],
   };
 }
+
+/** The trigger's WHEN: fire unless the writing transaction is the backfill's own. */
+const skipBackfillRows = `WHEN (pg_catalog.current_setting(${literal(BACKFILL_SETTING)}, true) IS DISTINCT FROM 'on')`;
 
 /** Drift of what dual-write installed: the trigger missing or disabled, or its function missing. */
 export async function rowTriggerDrift(db: Queryable, table: TableRef, names: ObjectNames): Promise<string[]> {

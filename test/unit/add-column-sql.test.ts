@@ -60,7 +60,7 @@ describe('addColumn renders the exact SQL of each phase', () => {
         'none',
         'phase',
       ],
-      [`CREATE TRIGGER "pgshift_sync_${h}" BEFORE INSERT OR UPDATE ON "public"."orders" FOR EACH ROW EXECUTE FUNCTION "pgshift"."sync_${h}"()`, 'SHARE ROW EXCLUSIVE', 'phase'],
+      [`CREATE TRIGGER "pgshift_sync_${h}" BEFORE INSERT OR UPDATE ON "public"."orders" FOR EACH ROW WHEN (pg_catalog.current_setting('pgshift.backfill', true) IS DISTINCT FROM 'on') EXECUTE FUNCTION "pgshift"."sync_${h}"()`, 'SHARE ROW EXCLUSIVE', 'phase'],
     ]);
     expect(s.backfill[0]!.set).toEqual([{ column: 'total', expression: '(price * qty)' }]);
     expect(s.triggers).toEqual([{ table: { schema: 'public', name: 'orders' }, name: `pgshift_sync_${h}` }]);

@@ -6,14 +6,15 @@ import { DEFAULT_BACKFILL_SETTINGS } from '../../phases/context.js';
 const adaptive = { batchSize: null, targetMs: 200, minBatchSize: 100, maxBatchSize: 100_000 };
 
 describe('adaptive batch size', () => {
-  test('starts at 1000 and grows at most 1.5x per batch toward the target', () => {
+  test('starts with a 1000-row probe, jumps to its measured size, then grows at most 1.5x per batch', () => {
     const s = new BatchSizer(adaptive);
     expect(s.current).toBe(1000);
-    // 1000 rows in 20 ms: the target would allow 10,000 rows, growth is capped.
-    s.record(1000, 20);
-    expect(s.current).toBe(1500);
-    s.record(1500, 30);
-    expect(s.current).toBe(2250);
+    // The probe: 1000 rows in 40 ms, so 200 ms fits 5,000 rows; no growth cap on the probe.
+    s.record(1000, 40);
+    expect(s.current).toBe(5000);
+    // The same cost per row: it stays.
+    s.record(5000, 200);
+    expect(s.current).toBe(5000);
   });
 
   test('settles where a batch takes about the target time', () => {
@@ -51,8 +52,9 @@ describe('adaptive batch size', () => {
     s.record(194, 5);
     expect(s.current).toBe(777);
     s.update(adaptive);
+    // The first adaptive batch is the probe (fixed sizes measured nothing): 0.01 ms per row.
     s.record(777, 7.77);
-    expect(s.current).toBe(1166);
+    expect(s.current).toBe(20_000);
   });
 });
 

@@ -51,7 +51,7 @@ BEGIN
   RETURN NEW;
 END
 $pgshift$`,
-      `CREATE TRIGGER "pgshift_sync_${h}" BEFORE INSERT OR UPDATE ON "public"."users" FOR EACH ROW EXECUTE FUNCTION "pgshift"."sync_${h}"()`,
+      `CREATE TRIGGER "pgshift_sync_${h}" BEFORE INSERT OR UPDATE ON "public"."users" FOR EACH ROW WHEN (pg_catalog.current_setting('pgshift.backfill', true) IS DISTINCT FROM 'on') EXECUTE FUNCTION "pgshift"."sync_${h}"()`,
     ]);
     expect(steps.dualWrite[0]!.sql).not.toMatch(/\bUPDATE\s+"/);
   });

@@ -39,7 +39,7 @@ describe('setNotNull renders the exact SQL of each phase', () => {
         'phase',
       ],
       [
-        `CREATE TRIGGER "pgshift_sync_${h}" BEFORE INSERT OR UPDATE ON "public"."orders" FOR EACH ROW EXECUTE FUNCTION "pgshift"."sync_${h}"()`,
+        `CREATE TRIGGER "pgshift_sync_${h}" BEFORE INSERT OR UPDATE ON "public"."orders" FOR EACH ROW WHEN (pg_catalog.current_setting('pgshift.backfill', true) IS DISTINCT FROM 'on') EXECUTE FUNCTION "pgshift"."sync_${h}"()`,
         'SHARE ROW EXCLUSIVE',
         'phase',
       ],

@@ -79,7 +79,7 @@ describe('splitColumn renders the exact SQL of each phase', () => {
         'none',
         'phase',
       ],
-      [`CREATE TRIGGER "pgshift_sync_${h}" BEFORE INSERT OR UPDATE ON "public"."users" FOR EACH ROW EXECUTE FUNCTION "pgshift"."sync_${h}"()`, 'SHARE ROW EXCLUSIVE', 'phase'],
+      [`CREATE TRIGGER "pgshift_sync_${h}" BEFORE INSERT OR UPDATE ON "public"."users" FOR EACH ROW WHEN (pg_catalog.current_setting('pgshift.backfill', true) IS DISTINCT FROM 'on') EXECUTE FUNCTION "pgshift"."sync_${h}"()`, 'SHARE ROW EXCLUSIVE', 'phase'],
     ]);
     expect(s.triggers).toEqual([{ table: { schema: 'public', name: 'users' }, name: `pgshift_sync_${h}` }]);
   });
