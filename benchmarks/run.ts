@@ -15,7 +15,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import pg from 'pg';
-import { startEmbeddedPostgres } from '../src/embedded.js';
+import { startEmbeddedPostgres } from '../tools/embedded.js';
 import { ident } from '../src/sql/ident.js';
 import { AppLoad } from './app-load.js';
 import { PgshiftChild } from './pgshift-runner.js';

@@ -354,6 +354,21 @@ export const SqlState = {
   insufficientPrivilege: '42501',
 } as const;
 
+/**
+ * The SQLSTATEs pgshift's own generated SQL raises (`RAISE EXCEPTION USING ERRCODE = …`), one
+ * meaning each. Class `PG` is not used by PostgreSQL. Add new ones here, never reuse a code.
+ */
+export const PgshiftSqlState = {
+  /** createIndex inspect: the trial index on an empty temporary copy was built; MESSAGE is its shape. Caught, never shown. */
+  indexProbeDone: 'PGS01',
+  /** createTable rollback: the table holds rows, so it is not dropped (rollback fails, exit 1). */
+  tableHasRows: 'PGS02',
+  /** dropTable contract: the table gained dependents since expand; MESSAGE names them (contract refused, exit 3). */
+  tableHasDependents: 'PGS03',
+  /** Carry-over inspect: the trial on an empty temporary copy finished; MESSAGE is its JSON result. Caught, never shown. */
+  carryOverProbeDone: 'PGS04',
+} as const;
+
 export function sqlStateOf(error: unknown): string | undefined {
   const code = (error as { code?: unknown } | null)?.code;
   return typeof code === 'string' ? code : undefined;

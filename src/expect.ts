@@ -1,6 +1,5 @@
 import { InvalidArgumentError } from './errors.js';
-import { isPhase } from './plan/model.js';
-import type { MigrationState } from './orchestrator.js';
+import { isPhase, type MigrationState } from './plan/model.js';
 
 /** What `advance --expect <migration>@<state>` asserts before anything runs. */
 export interface Expectation {

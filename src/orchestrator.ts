@@ -82,7 +82,8 @@ export interface PgshiftOptions {
   signal?: AbortSignal;
 }
 
-export type MigrationState = Phase | 'pending';
+import type { MigrationState } from './plan/model.js';
+export type { MigrationState };
 
 export interface AdvanceOptions {
   /** Only this migration. */

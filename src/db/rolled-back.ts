@@ -43,8 +43,20 @@ export async function inRolledBackTransaction<T>(db: Queryable, fn: (client: Que
 
 export { singleStatement };
 
-/** How long a trial waits for ACCESS SHARE on the table it copies. */
+/** How long a trial or probe waits for ACCESS SHARE on the table it reads or copies. */
 export const TRIAL_LOCK_TIMEOUT_MS = 5000;
+
+/**
+ * inRolledBackTransaction with `lock_timeout` TRIAL_LOCK_TIMEOUT_MS: where inspect tries things on
+ * the user's table (or a temporary copy of it), so that a busy table fails the inspection instead of
+ * queueing behind a long lock. A 55P03 from `fn` is the caller's to name the statement of.
+ */
+export async function inTrialTransaction<T>(db: Queryable, fn: (client: Queryable) => Promise<T>): Promise<T> {
+  return inRolledBackTransaction(db, async (c) => {
+    await c.query(`SET LOCAL lock_timeout = ${TRIAL_LOCK_TIMEOUT_MS}`);
+    return fn(c);
+  });
+}
 
 export interface TrialCopy {
   client: Queryable;
@@ -64,8 +76,7 @@ export async function onTrialCopy<R>(
   o: { table: string; copy: string; path: string; problems: PlanProblem[]; noPrivilege: () => R },
   body: (trial: TrialCopy) => Promise<R>,
 ): Promise<R> {
-  return inRolledBackTransaction(db, async (c) => {
-    await c.query(`SET LOCAL lock_timeout = ${TRIAL_LOCK_TIMEOUT_MS}`);
+  return inTrialTransaction(db, async (c) => {
     const [priv] = await queryRows<{ temp: boolean }>(c, `SELECT pg_catalog.has_database_privilege(pg_catalog.current_database(), 'TEMPORARY') AS temp`);
     if (!priv?.temp) return o.noPrivilege();
     try {

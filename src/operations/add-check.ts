@@ -1,15 +1,12 @@
 import pg from 'pg';
 import { describeRef, type TableRef } from '../catalog/introspect.js';
 import { queryRows, type Queryable } from '../db/queryable.js';
-import { inRolledBackTransaction, singleStatement } from '../db/rolled-back.js';
+import { inTrialTransaction, singleStatement, TRIAL_LOCK_TIMEOUT_MS } from '../db/rolled-back.js';
 import { LockTimeoutError, SqlState, sqlStateOf } from '../errors.js';
 import { ident, qualified } from '../sql/ident.js';
 import type { AddCheck } from './add-check.schema.js';
 import { constraintDrift, constraintKey, dropStep, inspectTarget, presentCheck, validateStep, type ConstraintRef } from './constraint-steps.js';
 import type { AddCheckFacts, ObjectNames, OperationHandler, OperationSteps } from './types.js';
-
-/** How long inspect waits for ACCESS SHARE on the table to try the expression. */
-const TRIAL_LOCK_TIMEOUT_MS = 5000;
 
 function tableOf(op: AddCheck): TableRef {
   return { schema: op.schema, name: op.table };
@@ -67,8 +64,7 @@ function steps(op: AddCheck, facts: AddCheckFacts, _names: ObjectNames, index: n
 async function tryExpression(db: Queryable, op: AddCheck): Promise<string | null> {
   const t = qualified(op.schema, op.table);
   const explain = `EXPLAIN SELECT 1 FROM ${t} WHERE (${op.check})`;
-  return inRolledBackTransaction(db, async (c) => {
-    await c.query(`SET LOCAL lock_timeout = ${TRIAL_LOCK_TIMEOUT_MS}`);
+  return inTrialTransaction(db, async (c) => {
     try {
       await c.query(singleStatement(explain));
       const [row] = await queryRows<{ temp: boolean }>(

@@ -1,7 +1,7 @@
 import { describeRef, type ColumnInfo, type TableInfo, type TableRef } from '../catalog/introspect.js';
 import { indexShapeSql, indexValidCheckSql } from '../catalog/indexes.js';
 import { queryRows, singleStatement, type Queryable } from '../db/queryable.js';
-import { sqlStateOf, type PlanProblem } from '../errors.js';
+import { PgshiftSqlState, sqlStateOf, type PlanProblem } from '../errors.js';
 import { dollarQuote, ident, literal, qualified } from '../sql/ident.js';
 import { constraintExistsSql } from './constraint-steps.js';
 import type { CatalogCheck, DdlStep } from './types.js';
@@ -183,7 +183,7 @@ function foreignKeySql(columns: string[], ref: TableRef, refColumns: string[], t
   return `FOREIGN KEY (${columns.map(ident).join(', ')}) REFERENCES ${qualified(ref.schema, ref.name)} (${refColumns.map(ident).join(', ')})${tail}`;
 }
 
-const PROBE_DONE = 'PGS02';
+const PROBE_DONE = PgshiftSqlState.carryOverProbeDone;
 
 interface ProbeResult {
   indexes: Record<string, string | null> | null;

@@ -3,7 +3,7 @@ import { dropIndexSql } from '../db/concurrent-index.js';
 import { singleStatement } from '../db/queryable.js';
 import { findRelation, indexConstraints, indexShapeSql, indexValidCheckSql } from '../catalog/indexes.js';
 import type { Queryable } from '../db/queryable.js';
-import { SqlState, sqlStateOf, type PlanProblem } from '../errors.js';
+import { PgshiftSqlState, SqlState, sqlStateOf, type PlanProblem } from '../errors.js';
 import { dollarQuote, ident, literal, qualified } from '../sql/ident.js';
 import type { CreateIndex } from './create-index.schema.js';
 import { indexNameClaim } from './index-names.js';
@@ -72,7 +72,7 @@ function steps(op: CreateIndex, facts: CreateIndexFacts, _names: ObjectNames, in
   };
 }
 
-const PROBE_DONE = 'PGS01';
+const PROBE_DONE = PgshiftSqlState.indexProbeDone;
 const PROBE_INDEX = 'pgshift index probe';
 
 type Probe = { shape: string | null } | { error: { message: string; hint: string | undefined } } | null;

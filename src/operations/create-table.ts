@@ -3,7 +3,7 @@ import { findRelation } from '../catalog/indexes.js';
 import { describeRef, relkindName, type TableRef } from '../catalog/introspect.js';
 import { queryRows, singleStatement, type Queryable } from '../db/queryable.js';
 import { inRolledBackTransaction } from '../db/rolled-back.js';
-import type { PlanProblem } from '../errors.js';
+import { PgshiftSqlState, type PlanProblem } from '../errors.js';
 import { dollarQuote, ident, literal, qualified } from '../sql/ident.js';
 import type { CreateTable } from './create-table.schema.js';
 import type { ObjectNames, OperationHandler, OperationSteps } from './types.js';
@@ -12,7 +12,7 @@ import type { ObjectNames, OperationHandler, OperationSteps } from './types.js';
 type CreateTableFacts = Record<string, never>;
 
 /** SQLSTATE of rollback's refusal to drop a table that holds rows. */
-export const TABLE_HAS_ROWS = 'PGS02';
+export const TABLE_HAS_ROWS = PgshiftSqlState.tableHasRows;
 
 function tableOf(op: CreateTable): TableRef {
   return { schema: op.schema, name: op.table };

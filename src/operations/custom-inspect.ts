@@ -1,7 +1,7 @@
 import pg from 'pg';
 import { describeRef, findTable, relkindName, type TableInfo } from '../catalog/introspect.js';
 import { queryRows, singleStatement, type Queryable } from '../db/queryable.js';
-import { inRolledBackTransaction } from '../db/rolled-back.js';
+import { inTrialTransaction, TRIAL_LOCK_TIMEOUT_MS } from '../db/rolled-back.js';
 import { LockTimeoutError, SqlState, sqlStateOf, type PlanProblem } from '../errors.js';
 import { ident, qualified } from '../sql/ident.js';
 import { checkDefinitionProvesNotNull, lintStatements, refusalMessage, type Finding } from '../sql/lint.js';
@@ -10,9 +10,6 @@ import { replaceRelation, sameRel, showRel, type RelName, type Statement } from 
 import { matchAllow, runModeOf, SQL_FIELDS, statementsOf } from './custom-sql.js';
 import type { Custom } from './custom.schema.js';
 import type { CustomFacts, Inspection } from './types.js';
-
-/** How long the rewrite probe waits for ACCESS SHARE on a table to copy its shape. */
-const PROBE_LOCK_TIMEOUT_MS = 5000;
 
 function relText(r: RelName): string {
   return r.schema ? qualified(r.schema, r.name) : ident(r.name);
@@ -33,12 +30,11 @@ async function exists(db: Queryable, r: RelName): Promise<boolean> {
 async function probeRewrites(db: Queryable, table: RelName, statements: readonly Statement[], asked: ReadonlySet<Statement>): Promise<Map<Statement, boolean | string>> {
   const verdicts = new Map<Statement, boolean | string>();
   const copy = `pg_temp.${ident(table.name)}`;
-  await inRolledBackTransaction(db, async (c) => {
-    await c.query(`SET LOCAL lock_timeout = ${PROBE_LOCK_TIMEOUT_MS}`);
+  await inTrialTransaction(db, async (c) => {
     try {
       await c.query(`CREATE TEMPORARY TABLE ${ident(table.name)} (LIKE ${relText(table)})`);
     } catch (error) {
-      if (sqlStateOf(error) === SqlState.lockNotAvailable) throw new LockTimeoutError(`CREATE TEMPORARY TABLE … (LIKE ${relText(table)})`, 1, PROBE_LOCK_TIMEOUT_MS, [], { cause: error });
+      if (sqlStateOf(error) === SqlState.lockNotAvailable) throw new LockTimeoutError(`CREATE TEMPORARY TABLE … (LIKE ${relText(table)})`, 1, TRIAL_LOCK_TIMEOUT_MS, [], { cause: error });
       if (!(error instanceof pg.DatabaseError)) throw error;
       for (const s of asked) verdicts.set(s, `no empty copy of ${showRel(table)} to try it on: ${error.message}`);
       return;

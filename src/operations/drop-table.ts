@@ -1,13 +1,13 @@
 import { describeRef, findTable, relkindName, type TableRef } from '../catalog/introspect.js';
 import { tableDependents, tableDependentsSql } from '../catalog/table-dependents.js';
 import type { Queryable } from '../db/queryable.js';
-import type { PlanProblem } from '../errors.js';
+import { PgshiftSqlState, type PlanProblem } from '../errors.js';
 import { dollarQuote, literal, qualified } from '../sql/ident.js';
 import type { DropTable } from './drop-table.schema.js';
 import type { DropTableFacts, OperationHandler, OperationSteps } from './types.js';
 
 /** SQLSTATE of contract's refusal to drop a table that something has come to depend on since inspection. */
-export const TABLE_HAS_DEPENDENTS = 'PGS03';
+export const TABLE_HAS_DEPENDENTS = PgshiftSqlState.tableHasDependents;
 
 function tableOf(op: DropTable): TableRef {
   return { schema: op.schema, name: op.table };

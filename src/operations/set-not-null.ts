@@ -1,7 +1,7 @@
 import pg from 'pg';
 import { describeRef, findTable, type TableRef } from '../catalog/introspect.js';
 import { queryRows, type Queryable } from '../db/queryable.js';
-import { inRolledBackTransaction, singleStatement } from '../db/rolled-back.js';
+import { inTrialTransaction, singleStatement, TRIAL_LOCK_TIMEOUT_MS } from '../db/rolled-back.js';
 import { LockTimeoutError, SqlState, sqlStateOf, type PlanProblem } from '../errors.js';
 import { ident, qualified } from '../sql/ident.js';
 import { notNullViaCheck } from './not-null.js';
@@ -9,9 +9,6 @@ import { rowTrigger, rowTriggerDrift } from './row-trigger.js';
 import type { SetNotNull } from './set-not-null.schema.js';
 import type { DdlStep, ObjectNames, OperationHandler, OperationSteps, SetNotNullFacts } from './types.js';
 import { tableProblems } from './table-checks.js';
-
-/** How long inspect waits for its locks on the table (trying `fill`, looking for NULLs). */
-const TRIAL_LOCK_TIMEOUT_MS = 5000;
 
 function tableOf(op: SetNotNull): TableRef {
   return { schema: op.schema, name: op.table };
@@ -81,8 +78,7 @@ function steps(op: SetNotNull, facts: SetNotNullFacts, names: ObjectNames, index
 async function tryOnTable(db: Queryable, op: SetNotNull): Promise<{ fillError: string | null; hasNulls: boolean }> {
   const t = qualified(op.schema, op.table);
   const col = ident(op.column);
-  return inRolledBackTransaction(db, async (c) => {
-    await c.query(`SET LOCAL lock_timeout = ${TRIAL_LOCK_TIMEOUT_MS}`);
+  return inTrialTransaction(db, async (c) => {
     const guard = async <T>(sql: string, fn: () => Promise<T>): Promise<T> => {
       try {
         return await fn();

@@ -62,6 +62,8 @@ export type MigrationInput = z.input<typeof migrationSchema>;
 /** The four phases, in order. Verification is a gate inside contract, not a phase of its own. */
 export const PHASES = ['expand', 'dual-write', 'backfill', 'contract'] as const;
 export type Phase = (typeof PHASES)[number];
+/** A migration's state in the ledger: its last completed phase, or pending (no row). */
+export type MigrationState = Phase | 'pending';
 
 export function isPhase(value: string): value is Phase {
   return (PHASES as readonly string[]).includes(value);

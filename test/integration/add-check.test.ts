@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, test } from 'vitest';
-import { AppWriter, checkWrites } from '../../src/demo/writers.js';
+import { AppWriter, checkWrites } from '../../tools/demo/writers.js';
 import { addCheckHandler } from '../../src/operations/add-check.js';
 import { snapshot } from '../support/catalog.js';
 import { cli } from '../support/cli.js';

@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, test } from 'vitest';
-import { AppWriter } from '../../src/demo/writers.js';
+import { AppWriter } from '../../tools/demo/writers.js';
 import { cli } from '../support/cli.js';
 import { snapshot } from '../support/catalog.js';
 import { useDatabase, type TestDatabase } from '../support/database.js';

@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, test } from 'vitest';
-import { AppWriter, checkWrites } from '../../src/demo/writers.js';
+import { AppWriter, checkWrites } from '../../tools/demo/writers.js';
 import { cli } from '../support/cli.js';
 import { useDatabase } from '../support/database.js';
 import { planDir } from '../support/plans.js';

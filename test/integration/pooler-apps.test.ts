@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { AppWriter, checkWrites } from '../../src/demo/writers.js';
+import { AppWriter, checkWrites } from '../../tools/demo/writers.js';
 import { cli } from '../support/cli.js';
 import { useDatabase } from '../support/database.js';
 import { PGBOUNCER_MISSING, startPgBouncer, type PgBouncer } from '../support/pgbouncer.js';

@@ -1,6 +1,6 @@
 import pg from 'pg';
 import type { TestProject } from 'vitest/node';
-import { startEmbeddedPostgres } from '../../src/embedded.js';
+import { startEmbeddedPostgres } from '../../tools/embedded.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {

@@ -1,5 +1,5 @@
 import { expect } from 'vitest';
-import { AppWriter, checkWrites, type AppWriterOptions, type WriterStats } from '../../src/demo/writers.js';
+import { AppWriter, checkWrites, type AppWriterOptions, type WriterStats } from '../../tools/demo/writers.js';
 import { qualified } from '../../src/sql/ident.js';
 import { snapshot } from './catalog.js';
 import { cli, type CliResult } from './cli.js';

@@ -1,5 +1,5 @@
 import pg from 'pg';
-import type { WriterStats } from '../../src/demo/writers.js';
+import type { WriterStats } from '../../tools/demo/writers.js';
 import { ident } from '../../src/sql/ident.js';
 import type { LifecycleWriter, TableName } from './lifecycle.js';
 import { sqlName } from './lifecycle.js';

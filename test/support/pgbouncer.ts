@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll } from 'vitest';
-import { freePort } from '../../src/embedded.js';
+import { freePort } from '../../tools/embedded.js';
 
 export type PoolMode = 'session' | 'transaction' | 'statement';
 

@@ -1,5 +1,5 @@
 import { expect } from 'vitest';
-import { WriterLoop } from '../../src/demo/writers.js';
+import { WriterLoop } from '../../tools/demo/writers.js';
 import { ident, qualified } from '../../src/sql/ident.js';
 import type { TestDatabase } from './database.js';
 import type { CheckPoint, LifecycleWriter } from './lifecycle.js';

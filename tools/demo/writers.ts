@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { ident, qualified } from '../sql/ident.js';
+import { ident, qualified } from '../../src/sql/ident.js';
 
 export interface AppWriterOptions {
   /** Connection URL of the app's database. */

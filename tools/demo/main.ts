@@ -2,15 +2,15 @@ import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError } from 'commander';
 import pg from 'pg';
-import { progressReporter } from '../cli/progress.js';
+import { progressReporter } from '../../src/cli/progress.js';
 import { startEmbeddedPostgres } from '../embedded.js';
-import type { Verification } from '../ledger/ledger.js';
-import { createLogger } from '../logger.js';
-import { TerminalLine } from '../cli/terminal.js';
-import { Pgshift } from '../orchestrator.js';
-import { loadMigrationFile } from '../plan/load.js';
-import type { Phase } from '../plan/model.js';
-import { ident } from '../sql/ident.js';
+import type { Verification } from '../../src/ledger/ledger.js';
+import { createLogger } from '../../src/logger.js';
+import { TerminalLine } from '../../src/cli/terminal.js';
+import { Pgshift } from '../../src/orchestrator.js';
+import { loadMigrationFile } from '../../src/plan/load.js';
+import type { Phase } from '../../src/plan/model.js';
+import { ident } from '../../src/sql/ident.js';
 import { AppWriter, checkWrites, type WriteCheck, type WriterStats } from './writers.js';
 
 /**
