@@ -4,6 +4,7 @@ import { appImpactShrink, watchingAppImpact } from '../src/backfill/app-impact.j
 import { Governor, sleepUnlessAborted } from '../src/backfill/governor.js';
 import { splitRanges } from '../src/backfill/ranges.js';
 import { BatchSizer } from '../src/backfill/sizer.js';
+import { tableSize, VacuumStep } from '../src/backfill/vacuum-step.js';
 import { estimateRows } from '../src/catalog/introspect.js';
 import { estimatePendingRows } from '../src/catalog/estimate-pending.js';
 import { backendPid, backoffMs, transaction, watchingBlockers } from '../src/db/lock-retry.js';
@@ -98,6 +99,8 @@ async function runTask(ctx: PhaseContext, task: BackfillTask, stop: AbortSignal)
       log.warn({ task: task.id, workers: rows.length }, `resuming with the ${rows.length} worker range(s) recorded at the first start`);
   }
 
+  const sizeBefore = await tableSize(pool, task.table);
+  const vacuum = new VacuumStep(pool, task.table, governor.settings.vacuumEvery, estimate, ctx.lockPolicy.lockTimeoutMs, governor.ownVacuumPids, log);
   const started = performance.now();
   const durations = new Durations();
   const sizerSettings = () => {
@@ -175,6 +178,7 @@ async function runTask(ctx: PhaseContext, task: BackfillTask, stop: AbortSignal)
           }
         }
         emit(w, batch.ms, false);
+        await vacuum.afterBatch(workers.reduce((n, x) => n + x.rowsUpdated, 0));
         await sleepUnlessAborted(governor.sleepAfter(batch.rangeRows, batch.ms, workers.length), workerStop);
       }
       await finishProgress(pool, id, w.progress.task);
@@ -190,6 +194,7 @@ async function runTask(ctx: PhaseContext, task: BackfillTask, stop: AbortSignal)
   if (failed.signal.aborted) throw failed.signal.reason;
 
   const seconds = (performance.now() - started) / 1000;
+  const sizeAfter = await tableSize(pool, task.table);
   const rowsUpdated = workers.reduce((n, w) => n + w.rowsUpdated, 0);
   return {
     rowsUpdated,
@@ -203,6 +208,14 @@ async function runTask(ctx: PhaseContext, task: BackfillTask, stop: AbortSignal)
       blockingBatches: workers.reduce((n, w) => n + w.appBlockingBatches, 0),
       maxWaitMs: Math.round(Math.max(0, ...workers.map((w) => w.maxAppWaitMs))),
       budgetMs: governor.settings.maxAppWaitMs,
+    },
+    // The backfill's own VACUUMs (--vacuum-every) and the table's size before and after this run.
+    vacuum: { ...vacuum.summary, ms: Math.round(vacuum.summary.ms) },
+    tableSize: {
+      before: sizeBefore,
+      after: sizeAfter,
+      heapGrowth: ratio(sizeAfter.heapBytes, sizeBefore.heapBytes),
+      indexGrowth: ratio(sizeAfter.indexBytes, sizeBefore.indexBytes),
     },
     resumedFrom: workers.length === 1 ? workers[0]!.progress.cursor : workers.map((w) => w.progress.cursor),
     workers: workers.map((w) => ({
@@ -280,6 +293,10 @@ async function runTask(ctx: PhaseContext, task: BackfillTask, stop: AbortSignal)
       await sleepUnlessAborted(delay);
     }
   }
+}
+
+function ratio(after: number, before: number): number | null {
+  return before > 0 ? Number((after / before).toFixed(2)) : null;
 }
 
 export async function backfill(ctx: PhaseContext): Promise<PhaseDetails> {

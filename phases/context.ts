@@ -44,6 +44,11 @@ export interface BackfillSettings {
    * manual VACUUMs), `all` (every autovacuum too), or `off`.
    */
   holdOnVacuum: VacuumHold;
+  /**
+   * VACUUM the table each time this percentage of its estimated rows has been backfilled, so later
+   * batches reuse the space of the dead row versions (src/backfill/vacuum-step.ts); null = never.
+   */
+  vacuumEvery: number | null;
   /** Workers over disjoint key ranges, each with its own connection and checkpoint. */
   workers: number;
   /** statement_timeout of one batch. */
@@ -73,6 +78,7 @@ export const DEFAULT_BACKFILL_SETTINGS: BackfillSettings = {
   requireStandbys: [],
   minStandbys: null,
   holdOnVacuum: 'wraparound',
+  vacuumEvery: 20,
   workers: 1,
   batchTimeoutMs: 10_000,
   maxAttempts: 5,

@@ -85,6 +85,11 @@ export class Governor {
     return this.signals.check(this.effective, this.cycleMs);
   }
 
+  /** Backends whose VACUUM of the table is the backfill's own: the vacuum hold ignores them. */
+  get ownVacuumPids(): Set<number> {
+    return this.signals.ownVacuumPids;
+  }
+
   sleepAfter(rows: number, batchMs: number, workers: number): number {
     const sleep = throttleSleepMs(this.effective, rows, batchMs, workers);
     this.cycleMs = batchMs + sleep;

@@ -202,6 +202,8 @@ const MIN_GROWTH_WINDOW_MS = 50;
  */
 export class HealthSignals {
   private replica: pg.Client | null = null;
+  /** Backends running the backfill's own VACUUM (src/backfill/vacuum-step.ts): never a reason to hold. */
+  readonly ownVacuumPids = new Set<number>();
   private statsVisible: boolean | null = null;
   /** Standbys attached when this run first looked: the default --min-standbys. */
   private standbysAtStart: number | null = null;
@@ -301,7 +303,7 @@ export class HealthSignals {
     if (blind) return blind;
     for (const table of this.tables) {
       try {
-        const running = (await vacuumsOn(this.primary, table)).filter((v) => settings.holdOnVacuum === 'all' || !v.auto || v.wraparound);
+        const running = (await vacuumsOn(this.primary, table)).filter((v) => !this.ownVacuumPids.has(v.pid) && (settings.holdOnVacuum === 'all' || !v.auto || v.wraparound));
         if (running.length) {
           const v = running[0]!;
           const what = !v.auto ? 'VACUUM' : v.wraparound ? 'anti-wraparound autovacuum' : 'autovacuum';

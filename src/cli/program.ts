@@ -57,6 +57,7 @@ interface AdvanceFlags {
   requireStandby?: string[];
   minStandbys?: number;
   holdOnVacuum?: VacuumHold;
+  vacuumEvery?: Maybe;
   workers?: number;
   batchTimeout?: number;
   maxAttempts?: number;
@@ -117,6 +118,17 @@ type Maybe = number | typeof NONE;
 /** A positive integer, or a word (off, auto) meaning "no value". */
 function intOr(word: string, name: string) {
   return (value: string): Maybe => (value === word ? NONE : positiveInt(name)(value));
+}
+
+/** A percentage from 1 to 100 (`20` or `20%`), or `off`. */
+function percentOr(word: string, name: string) {
+  return (value: string): Maybe => {
+    if (value === word) return NONE;
+    const m = /^(\d+)%?$/.exec(value.trim());
+    const n = m ? Number(m[1]) : NaN;
+    if (!Number.isInteger(n) || n < 1 || n > 100) throw new CommanderArgError(`${name} must be a percentage from 1 to 100 (e.g. 20 or 20%) or ${word}`);
+    return n;
+  };
 }
 
 const BYTE_UNITS: Record<string, number> = { '': 1, b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3 };
@@ -277,6 +289,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
         VACUUM_HOLDS,
       ),
     )
+    .option('--vacuum-every <percent|off>', "VACUUM the table each time this share of its rows has been backfilled, so later batches reuse the dead rows' space (default 20%)", percentOr('off', '--vacuum-every'))
     .option('--workers <n>', 'backfill workers over disjoint key ranges (default 1)', positiveInt('--workers'))
     .option('--batch-timeout <ms>', 'statement_timeout of one batch (default 10000)', positiveInt('--batch-timeout'))
     .option('--max-attempts <n>', 'attempts at a batch that times out, each smaller, before failing (default 5)', positiveInt('--max-attempts'))
@@ -306,6 +319,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
             requireStandbys: opts.requireStandby,
             minStandbys: opts.minStandbys,
             holdOnVacuum: opts.holdOnVacuum,
+            vacuumEvery: orNull(opts.vacuumEvery),
             workers: opts.workers,
             batchTimeoutMs: opts.batchTimeout,
             maxAttempts: opts.maxAttempts,

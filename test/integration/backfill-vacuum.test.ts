@@ -1,0 +1,110 @@
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { HealthSignals, type SignalSettings } from '../../src/backfill/signals.js';
+import { tableActivity, vacuumSkipReason } from '../../src/backfill/vacuum-step.js';
+import { cli } from '../support/cli.js';
+import { useDatabase } from '../support/database.js';
+import { planDir, renamePlan } from '../support/plans.js';
+import { until } from '../support/wait.js';
+
+const ROWS = 20_000;
+
+interface VacuumDetails {
+  vacuum: { everyPercent: number | null; runs: number; skipped: { reason: string }[] };
+  tableSize: { before: { heapBytes: number; indexBytes: number }; after: { heapBytes: number; indexBytes: number }; heapGrowth: number };
+}
+
+/**
+ * The backfill's own VACUUM every --vacuum-every percent: two identical tables (autovacuum off on
+ * both, so only the backfill vacuums), one backfilled with the step and one without; the one
+ * vacuumed along the way ends smaller because later batches reuse the freed space.
+ */
+describe('the backfill vacuums what it has done', () => {
+  const db = useDatabase();
+  let pool: pg.Pool;
+
+  const setUp = async (table: string) => {
+    const id = `20261204_vacuum_${table}`;
+    const dir = planDir(renamePlan(id, { table, from: 'ref', to: 'reference' }));
+    await db.query(`CREATE TABLE ${table} (id bigint PRIMARY KEY, ref text NOT NULL) WITH (autovacuum_enabled = false)`);
+    await db.query(`INSERT INTO ${table} SELECT g, 'r' || g FROM generate_series(1, ${ROWS}) g`);
+    await db.query(`ANALYZE ${table}`);
+    expect((await cli(['advance', '--to', 'dual-write'], { url: db.url, dir })).code).toBe(0);
+    return dir;
+  };
+  const vacuumCount = async (table: string) =>
+    Number((await db.query<{ n: string }>(`SELECT vacuum_count AS n FROM pg_stat_user_tables WHERE relname = '${table}'`))[0]!.n);
+  const backfill = async (dir: string, ...flags: string[]) => {
+    const r = await cli(['advance', '--batch-size', '1000', '--hold-on-vacuum', 'all', ...flags, '--json'], { url: db.url, dir, env: { PGSHIFT_LOG_LEVEL: 'warn' } });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).not.toMatch(/backfill holding/);
+    return r.json<{ migrations: { ran: { details: { tasks: Record<string, VacuumDetails> } }[] }[] }>().migrations[0]!.ran[0]!.details.tasks['0.backfill']!;
+  };
+
+  beforeAll(() => {
+    pool = new pg.Pool({ connectionString: db.url, max: 3 });
+  });
+  afterAll(async () => {
+    await pool.end();
+  });
+
+  test('vacuums run during the backfill and the table ends smaller than without them', async () => {
+    const withDir = await setUp('orders_vacuumed');
+    const withoutDir = await setUp('orders_plain');
+    const countBefore = await vacuumCount('orders_vacuumed');
+
+    // --hold-on-vacuum all holds for every VACUUM of the table but the backfill's own.
+    const vacuumed = await backfill(withDir, '--vacuum-every', '20%');
+    const plain = await backfill(withoutDir, '--vacuum-every', 'off');
+
+    expect(vacuumed.vacuum.everyPercent).toBe(20);
+    expect(vacuumed.vacuum.runs).toBeGreaterThanOrEqual(1);
+    expect(vacuumed.vacuum.skipped).toEqual([]);
+    expect(await vacuumCount('orders_vacuumed')).toBeGreaterThanOrEqual(countBefore + vacuumed.vacuum.runs);
+    expect(plain.vacuum).toMatchObject({ everyPercent: null, runs: 0 });
+
+    // Identical tables before; the one vacuumed along the way is smaller after.
+    expect(vacuumed.tableSize.before.heapBytes).toBe(plain.tableSize.before.heapBytes);
+    expect(vacuumed.tableSize.after.heapBytes).toBeLessThan(plain.tableSize.after.heapBytes);
+    expect(plain.tableSize.after.heapBytes).toBeGreaterThan(plain.tableSize.before.heapBytes);
+    const [actual] = await db.query<{ size: string }>(`SELECT pg_table_size('orders_vacuumed') AS size`);
+    expect(Number(actual!.size)).toBe(vacuumed.tableSize.after.heapBytes);
+  });
+
+  test('the backfill’s own VACUUM does not hold it; anyone else’s does', async () => {
+    await db.query(`CREATE TABLE slow_vacuum (id bigint PRIMARY KEY, pad text) WITH (autovacuum_enabled = false)`);
+    await db.query(`INSERT INTO slow_vacuum SELECT g, repeat('x', 200) FROM generate_series(1, ${ROWS}) g`);
+    const table = { schema: 'public', name: 'slow_vacuum' };
+    // A VACUUM made slow by its cost delay stays visible in pg_stat_progress_vacuum until cancelled.
+    const vacuumer = new pg.Client({ connectionString: db.url });
+    await vacuumer.connect();
+    try {
+      await vacuumer.query(`SET vacuum_cost_delay = 100; SET vacuum_cost_limit = 1`);
+      const pid = (await vacuumer.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
+      const running = vacuumer.query('VACUUM slow_vacuum').catch((e: unknown) => e);
+      await until(async () => (await tableActivity(pool, table)).vacuums.find((v) => v.pid === pid), 'the slow VACUUM to show in pg_stat_progress_vacuum');
+
+      const settings: SignalSettings = { maxLagMs: null, maxLagBytes: null, replicaUrl: null, requireStandbys: [], minStandbys: null, holdOnVacuum: 'all' };
+      const someoneElses = new HealthSignals(pool, [table]);
+      expect(await someoneElses.check(settings)).toMatch(new RegExp(`VACUUM running on slow_vacuum \\(pid ${pid}`));
+      const ours = new HealthSignals(pool, [table]);
+      ours.ownVacuumPids.add(pid);
+      expect(await ours.check(settings)).toBeNull();
+
+      // The skip decision, on the real progress row of this manual VACUUM: not anti-wraparound,
+      // so no skip; the same row flagged anti-wraparound (what pg_stat_activity shows for one) skips.
+      const activity = await tableActivity(pool, table);
+      expect(activity.vacuums.find((v) => v.pid === pid)).toMatchObject({ auto: false, wraparound: false });
+      expect(vacuumSkipReason(activity, new Set())).toBeNull();
+      const wrapped = { ...activity, vacuums: activity.vacuums.map((v) => ({ ...v, auto: true, wraparound: true })) };
+      expect(vacuumSkipReason(wrapped, new Set())).toBe(`anti-wraparound autovacuum running (pid ${pid})`);
+      expect(vacuumSkipReason(wrapped, new Set([pid]))).toBeNull();
+      await someoneElses.close();
+      await ours.close();
+      await db.query(`SELECT pg_cancel_backend(${pid})`);
+      await running;
+    } finally {
+      await vacuumer.end();
+    }
+  });
+});
