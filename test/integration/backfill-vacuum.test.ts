@@ -71,6 +71,14 @@ describe('the backfill vacuums what it has done', () => {
     expect(Number(actual!.size)).toBe(vacuumed.tableSize.after.heapBytes);
   });
 
+  test('a --vacuum-every outside 1–100% is refused as invalid input', async () => {
+    for (const bad of ['0', '101', '5.5', 'often']) {
+      const r = await cli(['advance', '--vacuum-every', bad, '--json'], { url: db.url, dir: planDir({}) });
+      expect(r.code, bad).toBe(2);
+      expect(r.stdout + r.stderr).toContain('--vacuum-every must be a percentage from 1 to 100');
+    }
+  });
+
   test('the backfill’s own VACUUM does not hold it; anyone else’s does', async () => {
     await db.query(`CREATE TABLE slow_vacuum (id bigint PRIMARY KEY, pad text) WITH (autovacuum_enabled = false)`);
     await db.query(`INSERT INTO slow_vacuum SELECT g, repeat('x', 200) FROM generate_series(1, ${ROWS}) g`);
