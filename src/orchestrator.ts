@@ -1,3 +1,4 @@
+import { tableGrowthOf, type TableGrowth } from './backfill/table-growth.js';
 import os from 'node:os';
 import pg from 'pg';
 import { DEFAULT_BACKFILL_SETTINGS, type TunableSetting, type BackfillSettings, type PhaseContext, type PhaseDetails, type ProgressEvent, type VerifySettings } from '../phases/context.js';
@@ -148,6 +149,8 @@ export interface MigrationStatus {
   lastRun: PhaseRun | null;
   /** Phases recorded done by `stamp` (done outside pgshift), not run by it. */
   stamped: Phase[];
+  /** Heap and index growth of the table(s) over the last finished backfill run (src/backfill/table-growth.ts). */
+  tableGrowth: TableGrowth[];
 }
 
 export interface BackfillSummary {
@@ -623,6 +626,7 @@ export class Pgshift {
         // The run that ended last: contract's own verification starts after contract does, but ends before it.
         lastRun: runs.reduce<PhaseRun | null>((last, r) => (!last || +(r.finishedAt ?? r.startedAt) >= +(last.finishedAt ?? last.startedAt) ? r : last), null),
         stamped: state === 'pending' ? [] : stampedPhases(runs),
+        tableGrowth: tableGrowthOf(runs),
       });
     }
     return out;

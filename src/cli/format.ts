@@ -1,3 +1,4 @@
+import { formatTableGrowth } from '../backfill/table-growth.js';
 import type { AdvanceResult, BackfillControl, BackfillSummary, MigrationStatus, PhaseRun, RenderedPhase, StampResult, Verification } from '../index.js';
 
 const iso = (d: Date | string | null | undefined) => (d ? new Date(d).toISOString().replace('T', ' ').slice(0, 19) : '-');
@@ -68,7 +69,8 @@ export function formatStatus(statuses: MigrationStatus[]): string {
       last,
     ]);
   }
-  return table(rows);
+  const growth = statuses.flatMap((s) => formatTableGrowth(s.id, s.tableGrowth ?? []));
+  return growth.length ? `${table(rows)}\n${growth.join('\n')}` : table(rows);
 }
 
 /** Text cut to at most `max` characters at a word boundary, with `…` when cut. */

@@ -69,6 +69,15 @@ describe('the backfill vacuums what it has done', () => {
     expect(plain.tableSize.after.heapBytes).toBeGreaterThan(plain.tableSize.before.heapBytes);
     const [actual] = await db.query<{ size: string }>(`SELECT pg_table_size('orders_vacuumed') AS size`);
     expect(Number(actual!.size)).toBe(vacuumed.tableSize.after.heapBytes);
+
+    // `status` shows the growth of the last finished backfill.
+    const status = await cli(['status', '--json'], { url: db.url, dir: withDir });
+    const growth = status
+      .json<{ migrations: { id: string; tableGrowth: { task: string; heapGrowth: number; vacuums: number }[] }[] }>()
+      .migrations.find((m) => m.id === '20261204_vacuum_orders_vacuumed')!.tableGrowth;
+    expect(growth).toEqual([expect.objectContaining({ task: '0.backfill', heapGrowth: vacuumed.tableSize.heapGrowth, vacuums: vacuumed.vacuum.runs })]);
+    const text = await cli(['status'], { url: db.url, dir: withDir });
+    expect(text.stdout).toContain(`20261204_vacuum_orders_vacuumed 0.backfill: table heap ×${vacuumed.tableSize.heapGrowth}, indexes ×`);
   });
 
   test('a --vacuum-every outside 1–100% is refused as invalid input', async () => {

@@ -1,0 +1,29 @@
+import type { PhaseRun } from '../ledger/ledger.js';
+
+/** How much a backfill grew its table: from the phase result of the last finished backfill run. */
+export interface TableGrowth {
+  task: string;
+  heapGrowth: number | null;
+  indexGrowth: number | null;
+  vacuums: number;
+}
+
+interface TaskDetails {
+  tableSize?: { heapGrowth: number | null; indexGrowth: number | null };
+  vacuum?: { runs: number };
+}
+
+export function tableGrowthOf(runs: readonly PhaseRun[]): TableGrowth[] {
+  const done = runs.filter((r) => r.phase === 'backfill' && r.action === 'apply' && r.status === 'succeeded');
+  const last = done.reduce<PhaseRun | null>((a, r) => (!a || +(r.finishedAt ?? r.startedAt) >= +(a.finishedAt ?? a.startedAt) ? r : a), null);
+  const tasks = (last?.details.tasks ?? {}) as Record<string, TaskDetails>;
+  return Object.entries(tasks)
+    .filter(([, t]) => t.tableSize)
+    .map(([task, t]) => ({ task, heapGrowth: t.tableSize!.heapGrowth, indexGrowth: t.tableSize!.indexGrowth, vacuums: t.vacuum?.runs ?? 0 }));
+}
+
+/** `0.backfill: heap ×1.36, indexes ×1.96 after the backfill (5 vacuums)`. */
+export function formatTableGrowth(migration: string, growth: readonly TableGrowth[]): string[] {
+  const x = (n: number | null) => (n === null ? '?' : `×${n}`);
+  return growth.map((g) => `${migration} ${g.task}: table heap ${x(g.heapGrowth)}, indexes ${x(g.indexGrowth)} after the backfill (${g.vacuums} vacuum${g.vacuums === 1 ? '' : 's'} during it)`);
+}
