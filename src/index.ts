@@ -11,6 +11,7 @@ export type {
   PhaseOutcome,
   RollbackResult,
 } from './orchestrator.js';
+export type { TableGrowth } from './backfill/table-growth.js';
 export type { StampOptions, StampResult, StampedPhase } from './stamp.js';
 export { PLAN_FORMATS, recipeKinds, scaffoldMigration } from './scaffold.js';
 export type { PlanFormat, ScaffoldOptions, ScaffoldResult } from './scaffold.js';

@@ -21,9 +21,3 @@ export function tableGrowthOf(runs: readonly PhaseRun[]): TableGrowth[] {
     .filter(([, t]) => t.tableSize)
     .map(([task, t]) => ({ task, heapGrowth: t.tableSize!.heapGrowth, indexGrowth: t.tableSize!.indexGrowth, vacuums: t.vacuum?.runs ?? 0 }));
 }
-
-/** `0.backfill: heap ×1.36, indexes ×1.96 after the backfill (5 vacuums)`. */
-export function formatTableGrowth(migration: string, growth: readonly TableGrowth[]): string[] {
-  const x = (n: number | null) => (n === null ? '?' : `×${n}`);
-  return growth.map((g) => `${migration} ${g.task}: table heap ${x(g.heapGrowth)}, indexes ${x(g.indexGrowth)} after the backfill (${g.vacuums} vacuum${g.vacuums === 1 ? '' : 's'} during it)`);
-}

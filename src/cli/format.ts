@@ -1,4 +1,3 @@
-import { formatTableGrowth } from '../backfill/table-growth.js';
 import type { AdvanceResult, BackfillControl, BackfillSummary, MigrationStatus, PhaseRun, RenderedPhase, StampResult, Verification } from '../index.js';
 
 const iso = (d: Date | string | null | undefined) => (d ? new Date(d).toISOString().replace('T', ' ').slice(0, 19) : '-');
@@ -71,6 +70,12 @@ export function formatStatus(statuses: MigrationStatus[]): string {
   }
   const growth = statuses.flatMap((s) => formatTableGrowth(s.id, s.tableGrowth ?? []));
   return growth.length ? `${table(rows)}\n${growth.join('\n')}` : table(rows);
+}
+
+/** `<migration> 0.backfill: table heap ×1.36, indexes ×1.96 after the backfill (5 vacuums during it)`. */
+function formatTableGrowth(migration: string, growth: MigrationStatus['tableGrowth']): string[] {
+  const x = (n: number | null) => (n === null ? '?' : `×${n}`);
+  return growth.map((g) => `${migration} ${g.task}: table heap ${x(g.heapGrowth)}, indexes ${x(g.indexGrowth)} after the backfill (${g.vacuums} vacuum${g.vacuums === 1 ? '' : 's'} during it)`);
 }
 
 /** Text cut to at most `max` characters at a word boundary, with `…` when cut. */
