@@ -4,7 +4,7 @@ import type { Queryable } from '../db/queryable.js';
 import { describeRef } from '../catalog/introspect.js';
 import { literal, qualified } from '../sql/ident.js';
 import type { Migration, Operation } from '../plan/model.js';
-import { tablesBuiltOn } from './composition.js';
+import { scopeOf, tablesBuiltOn } from './composition.js';
 import { handlerFor, stepsFor } from './index.js';
 import type { OperationSteps } from './types.js';
 
@@ -19,25 +19,41 @@ const TRIAL_CREATE_LOCK_TIMEOUT_MS = 1000;
  * a new table, which locks nothing else in use (but the tables its foreign keys reference, briefly).
  */
 export async function inspectPlan(db: Queryable, migration: Migration): Promise<{ facts: unknown[]; problems: PlanProblem[] }> {
-  const built = tablesBuiltOn(migration.operations);
-  const run = async (c: Queryable) => {
-    const problems: PlanProblem[] = [];
-    const facts: unknown[] = [];
-    for (const [i, op] of migration.operations.entries()) {
-      const inspection = await handlerFor(op).inspect(c, op, `operations[${i}]`);
-      problems.push(...inspection.problems);
-      facts.push(inspection.facts);
-      if (built.has(i) && !inspection.problems.length) {
-        for (const step of stepsFor(migration.id, op, i, inspection.facts).expand) await c.query(step.sql);
-      }
-    }
-    return { facts, problems };
+  const ops = migration.operations;
+  const built = tablesBuiltOn(ops);
+  const onBuilt = new Set(ops.flatMap((_, i) => (builtTableOf(ops, i, built) === null ? [] : [i])));
+  const problems: PlanProblem[][] = ops.map(() => []);
+  const facts: unknown[] = ops.map(() => null);
+  const inspect = async (c: Queryable, i: number) => {
+    const op = ops[i]!;
+    const inspection = await handlerFor(op).inspect(c, op, `operations[${i}]`);
+    problems[i] = [...inspection.problems];
+    facts[i] = inspection.facts;
+    return inspection;
   };
-  if (!built.size) return run(db);
-  return inRolledBackTransaction(db, async (c) => {
-    await c.query(`SET LOCAL lock_timeout = ${TRIAL_CREATE_LOCK_TIMEOUT_MS}`);
-    return run(c);
-  });
+  // Everything else is inspected as before, on the pool: some inspections catch a failed query,
+  // which inside one shared transaction would abort it for all that follow.
+  for (const i of ops.keys()) if (!onBuilt.has(i) && !built.has(i)) await inspect(db, i);
+  if (built.size) {
+    await inRolledBackTransaction(db, async (c) => {
+      await c.query(`SET LOCAL lock_timeout = ${TRIAL_CREATE_LOCK_TIMEOUT_MS}`);
+      for (const i of ops.keys()) {
+        if (!onBuilt.has(i) && !built.has(i)) continue;
+        const inspection = await inspect(c, i);
+        if (built.has(i) && !inspection.problems.length)
+          for (const step of stepsFor(migration.id, ops[i]!, i, inspection.facts).expand) await c.query(step.sql);
+      }
+    });
+  }
+  return { facts, problems: problems.flat() };
+}
+
+/** The index of the createTable an operation builds on, or null. */
+function builtTableOf(ops: readonly Operation[], i: number, built: Set<number>): number | null {
+  const scope = scopeOf(ops[i]!);
+  if (!scope) return null;
+  for (const j of built) if (j < i && scopeOf(ops[j]!)!.table === scope.table) return j;
+  return null;
 }
 
 /**
