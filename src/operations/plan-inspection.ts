@@ -39,13 +39,38 @@ export async function inspectPlan(db: Queryable, migration: Migration): Promise<
       await c.query(`SET LOCAL lock_timeout = ${TRIAL_CREATE_LOCK_TIMEOUT_MS}`);
       for (const i of ops.keys()) {
         if (!onBuilt.has(i) && !built.has(i)) continue;
-        const inspection = await inspect(c, i);
+        const inspection = await inspect(savepointEach(c), i);
         if (built.has(i) && !inspection.problems.length)
           for (const step of stepsFor(migration.id, ops[i]!, i, inspection.facts).expand) await c.query(step.sql);
       }
     });
   }
   return { facts, problems: problems.flat() };
+}
+
+/**
+ * The connection as an inspection inside the trial transaction sees it: each query under its own
+ * savepoint, so an inspection that expects a query to fail (a probe that always raises) does not
+ * abort the transaction for the ones after it. Transaction control passes through untouched.
+ */
+function savepointEach(c: Queryable): Queryable {
+  let n = 0;
+  const query = async (...args: unknown[]) => {
+    const first = args[0];
+    const text = typeof first === 'string' ? first : (first as { text?: string }).text ?? '';
+    if (/^\s*(SAVEPOINT|RELEASE|ROLLBACK|BEGIN|COMMIT)\b/i.test(text)) return (c.query as (...a: unknown[]) => Promise<unknown>)(...args);
+    const sp = `pgshift_inspect_${++n}`;
+    await c.query(`SAVEPOINT ${sp}`);
+    try {
+      const result = await (c.query as (...a: unknown[]) => Promise<unknown>)(...args);
+      await c.query(`RELEASE SAVEPOINT ${sp}`);
+      return result;
+    } catch (error) {
+      await c.query(`ROLLBACK TO SAVEPOINT ${sp}`);
+      throw error;
+    }
+  };
+  return { query } as unknown as Queryable;
 }
 
 /** The index of the createTable an operation builds on, or null. */

@@ -64,3 +64,13 @@ export const CREATE_WITH_OTHER_TABLE_INDEX = {
     { kind: 'addUnique', table: 'orders', name: 'orders_note_key', columns: ['note'] },
   ],
 };
+
+/** createIndex's inspection probes with a DO block that always raises: on a table the plan creates, inside the trial transaction. */
+export const CREATE_THEN_CREATE_INDEX = {
+  id: '20261204_create_then_create_index',
+  operations: [
+    { kind: 'createTable', table: 'orders', columns: [{ name: 'id', type: 'bigint', primaryKey: true }, { name: 'note', type: 'text' }] },
+    { kind: 'createIndex', table: 'orders', name: 'orders_note_idx', columns: ['note'] },
+    { kind: 'addCheck', table: 'orders', name: 'orders_note_short', check: 'length(note) < 100' },
+  ],
+};

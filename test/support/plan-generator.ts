@@ -30,6 +30,7 @@ export const POOL: Record<string, unknown>[] = [
   { kind: 'addForeignKey', table: 'orders', name: 'orders_account_fk', columns: ['account'], references: { table: 'accounts', columns: ['id'] } },
   { kind: 'addCheck', table: 'orders', name: 'orders_note_short', check: 'length(note) < 100' },
   { kind: 'addUnique', table: 'orders', name: 'orders_note_key', columns: ['note'] },
+  { kind: 'createIndex', table: 'orders', name: 'orders_note_idx', columns: ['note'] },
   { kind: 'addColumn', table: 'orders', column: 'placed', type: 'timestamptz', default: 'now()' },
   { kind: 'custom', table: 'orders', expand: ['CREATE INDEX CONCURRENTLY orders_account_idx ON orders (account)'], rollback: ['DROP INDEX CONCURRENTLY IF EXISTS orders_account_idx'] },
   { kind: 'dropTable', table: 'legacy' },
