@@ -16,7 +16,6 @@ import {
   PlanChangedError,
   PlanRejectedError,
   RollbackRefusedError,
-  type PlanProblem,
 } from './errors.js';
 import {
   ensureLedger,
