@@ -12,7 +12,7 @@ const CORE_FILES = [
   'src/(errors|version|logger)\\.ts$',
   'src/plan/',
   'src/operations/[^/]+\\.schema\\.ts$',
-  'src/operations/(types|names|index-names)\\.ts$',
+  'src/operations/(types|names|index-names|composition)\\.ts$',
   'src/sql/(ident|parser)\\.ts$',
 ];
 const ENGINE_FILES = ['phases/', 'src/backfill/', 'src/verify\\.ts$'];

@@ -23,7 +23,6 @@ import {
   PlanChangedError,
   PlanRejectedError,
   RollbackRefusedError,
-  type PlanProblem,
 } from './errors.js';
 import {
   ensureLedger,
@@ -50,6 +49,7 @@ import { silentLogger, type Logger } from './logger.js';
 import { LEDGER_VERSION } from './ledger/schema.js';
 import { crossOperationProblems, handlerFor, stepsFor } from './operations/index.js';
 import { objectNames } from './operations/names.js';
+import { createdTablesFirst, inspectPlan } from './operations/plan-inspection.js';
 import type { OperationSteps } from './operations/types.js';
 import { checksumOf } from './plan/checksum.js';
 import { loadMigrations, type LoadedMigration } from './plan/load.js';
@@ -343,13 +343,7 @@ export class Pgshift {
   /** Facts for a migration: recorded at its expand, or read live (and every problem reported). */
   private async factsOf(t: Target): Promise<unknown[]> {
     if (t.record) return t.record.facts;
-    const problems: PlanProblem[] = [];
-    const facts: unknown[] = [];
-    for (const [i, op] of t.migration.operations.entries()) {
-      const inspection = await handlerFor(op).inspect(this.db(), op, `operations[${i}]`);
-      problems.push(...inspection.problems);
-      facts.push(inspection.facts);
-    }
+    const { facts, problems } = await inspectPlan(this.db(), t.migration);
     if (!problems.length) problems.push(...crossOperationProblems(t.migration.operations, facts));
     if (problems.length) throw new PlanRejectedError(t.migration.id, problems);
     return facts;
@@ -357,7 +351,7 @@ export class Pgshift {
 
   private stepsOf(t: Target, facts: unknown[]): OperationSteps[] {
     const plan = t.record?.plan ?? t.migration;
-    return plan.operations.map((op, i) => stepsFor(plan.id, op, i, facts[i]));
+    return createdTablesFirst(plan.operations, plan.operations.map((op, i) => stepsFor(plan.id, op, i, facts[i])));
   }
 
   private async checkDrift(t: Target): Promise<void> {

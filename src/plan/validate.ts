@@ -2,6 +2,7 @@ import type { z } from 'zod';
 import { PlanInvalidError, type PlanProblem } from '../errors.js';
 import { migrationSchema, type Migration } from './model.js';
 import { indexNameProblems } from '../operations/index-names.js';
+import { compositionProblems } from '../operations/composition.js';
 
 export function formatPath(path: readonly PropertyKey[]): string {
   let out = '';
@@ -72,7 +73,7 @@ export function parseMigration(input: unknown, source: string): Migration {
   const placeholders = input && typeof input === 'object' ? placeholderProblems((input as { operations?: unknown }).operations, ['operations']) : [];
   const result = migrationSchema.safeParse(input);
   if (!result.success) throw new PlanInvalidError(source, [...placeholders, ...problemsOf(result.error)]);
-  const problems = [...placeholders, ...crossChecks(result.data), ...indexNameProblems(result.data)];
+  const problems = [...placeholders, ...crossChecks(result.data), ...indexNameProblems(result.data), ...compositionProblems(result.data.operations)];
   if (problems.length) throw new PlanInvalidError(source, problems);
   return result.data;
 }
