@@ -73,7 +73,10 @@ export function parseMigration(input: unknown, source: string): Migration {
   const placeholders = input && typeof input === 'object' ? placeholderProblems((input as { operations?: unknown }).operations, ['operations']) : [];
   const result = migrationSchema.safeParse(input);
   if (!result.success) throw new PlanInvalidError(source, [...placeholders, ...problemsOf(result.error)]);
-  const problems = [...placeholders, ...crossChecks(result.data), ...indexNameProblems(result.data), ...compositionProblems(result.data.operations)];
+  const earlier = [...placeholders, ...crossChecks(result.data), ...indexNameProblems(result.data)];
+  // An operation already reported (a rename clashing with another) is not reported again for the pair.
+  const reported = new Set(earlier.map((p) => /^operations\[\d+\]/.exec(p.path)?.[0]));
+  const problems = [...earlier, ...compositionProblems(result.data.operations).filter((p) => !reported.has(p.path))];
   if (problems.length) throw new PlanInvalidError(source, problems);
   return result.data;
 }

@@ -60,7 +60,10 @@ describe('addColumn refusals: exit 2 with the path, nothing changed', () => {
 
   test('every problem at once, with PostgreSQL\'s verdict on the type and the expressions', async () => {
     const before = await snapshot(db, `"${table}"`);
-    const op = (o: Record<string, unknown>) => ({ kind: 'addColumn', table, column: 'n', type: 'int', ...o });
+    // Each operation adds its own column, so that the plan's composition check (two additions of
+    // one column) does not stand before the catalog check this test is about.
+    let n = 0;
+    const op = (o: Record<string, unknown>) => ({ kind: 'addColumn', table, column: `n${n++}`, type: 'int', ...o });
     const r = await cli(['advance', '--json'], {
       url: db.url,
       dir: planDir(

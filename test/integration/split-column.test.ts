@@ -120,25 +120,30 @@ describe('splitColumn refusals: exit 2 with the path, nothing changed', () => {
       Object.assign(list[i]!, fields);
       return list;
     };
-    const r = await cli(['advance', '--json'], {
-      url: db.url,
-      dir: plan('20261201_split_refused', [
-        op({ table: 'nope' }),
-        op({ column: 'nope' }),
-        op({ into: into(1, { name: 'email' }) }),
-        op({ into: into(0, { up: 'split_part(nick, 1)' }) }),
-        op({ down: `concat_ws(' ', ${Q.first}, middle)` }),
-        op({ into: into(1, { type: 'nosuchtype' }) }),
-        op({ into: into(0, { up: `${Q.full} + 1` }) }),
-        op({ into: into(0, { type: 'int' }) }),
-        op({ column: 'email' }),
-        op({ table: 'nokey' }),
-      ]),
-    });
-    expect(r.code, r.stderr).toBe(2);
-    expect(r.json()).toMatchObject({ ok: false, exitCode: 2, error: 'plan_rejected' });
+    // One migration per operation, each in its own directory: in one plan, ten splits of one
+    // column are refused by the composition check before the catalog is read. Each run must report
+    // every problem of its operation at once.
+    const operations = [
+      op({ table: 'nope' }),
+      op({ column: 'nope' }),
+      op({ into: into(1, { name: 'email' }) }),
+      op({ into: into(0, { up: 'split_part(nick, 1)' }) }),
+      op({ down: `concat_ws(' ', ${Q.first}, middle)` }),
+      op({ into: into(1, { type: 'nosuchtype' }) }),
+      op({ into: into(0, { up: `${Q.full} + 1` }) }),
+      op({ into: into(0, { type: 'int' }) }),
+      op({ column: 'email' }),
+      op({ table: 'nokey' }),
+    ];
+    const problems: { path: string; message: string }[] = [];
+    for (const [i, operation] of operations.entries()) {
+      const r = await cli(['advance', '--json'], { url: db.url, dir: plan(`20261201_split_refused_${i}`, [operation]) });
+      expect(r.code, r.stderr).toBe(2);
+      expect(r.json()).toMatchObject({ ok: false, exitCode: 2, error: 'plan_rejected' });
+      problems.push(...r.json<{ problems: { path: string; message: string }[] }>().problems.map((p) => ({ ...p, path: p.path.replace('operations[0]', `operations[${i}]`) })));
+    }
     const where = `${SCHEMA}.${table}`;
-    expect(r.json<{ problems: { path: string; message: string }[] }>().problems).toEqual([
+    expect(problems).toEqual([
       { path: 'operations[0].table', message: `table ${SCHEMA}.nope does not exist` },
       { path: 'operations[1].column', message: `column nope does not exist in ${where}` },
       { path: 'operations[2].into[1].name', message: `column email already exists in ${where}` },
