@@ -1,4 +1,8 @@
 export { Pgshift, nextPhase } from './orchestrator.js';
+export { tuneSettingProblem } from './app/control.js';
+export type { TuneChange } from './app/control.js';
+export type { PlanPhase, PlanResult } from './app/plan.js';
+export type { WaitResult } from './app/wait.js';
 export type {
   AdvanceEntry,
   AdvanceOptions,

@@ -1,5 +1,4 @@
-import type { Logger } from '../logger.js';
-import type { ProgressEvent } from '../../phases/context.js';
+import type { Logger, ProgressEvent } from '../index.js';
 import type { TerminalLine } from './terminal.js';
 
 /** Seconds as `45s`, `12m05s`, `3h07m`. */

@@ -1,16 +1,6 @@
 import { Option, type Command } from 'commander';
-import { LINT_FORMATS, parseSize, renderLint, runLint, SOURCE_TOOLS, type LintFormat, type SourceTool } from '../index.js';
-
-export interface LintCommandContext {
-  /** The global options: --json, and --database-url only when given on the command line. */
-  globals: () => { json?: boolean; databaseUrl?: string; databaseUrlFromCli: boolean };
-  env: NodeJS.ProcessEnv;
-  stdout: (text: string) => void;
-  stdin: () => Promise<string>;
-  /** Wraps the action: errors become an exit code and, with --json, one JSON document. */
-  handle: <A extends unknown[]>(fn: (...args: A) => Promise<void>) => (...args: A) => Promise<void>;
-  setExitCode: (code: number) => void;
-}
+import { LINT_FORMATS, parseSize, renderLint, runLint, SOURCE_TOOLS, type LintFormat, type SourceTool } from '../../index.js';
+import type { Wire } from '../command.js';
 
 interface LintFlags {
   format?: LintFormat;
@@ -20,7 +10,7 @@ interface LintFlags {
 }
 
 /** `pgshift lint <files or globs…>`: lints SQL migration files (any tool's) with the custom operation's rules and more. */
-export function registerLint(program: Command, ctx: LintCommandContext): void {
+export function registerLint(program: Command, wire: Wire): void {
   program
     .command('lint')
     .description('lint SQL migration files (Alembic --sql, Prisma, Flyway, plain .sql) for locks, rewrites and breaking changes; exit 3 on an error-level finding')
@@ -40,19 +30,19 @@ catalog; nothing is changed. Suppress a finding with a comment before the statem
 Exit codes: 0 no error-level finding, 2 a file missing or not parsable, 3 an error-level finding.`,
     )
     .action(
-      ctx.handle(async (files: string[], flags: LintFlags) => {
-        const g = ctx.globals();
-        const format: LintFormat = g.json ? 'json' : (flags.format ?? (ctx.env.GITHUB_ACTIONS === 'true' ? 'github' : 'human'));
+      wire('lint', async (run, files: string[], flags: LintFlags) => {
+        const databaseUrl = run.databaseUrlFromCli ? run.globals.databaseUrl : undefined;
         const { report, sources } = await runLint({
           inputs: files,
-          stdin: ctx.stdin,
+          stdin: run.io.stdin,
           ...(flags.assumeTransaction ? { assumeTransaction: true } : {}),
           ...(flags.tool ? { tool: flags.tool } : {}),
-          ...(g.databaseUrlFromCli && g.databaseUrl ? { databaseUrl: g.databaseUrl } : {}),
+          ...(databaseUrl ? { databaseUrl } : {}),
           bigTableBytes: parseSize(flags.bigTable),
         });
-        ctx.stdout(`${renderLint(report, format, sources)}\n`);
-        ctx.setExitCode(report.exitCode);
+        const format: LintFormat = flags.format ?? (run.io.env.GITHUB_ACTIONS === 'true' ? 'github' : 'human');
+        // The report is its own document in every format, JSON included.
+        return { value: report, human: () => renderLint(report, format, sources), json: () => renderLint(report, 'json', sources), exitCode: report.exitCode };
       }),
     );
 }

@@ -1,0 +1,27 @@
+import { InvalidArgumentError as CommanderArgError, type Command } from 'commander';
+import { isPhase, type PlanPhase } from '../../index.js';
+import type { Wire } from '../command.js';
+import { formatPhaseSql, formatPlanSummary } from '../format.js';
+
+function planPhaseArg(value: string): PlanPhase {
+  if (!isPhase(value) && value !== 'verify' && value !== 'rollback') throw new CommanderArgError(`unknown phase "${value}"`);
+  return value;
+}
+
+/** `pgshift plan <migration>`: the SQL of each phase with its lock level; writes nothing. */
+export function registerPlan(program: Command, wire: Wire): void {
+  program
+    .command('plan')
+    .description('show the exact SQL of each phase with its lock level; reads the catalog, writes nothing')
+    .argument('<migration>')
+    .option('--phase <phase>', 'only this phase (or verify, rollback)', planPhaseArg)
+    .option('--sql', 'print the exact SQL script, each statement with its lock level (default: a summary)')
+    .action(
+      wire('plan', async (run, migration: string, opts: { phase?: PlanPhase; sql?: boolean }) => {
+        const plan = await run.withPgshift({}, (pg) => pg.plan(migration, opts.phase));
+        const human = () =>
+          opts.sql ? [`-- ${plan.id} (now: ${plan.state})`, ...plan.phases.map(formatPhaseSql)].join('\n') : formatPlanSummary(plan.id, plan.state, plan.phases);
+        return { value: { ok: true, ...plan }, human };
+      }),
+    );
+}
