@@ -53,6 +53,13 @@ module.exports = {
       to: { path: '^(src|phases)/', pathNot: '^(src/cli/|src/index\\.ts$)' },
     },
     {
+      name: 'commands-independent',
+      severity: 'error',
+      comment: 'A command file (src/cli/commands/) does not import another: what two commands share goes in src/cli/ (options.ts, format.ts) or in the library.',
+      from: { path: '^src/cli/commands/' },
+      to: { path: '^src/cli/commands/' },
+    },
+    {
       name: 'library-not-on-tools',
       severity: 'error',
       comment: 'The shipped library (src/, phases/) never imports the demo, tools, tests, benchmarks or example plans.',
