@@ -48,9 +48,9 @@ import {
 import { silentLogger, type Logger } from './logger.js';
 import { LEDGER_VERSION } from './ledger/schema.js';
 import { crossOperationProblems, handlerFor, stepsFor } from './operations/index.js';
-import { objectNames } from './operations/names.js';
-import { createdTablesFirst, inspectPlan } from './operations/plan-inspection.js';
-import type { OperationSteps } from './operations/types.js';
+import { objectNames } from './operations/blocks/names.js';
+import { createdTablesFirst, inspectPlan } from './operations/blocks/plan-inspection.js';
+import type { OperationSteps } from './plan/steps.js';
 import { checksumOf } from './plan/checksum.js';
 import { loadMigrations, type LoadedMigration } from './plan/load.js';
 import { PHASES, type Migration, type Phase } from './plan/model.js';

@@ -1,12 +1,12 @@
-import type { PlanProblem } from '../errors.js';
-import { inRolledBackTransaction } from '../db/rolled-back.js';
-import type { Queryable } from '../db/queryable.js';
-import { describeRef } from '../catalog/introspect.js';
-import { literal, qualified } from '../sql/ident.js';
-import type { Migration, Operation } from '../plan/model.js';
+import type { PlanProblem } from '../../errors.js';
+import { inRolledBackTransaction } from '../../db/rolled-back.js';
+import type { Queryable } from '../../db/queryable.js';
+import { describeRef } from '../../catalog/introspect.js';
+import { literal, qualified } from '../../sql/ident.js';
+import type { Migration, Operation } from '../../plan/model.js';
 import { scopeOf, tablesBuiltOn } from './composition.js';
-import { handlerFor, stepsFor } from './index.js';
-import type { OperationSteps } from './types.js';
+import { handlerFor, stepsFor } from '../index.js';
+import type { OperationSteps } from '../../plan/steps.js';
 
 /** How long the trial CREATE TABLE waits for a table its foreign keys reference. */
 const TRIAL_CREATE_LOCK_TIMEOUT_MS = 1000;

@@ -1,10 +1,10 @@
-import { describeRef, type ColumnInfo, type TableInfo, type TableRef } from '../catalog/introspect.js';
-import { indexShapeSql, indexValidCheckSql } from '../catalog/indexes.js';
-import { queryRows, singleStatement, type Queryable } from '../db/queryable.js';
-import { PgshiftSqlState, sqlStateOf, type PlanProblem } from '../errors.js';
-import { dollarQuote, ident, literal, qualified } from '../sql/ident.js';
+import { describeRef, type ColumnInfo, type TableInfo, type TableRef } from '../../catalog/introspect.js';
+import { indexShapeSql, indexValidCheckSql } from '../../catalog/indexes.js';
+import { queryRows, singleStatement, type Queryable } from '../../db/queryable.js';
+import { PgshiftSqlState, sqlStateOf, type PlanProblem } from '../../errors.js';
+import { dollarQuote, ident, literal, qualified } from '../../sql/ident.js';
 import { constraintExistsSql } from './constraint-steps.js';
-import type { CatalogCheck, DdlStep } from './types.js';
+import type { CatalogCheck, DdlStep } from '../../plan/steps.js';
 
 /**
  * Carry-over: everything that hangs on a column being renamed or retyped through a shadow column
