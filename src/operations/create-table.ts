@@ -1,13 +1,16 @@
 import { z } from 'zod';
 import { identifier, required, sqlText, tableFields } from '../plan/fields.js';
+import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { findRelation } from '../catalog/indexes.js';
+import { tableShape } from '../catalog/table-shape.js';
 import { describeRef, relkindName, type TableRef } from '../catalog/introspect.js';
 import { queryRows, singleStatement, type Queryable } from '../db/queryable.js';
 import { inRolledBackTransaction } from '../db/rolled-back.js';
 import { PgshiftSqlState, type PlanProblem } from '../errors.js';
 import { dollarQuote, ident, literal, qualified } from '../sql/ident.js';
 import type { ObjectNames, OperationSteps } from '../plan/steps.js';
+import { PGSHIFT_SCHEMA } from './blocks/names.js';
 import type { OperationHandler } from './operation.js';
 import { defineOperation } from './operation.js';
 
@@ -196,4 +199,80 @@ export const createTableHandler: OperationHandler<CreateTable, CreateTableFacts>
   drift,
 };
 
-export const createTableOperation = defineOperation({ schema: createTableSchema, handler: createTableHandler, createdByExpand: 'table', scaffoldCreates: 'table' });
+/**
+ * The comment a committed-first CREATE TABLE leaves on its table until its expand commits: it says
+ * pgshift made the table for this very definition, and that the expand has not finished.
+ */
+function expandMarker(op: CreateTable): string {
+  const hash = createHash('sha256').update(renderCreateTable(op)).digest('hex').slice(0, 12);
+  return `pgshift: created by an unfinished expand (${hash})`;
+}
+
+/**
+ * When later operations build on the table, the CREATE TABLE is committed first, in its own
+ * transaction, ahead of the phase's non-transactional steps (a CREATE INDEX CONCURRENTLY on it
+ * would otherwise run before the phase transaction that creates it). It marks the table in that
+ * same transaction, and the phase transaction removes the mark: if expand fails in between, the
+ * rerun recognises the table as its own (leftByEarlierExpand) and skips the step.
+ */
+function expandFirst(op: CreateTable, s: OperationSteps): OperationSteps {
+  const t = qualified(op.schema, op.table);
+  const where = describeRef(tableOf(op));
+  return {
+    ...s,
+    expand: [
+      ...s.expand.map((step) => ({
+        ...step,
+        tx: 'own' as const,
+        description: `${step.description}; committed first, as later operations build on ${where}`,
+        sql: `DO ${dollarQuote(`\nBEGIN\n  ${step.sql};\n  COMMENT ON TABLE ${t} IS ${literal(expandMarker(op))};\nEND\n`)}`,
+        skipIf: `SELECT pg_catalog.to_regclass(${literal(t)}) IS NOT NULL AS done`,
+      })),
+      {
+        id: `${s.expand[0]!.id}-done`,
+        description: `unmark ${where}: its expand is done`,
+        sql: `COMMENT ON TABLE ${t} IS NULL`,
+        lock: 'SHARE UPDATE EXCLUSIVE',
+        table: tableOf(op),
+        tx: 'phase',
+      },
+    ],
+  };
+}
+
+/**
+ * Left by an earlier expand of this migration: the table carries this definition's mark (so
+ * pgshift created it for this operation and its expand never committed), this migration has an
+ * expand run in the ledger, and the table still has exactly the shape the definition gives.
+ */
+async function leftByEarlierExpand(db: Queryable, op: CreateTable, migrationId: string): Promise<boolean> {
+  const t = qualified(op.schema, op.table);
+  const runs = `${ident(PGSHIFT_SCHEMA)}.phase_runs`;
+  const [mark] = await queryRows<{ marked: boolean; ledger: boolean }>(
+    db,
+    `SELECT pg_catalog.obj_description(pg_catalog.to_regclass($1), 'pg_class') IS NOT DISTINCT FROM $2 AS marked, pg_catalog.to_regclass($3) IS NOT NULL AS ledger`,
+    [t, expandMarker(op), runs],
+  );
+  if (!mark?.marked || !mark.ledger) return false;
+  const [row] = await queryRows<{ marked: boolean }>(
+    db,
+    `SELECT EXISTS (SELECT 1 FROM ${runs} WHERE migration_id = $1 AND phase = 'expand' AND action = 'apply') AS marked`,
+    [migrationId],
+  );
+  if (!row?.marked) return false;
+  const live = await tableShape(db, t);
+  const wanted = await inRolledBackTransaction(db, async (c) => {
+    await c.query(singleStatement(`CREATE TEMPORARY TABLE pgshift_trial (${definitions(op)})`));
+    return tableShape(c, 'pg_temp.pgshift_trial');
+  });
+  return live !== null && JSON.stringify(live) === JSON.stringify(wanted);
+}
+
+export const createTableOperation = defineOperation({
+  schema: createTableSchema,
+  handler: createTableHandler,
+  createdByExpand: 'table',
+  scaffoldCreates: 'table',
+  expandFirst,
+  leftByEarlierExpand,
+});

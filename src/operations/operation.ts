@@ -43,6 +43,17 @@ export interface OperationHooks<Op> {
    * the lock, nothing changed), reported as a refusal (exit 3) rather than a failure.
    */
   contractRefusals?: readonly string[];
+  /**
+   * Expand's steps when later operations of the same migration build on what this one creates:
+   * what it creates is committed first, on its own, so that they see it.
+   */
+  expandFirst?(op: Op, steps: OperationSteps): OperationSteps;
+  /**
+   * Whether the object named by `createdByExpand` was left by an earlier expand of this same
+   * migration that committed it first (expandFirst) and then failed. Inspection then reads the
+   * catalog around it, as stamp does, instead of refusing it as already there, so a rerun goes on.
+   */
+  leftByEarlierExpand?(db: Queryable, op: Op, migrationId: string): Promise<boolean>;
 }
 
 /**
