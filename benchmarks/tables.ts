@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { objectNames, PGSHIFT_SCHEMA } from '../src/operations/names.js';
+import { objectNames, PGSHIFT_SCHEMA } from '../src/operations/blocks/names.js';
 import { renameColumnHandler } from '../src/operations/rename-column.js';
 import type { RenameColumn } from '../src/plan/model.js';
 import { ident, qualified } from '../src/sql/ident.js';

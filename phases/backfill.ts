@@ -21,8 +21,8 @@ import {
   recordPhaseDone,
   type BackfillProgress,
 } from '../src/ledger/ledger.js';
-import { BACKFILL_SETTING } from '../src/operations/names.js';
-import type { BackfillTask } from '../src/operations/types.js';
+import { BACKFILL_SETTING } from '../src/operations/blocks/names.js';
+import type { BackfillTask } from '../src/plan/steps.js';
 import { renderBatchUpdate, renderBoundary, renderLastKey } from '../src/sql/keyset.js';
 import type { PhaseContext, PhaseDetails } from './context.js';
 import { overridesOf } from './ddl-phase.js';

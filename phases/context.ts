@@ -2,7 +2,7 @@ import type pg from 'pg';
 import type { LockPolicy } from '../src/db/lock-retry.js';
 import type { RunIdentity } from '../src/ledger/ledger.js';
 import type { Logger } from '../src/logger.js';
-import type { OperationSteps } from '../src/operations/types.js';
+import type { OperationSteps } from '../src/plan/steps.js';
 import type { Migration } from '../src/plan/model.js';
 
 export const VACUUM_HOLDS = ['wraparound', 'all', 'off'] as const;

@@ -1,6 +1,6 @@
 import { triggerState, describeRef } from '../src/catalog/introspect.js';
 import { ContractRefusedError, InterruptedError, sqlStateOf } from '../src/errors.js';
-import { TABLE_HAS_DEPENDENTS } from '../src/operations/drop-table.js';
+import { CONTRACT_REFUSALS } from '../src/operations/index.js';
 import { backfillFinishedAt, backfillPhaseDoneAt, latestVerification } from '../src/ledger/ledger.js';
 import { runVerification } from '../src/verify.js';
 import type { PhaseContext, PhaseDetails } from './context.js';
@@ -52,8 +52,9 @@ export async function contract(ctx: PhaseContext, options: ContractOptions): Pro
     const ddl = await runDdlPhase(ctx, 'contract', ctx.steps.flatMap((s) => s.contract));
     return { ...gate, ...ddl };
   } catch (error) {
-    // A dropTable found a dependent under its lock: nothing was dropped, the transaction rolled back.
-    if (sqlStateOf(error) === TABLE_HAS_DEPENDENTS) throw new ContractRefusedError(ctx.migration.id, (error as Error).message);
+    // An operation refused under its lock (dropTable found a dependent): nothing changed, the transaction rolled back.
+    const state = sqlStateOf(error);
+    if (state !== undefined && state !== null && CONTRACT_REFUSALS.has(state)) throw new ContractRefusedError(ctx.migration.id, (error as Error).message);
     throw error;
   }
 }

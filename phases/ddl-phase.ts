@@ -1,6 +1,6 @@
 import { recordPhaseDone } from '../src/ledger/ledger.js';
 import { runSteps } from '../src/db/run-steps.js';
-import type { DdlStep, StepOverride } from '../src/operations/types.js';
+import type { DdlStep, StepOverride } from '../src/plan/steps.js';
 import type { Phase } from '../src/plan/model.js';
 import type { PhaseContext, PhaseDetails } from './context.js';
 

@@ -1,5 +1,5 @@
 import { nonTransactionalFirst } from './db/run-steps.js';
-import type { DdlStep, LockLevel, OperationSteps, TransactionMode } from './operations/types.js';
+import type { DdlStep, LockLevel, OperationSteps, TransactionMode } from './plan/steps.js';
 import { renderBatchUpdate, renderBoundary, renderLastKey, renderMismatchKeys, renderVerifyCount } from './sql/keyset.js';
 
 export interface RenderedStatement {

@@ -4,7 +4,8 @@ import pg from 'pg';
 import type { z } from 'zod';
 import { columnDependents, describeRef, findTable, relkindName, type ColumnInfo, type TableInfo } from './catalog/introspect.js';
 import { InvalidArgumentError } from './errors.js';
-import { MIGRATION_ID_PATTERN, operationSchema } from './plan/model.js';
+import { MIGRATION_ID_PATTERN } from './plan/model.js';
+import { OPERATIONS } from './operations/registry.js';
 import { loadParser } from './sql/parser.js';
 
 export const PLAN_FORMATS = ['ts', 'js', 'json'] as const;
@@ -41,15 +42,25 @@ export interface ScaffoldResult {
 
 type FieldSchema = z.ZodType;
 
-/** Every operation kind with its fields, from the plan schema itself: a kind added there appears here. */
+/** Every operation kind, from the registry: a kind added there appears here, with the fields of its schema. */
 export function recipeKinds(): string[] {
-  return operationSchema.options.map((o) => o.shape.kind.value);
+  return OPERATIONS.map((o) => o.kind);
+}
+
+function definitionNamed(kind: string): (typeof OPERATIONS)[number] {
+  const definition = OPERATIONS.find((o) => o.kind === kind);
+  if (!definition) throw new InvalidArgumentError(`unknown recipe ${JSON.stringify(kind)} (operations: ${recipeKinds().join(', ')})`);
+  return definition;
 }
 
 function fieldsOf(kind: string): Record<string, FieldSchema> {
-  const option = operationSchema.options.find((o) => o.shape.kind.value === kind);
-  if (!option) throw new InvalidArgumentError(`unknown recipe ${JSON.stringify(kind)} (operations: ${recipeKinds().join(', ')})`);
-  return option.shape as unknown as Record<string, FieldSchema>;
+  return definitionNamed(kind).schema.shape as unknown as Record<string, FieldSchema>;
+}
+
+/** What the operation creates, which must not exist yet (its `scaffoldCreates` hook). */
+function scaffoldCreatesOf(kind: string): 'table' | 'column' | undefined {
+  const definition = definitionNamed(kind);
+  return 'scaffoldCreates' in definition ? definition.scaffoldCreates : undefined;
 }
 
 /** `<field>`, in the shape the field takes (a string, or a list of one). */
@@ -119,16 +130,16 @@ async function fillOperation(
   if (db && options.table !== undefined) {
     const ref = { schema, name: options.table };
     const table = await findTable(db, ref);
-    // createTable names a table that must not exist yet; every other recipe names one that must.
-    if (kind === 'createTable') {
+    // An operation that creates its table names one that must not exist yet; every other names one that must.
+    const creates = scaffoldCreatesOf(kind);
+    if (creates === 'table') {
       if (table) throw new InvalidArgumentError(`${relkindName(table.relkind)} ${schema}.${options.table} already exists`);
     } else {
       if (!table) throw new InvalidArgumentError(`table ${schema}.${options.table} does not exist`);
       const column = options.column === undefined ? null : (table.columns.find((c) => c.name === options.column) ?? null);
-      const creates = kind === 'addColumn';
-      if (options.column !== undefined && !column && !creates)
+      if (options.column !== undefined && !column && creates !== 'column')
         throw new InvalidArgumentError(`column ${options.column} does not exist in ${describeRef(table)}`);
-      if (column && creates) throw new InvalidArgumentError(`column ${options.column} already exists in ${describeRef(table)}`);
+      if (column && creates === 'column') throw new InvalidArgumentError(`column ${options.column} already exists in ${describeRef(table)}`);
       notes.push(...(await catalogNotes(db, table, column)));
     }
   }

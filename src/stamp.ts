@@ -18,10 +18,10 @@ import {
   type RunIdentity,
 } from './ledger/ledger.js';
 import type { Logger } from './logger.js';
-import { handlerFor } from './operations/index.js';
-import { objectNames } from './operations/names.js';
-import type { DdlStep, OperationSteps } from './operations/types.js';
-import { PHASES, type Migration, type Operation, type OperationKind, type Phase } from './plan/model.js';
+import { definitionOf, handlerFor } from './operations/index.js';
+import { objectNames } from './operations/blocks/names.js';
+import type { DdlStep, OperationSteps } from './plan/steps.js';
+import { PHASES, type Migration, type Operation, type Phase } from './plan/model.js';
 
 export interface StampOptions {
   /** Stamp exactly this phase; it must be the next one. */
@@ -63,24 +63,9 @@ export function phasesToStamp(migration: string, state: Phase | 'pending', optio
 }
 
 /**
- * The field naming the object an operation's expand creates. Its facts never depend on that name
- * (they describe what existed before expand), so when expand was done by hand the operation is
- * inspected with the name replaced by one no object has, and its refusal of "already exists" does
- * not apply; the drift check then confirms the object is there. Kinds whose expand changes nothing
- * inspect reads, or whose inspect accepts its own expand's result (createIndex and addUnique keep a
- * valid index of the same definition), need no entry; a kind with neither is refused.
- */
-const CREATED_BY_EXPAND: Partial<Record<OperationKind, string>> = {
-  renameColumn: 'to',
-  addColumn: 'column',
-  addCheck: 'name',
-  addForeignKey: 'name',
-  createTable: 'table',
-};
-
-/**
  * Facts of a pending migration whose expand was done by hand: each operation's own inspection, of
- * the live catalog, or of it with the new object's name swapped out (see CREATED_BY_EXPAND).
+ * the live catalog, or of it with the new object's name swapped out (the operation's
+ * `createdByExpand` hook, src/operations/operation.ts).
  */
 export async function factsForStamp(db: pg.Pool, migration: Migration): Promise<{ facts: unknown[]; notes: string[] }> {
   const facts: unknown[] = [];
@@ -95,7 +80,7 @@ export async function factsForStamp(db: pg.Pool, migration: Migration): Promise<
       facts.push(live.facts);
       continue;
     }
-    const field = CREATED_BY_EXPAND[op.kind];
+    const field = definitionOf(op.kind).createdByExpand;
     if (!field) {
       refusals.push(
         `${path} (${handler.describe(op)}): pgshift records its facts at expand, read from the catalog as it was before; ` +

@@ -4,7 +4,7 @@ import { splitRanges, type KeyRange } from './backfill/ranges.js';
 import { estimateRows } from './catalog/introspect.js';
 import { queryRows } from './db/queryable.js';
 import { finishRun, recordVerification, serverNow, startRun, type Verification } from './ledger/ledger.js';
-import type { VerifyTask } from './operations/types.js';
+import type { VerifyTask } from './plan/steps.js';
 import { renderBoundary, renderLastKey, renderMismatchKeys, renderVerifyCount } from './sql/keyset.js';
 import { InterruptedError } from './errors.js';
 

@@ -1,5 +1,5 @@
 import { queryRows, type Queryable } from '../db/queryable.js';
-import type { BackfillTask } from '../operations/types.js';
+import type { BackfillTask } from '../plan/steps.js';
 import { qualified } from '../sql/ident.js';
 
 /** Up to this many heap pages (64 MiB at 8 kB), the rows still to backfill are counted exactly. */

@@ -1,10 +1,9 @@
 import type { Queryable } from '../db/queryable.js';
 import { queryRows } from '../db/queryable.js';
+import type { BatchKey, KeyColumn, TableRef } from '../plan/steps.js';
 
-export interface TableRef {
-  schema: string;
-  name: string;
-}
+// Defined in core beside the step types that name tables; exported here as before.
+export type { BatchKey, KeyColumn, TableRef };
 
 export interface ColumnInfo {
   name: string;
@@ -20,18 +19,6 @@ export interface ColumnInfo {
   generated: '' | 's' | 'v';
   hasColumnPrivileges: boolean;
   comment: string | null;
-}
-
-export interface KeyColumn {
-  name: string;
-  type: string;
-}
-
-export interface BatchKey {
-  /** Name of the constraint or unique index the key comes from. */
-  source: string;
-  kind: 'primary key' | 'unique not null index';
-  columns: KeyColumn[];
 }
 
 export interface TableInfo extends TableRef {

@@ -3,7 +3,7 @@ import { indexState } from '../catalog/indexes.js';
 import { describeRef, type TableRef } from '../catalog/introspect.js';
 import { InvalidIndexLeftError, SqlState, sqlStateOf, UniqueIndexDuplicatesError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import type { DdlStep, IndexStep } from '../operations/types.js';
+import type { DdlStep, IndexStep } from '../plan/steps.js';
 import { ident, qualified } from '../sql/ident.js';
 import { transaction, withLockRetry, type LockPolicy } from './lock-retry.js';
 import { queryRows, singleStatement } from './queryable.js';

@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import type { TableRef } from '../catalog/introspect.js';
 import type { Logger } from '../logger.js';
-import type { DdlStep } from '../operations/types.js';
+import type { DdlStep } from '../plan/steps.js';
 import { queryRows } from './queryable.js';
 import { transaction, withLockRetry, type LockPolicy } from './lock-retry.js';
 import { runIndexStep } from './concurrent-index.js';

@@ -3,7 +3,7 @@ import type pg from 'pg';
 import { PgshiftError, ExitCode } from '../errors.js';
 import { queryRows, type Queryable } from '../db/queryable.js';
 import type { Migration, Phase } from '../plan/model.js';
-import { PGSHIFT_SCHEMA } from '../operations/names.js';
+import { PGSHIFT_SCHEMA } from '../operations/blocks/names.js';
 import { VERSION } from '../version.js';
 import { LEDGER_MIGRATIONS, LEDGER_VERSION } from './schema.js';
 

@@ -1,7 +1,7 @@
 import type { Queryable } from '../db/queryable.js';
 import { queryRows } from '../db/queryable.js';
-import { refusals } from '../operations/custom-inspect.js';
-import { runModeOf } from '../operations/custom-sql.js';
+import { refusals } from '../operations/blocks/custom-inspect.js';
+import { runModeOf } from '../operations/blocks/custom-sql.js';
 import { ident, qualified } from '../sql/ident.js';
 import { lintStatements, type Finding } from '../sql/lint.js';
 import { names, relName, sameRel, showRel, type Node, type RelName, type Statement } from '../sql/statements.js';

@@ -1,12 +1,39 @@
+import { z } from 'zod';
+import { identifier, required, sqlText, tableFields } from '../plan/fields.js';
 import pg from 'pg';
 import { describeRef, type TableRef } from '../catalog/introspect.js';
 import { queryRows, type Queryable } from '../db/queryable.js';
 import { inTrialTransaction, singleStatement, TRIAL_LOCK_TIMEOUT_MS } from '../db/rolled-back.js';
 import { LockTimeoutError, SqlState, sqlStateOf } from '../errors.js';
 import { ident, qualified } from '../sql/ident.js';
-import type { AddCheck } from './add-check.schema.js';
-import { constraintDrift, constraintKey, dropStep, inspectTarget, presentCheck, validateStep, type ConstraintRef } from './constraint-steps.js';
-import type { AddCheckFacts, ObjectNames, OperationHandler, OperationSteps } from './types.js';
+import { constraintDrift, constraintKey, dropStep, inspectTarget, presentCheck, validateStep, type ConstraintRef } from './blocks/constraint-steps.js';
+import type { BatchKey, ObjectNames, OperationSteps } from '../plan/steps.js';
+import type { OperationHandler } from './operation.js';
+import { defineOperation } from './operation.js';
+
+export const addCheckSchema = z.strictObject(
+  {
+    kind: z.literal('addCheck'),
+    ...tableFields,
+    /** Name of the new constraint. */
+    name: identifier,
+    /**
+     * A boolean SQL expression over the table's columns, written by the plan author and trusted as
+     * such: it is inserted verbatim inside parentheses, never rewritten. Inspect checks it against
+     * the live table before anything runs.
+     */
+    check: sqlText,
+  },
+  { error: required('an object') },
+);
+
+export type AddCheck = z.output<typeof addCheckSchema>;
+export type AddCheckInput = z.input<typeof addCheckSchema>;
+
+/** The key verification reads the table's existing rows on. */
+export interface AddCheckFacts {
+  key: BatchKey;
+}
 
 function tableOf(op: AddCheck): TableRef {
   return { schema: op.schema, name: op.table };
@@ -102,3 +129,5 @@ export const addCheckHandler: OperationHandler<AddCheck, AddCheckFacts> = {
   steps,
   drift: (db, op, _facts, _names, completed) => constraintDrift(db, constraintOf(op), completed),
 };
+
+export const addCheckOperation = defineOperation({ schema: addCheckSchema, handler: addCheckHandler, createdByExpand: 'name' });

@@ -1,13 +1,46 @@
+import { z } from 'zod';
+import { identifier, required, sqlText, tableFields } from '../plan/fields.js';
 import { describeRef, findTable, type TableRef } from '../catalog/introspect.js';
 import { queryRows, type Queryable } from '../db/queryable.js';
 import { onTrialCopy } from '../db/rolled-back.js';
 import type { PlanProblem } from '../errors.js';
 import { ident, literal, qualified } from '../sql/ident.js';
-import { notNullViaCheck } from './not-null.js';
-import { rowTrigger, rowTriggerDrift } from './row-trigger.js';
-import type { AddColumn } from './add-column.schema.js';
-import type { AddColumnFacts, DdlStep, ObjectNames, OperationHandler, OperationSteps } from './types.js';
-import { tableProblems } from './table-checks.js';
+import { notNullViaCheck } from './blocks/not-null.js';
+import { rowTrigger, rowTriggerDrift } from './blocks/row-trigger.js';
+import type { BatchKey, DdlStep, ObjectNames, OperationSteps } from '../plan/steps.js';
+import type { OperationHandler } from './operation.js';
+import { tableProblems } from './blocks/table-checks.js';
+import { defineOperation } from './operation.js';
+
+export const addColumnSchema = z.strictObject(
+  {
+    kind: z.literal('addColumn'),
+    ...tableFields,
+    column: identifier,
+    /** A SQL type (`text`, `numeric(12,2)`, `text COLLATE "C"`), tried by inspect. */
+    type: sqlText,
+    /** SQL expression for the column default (new rows); existing rows get it too. */
+    default: sqlText.optional(),
+    /** NOT NULL, enforced at contract once verification finds no NULL row. */
+    notNull: z.boolean({ error: required('a boolean') }).default(false),
+    /**
+     * SQL expression over the row's columns computing the value of existing rows, and of rows
+     * written without it until contract (the old app does not know the column).
+     */
+    backfill: sqlText.optional(),
+  },
+  { error: required('an object') },
+);
+
+export type AddColumn = z.output<typeof addColumnSchema>;
+export type AddColumnInput = z.input<typeof addColumnSchema>;
+
+/** addColumn: the batch key (null when nothing is backfilled or verified), and PostgreSQL's verdict on the default. */
+export interface AddColumnFacts {
+  key: BatchKey | null;
+  /** ADD COLUMN … DEFAULT would rewrite the table (atthasmissing stays false on a trial copy). */
+  volatileDefault: boolean;
+}
 
 /** How long inspect waits for ACCESS SHARE on the table to copy its shape. */
 
@@ -206,3 +239,5 @@ export const addColumnHandler: OperationHandler<AddColumn, AddColumnFacts> = {
   steps,
   drift,
 };
+
+export const addColumnOperation = defineOperation({ schema: addColumnSchema, handler: addColumnHandler, createdByExpand: 'column', scaffoldCreates: 'column' });

@@ -1,11 +1,75 @@
+import { z } from 'zod';
+import { identifier, required, tableFields } from '../plan/fields.js';
 import { columnTypes, uniqueKeyOver } from '../catalog/constraints.js';
 import { describeRef, findTable, relkindName, type TableRef } from '../catalog/introspect.js';
 import type { Queryable } from '../db/queryable.js';
 import type { PlanProblem } from '../errors.js';
 import { ident, qualified } from '../sql/ident.js';
-import type { AddForeignKey } from './add-foreign-key.schema.js';
-import { constraintDrift, constraintKey, dropStep, inspectTarget, presentCheck, validateStep, type ConstraintRef } from './constraint-steps.js';
-import type { AddForeignKeyFacts, ObjectNames, OperationHandler, OperationSteps } from './types.js';
+import { constraintDrift, constraintKey, dropStep, inspectTarget, presentCheck, validateStep, type ConstraintRef } from './blocks/constraint-steps.js';
+import type { BatchKey, ObjectNames, OperationSteps } from '../plan/steps.js';
+import type { OperationHandler } from './operation.js';
+import { defineOperation } from './operation.js';
+
+/** PostgreSQL's INDEX_MAX_KEYS: a key has at most 32 columns. */
+const MAX_KEY_COLUMNS = 32;
+
+const keyColumns = z
+  .array(identifier, { error: required('an array of column names') })
+  .min(1, { error: 'must list at least one column' })
+  .max(MAX_KEY_COLUMNS, { error: `a key has at most ${MAX_KEY_COLUMNS} columns` })
+  .superRefine((columns, ctx) => {
+    columns.forEach((c, i) => {
+      if (columns.indexOf(c) !== i) ctx.addIssue({ code: 'custom', path: [i], message: `column ${c} is already listed` });
+    });
+  });
+
+export const REFERENTIAL_ACTIONS = ['no action', 'restrict', 'cascade', 'set null', 'set default'] as const;
+const referentialAction = z.enum(REFERENTIAL_ACTIONS, {
+  error: required(`one of ${REFERENTIAL_ACTIONS.map((a) => `"${a}"`).join(', ')}`),
+});
+
+export const addForeignKeySchema = z
+  .strictObject(
+    {
+      kind: z.literal('addForeignKey'),
+      ...tableFields,
+      /** Name of the new constraint. */
+      name: identifier,
+      columns: keyColumns,
+      references: z.strictObject(
+        {
+          /** Default: the schema of the referencing table. */
+          schema: identifier.optional(),
+          table: identifier,
+          columns: keyColumns,
+        },
+        { error: required('an object') },
+      ),
+      onDelete: referentialAction.optional(),
+      onUpdate: referentialAction.optional(),
+    },
+    { error: required('an object') },
+  )
+  .superRefine((op, ctx) => {
+    if (op.columns.length !== op.references.columns.length)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['references', 'columns'],
+        message: `lists ${op.references.columns.length} column(s) for ${op.columns.length} in "columns"; they pair up one to one`,
+      });
+  });
+
+export type AddForeignKey = z.output<typeof addForeignKeySchema>;
+export type AddForeignKeyInput = z.input<typeof addForeignKeySchema>;
+
+export interface AddForeignKeyFacts {
+  key: BatchKey;
+  /**
+   * Per column pair, the referenced column's collation where it differs from the referencing
+   * column's (verification compares under it, as PostgreSQL's own check does), else null.
+   */
+  collations: ({ schema: string; name: string } | null)[];
+}
 
 /** Alias of the referenced table inside verification's subquery (the table may reference itself). */
 const REF_ALIAS = 'pgshift_ref';
@@ -158,3 +222,5 @@ export const addForeignKeyHandler: OperationHandler<AddForeignKey, AddForeignKey
     return problems;
   },
 };
+
+export const addForeignKeyOperation = defineOperation({ schema: addForeignKeySchema, handler: addForeignKeyHandler, createdByExpand: 'name' });

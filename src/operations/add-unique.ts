@@ -1,3 +1,5 @@
+import { z } from 'zod';
+import { identifier, required, tableFields } from '../plan/fields.js';
 import { constraintTypeName, findConstraint } from '../catalog/constraints.js';
 import { describeRef, findTable, relkindName, type TableRef } from '../catalog/introspect.js';
 import { dropIndexSql } from '../db/concurrent-index.js';
@@ -6,10 +8,26 @@ import { onTrialCopy } from '../db/rolled-back.js';
 import type { PlanProblem } from '../errors.js';
 import { ident, qualified } from '../sql/ident.js';
 import { findRelation, indexConstraints, indexValidCheckSql } from '../catalog/indexes.js';
-import type { AddUnique } from './add-unique.schema.js';
-import { constraintExistsSql, constraintKey } from './constraint-steps.js';
-import { indexNameClaim } from './index-names.js';
-import type { CreateIndexFacts, IndexStep, ObjectNames, OperationHandler, OperationSteps } from './types.js';
+import { constraintExistsSql, constraintKey } from './blocks/constraint-steps.js';
+import { indexNameClaim } from './blocks/index-names.js';
+import type { CreateIndexFacts } from './create-index.js';
+import type { IndexStep, ObjectNames, OperationSteps } from '../plan/steps.js';
+import type { OperationHandler } from './operation.js';
+import { defineOperation } from './operation.js';
+
+export const addUniqueSchema = z.strictObject(
+  {
+    kind: z.literal('addUnique'),
+    ...tableFields,
+    /** Name of the constraint, and of the unique index expand builds for it (same schema as the table). */
+    name: identifier,
+    columns: z.array(identifier, { error: required('an array of column names') }).min(1, { error: 'must list at least one column' }),
+  },
+  { error: required('an object') },
+);
+
+export type AddUnique = z.output<typeof addUniqueSchema>;
+export type AddUniqueInput = z.input<typeof addUniqueSchema>;
 
 /** Like createIndex's: what held the index's name at inspect (an earlier expand's build, or nothing). */
 type AddUniqueFacts = CreateIndexFacts;
@@ -166,3 +184,5 @@ export const addUniqueHandler: OperationHandler<AddUnique, AddUniqueFacts> = {
   steps,
   drift,
 };
+
+export const addUniqueOperation = defineOperation({ schema: addUniqueSchema, handler: addUniqueHandler });

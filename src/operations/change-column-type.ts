@@ -1,11 +1,39 @@
+import { z } from 'zod';
+import { identifier, required, sqlText, tableFields } from '../plan/fields.js';
 import { describeRef, type TableRef } from '../catalog/introspect.js';
 import type { Queryable } from '../db/queryable.js';
 import type { PlanProblem } from '../errors.js';
 import { ident, MAX_IDENTIFIER_BYTES, qualified } from '../sql/ident.js';
 import { expressionColumns, parseSql, rewriteColumns, SqlTextError } from '../sql/parser.js';
-import type { ChangeColumnType } from './change-column-type.schema.js';
-import { inspectShadowColumn, shadowColumnDrift, shadowColumnSteps, type ShadowColumn, type ShadowColumnFacts } from './shadow-column.js';
-import type { OperationHandler } from './types.js';
+import { inspectShadowColumn, shadowColumnDrift, shadowColumnSteps, type ShadowColumn, type ShadowColumnFacts } from './blocks/shadow-column.js';
+import type { OperationHandler } from './operation.js';
+import { defineOperation } from './operation.js';
+
+export const changeColumnTypeSchema = z.strictObject(
+  {
+    kind: z.literal('changeColumnType'),
+    ...tableFields,
+    column: identifier,
+    /** The new type, as in ALTER COLUMN ... TYPE (e.g. `bigint`, `numeric(12,2)`, `text COLLATE "C"`). */
+    type: sqlText,
+    /**
+     * The new value from the old row, as in ALTER COLUMN ... USING: an expression naming the
+     * table's columns unqualified (`column` is the old value). Default: `column::type`.
+     */
+    using: sqlText.optional(),
+    /**
+     * The old value from the new one, for writes of the new app version: an expression where
+     * `column` names the NEW value (other columns as they are). Default: `column::old type`.
+     */
+    reverse: sqlText.optional(),
+    /** The new column's name until contract, for the new app version to write. Default `<column>_new`. */
+    shadow: identifier.optional(),
+  },
+  { error: required('an object') },
+);
+
+export type ChangeColumnType = z.output<typeof changeColumnTypeSchema>;
+export type ChangeColumnTypeInput = z.input<typeof changeColumnTypeSchema>;
 
 export type ChangeColumnTypeFacts = ShadowColumnFacts & {
   /** The old column's type (for the default reverse cast). */
@@ -131,3 +159,5 @@ export const changeColumnTypeHandler: OperationHandler<ChangeColumnType, ChangeC
   steps: (op, facts, names, index) => shadowColumnSteps(shadowOf(op, facts.oldType), facts, names, index),
   drift: (db, op, facts, names, completed) => shadowColumnDrift(db, shadowOf(op, facts.oldType), names, completed),
 };
+
+export const changeColumnTypeOperation = defineOperation({ schema: changeColumnTypeSchema, handler: changeColumnTypeHandler });

@@ -1,3 +1,5 @@
+import { z } from 'zod';
+import { identifier, required, sqlText, tableFields } from '../plan/fields.js';
 import { describeRef, findTable, relkindName, type TableRef } from '../catalog/introspect.js';
 import { dropIndexSql } from '../db/concurrent-index.js';
 import { singleStatement } from '../db/queryable.js';
@@ -5,9 +7,41 @@ import { findRelation, indexConstraints, indexShapeSql, indexValidCheckSql } fro
 import type { Queryable } from '../db/queryable.js';
 import { PgshiftSqlState, SqlState, sqlStateOf, type PlanProblem } from '../errors.js';
 import { dollarQuote, ident, literal, qualified } from '../sql/ident.js';
-import type { CreateIndex } from './create-index.schema.js';
-import { indexNameClaim } from './index-names.js';
-import type { CreateIndexFacts, IndexStep, ObjectNames, OperationHandler, OperationSteps } from './types.js';
+import { indexNameClaim } from './blocks/index-names.js';
+import type { IndexStep, ObjectNames, OperationSteps } from '../plan/steps.js';
+import type { OperationHandler } from './operation.js';
+import { defineOperation } from './operation.js';
+
+/** Index access methods createIndex accepts; each is built with its default operator classes. */
+export const INDEX_METHODS = ['btree', 'hash', 'gin', 'gist', 'brin'] as const;
+export type IndexMethod = (typeof INDEX_METHODS)[number];
+
+export const createIndexSchema = z.strictObject(
+  {
+    kind: z.literal('createIndex'),
+    ...tableFields,
+    /** The index's own name; it lives in the table's schema. */
+    name: identifier,
+    columns: z.array(identifier, { error: required('an array of column names') }).min(1, { error: 'must list at least one column' }),
+    unique: z.boolean({ error: required('true or false') }).default(false),
+    /** Partial index predicate, a boolean SQL expression over the table's columns. */
+    where: sqlText.optional(),
+    using: z.enum(INDEX_METHODS, { error: required(`one of ${INDEX_METHODS.join(', ')}`) }).default('btree'),
+  },
+  { error: required('an object') },
+);
+
+export type CreateIndex = z.output<typeof createIndexSchema>;
+export type CreateIndexInput = z.input<typeof createIndexSchema>;
+
+/**
+ * What held the index's name when createIndex was inspected: nothing, an INVALID index (left by an
+ * interrupted build; expand drops and rebuilds it) or a valid one with exactly this definition
+ * (built by an earlier expand that stopped before recording itself; expand keeps it).
+ */
+export interface CreateIndexFacts {
+  existing: 'none' | 'invalid' | 'valid';
+}
 
 function tableOf(op: CreateIndex): TableRef {
   return { schema: op.schema, name: op.table };
@@ -186,3 +220,5 @@ export const createIndexHandler: OperationHandler<CreateIndex, CreateIndexFacts>
   steps,
   drift,
 };
+
+export const createIndexOperation = defineOperation({ schema: createIndexSchema, handler: createIndexHandler });

@@ -1,12 +1,63 @@
+import { z } from 'zod';
+import { identifier, required, sqlText, tableFields } from '../plan/fields.js';
+import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { findRelation } from '../catalog/indexes.js';
+import { tableShape } from '../catalog/table-shape.js';
 import { describeRef, relkindName, type TableRef } from '../catalog/introspect.js';
 import { queryRows, singleStatement, type Queryable } from '../db/queryable.js';
 import { inRolledBackTransaction } from '../db/rolled-back.js';
 import { PgshiftSqlState, type PlanProblem } from '../errors.js';
 import { dollarQuote, ident, literal, qualified } from '../sql/ident.js';
-import type { CreateTable } from './create-table.schema.js';
-import type { ObjectNames, OperationHandler, OperationSteps } from './types.js';
+import type { ObjectNames, OperationSteps } from '../plan/steps.js';
+import { PGSHIFT_SCHEMA } from './blocks/names.js';
+import type { OperationHandler } from './operation.js';
+import { defineOperation } from './operation.js';
+
+const columnDef = z.strictObject(
+  {
+    name: identifier,
+    /** A PostgreSQL type as written in CREATE TABLE (`bigint`, `text`, `numeric(10,2)`, `timestamptz`). */
+    type: sqlText,
+    notNull: z.boolean({ error: required('true or false') }).default(false),
+    /** A default expression, used as written. */
+    default: sqlText.optional(),
+    /** This column alone is the primary key (use the table's `primaryKey` for several). */
+    primaryKey: z.boolean({ error: required('true or false') }).default(false),
+  },
+  { error: required('an object') },
+);
+
+export const createTableSchema = z
+  .strictObject(
+    {
+      kind: z.literal('createTable'),
+      ...tableFields,
+      columns: z.array(columnDef, { error: required('an array of columns') }).min(1, { error: 'must list at least one column' }),
+      /** The primary key's columns, when it has several (or instead of a column's `primaryKey`). */
+      primaryKey: z.array(identifier, { error: required('an array of column names') }).min(1, { error: 'must list at least one column' }).optional(),
+    },
+    { error: required('an object') },
+  )
+  .superRefine((op, ctx) => {
+    const names = op.columns.map((c) => c.name);
+    names.forEach((name, i) => {
+      if (names.indexOf(name) !== i) ctx.addIssue({ code: 'custom', path: ['columns', i, 'name'], message: `column ${name} is already listed` });
+    });
+    const marked = op.columns.flatMap((c, i) => (c.primaryKey ? [i] : []));
+    marked.slice(1).forEach((i) =>
+      ctx.addIssue({ code: 'custom', path: ['columns', i, 'primaryKey'], message: 'only one column may be marked; list several in the table\'s "primaryKey"' }),
+    );
+    if (op.primaryKey && marked.length)
+      ctx.addIssue({ code: 'custom', path: ['primaryKey'], message: `columns[${marked[0]}] is already marked primaryKey; use one or the other` });
+    op.primaryKey?.forEach((name, i) => {
+      if (!names.includes(name)) ctx.addIssue({ code: 'custom', path: ['primaryKey', i], message: `column ${name} is not among "columns"` });
+      else if (op.primaryKey!.indexOf(name) !== i) ctx.addIssue({ code: 'custom', path: ['primaryKey', i], message: `column ${name} is already listed` });
+    });
+  });
+
+export type CreateTable = z.output<typeof createTableSchema>;
+export type CreateTableInput = z.input<typeof createTableSchema>;
 
 /** createTable needs nothing recorded: the table it creates is all there is. */
 type CreateTableFacts = Record<string, never>;
@@ -147,3 +198,81 @@ export const createTableHandler: OperationHandler<CreateTable, CreateTableFacts>
   steps,
   drift,
 };
+
+/**
+ * The comment a committed-first CREATE TABLE leaves on its table until its expand commits: it says
+ * pgshift made the table for this very definition, and that the expand has not finished.
+ */
+function expandMarker(op: CreateTable): string {
+  const hash = createHash('sha256').update(renderCreateTable(op)).digest('hex').slice(0, 12);
+  return `pgshift: created by an unfinished expand (${hash})`;
+}
+
+/**
+ * When later operations build on the table, the CREATE TABLE is committed first, in its own
+ * transaction, ahead of the phase's non-transactional steps (a CREATE INDEX CONCURRENTLY on it
+ * would otherwise run before the phase transaction that creates it). It marks the table in that
+ * same transaction, and the phase transaction removes the mark: if expand fails in between, the
+ * rerun recognises the table as its own (leftByEarlierExpand) and skips the step.
+ */
+function expandFirst(op: CreateTable, s: OperationSteps): OperationSteps {
+  const t = qualified(op.schema, op.table);
+  const where = describeRef(tableOf(op));
+  return {
+    ...s,
+    expand: [
+      ...s.expand.map((step) => ({
+        ...step,
+        tx: 'own' as const,
+        description: `${step.description}; committed first, as later operations build on ${where}`,
+        sql: `DO ${dollarQuote(`\nBEGIN\n  ${step.sql};\n  COMMENT ON TABLE ${t} IS ${literal(expandMarker(op))};\nEND\n`)}`,
+        skipIf: `SELECT pg_catalog.to_regclass(${literal(t)}) IS NOT NULL AS done`,
+      })),
+      {
+        id: `${s.expand[0]!.id}-done`,
+        description: `unmark ${where}: its expand is done`,
+        sql: `COMMENT ON TABLE ${t} IS NULL`,
+        lock: 'SHARE UPDATE EXCLUSIVE',
+        table: tableOf(op),
+        tx: 'phase',
+      },
+    ],
+  };
+}
+
+/**
+ * Left by an earlier expand of this migration: the table carries this definition's mark (so
+ * pgshift created it for this operation and its expand never committed), this migration has an
+ * expand run in the ledger, and the table still has exactly the shape the definition gives.
+ */
+async function leftByEarlierExpand(db: Queryable, op: CreateTable, migrationId: string): Promise<boolean> {
+  const t = qualified(op.schema, op.table);
+  const runs = `${ident(PGSHIFT_SCHEMA)}.phase_runs`;
+  const [mark] = await queryRows<{ marked: boolean; ledger: boolean }>(
+    db,
+    `SELECT pg_catalog.obj_description(pg_catalog.to_regclass($1), 'pg_class') IS NOT DISTINCT FROM $2 AS marked, pg_catalog.to_regclass($3) IS NOT NULL AS ledger`,
+    [t, expandMarker(op), runs],
+  );
+  if (!mark?.marked || !mark.ledger) return false;
+  const [row] = await queryRows<{ marked: boolean }>(
+    db,
+    `SELECT EXISTS (SELECT 1 FROM ${runs} WHERE migration_id = $1 AND phase = 'expand' AND action = 'apply') AS marked`,
+    [migrationId],
+  );
+  if (!row?.marked) return false;
+  const live = await tableShape(db, t);
+  const wanted = await inRolledBackTransaction(db, async (c) => {
+    await c.query(singleStatement(`CREATE TEMPORARY TABLE pgshift_trial (${definitions(op)})`));
+    return tableShape(c, 'pg_temp.pgshift_trial');
+  });
+  return live !== null && JSON.stringify(live) === JSON.stringify(wanted);
+}
+
+export const createTableOperation = defineOperation({
+  schema: createTableSchema,
+  handler: createTableHandler,
+  createdByExpand: 'table',
+  scaffoldCreates: 'table',
+  expandFirst,
+  leftByEarlierExpand,
+});

@@ -1,9 +1,27 @@
+import { z } from 'zod';
+import { identifier, required, tableFields } from '../plan/fields.js';
 import { columnDependents, describeRef, findTable, relkindName, type TableRef } from '../catalog/introspect.js';
 import type { Queryable } from '../db/queryable.js';
 import type { PlanProblem } from '../errors.js';
 import { ident, literal, qualified } from '../sql/ident.js';
-import type { DropColumn } from './drop-column.schema.js';
-import type { DropColumnFacts, OperationHandler, OperationSteps } from './types.js';
+import type { OperationHandler } from './operation.js';
+import type { OperationSteps } from '../plan/steps.js';
+import { defineOperation } from './operation.js';
+
+export const dropColumnSchema = z.strictObject(
+  {
+    kind: z.literal('dropColumn'),
+    ...tableFields,
+    column: identifier,
+  },
+  { error: required('an object') },
+);
+
+export type DropColumn = z.output<typeof dropColumnSchema>;
+export type DropColumnInput = z.input<typeof dropColumnSchema>;
+
+/** dropColumn needs nothing recorded: it only acts at contract. */
+export type DropColumnFacts = Record<string, never>;
 
 function tableOf(op: DropColumn): TableRef {
   return { schema: op.schema, name: op.table };
@@ -79,3 +97,5 @@ export const dropColumnHandler: OperationHandler<DropColumn, DropColumnFacts> = 
   steps,
   drift,
 };
+
+export const dropColumnOperation = defineOperation({ schema: dropColumnSchema, handler: dropColumnHandler });

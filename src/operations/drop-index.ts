@@ -1,12 +1,42 @@
+import { z } from 'zod';
+import { identifier, required } from '../plan/fields.js';
 import { findRelation, indexConstraints, type IndexConstraint } from '../catalog/indexes.js';
 import { describeRef, relkindName } from '../catalog/introspect.js';
 import { dropIndexSql } from '../db/concurrent-index.js';
 import type { Queryable } from '../db/queryable.js';
 import type { PlanProblem } from '../errors.js';
 import { ident, qualified } from '../sql/ident.js';
-import type { DropIndex } from './drop-index.schema.js';
-import { indexNameClaim } from './index-names.js';
-import type { DropIndexFacts, IndexStep, ObjectNames, OperationHandler, OperationSteps } from './types.js';
+import { indexNameClaim } from './blocks/index-names.js';
+import type { IndexStep, ObjectNames, OperationSteps } from '../plan/steps.js';
+import type { OperationHandler } from './operation.js';
+import { defineOperation } from './operation.js';
+
+export const dropIndexSchema = z.strictObject(
+  {
+    kind: z.literal('dropIndex'),
+    schema: identifier.default('public'),
+    name: identifier,
+  },
+  { error: required('an object') },
+);
+
+export type DropIndex = z.output<typeof dropIndexSchema>;
+export type DropIndexInput = z.input<typeof dropIndexSchema>;
+
+/** The index dropIndex will drop, as it was when inspected (its definition recreates it). */
+export interface DropIndexFacts {
+  /** Its table, in the index's schema. */
+  table: string;
+  unique: boolean;
+  /** Key columns; an expression is `(expression)`. */
+  columns: string[];
+  /** pg_get_indexdef(). */
+  definition: string;
+  /** The definition after `ON <table>` (method, columns, options, predicate), to rebuild it. */
+  shape: string;
+  /** Partial index predicate, or null. */
+  predicate: string | null;
+}
 
 const CONSTRAINT_KINDS: Record<string, string> = { p: 'primary key', u: 'unique', x: 'exclusion' };
 
@@ -126,3 +156,5 @@ export const dropIndexHandler: OperationHandler<DropIndex, DropIndexFacts> = {
   steps,
   drift,
 };
+
+export const dropIndexOperation = defineOperation({ schema: dropIndexSchema, handler: dropIndexHandler });

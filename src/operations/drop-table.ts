@@ -1,10 +1,27 @@
+import { z } from 'zod';
+import { required, tableFields } from '../plan/fields.js';
 import { describeRef, findTable, relkindName, type TableRef } from '../catalog/introspect.js';
 import { tableDependents, tableDependentsSql } from '../catalog/table-dependents.js';
 import type { Queryable } from '../db/queryable.js';
 import { PgshiftSqlState, type PlanProblem } from '../errors.js';
 import { dollarQuote, literal, qualified } from '../sql/ident.js';
-import type { DropTable } from './drop-table.schema.js';
-import type { DropTableFacts, OperationHandler, OperationSteps } from './types.js';
+import type { OperationHandler } from './operation.js';
+import type { OperationSteps } from '../plan/steps.js';
+import { defineOperation } from './operation.js';
+
+export const dropTableSchema = z.strictObject(
+  {
+    kind: z.literal('dropTable'),
+    ...tableFields,
+  },
+  { error: required('an object') },
+);
+
+export type DropTable = z.output<typeof dropTableSchema>;
+export type DropTableInput = z.input<typeof dropTableSchema>;
+
+/** dropTable needs nothing recorded: it only acts at contract, and re-reads the catalog then. */
+export type DropTableFacts = Record<string, never>;
 
 /** SQLSTATE of contract's refusal to drop a table that something has come to depend on since inspection. */
 export const TABLE_HAS_DEPENDENTS = PgshiftSqlState.tableHasDependents;
@@ -109,3 +126,5 @@ export const dropTableHandler: OperationHandler<DropTable, DropTableFacts> = {
   steps,
   drift,
 };
+
+export const dropTableOperation = defineOperation({ schema: dropTableSchema, handler: dropTableHandler, contractRefusals: [TABLE_HAS_DEPENDENTS] });

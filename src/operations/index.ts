@@ -1,48 +1,35 @@
-import type { Operation } from '../plan/model.js';
-import { objectNames } from './names.js';
-import { renameColumnHandler } from './rename-column.js';
-import { dropColumnHandler } from './drop-column.js';
-import { addCheckHandler } from './add-check.js';
-import { addForeignKeyHandler } from './add-foreign-key.js';
-import { createIndexHandler } from './create-index.js';
-import { dropIndexHandler } from './drop-index.js';
-import { setNotNullHandler } from './set-not-null.js';
-import { addColumnHandler } from './add-column.js';
-import { addUniqueHandler } from './add-unique.js';
-import { createTableHandler } from './create-table.js';
-import { customHandler } from './custom.js';
-import { changeColumnTypeHandler } from './change-column-type.js';
-import { splitColumnHandler } from './split-column.js';
-import { dropTableHandler } from './drop-table.js';
-import type { OperationHandler, OperationHandlers, OperationSteps } from './types.js';
-import type { CarryOverFacts } from './carry-over.js';
+import type { Operation, OperationKind } from '../plan/model.js';
+import type { OperationSteps } from '../plan/steps.js';
 import type { PlanProblem } from '../errors.js';
+import { objectNames } from './blocks/names.js';
+import type { CarryOverFacts } from './blocks/carry-over.js';
+import type { OperationHandler } from './operation.js';
+import { OPERATIONS } from './registry.js';
 
-/** Exhaustive: adding an operation kind without a handler fails to compile. */
-export const operationHandlers: OperationHandlers = {
-  renameColumn: renameColumnHandler,
-  dropColumn: dropColumnHandler,
-  addCheck: addCheckHandler,
-  addForeignKey: addForeignKeyHandler,
-  createIndex: createIndexHandler,
-  dropIndex: dropIndexHandler,
-  setNotNull: setNotNullHandler,
-  addColumn: addColumnHandler,
-  addUnique: addUniqueHandler,
-  createTable: createTableHandler,
-  custom: customHandler,
-  changeColumnType: changeColumnTypeHandler,
-  splitColumn: splitColumnHandler,
-  dropTable: dropTableHandler,
-};
+type Definition = (typeof OPERATIONS)[number];
+
+export type OperationHandlers = { [D in Definition as D['kind']]: D['handler'] };
+
+/** Each kind's handler, from the registry (a kind's handler is part of its definition). */
+export const operationHandlers = Object.fromEntries(OPERATIONS.map((o) => [o.kind, o.handler])) as OperationHandlers;
+
+const DEFINITIONS = new Map<string, Definition>(OPERATIONS.map((o) => [o.kind, o]));
+
+/** The definition of an operation's kind: its handler and its hooks for stamp, scaffold and contract. */
+export function definitionOf(kind: OperationKind): Definition {
+  return DEFINITIONS.get(kind)!;
+}
 
 export function handlerFor(op: Operation): OperationHandler<Operation, unknown> {
-  return operationHandlers[op.kind] as OperationHandler<Operation, unknown>;
+  return operationHandlers[op.kind] as unknown as OperationHandler<Operation, unknown>;
 }
 
 export function stepsFor(migrationId: string, op: Operation, index: number, facts: unknown): OperationSteps {
   return handlerFor(op).steps(op, facts, objectNames(migrationId, index), index);
 }
+
+/** The SQLSTATEs with which some operation's contract statements refuse (nothing changed): a refusal, not a failure. */
+export const CONTRACT_REFUSALS: ReadonlySet<string> = new Set(OPERATIONS.flatMap((o) => ('contractRefusals' in o ? (o.contractRefusals ?? []) : [])));
 
 /**
  * Problems no single operation can see: a carried-over foreign key whose other side another

@@ -1,8 +1,26 @@
+import { z } from 'zod';
+import { identifier, required, tableFields } from '../plan/fields.js';
 import { describeRef, type TableRef } from '../catalog/introspect.js';
 import type { Queryable } from '../db/queryable.js';
-import type { RenameColumn } from '../plan/model.js';
-import { inspectShadowColumn, shadowColumnDrift, shadowColumnSteps, type ShadowColumn } from './shadow-column.js';
-import type { OperationHandler, RenameColumnFacts } from './types.js';
+import { inspectShadowColumn, shadowColumnDrift, shadowColumnSteps, type ShadowColumn, type ShadowColumnFacts } from './blocks/shadow-column.js';
+import type { OperationHandler } from './operation.js';
+import { defineOperation } from './operation.js';
+
+export const renameColumnSchema = z.strictObject(
+  {
+    kind: z.literal('renameColumn'),
+    ...tableFields,
+    from: identifier,
+    to: identifier,
+  },
+  { error: required('an object') },
+);
+
+export type RenameColumn = z.output<typeof renameColumnSchema>;
+export type RenameColumnInput = z.input<typeof renameColumnSchema>;
+
+/** renameColumn: the shadow column's shape and what is carried over to it. */
+export type RenameColumnFacts = ShadowColumnFacts;
 
 function tableOf(op: RenameColumn): TableRef {
   return { schema: op.schema, name: op.table };
@@ -46,3 +64,5 @@ export const renameColumnHandler: OperationHandler<RenameColumn, RenameColumnFac
   steps: (op, facts, names, index) => shadowColumnSteps(shadowOf(op), facts, names, index),
   drift: (db, op, _facts, names, completed) => shadowColumnDrift(db, shadowOf(op), names, completed),
 };
+
+export const renameColumnOperation = defineOperation({ schema: renameColumnSchema, handler: renameColumnHandler, createdByExpand: 'to' });

@@ -1,14 +1,40 @@
+import { z } from 'zod';
+import { identifier, required, sqlText, tableFields } from '../plan/fields.js';
 import pg from 'pg';
 import { describeRef, findTable, type TableRef } from '../catalog/introspect.js';
 import { queryRows, type Queryable } from '../db/queryable.js';
 import { inTrialTransaction, singleStatement, TRIAL_LOCK_TIMEOUT_MS } from '../db/rolled-back.js';
 import { LockTimeoutError, SqlState, sqlStateOf, type PlanProblem } from '../errors.js';
 import { ident, qualified } from '../sql/ident.js';
-import { notNullViaCheck } from './not-null.js';
-import { rowTrigger, rowTriggerDrift } from './row-trigger.js';
-import type { SetNotNull } from './set-not-null.schema.js';
-import type { DdlStep, ObjectNames, OperationHandler, OperationSteps, SetNotNullFacts } from './types.js';
-import { tableProblems } from './table-checks.js';
+import { notNullViaCheck } from './blocks/not-null.js';
+import { rowTrigger, rowTriggerDrift } from './blocks/row-trigger.js';
+import type { BatchKey, DdlStep, ObjectNames, OperationSteps } from '../plan/steps.js';
+import type { OperationHandler } from './operation.js';
+import { tableProblems } from './blocks/table-checks.js';
+import { defineOperation } from './operation.js';
+
+export const setNotNullSchema = z.strictObject(
+  {
+    kind: z.literal('setNotNull'),
+    ...tableFields,
+    column: identifier,
+    /**
+     * A SQL expression (trusted, inserted verbatim inside parentheses) for the value of a NULL in
+     * `column`: existing rows get it from the backfill, rows the old app writes with NULL get it
+     * from the dual-write trigger. It cannot read the row's columns. Required when the column holds NULLs.
+     */
+    fill: sqlText.optional(),
+  },
+  { error: required('an object') },
+);
+
+export type SetNotNull = z.output<typeof setNotNullSchema>;
+export type SetNotNullInput = z.input<typeof setNotNullSchema>;
+
+/** The key setNotNull's backfill and verification batch on. */
+export interface SetNotNullFacts {
+  key: BatchKey;
+}
 
 function tableOf(op: SetNotNull): TableRef {
   return { schema: op.schema, name: op.table };
@@ -151,3 +177,5 @@ export const setNotNullHandler: OperationHandler<SetNotNull, SetNotNullFacts> = 
   steps,
   drift,
 };
+
+export const setNotNullOperation = defineOperation({ schema: setNotNullSchema, handler: setNotNullHandler });

@@ -1,32 +1,12 @@
 import { z } from 'zod';
-import { identifier, required, tableFields } from './fields.js';
-import { dropColumnSchema } from '../operations/drop-column.schema.js';
-import { createIndexSchema } from '../operations/create-index.schema.js';
-import { dropIndexSchema } from '../operations/drop-index.schema.js';
-import { addCheckSchema } from '../operations/add-check.schema.js';
-import { addForeignKeySchema } from '../operations/add-foreign-key.schema.js';
-import { setNotNullSchema } from '../operations/set-not-null.schema.js';
-import { addColumnSchema } from '../operations/add-column.schema.js';
-import { addUniqueSchema } from '../operations/add-unique.schema.js';
-import { createTableSchema } from '../operations/create-table.schema.js';
-import { customSchema } from '../operations/custom.schema.js';
-import { changeColumnTypeSchema } from '../operations/change-column-type.schema.js';
-import { splitColumnSchema } from '../operations/split-column.schema.js';
-import { dropTableSchema } from '../operations/drop-table.schema.js';
+import { required } from './fields.js';
+import { OPERATIONS } from '../operations/registry.js';
 
-export const renameColumnSchema = z.strictObject(
-  {
-    kind: z.literal('renameColumn'),
-    ...tableFields,
-    from: identifier,
-    to: identifier,
-  },
-  { error: required('an object') },
-);
+type Schemas<T extends readonly unknown[]> = { [I in keyof T]: T[I] extends { schema: infer S } ? S : never };
 
-/** Every operation schema, discriminated on `kind`. Each operation's lives beside it in src/operations/. */
-const OPERATION_SCHEMAS = [renameColumnSchema, dropColumnSchema, createIndexSchema, dropIndexSchema, addCheckSchema, addForeignKeySchema, setNotNullSchema, addColumnSchema, addUniqueSchema, createTableSchema, customSchema, changeColumnTypeSchema, splitColumnSchema, dropTableSchema] as const;
-const KNOWN_KINDS = OPERATION_SCHEMAS.map((s) => s.shape.kind.value).join(', ');
+/** Every operation schema, discriminated on `kind`, from the registry (each lives in its operation's file). */
+const OPERATION_SCHEMAS = OPERATIONS.map((o) => o.schema) as unknown as Schemas<typeof OPERATIONS>;
+const KNOWN_KINDS = OPERATIONS.map((o) => o.kind).join(', ');
 
 export const operationSchema = z.discriminatedUnion('kind', OPERATION_SCHEMAS, {
   error: (issue) =>
@@ -52,19 +32,10 @@ export const migrationSchema = z.strictObject(
   { error: required('an object') },
 );
 
-export type RenameColumn = z.output<typeof renameColumnSchema>;
-export type RenameColumnInput = z.input<typeof renameColumnSchema>;
+export type { RenameColumn, RenameColumnInput } from '../operations/rename-column.js';
 export type Operation = z.output<typeof operationSchema>;
 export type OperationKind = Operation['kind'];
 export type Migration = z.output<typeof migrationSchema>;
 export type MigrationInput = z.input<typeof migrationSchema>;
 
-/** The four phases, in order. Verification is a gate inside contract, not a phase of its own. */
-export const PHASES = ['expand', 'dual-write', 'backfill', 'contract'] as const;
-export type Phase = (typeof PHASES)[number];
-/** A migration's state in the ledger: its last completed phase, or pending (no row). */
-export type MigrationState = Phase | 'pending';
-
-export function isPhase(value: string): value is Phase {
-  return (PHASES as readonly string[]).includes(value);
-}
+export { PHASES, isPhase, type MigrationState, type Phase } from './phase.js';

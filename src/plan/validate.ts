@@ -1,8 +1,8 @@
 import type { z } from 'zod';
 import { PlanInvalidError, type PlanProblem } from '../errors.js';
 import { migrationSchema, type Migration } from './model.js';
-import { indexNameProblems } from '../operations/index-names.js';
-import { compositionProblems } from '../operations/composition.js';
+import { indexNameProblems } from '../operations/blocks/index-names.js';
+import { compositionProblems } from '../operations/blocks/composition.js';
 
 export function formatPath(path: readonly PropertyKey[]): string {
   let out = '';

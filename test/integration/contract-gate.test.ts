@@ -2,7 +2,7 @@ import { beforeAll, describe, expect, test } from 'vitest';
 import { cli } from '../support/cli.js';
 import { useDatabase } from '../support/database.js';
 import { planDir, renamePlan } from '../support/plans.js';
-import { objectNames } from '../../src/operations/names.js';
+import { objectNames } from '../../src/operations/blocks/names.js';
 
 const ID = '20261121_gate';
 const TRIGGER = objectNames(ID, 0).trigger;

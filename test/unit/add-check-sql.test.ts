@@ -1,9 +1,9 @@
 import { describe, expect, test } from 'vitest';
 import { PlanInvalidError } from '../../src/errors.js';
 import { addCheckHandler } from '../../src/operations/add-check.js';
-import type { AddCheck } from '../../src/operations/add-check.schema.js';
-import { objectNames } from '../../src/operations/names.js';
-import type { AddCheckFacts } from '../../src/operations/types.js';
+import type { AddCheck } from '../../src/operations/add-check.js';
+import { objectNames } from '../../src/operations/blocks/names.js';
+import type { AddCheckFacts } from '../../src/operations/add-check.js';
 import { addCheck, defineMigration } from '../../src/plan/define.js';
 import { parseMigration } from '../../src/plan/validate.js';
 import { renderPlan } from '../../src/render-plan.js';

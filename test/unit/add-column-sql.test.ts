@@ -1,8 +1,8 @@
 import { describe, expect, test } from 'vitest';
 import { addColumnHandler } from '../../src/operations/add-column.js';
-import type { AddColumn } from '../../src/operations/add-column.schema.js';
-import { objectNames } from '../../src/operations/names.js';
-import type { AddColumnFacts } from '../../src/operations/types.js';
+import type { AddColumn } from '../../src/operations/add-column.js';
+import { objectNames } from '../../src/operations/blocks/names.js';
+import type { AddColumnFacts } from '../../src/operations/add-column.js';
 import { addColumn, defineMigration } from '../../src/plan/define.js';
 import { parseMigration } from '../../src/plan/validate.js';
 

@@ -1,9 +1,9 @@
 import { describe, expect, test } from 'vitest';
 import { PlanInvalidError } from '../../src/errors.js';
 import { addForeignKeyHandler } from '../../src/operations/add-foreign-key.js';
-import type { AddForeignKey } from '../../src/operations/add-foreign-key.schema.js';
-import { objectNames } from '../../src/operations/names.js';
-import type { AddForeignKeyFacts } from '../../src/operations/types.js';
+import type { AddForeignKey } from '../../src/operations/add-foreign-key.js';
+import { objectNames } from '../../src/operations/blocks/names.js';
+import type { AddForeignKeyFacts } from '../../src/operations/add-foreign-key.js';
 import { addForeignKey, defineMigration } from '../../src/plan/define.js';
 import { parseMigration } from '../../src/plan/validate.js';
 import { renderPlan } from '../../src/render-plan.js';

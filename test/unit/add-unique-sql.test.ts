@@ -1,8 +1,8 @@
 import { describe, expect, test } from 'vitest';
 import { PlanInvalidError } from '../../src/errors.js';
 import { addUniqueHandler } from '../../src/operations/add-unique.js';
-import type { AddUnique } from '../../src/operations/add-unique.schema.js';
-import { objectNames } from '../../src/operations/names.js';
+import type { AddUnique } from '../../src/operations/add-unique.js';
+import { objectNames } from '../../src/operations/blocks/names.js';
 import { addUnique, defineMigration } from '../../src/plan/define.js';
 import { parseMigration } from '../../src/plan/validate.js';
 import { renderPlan } from '../../src/render-plan.js';

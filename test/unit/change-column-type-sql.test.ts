@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'vitest';
 import { changeColumnTypeHandler, shadowName, type ChangeColumnTypeFacts } from '../../src/operations/change-column-type.js';
-import type { ChangeColumnType } from '../../src/operations/change-column-type.schema.js';
-import { objectNames } from '../../src/operations/names.js';
+import type { ChangeColumnType } from '../../src/operations/change-column-type.js';
+import { objectNames } from '../../src/operations/blocks/names.js';
 
 const op: ChangeColumnType = {
   kind: 'changeColumnType',

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { COMPOSITION, ROLE_OF, compositionProblems, type Role } from '../../src/operations/composition.js';
+import { COMPOSITION, ROLE_OF, compositionProblems, type Role } from '../../src/operations/blocks/composition.js';
 import { parseMigration } from '../../src/plan/validate.js';
 import { PlanInvalidError } from '../../src/errors.js';
 import { ADD_COLUMN_THEN_CHECK, CREATE_THEN_CONSTRAIN, CREATE_THEN_CUSTOM_INDEX, STACKED_ON_ONE_COLUMN } from '../support/combined-plans.js';

@@ -1,8 +1,8 @@
 import { describe, expect, test } from 'vitest';
 import { PlanInvalidError } from '../../src/errors.js';
 import { createTableHandler } from '../../src/operations/create-table.js';
-import type { CreateTable } from '../../src/operations/create-table.schema.js';
-import { objectNames } from '../../src/operations/names.js';
+import type { CreateTable } from '../../src/operations/create-table.js';
+import { objectNames } from '../../src/operations/blocks/names.js';
 import { createTable, defineMigration } from '../../src/plan/define.js';
 import { parseMigration } from '../../src/plan/validate.js';
 

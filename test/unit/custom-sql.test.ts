@@ -1,8 +1,8 @@
 import { describe, expect, test } from 'vitest';
 import { customHandler, customSyncBody } from '../../src/operations/custom.js';
-import { objectNames } from '../../src/operations/names.js';
+import { objectNames } from '../../src/operations/blocks/names.js';
 import { parseMigration } from '../../src/plan/validate.js';
-import type { Custom } from '../../src/operations/custom.schema.js';
+import type { Custom } from '../../src/operations/custom.js';
 
 const facts = { key: { source: 'items_pkey', kind: 'primary key' as const, columns: [{ name: 'id', type: 'bigint' }] }, indexes: { 'backfill.after #1': { schema: 'public', table: 'Weird"Items' }, 'rollback #1': { schema: 'public', table: 'Weird"Items' } } };
 

@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'vitest';
 import { tableDependentsSql } from '../../src/catalog/table-dependents.js';
 import { dropTableHandler, renderCheckedDrop } from '../../src/operations/drop-table.js';
-import { objectNames } from '../../src/operations/names.js';
+import { objectNames } from '../../src/operations/blocks/names.js';
 import { defineMigration, dropTable } from '../../src/plan/define.js';
 import { parseMigration } from '../../src/plan/validate.js';
 

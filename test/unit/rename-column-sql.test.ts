@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'vitest';
-import { objectNames } from '../../src/operations/names.js';
+import { objectNames } from '../../src/operations/blocks/names.js';
 import { renameColumnHandler } from '../../src/operations/rename-column.js';
-import type { RenameColumnFacts } from '../../src/operations/types.js';
+import type { RenameColumnFacts } from '../../src/operations/rename-column.js';
 import type { RenameColumn } from '../../src/plan/model.js';
 import { renderPlan } from '../../src/render-plan.js';
 

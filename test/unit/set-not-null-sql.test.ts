@@ -1,9 +1,9 @@
 import { describe, expect, test } from 'vitest';
 import { PlanInvalidError } from '../../src/errors.js';
-import { objectNames } from '../../src/operations/names.js';
+import { objectNames } from '../../src/operations/blocks/names.js';
 import { setNotNullHandler } from '../../src/operations/set-not-null.js';
-import type { SetNotNull } from '../../src/operations/set-not-null.schema.js';
-import type { SetNotNullFacts } from '../../src/operations/types.js';
+import type { SetNotNull } from '../../src/operations/set-not-null.js';
+import type { SetNotNullFacts } from '../../src/operations/set-not-null.js';
 import { defineMigration, setNotNull } from '../../src/plan/define.js';
 import { parseMigration } from '../../src/plan/validate.js';
 import { renderPlan } from '../../src/render-plan.js';

@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'vitest';
-import { objectNames } from '../../src/operations/names.js';
+import { objectNames } from '../../src/operations/blocks/names.js';
 import { splitColumnHandler } from '../../src/operations/split-column.js';
-import type { SplitColumnFacts } from '../../src/operations/types.js';
+import type { SplitColumnFacts } from '../../src/operations/split-column.js';
 import { defineMigration, splitColumn } from '../../src/plan/define.js';
 import { parseMigration } from '../../src/plan/validate.js';
 

@@ -1,7 +1,7 @@
-import type { TableRef } from '../catalog/introspect.js';
-import { ident, qualified } from '../sql/ident.js';
+import type { TableRef } from '../../catalog/introspect.js';
+import { ident, qualified } from '../../sql/ident.js';
 import { constraintExistsSql } from './constraint-steps.js';
-import type { DdlStep } from './types.js';
+import type { DdlStep } from '../../plan/steps.js';
 
 /**
  * NOT NULL without a long ACCESS EXCLUSIVE scan: a CHECK (col IS NOT NULL) NOT VALID enforces it

@@ -1,5 +1,4 @@
-import type { PlanProblem } from '../errors.js';
-import type { Migration } from '../plan/model.js';
+import type { PlanProblem } from '../../errors.js';
 
 /**
  * An index name as an entry of `columns()`, so that migrations creating or dropping the same
@@ -12,12 +11,16 @@ export function indexNameClaim(schema: string, name: string): { schema: string; 
   return { schema, table: name, column: '(index)' };
 }
 
+/** What indexNameProblems reads of an operation (a structural type: the plan model is built from the operations). */
+type IndexNaming = { kind: 'createIndex' | 'dropIndex' | 'addUnique'; schema: string; name: string } | { kind: string };
+
 /** Within one migration, an index name may be created (by createIndex or addUnique) or dropped once. */
-export function indexNameProblems(migration: Migration): PlanProblem[] {
+export function indexNameProblems(migration: { operations: readonly IndexNaming[] }): PlanProblem[] {
   const problems: PlanProblem[] = [];
   const seen = new Map<string, number>();
   migration.operations.forEach((op, i) => {
     if (op.kind !== 'createIndex' && op.kind !== 'dropIndex' && op.kind !== 'addUnique') return;
+    if (!('name' in op)) return;
     const key = `${op.schema}.${op.name}`;
     const earlier = seen.get(key);
     if (earlier === undefined) seen.set(key, i);

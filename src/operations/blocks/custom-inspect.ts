@@ -1,15 +1,15 @@
 import pg from 'pg';
-import { describeRef, findTable, relkindName, type TableInfo } from '../catalog/introspect.js';
-import { queryRows, singleStatement, type Queryable } from '../db/queryable.js';
-import { inTrialTransaction, TRIAL_LOCK_TIMEOUT_MS } from '../db/rolled-back.js';
-import { LockTimeoutError, SqlState, sqlStateOf, type PlanProblem } from '../errors.js';
-import { ident, qualified } from '../sql/ident.js';
-import { checkDefinitionProvesNotNull, lintStatements, refusalMessage, type Finding } from '../sql/lint.js';
-import { expressionColumns, SqlTextError } from '../sql/parser.js';
-import { replaceRelation, sameRel, showRel, type RelName, type Statement } from '../sql/statements.js';
+import { describeRef, findTable, relkindName, type TableInfo } from '../../catalog/introspect.js';
+import { queryRows, singleStatement, type Queryable } from '../../db/queryable.js';
+import { inTrialTransaction, TRIAL_LOCK_TIMEOUT_MS } from '../../db/rolled-back.js';
+import { LockTimeoutError, SqlState, sqlStateOf, type PlanProblem } from '../../errors.js';
+import { ident, qualified } from '../../sql/ident.js';
+import { checkDefinitionProvesNotNull, lintStatements, refusalMessage, type Finding } from '../../sql/lint.js';
+import { expressionColumns, SqlTextError } from '../../sql/parser.js';
+import { replaceRelation, sameRel, showRel, type RelName, type Statement } from '../../sql/statements.js';
 import { matchAllow, runModeOf, SQL_FIELDS, statementsOf } from './custom-sql.js';
-import type { Custom } from './custom.schema.js';
-import type { CustomFacts, Inspection } from './types.js';
+import type { Custom, CustomFacts } from './custom-sql.js';
+import type { Inspection } from '../operation.js';
 
 function relText(r: RelName): string {
   return r.schema ? qualified(r.schema, r.name) : ident(r.name);

@@ -1,10 +1,12 @@
-import { describeRef, type ColumnInfo, type TableInfo, type TableRef } from '../catalog/introspect.js';
-import { indexShapeSql, indexValidCheckSql } from '../catalog/indexes.js';
-import { queryRows, singleStatement, type Queryable } from '../db/queryable.js';
-import { PgshiftSqlState, sqlStateOf, type PlanProblem } from '../errors.js';
-import { dollarQuote, ident, literal, qualified } from '../sql/ident.js';
+import { describeRef, type ColumnInfo, type TableInfo, type TableRef } from '../../catalog/introspect.js';
+import { indexValidCheckSql } from '../../catalog/indexes.js';
+import { queryRows, type Queryable } from '../../db/queryable.js';
+import type { PlanProblem } from '../../errors.js';
+import { ident, literal, qualified } from '../../sql/ident.js';
 import { constraintExistsSql } from './constraint-steps.js';
-import type { CatalogCheck, DdlStep } from './types.js';
+import { columnCarryDependents, constraintsOf, indexesOf } from '../../catalog/carry-over.js';
+import { runProbe, type CarryTarget } from './carry-over-probe.js';
+import type { CatalogCheck, DdlStep } from '../../plan/steps.js';
 
 /**
  * Carry-over: everything that hangs on a column being renamed or retyped through a shadow column
@@ -60,146 +62,11 @@ export interface CarryOverFacts {
 
 export const NO_CARRY_OVER: CarryOverFacts = { indexes: [], constraints: [], defaultExpr: null, ownedSequence: null, identity: null, grants: [] };
 
-interface Dependent {
-  catalog: string;
-  objid: string;
-  what: string;
-  relkind: string | null;
-  contype: string | null;
-  conrelid: string | null;
-  confrelid: string | null;
-  on_conkey: boolean;
-  on_confkey: boolean;
-  delsetcols: boolean;
-}
-
-/** Everything that depends on the column, besides its own default and NOT NULL. */
-async function dependents(db: Queryable, tableOid: number, attnum: number): Promise<Dependent[]> {
-  return queryRows<Dependent>(
-    db,
-    `SELECT DISTINCT d.classid::regclass::text AS catalog, d.objid::int8::text AS objid,
-            pg_catalog.pg_describe_object(d.classid, d.objid, d.objsubid) AS what,
-            c.relkind::text AS relkind, con.contype::text AS contype,
-            con.conrelid::int8::text AS conrelid, con.confrelid::int8::text AS confrelid,
-            coalesce(con.conrelid = $1 AND $2 = ANY (con.conkey), false) AS on_conkey,
-            coalesce(con.confrelid = $1 AND $2 = ANY (con.confkey), false) AS on_confkey,
-            coalesce(pg_catalog.to_jsonb(con) ->> 'confdelsetcols' IS NOT NULL, false) AS delsetcols
-       FROM pg_catalog.pg_depend d
-       LEFT JOIN pg_catalog.pg_class c ON d.classid = 'pg_catalog.pg_class'::regclass AND c.oid = d.objid
-       LEFT JOIN pg_catalog.pg_constraint con ON d.classid = 'pg_catalog.pg_constraint'::regclass AND con.oid = d.objid
-      WHERE d.refclassid = 'pg_catalog.pg_class'::regclass AND d.refobjid = $1 AND d.refobjsubid = $2
-        AND d.deptype IN ('n', 'a')
-        AND NOT (d.classid = 'pg_catalog.pg_attrdef'::regclass AND EXISTS (
-              SELECT 1 FROM pg_catalog.pg_attrdef ad WHERE ad.oid = d.objid AND ad.adrelid = $1 AND ad.adnum = $2))
-        AND coalesce(con.contype, '') <> 'n'
-      ORDER BY 3`,
-    [tableOid, attnum],
-  );
-}
-
-interface IndexRow {
-  oid: string;
-  name: string;
-  unique: boolean;
-  shape: string | null;
-  replident: boolean;
-  contype: string | null;
-  conname: string | null;
-  deferrable: boolean;
-  deferred: boolean;
-  plain_columns: string[] | null;
-  has_predicate: boolean;
-}
-
-async function indexesOf(db: Queryable, oids: string[]): Promise<IndexRow[]> {
-  if (!oids.length) return [];
-  return queryRows<IndexRow>(
-    db,
-    `SELECT i.indexrelid::int8::text AS oid, ic.relname AS name, i.indisunique AS unique, i.indisreplident AS replident,
-            (${indexShapeSql('i.indexrelid')}) AS shape,
-            con.contype::text AS contype, con.conname, coalesce(con.condeferrable, false) AS deferrable,
-            coalesce(con.condeferred, false) AS deferred,
-            CASE WHEN i.indexprs IS NULL THEN ARRAY(SELECT a.attname::text FROM unnest(i.indkey[0:i.indnkeyatts - 1]) WITH ORDINALITY k(n, o)
-                                                     JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.n ORDER BY k.o) END AS plain_columns,
-            i.indpred IS NOT NULL AS has_predicate
-       FROM pg_catalog.pg_index i
-       JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid
-       LEFT JOIN pg_catalog.pg_constraint con ON con.conindid = i.indexrelid AND con.conrelid = i.indrelid AND con.contype IN ('p', 'u', 'x')
-      WHERE i.indexrelid = ANY ($1::oid[])
-      ORDER BY ic.relname`,
-    [oids],
-  );
-}
-
-interface ConstraintRow {
-  oid: string;
-  name: string;
-  contype: string;
-  schema: string;
-  table: string;
-  validated: boolean;
-  definition: string;
-  columns: string[];
-  ref_schema: string | null;
-  ref_table: string | null;
-  ref_columns: string[] | null;
-  tail: string;
-}
-
-const FK_ACTIONS: Record<string, string> = { a: 'NO ACTION', r: 'RESTRICT', c: 'CASCADE', n: 'SET NULL', d: 'SET DEFAULT' };
-
-async function constraintsOf(db: Queryable, oids: string[]): Promise<ConstraintRow[]> {
-  if (!oids.length) return [];
-  const rows = await queryRows<Omit<ConstraintRow, 'tail'> & { matchtype: string; updtype: string; deltype: string; deferrable: boolean; deferred: boolean }>(
-    db,
-    `SELECT con.oid::int8::text AS oid, con.conname AS name, con.contype::text AS contype, n.nspname AS schema, c.relname AS table,
-            con.convalidated AS validated, pg_catalog.pg_get_constraintdef(con.oid) AS definition,
-            ARRAY(SELECT a.attname::text FROM unnest(con.conkey) WITH ORDINALITY k(n, o)
-                    JOIN pg_catalog.pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.n ORDER BY k.o) AS columns,
-            rn.nspname AS ref_schema, rc.relname AS ref_table,
-            CASE WHEN con.contype = 'f' THEN ARRAY(SELECT a.attname::text FROM unnest(con.confkey) WITH ORDINALITY k(n, o)
-                    JOIN pg_catalog.pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.n ORDER BY k.o) END AS ref_columns,
-            con.confmatchtype::text AS matchtype, con.confupdtype::text AS updtype, con.confdeltype::text AS deltype,
-            con.condeferrable AS deferrable, con.condeferred AS deferred
-       FROM pg_catalog.pg_constraint con
-       JOIN pg_catalog.pg_class c ON c.oid = con.conrelid
-       JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-       LEFT JOIN pg_catalog.pg_class rc ON rc.oid = con.confrelid
-       LEFT JOIN pg_catalog.pg_namespace rn ON rn.oid = rc.relnamespace
-      WHERE con.oid = ANY ($1::oid[])
-      ORDER BY con.conname`,
-    [oids],
-  );
-  return rows.map((r) => ({
-    ...r,
-    tail:
-      (r.matchtype === 'f' ? ' MATCH FULL' : '') +
-      ` ON UPDATE ${FK_ACTIONS[r.updtype] ?? 'NO ACTION'} ON DELETE ${FK_ACTIONS[r.deltype] ?? 'NO ACTION'}` +
-      (r.deferrable ? ` DEFERRABLE INITIALLY ${r.deferred ? 'DEFERRED' : 'IMMEDIATE'}` : ''),
-  }));
-}
-
 function foreignKeySql(columns: string[], ref: TableRef, refColumns: string[], tail: string): string {
   return `FOREIGN KEY (${columns.map(ident).join(', ')}) REFERENCES ${qualified(ref.schema, ref.name)} (${refColumns.map(ident).join(', ')})${tail}`;
 }
 
-const PROBE_DONE = PgshiftSqlState.carryOverProbeDone;
-
-interface ProbeResult {
-  indexes: Record<string, string | null> | null;
-  checks: Record<string, string> | null;
-  default: string | null;
-  /** The shadow's type (format_type) and its collation where not the type's default. */
-  type: string;
-  collation: { schema: string; name: string } | null;
-}
-
-export interface CarryTarget {
-  /** The shadow column's name while the migration runs. */
-  shadow: string;
-  /** For a type change: the new type and the USING expression over the old row. */
-  retype?: { type: string; using: string };
-}
+export type { CarryTarget } from './carry-over-probe.js';
 
 /**
  * Reads what hangs on `column` and renders it for the shadow column, refusing (as plan problems)
@@ -221,7 +88,7 @@ export async function inspectCarryOver(
     problems.push({ path: `${path}.${finalName === column.name ? 'column' : 'from'}`, message: `${column.name} has ${what}, which cannot be carried over: ${why}` });
 
   if (column.generated) refuse('a generation expression (GENERATED ALWAYS AS ...)', 'a stored generated column cannot be written by the dual-write trigger');
-  const deps = await dependents(db, table.oid, column.attnum);
+  const deps = await columnCarryDependents(db, table.oid, column.attnum);
   const indexOids = new Set<string>();
   const constraintOids = new Set<string>();
   let ownedSequence: string | null = null;
@@ -358,79 +225,6 @@ export async function inspectCarryOver(
     },
     problems,
   };
-}
-
-/**
- * The probe: an empty temporary copy of the table (and of each table a foreign key links it to)
- * with the column's indexes and constraints, then the change (retype, rename to the shadow),
- * then the definitions read back. Runs in a DO block that always raises, so nothing stays.
- */
-async function runProbe(
-  db: Queryable,
-  table: TableInfo,
-  column: ColumnInfo,
-  target: CarryTarget,
-  indexes: IndexRow[],
-  constraints: ConstraintRow[],
-): Promise<ProbeResult | { error: string }> {
-  const copy = (ref: TableRef) => (ref.schema === table.schema && ref.name === table.name ? 'pg_temp.pgshift_probe' : null);
-  const lines: string[] = ['BEGIN', `  PERFORM pg_catalog.set_config('lock_timeout', '2s', true);`];
-  lines.push(`  CREATE TEMP TABLE pgshift_probe (LIKE ${qualified(table.schema, table.name)} INCLUDING DEFAULTS);`);
-  let others = 0;
-  const otherCopy = new Map<string, string>();
-  const copyOf = (ref: TableRef): string => {
-    const self = copy(ref);
-    if (self) return self;
-    const key = `${ref.schema}.${ref.name}`;
-    let name = otherCopy.get(key);
-    if (!name) {
-      name = `pg_temp.pgshift_probe_${others++}`;
-      otherCopy.set(key, name);
-      lines.push(`  CREATE TEMP TABLE ${name.slice('pg_temp.'.length)} (LIKE ${qualified(ref.schema, ref.name)});`);
-    }
-    return name;
-  };
-  for (const i of indexes) if (!i.contype && i.shape) lines.push(`  CREATE ${i.unique ? 'UNIQUE ' : ''}INDEX ${ident(i.name)} ON pg_temp.pgshift_probe ${i.shape};`);
-  for (const c of constraints)
-    if (c.contype === 'p' || c.contype === 'u' || c.contype === 'c') lines.push(`  ALTER TABLE pg_temp.pgshift_probe ADD CONSTRAINT ${ident(c.name)} ${c.definition};`);
-  for (const c of constraints) {
-    if (c.contype !== 'f') continue;
-    const from = copyOf({ schema: c.schema, name: c.table });
-    const to = copyOf({ schema: c.ref_schema!, name: c.ref_table! });
-    if (to !== 'pg_temp.pgshift_probe')
-      lines.push(`  BEGIN ALTER TABLE ${to} ADD UNIQUE (${c.ref_columns!.map(ident).join(', ')}); EXCEPTION WHEN others THEN NULL; END;`);
-    lines.push(`  ALTER TABLE ${from} ADD CONSTRAINT ${ident(c.name)} FOREIGN KEY (${c.columns.map(ident).join(', ')}) REFERENCES ${to} (${c.ref_columns!.map(ident).join(', ')});`);
-  }
-  if (target.retype)
-    lines.push(`  ALTER TABLE pg_temp.pgshift_probe ALTER COLUMN ${ident(column.name)} TYPE ${target.retype.type} USING (${target.retype.using});`);
-  lines.push(`  ALTER TABLE pg_temp.pgshift_probe RENAME COLUMN ${ident(column.name)} TO ${ident(target.shadow)};`);
-  const indexNames = indexes.map((i) => (i.contype ? i.conname! : i.name));
-  lines.push(
-    `  RAISE EXCEPTION USING ERRCODE = '${PROBE_DONE}', MESSAGE = pg_catalog.json_build_object(` +
-      `'indexes', (SELECT pg_catalog.json_object_agg(x.name, (${indexShapeSql('x.oid')})) FROM (SELECT ic.oid, coalesce(con.conname, ic.relname) AS name ` +
-      `FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid ` +
-      `LEFT JOIN pg_catalog.pg_constraint con ON con.conindid = i.indexrelid AND con.conrelid = i.indrelid ` +
-      `WHERE i.indrelid = 'pg_temp.pgshift_probe'::regclass AND coalesce(con.conname, ic.relname) = ANY (${literal(`{${indexNames.map((n) => JSON.stringify(n)).join(',')}}`)}::text[])) x), ` +
-      `'checks', (SELECT pg_catalog.json_object_agg(conname, pg_catalog.pg_get_constraintdef(oid)) FROM pg_catalog.pg_constraint ` +
-      `WHERE conrelid = 'pg_temp.pgshift_probe'::regclass AND contype = 'c'), ` +
-      `'default', (SELECT pg_catalog.pg_get_expr(d.adbin, d.adrelid) FROM pg_catalog.pg_attrdef d JOIN pg_catalog.pg_attribute a ` +
-      `ON a.attrelid = d.adrelid AND a.attnum = d.adnum WHERE d.adrelid = 'pg_temp.pgshift_probe'::regclass AND a.attname = ${literal(target.shadow)}), ` +
-      `'type', (SELECT pg_catalog.format_type(a.atttypid, a.atttypmod) FROM pg_catalog.pg_attribute a ` +
-      `WHERE a.attrelid = 'pg_temp.pgshift_probe'::regclass AND a.attname = ${literal(target.shadow)}), ` +
-      `'collation', (SELECT pg_catalog.json_build_object('schema', cn.nspname, 'name', co.collname) FROM pg_catalog.pg_attribute a ` +
-      `JOIN pg_catalog.pg_type ty ON ty.oid = a.atttypid JOIN pg_catalog.pg_collation co ON co.oid = a.attcollation ` +
-      `JOIN pg_catalog.pg_namespace cn ON cn.oid = co.collnamespace ` +
-      `WHERE a.attrelid = 'pg_temp.pgshift_probe'::regclass AND a.attname = ${literal(target.shadow)} AND a.attcollation <> ty.typcollation))::text;`,
-  );
-  lines.push('END');
-  try {
-    await db.query(singleStatement(`DO ${dollarQuote(`\n${lines.join('\n')}\n`)}`));
-  } catch (error) {
-    if (sqlStateOf(error) === PROBE_DONE) return JSON.parse((error as Error).message) as ProbeResult;
-    const e = error as Error & { hint?: string };
-    return { error: `${e.message}${e.hint ? ` (${e.hint})` : ''}` };
-  }
-  throw new Error('bug: the carry-over probe did not raise');
 }
 
 export interface CarryOverSteps {

@@ -1,5 +1,5 @@
-import { describeRef, relkindName, type TableInfo } from '../catalog/introspect.js';
-import type { PlanProblem } from '../errors.js';
+import { describeRef, relkindName, type TableInfo } from '../../catalog/introspect.js';
+import type { PlanProblem } from '../../errors.js';
 
 /**
  * The table-level refusals operations share, in one wording: not a plain table, inheritance

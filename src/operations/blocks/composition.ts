@@ -1,6 +1,6 @@
-import type { PlanProblem } from '../errors.js';
-import type { Operation, OperationKind } from '../plan/model.js';
-import { expressionColumns } from '../sql/parser.js';
+import type { PlanProblem } from '../../errors.js';
+import type { Operation, OperationKind } from '../../plan/model.js';
+import { expressionColumns } from '../../sql/parser.js';
 
 /**
  * What an operation does to the table and columns it names, as far as another operation of the

@@ -1,12 +1,12 @@
-import type { PlanProblem } from '../errors.js';
-import { inRolledBackTransaction } from '../db/rolled-back.js';
-import type { Queryable } from '../db/queryable.js';
-import { describeRef } from '../catalog/introspect.js';
-import { literal, qualified } from '../sql/ident.js';
-import type { Migration, Operation } from '../plan/model.js';
+import { randomBytes } from 'node:crypto';
+import type { PlanProblem } from '../../errors.js';
+import { inRolledBackTransaction } from '../../db/rolled-back.js';
+import type { Queryable } from '../../db/queryable.js';
+import type { Migration, Operation } from '../../plan/model.js';
 import { scopeOf, tablesBuiltOn } from './composition.js';
-import { handlerFor, stepsFor } from './index.js';
-import type { OperationSteps } from './types.js';
+import { definitionOf, handlerFor, stepsFor } from '../index.js';
+import type { Inspection } from '../operation.js';
+import type { OperationSteps } from '../../plan/steps.js';
 
 /** How long the trial CREATE TABLE waits for a table its foreign keys reference. */
 const TRIAL_CREATE_LOCK_TIMEOUT_MS = 1000;
@@ -24,9 +24,15 @@ export async function inspectPlan(db: Queryable, migration: Migration): Promise<
   const onBuilt = new Set(ops.flatMap((_, i) => (builtTableOf(ops, i, built) === null ? [] : [i])));
   const problems: PlanProblem[][] = ops.map(() => []);
   const facts: unknown[] = ops.map(() => null);
+  // Created by an earlier expand of this migration that failed after committing it (expandFirst).
+  const leftOver = new Set<number>();
+  for (const [i, op] of ops.entries()) {
+    const left = definitionOf(op.kind).leftByEarlierExpand as ((db: Queryable, op: Operation, id: string) => Promise<boolean>) | undefined;
+    if (left && (await left(db, op, migration.id))) leftOver.add(i);
+  }
   const inspect = async (c: Queryable, i: number) => {
     const op = ops[i]!;
-    const inspection = await handlerFor(op).inspect(c, op, `operations[${i}]`);
+    const inspection = leftOver.has(i) ? await inspectAround(c, op, `operations[${i}]`) : await handlerFor(op).inspect(c, op, `operations[${i}]`);
     problems[i] = [...inspection.problems];
     facts[i] = inspection.facts;
     return inspection;
@@ -40,12 +46,24 @@ export async function inspectPlan(db: Queryable, migration: Migration): Promise<
       for (const i of ops.keys()) {
         if (!onBuilt.has(i) && !built.has(i)) continue;
         const inspection = await inspect(savepointEach(c), i);
-        if (built.has(i) && !inspection.problems.length)
+        if (built.has(i) && !leftOver.has(i) && !inspection.problems.length)
           for (const step of stepsFor(migration.id, ops[i]!, i, inspection.facts).expand) await c.query(step.sql);
       }
     });
   }
   return { facts, problems: problems.flat() };
+}
+
+/**
+ * An operation inspected with the object its expand creates renamed to one no object has (as
+ * stamp does): its facts describe the catalog around that object, which is there already.
+ */
+async function inspectAround(c: Queryable, op: Operation, path: string): Promise<Inspection<unknown>> {
+  const field = definitionOf(op.kind).createdByExpand as string;
+  const real = String((op as Record<string, unknown>)[field]);
+  const probe = `pgshift_rerun_${randomBytes(13).toString('hex')}`;
+  const twin = await handlerFor(op).inspect(c, { ...op, [field]: probe } as Operation, path);
+  return { facts: twin.facts, problems: twin.problems.map((p) => ({ path: p.path, message: p.message.replaceAll(probe, real) })) };
 }
 
 /**
@@ -82,24 +100,14 @@ function builtTableOf(ops: readonly Operation[], i: number, built: Set<number>):
 }
 
 /**
- * A table created by the plan that later operations build on is created in its own transaction,
- * ahead of the phase's non-transactional steps (a CREATE INDEX CONCURRENTLY on it would otherwise
- * run before the phase transaction that creates it). A rerun skips it once the table is there.
+ * Steps of a plan whose later operations build on a table an earlier one creates: that operation's
+ * expand is committed first (its `expandFirst` hook), so the later ones see the table.
  */
 export function createdTablesFirst(operations: readonly Operation[], steps: OperationSteps[]): OperationSteps[] {
   const built = tablesBuiltOn(operations);
   return steps.map((s, i) => {
     const op = operations[i]!;
-    if (!built.has(i) || op.kind !== 'createTable') return s;
-    const name = literal(qualified(op.schema, op.table));
-    return {
-      ...s,
-      expand: s.expand.map((step) => ({
-        ...step,
-        tx: 'own' as const,
-        description: `${step.description}; committed first, as later operations build on ${describeRef({ schema: op.schema, name: op.table })}`,
-        skipIf: `SELECT pg_catalog.to_regclass(${name}) IS NOT NULL AS done`,
-      })),
-    };
+    const first = definitionOf(op.kind).expandFirst as ((op: Operation, steps: OperationSteps) => OperationSteps) | undefined;
+    return built.has(i) && first ? first(op, s) : s;
   });
 }

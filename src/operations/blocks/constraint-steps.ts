@@ -1,9 +1,9 @@
-import { constraintTypeName, findConstraint } from '../catalog/constraints.js';
-import { describeRef, findTable, type TableInfo, type TableRef } from '../catalog/introspect.js';
-import type { Queryable } from '../db/queryable.js';
-import type { PlanProblem } from '../errors.js';
-import { ident, literal, qualified } from '../sql/ident.js';
-import type { CatalogCheck, DdlStep } from './types.js';
+import { constraintTypeName, findConstraint } from '../../catalog/constraints.js';
+import { describeRef, findTable, type TableInfo, type TableRef } from '../../catalog/introspect.js';
+import type { Queryable } from '../../db/queryable.js';
+import type { PlanProblem } from '../../errors.js';
+import { ident, literal, qualified } from '../../sql/ident.js';
+import type { CatalogCheck, DdlStep } from '../../plan/steps.js';
 import { tableProblems } from './table-checks.js';
 
 /**

@@ -1,8 +1,8 @@
-import { describeRef, functionExists, triggerState, type TableRef } from '../catalog/introspect.js';
-import type { Queryable } from '../db/queryable.js';
-import { dollarQuote, ident, literal, qualified } from '../sql/ident.js';
+import { describeRef, functionExists, triggerState, type TableRef } from '../../catalog/introspect.js';
+import type { Queryable } from '../../db/queryable.js';
+import { dollarQuote, ident, literal, qualified } from '../../sql/ident.js';
 import { BACKFILL_SETTING, PGSHIFT_SCHEMA } from './names.js';
-import type { DdlStep, ObjectNames } from './types.js';
+import type { DdlStep, ObjectNames } from '../../plan/steps.js';
 
 /**
  * The lifecycle of an operation's BEFORE INSERT OR UPDATE row trigger: its function (in schema

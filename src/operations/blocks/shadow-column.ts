@@ -5,14 +5,14 @@ import {
   type ColumnInfo,
   type TableInfo,
   type TableRef,
-} from '../catalog/introspect.js';
-import type { Queryable } from '../db/queryable.js';
-import type { PlanProblem } from '../errors.js';
-import { ident, literal, qualified } from '../sql/ident.js';
+} from '../../catalog/introspect.js';
+import type { Queryable } from '../../db/queryable.js';
+import type { PlanProblem } from '../../errors.js';
+import { ident, literal, qualified } from '../../sql/ident.js';
 import { carryOverSteps, inspectCarryOver, NO_CARRY_OVER, type CarryOverFacts, type CarryTarget } from './carry-over.js';
 import { notNullViaCheck } from './not-null.js';
 import { rowTrigger, rowTriggerDrift } from './row-trigger.js';
-import type { DdlStep, ObjectNames, OperationSteps } from './types.js';
+import type { DdlStep, ObjectNames, OperationSteps } from '../../plan/steps.js';
 import { tableProblems } from './table-checks.js';
 
 /**

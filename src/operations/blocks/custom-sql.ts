@@ -1,7 +1,38 @@
-import { hasOption, names, relName, dropObjectName, type Node, type RelName, type Statement } from '../sql/statements.js';
-import { splitStatements } from '../sql/statements.js';
-import type { Custom, CustomAllow } from './custom.schema.js';
-import type { CustomFacts, DdlStep, LockLevel, StepOverride, TransactionMode } from './types.js';
+import { hasOption, names, relName, dropObjectName, type Node, type RelName, type Statement } from '../../sql/statements.js';
+import { splitStatements } from '../../sql/statements.js';
+import type { BatchKey, DdlStep, LockLevel, StepOverride, TransactionMode } from '../../plan/steps.js';
+import type { RuleId } from '../../sql/lint.js';
+
+type Sql = string | readonly string[];
+
+/** An `allow` entry of a custom operation: a lint refusal set aside for one statement. */
+export interface CustomAllow {
+  statement: string;
+  rule: RuleId;
+  reason: string;
+}
+
+/**
+ * What these helpers read of a custom operation. Its schema is in src/operations/custom.ts, which
+ * passes its operations here, so the compiler checks the two agree.
+ */
+export interface Custom {
+  schema: string;
+  table?: string | undefined;
+  expand?: Sql | undefined;
+  dualWrite?: { sql?: Sql | undefined; trigger?: { up: Record<string, string>; down?: Record<string, string> | undefined } | undefined } | undefined;
+  backfill?: { set?: Record<string, string> | undefined; pending?: string | undefined; after?: Sql | undefined } | undefined;
+  verify?: string | undefined;
+  contract?: Sql | undefined;
+  rollback?: Sql | undefined;
+  allow: readonly CustomAllow[];
+}
+
+/** custom: the batch key of its table (null without backfill or verify), and where each CONCURRENTLY index statement's index lives, by statement label. */
+export interface CustomFacts {
+  key: BatchKey | null;
+  indexes: Record<string, { schema: string; table: string }>;
+}
 
 /** The raw SQL fields of a custom operation, in the order lint reads them (the order they run, rollback before contract). */
 export const SQL_FIELDS = ['expand', 'dualWrite.sql', 'backfill.after', 'rollback', 'contract'] as const;

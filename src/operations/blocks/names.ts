@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { ObjectNames } from './types.js';
+import type { ObjectNames } from '../../plan/steps.js';
 
 /** The schema holding the ledger and pgshift's trigger functions. */
 export const PGSHIFT_SCHEMA = 'pgshift';
