@@ -26,6 +26,7 @@ import {
 } from '../index.js';
 import { formatAdvance, formatControl, formatHistory, formatPhaseSql, formatPlanSummary, formatStamp, formatStatus, formatVerifications } from './format.js';
 import { registerLint } from './lint-command.js';
+import { registerFleetCommand } from './commands/fleet.js';
 import { progressReporter } from './progress.js';
 import { TerminalLine } from './terminal.js';
 
@@ -542,6 +543,8 @@ backfill does not skip verification: contract still verifies every row before it
     handle,
     setExitCode: (code) => (exitCode = code),
   });
+
+  registerFleetCommand(program, { globals, env: io.env, stdout: io.stdout, stderr: io.stderr, signal: io.signal, terminal: process.stderr.isTTY ? process.stderr : null, handle, setExitCode: (code) => (exitCode = code) });
 
   try {
     await program.parseAsync(argv as string[], { from: 'user' });
