@@ -2,7 +2,7 @@ import { describe, expect, test } from 'vitest';
 import { TerminalBlock } from '../../src/cli/terminal.js';
 
 /**
- * A fake terminal of `height` rows: applies new lines, carriage return, cursor up (which stops
+ * A fake terminal of `rows` rows: applies new lines, carriage return, cursor to a previous line (which stops
  * at the top of the screen, as a real terminal's does) and erase to the end of the screen. Rows
  * that scroll off the top go to the scrollback, which a redraw can no longer reach.
  */
@@ -18,9 +18,10 @@ class Screen {
 
   write(text: string): boolean {
     for (let i = 0; i < text.length; i++) {
-      const up = /^\x1b\[(\d+)A/.exec(text.slice(i));
+      const up = /^\x1b\[(\d+)F/.exec(text.slice(i));
       if (up) {
         this.row = Math.max(0, this.row - Number(up[1]));
+        this.col = 0;
         i += up[0].length - 1;
       } else if (text.startsWith('\x1b[0J', i)) {
         this.screen = this.screen.slice(0, this.row + 1);
