@@ -468,3 +468,35 @@ export class PhaseFailedError extends PgshiftError {
     Object.assign(this, Object.fromEntries(Object.entries(driverFacts(cause)).filter(([, v]) => v !== undefined)));
   }
 }
+
+/** `pgshift fleet`: the targets file (or `--targets-command` output) is unusable; every problem is listed. */
+export class FleetTargetsInvalidError extends PgshiftError {
+  readonly exitCode = ExitCode.invalidInput;
+  readonly code = 'fleet_targets_invalid';
+  constructor(
+    readonly source: string,
+    readonly problems: readonly string[],
+  ) {
+    super(`invalid fleet targets ${source}:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+  }
+}
+
+/**
+ * `pgshift fleet advance` refused, nothing started: the next phase may start on no target while
+ * any target of the fleet (every shard) has not finished the phase before it.
+ */
+export class FleetLockstepError extends PgshiftError {
+  readonly exitCode = ExitCode.refused;
+  readonly code = 'fleet_lockstep';
+  constructor(
+    readonly migration: string,
+    readonly phase: string,
+    readonly needs: string,
+    readonly laggards: readonly { name: string; state: string }[],
+  ) {
+    super(
+      `${migration}: ${phase} may not start on any target until every target has finished ${needs}; ` +
+        `not yet: ${laggards.map((l) => `${l.name} (${l.state})`).join(', ')}`,
+    );
+  }
+}

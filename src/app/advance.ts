@@ -1,7 +1,7 @@
 import { runPhase, type PhaseOutcome } from '../../phases/run-phase.js';
 import { MigrationNotFoundError } from '../errors.js';
 import { parseExpectation, type Expectation } from '../expect.js';
-import type { OperationSteps } from '../operations/types.js';
+import type { OperationSteps } from '../plan/steps.js';
 import type { MigrationState, Phase } from '../plan/model.js';
 import { renderPlan, type RenderedPhase } from '../render-plan.js';
 import { checkDrift } from './drift.js';

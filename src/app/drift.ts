@@ -1,7 +1,7 @@
 import { DriftError } from '../errors.js';
 import type { Queryable } from '../db/queryable.js';
 import { handlerFor } from '../operations/index.js';
-import { objectNames } from '../operations/names.js';
+import { objectNames } from '../operations/blocks/names.js';
 import { PHASES } from '../plan/model.js';
 import type { Target } from './targets.js';
 

@@ -1,4 +1,4 @@
-import type { OperationSteps } from '../operations/types.js';
+import type { OperationSteps } from '../plan/steps.js';
 import type { MigrationState, Phase } from '../plan/model.js';
 import { renderPlan, type RenderedPhase } from '../render-plan.js';
 import type { Session } from './session.js';

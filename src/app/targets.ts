@@ -3,8 +3,8 @@ import { ExpectationFailedError, MigrationNotFoundError, PlanChangedError, PlanR
 import type { Expectation } from '../expect.js';
 import { readMigrations, type MigrationRecord } from '../ledger/ledger.js';
 import { crossOperationProblems, stepsFor } from '../operations/index.js';
-import { createdTablesFirst, inspectPlan } from '../operations/plan-inspection.js';
-import type { OperationSteps } from '../operations/types.js';
+import { createdTablesFirst, inspectPlan } from '../operations/blocks/plan-inspection.js';
+import type { OperationSteps } from '../plan/steps.js';
 import { checksumOf } from '../plan/checksum.js';
 import { loadMigrations, type LoadedMigration } from '../plan/load.js';
 import type { Migration, MigrationState } from '../plan/model.js';

@@ -2,6 +2,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { ExitCode, InvalidArgumentError, Pgshift, PgshiftError, VERSION, createLogger, driverFacts, exitCodeOf, loadParser, type Logger } from '../index.js';
 import type { Action, CliIo, GlobalOptions, Invocation, RegisterCommand, Wire } from './command.js';
 import { registerAdvance } from './commands/advance.js';
+import { registerFleet } from './commands/fleet.js';
 import { registerHistory } from './commands/history.js';
 import { registerLint } from './commands/lint.js';
 import { registerNew } from './commands/new.js';
@@ -35,6 +36,7 @@ const COMMANDS: readonly RegisterCommand[] = [
   registerStamp,
   registerPlan,
   registerLint,
+  registerFleet,
 ];
 
 const EXIT_CODES_HELP = `
