@@ -242,7 +242,8 @@ export const FAILURES = [
   failure('failure', 1, driverFacts),
   failure('lock_not_released', 1, { lockedOnPid: z.int(), unlockedOnPid: z.int(), holderPids: z.array(z.int()) }),
   failure('lock_timeout', 1, { statement: z.string(), attempts: count, lockTimeoutMs: count, blockers: z.array(lockHolder) }),
-  failure('interrupted', 1, { migration: z.string(), phase, cursor: keyValues }),
+  // `phase` is also `verify` or `wait` (a verification or a wait stopped); `migration` is `(all)` for `advance --wait`.
+  failure('interrupted', 1, { migration: z.string(), phase: z.enum([...PHASES, 'verify', 'wait']), cursor: keyValues }),
   failure('backfill_batch_failed', 1, {
     migration: z.string(),
     task: z.string(),
