@@ -98,6 +98,13 @@ describe('the packed package', () => {
       expect(required.stderr).not.toMatch(/ERR_REQUIRE|ExperimentalWarning/);
     });
 
+    test('the JSON Schemas of --json output resolve from the installed package, by require and by import', async () => {
+      const viaRequire = await node(project, ['-e', `const s = require('pgshift/schemas/advance.schema.json'); console.log(s.$id, s.$schema)`]);
+      expect(viaRequire.stdout.trim()).toBe('advance.schema.json https://json-schema.org/draft/2020-12/schema');
+      const viaImport = await node(project, ['--input-type=module', '-e', `console.log(import.meta.resolve('pgshift/schemas/error.schema.json'))`]);
+      expect(viaImport.stdout.trim()).toMatch(/node_modules\/pgshift\/schemas\/error\.schema\.json$/);
+    });
+
     test('loadMigrations reads a plan in every format, from require() and from import', async () => {
       const viaRequire = await node(project, ['-e', `require('pgshift').loadMigrations('migrations').then((l) => console.log(JSON.stringify(l.map((x) => x.migration.id))))`]);
       const viaImport = await node(project, [

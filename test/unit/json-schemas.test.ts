@@ -32,7 +32,8 @@ async function cliCommands(): Promise<string[]> {
 const codeOf = (f: (typeof FAILURES)[number]) => f.shape.error.value;
 const exitOf = (f: (typeof FAILURES)[number]) => f.shape.exitCode.value;
 
-describe('the shipped JSON Schemas of --json output', () => {
+// ajv compiles each schema on its first use: seconds on a loaded machine, past the 5 s default.
+describe('the shipped JSON Schemas of --json output', { timeout: 120_000 }, () => {
   test('schemas/ holds exactly what src/cli/json-output.ts defines (run `npm run schemas` after changing it)', () => {
     const expected = jsonSchemaFiles();
     const files = readdirSync(SCHEMA_DIR).filter((f) => f.endsWith('.schema.json'));
