@@ -277,6 +277,11 @@ describe('every command prints one JSON document that its shipped schema accepts
     expect(documentOf('advance', await go('advance', C), 1, 'ledger_too_new')).toMatchObject({ found: 999 });
     await db.query(`DELETE FROM pgshift.ledger_version WHERE version = 999`);
 
+    // A well-formed plan that does not fit this database: the column is not there.
+    const misfit = planDir(renamePlan('0005_items_colour', { table: 'items', from: 'colour', to: 'color' }));
+    const rejected = documentOf('plan', await cli(['plan', '0005_items_colour', '--json'], { url: db.url, dir: misfit }), 2, 'plan_rejected');
+    expect(rejected).toMatchObject({ migration: '0005_items_colour' });
+
     // An unlock that released nothing (a pooler's reset took the lock first): the real error, rendered
     // as the CLI renders every PgshiftError (`{ ok: false, exitCode, ...error.toJSON() }`); no CLI run can provoke it.
     const lock = await acquireOrchestratorLock({ connectionString: db.url });
@@ -315,6 +320,7 @@ describe('every command prints one JSON document that its shipped schema accepts
         'phase_order',
         'plan_changed',
         'plan_invalid',
+        'plan_rejected',
         'rollback_refused',
         'stamp_refused',
         'unique_index_duplicates',
