@@ -1,8 +1,9 @@
 import { beforeAll, describe, expect, test } from 'vitest';
 import { ExpectationFailedError, Pgshift } from '../../src/index.js';
-import { cli } from '../support/cli.js';
+import { cli, spawnCli } from '../support/cli.js';
 import { useDatabase } from '../support/database.js';
 import { planDir, renamePlan } from '../support/plans.js';
+import { until } from '../support/wait.js';
 
 describe('advance --expect: a pipeline states where each migration must stand', () => {
   const db = useDatabase();
@@ -78,4 +79,46 @@ describe('advance --expect: a pipeline states where each migration must stand', 
       await pgshift.close();
     }
   });
+
+  test('with a backfill running in another process: --expect waits with --wait and is checked after, so a stale deploy is refused and the right one proceeds', async () => {
+    const bid = '0003_orders_ref';
+    const bdir = planDir(renamePlan(bid, { table: 'orders', from: 'ref', to: 'reference' }));
+    await db.query(`CREATE TABLE orders (id bigint PRIMARY KEY, ref text)`);
+    await db.query(`INSERT INTO orders SELECT g, 'r' || g FROM generate_series(1, 20000) g`);
+    const go = (...args: string[]) => cli([...args, '--json'], { url: db.url, dir: bdir });
+    expect((await go('advance', bid, '--expect', `${bid}@pending`, '--to', 'dual-write')).code).toBe(0);
+
+    const backfill = spawnCli(['advance', bid, '--expect', `${bid}@dual-write`, '--batch-size', '200', '--batch-delay', '20', '--json'], { url: db.url, dir: bdir });
+    await until(
+      async () => (await db.query<{ n: number }>(`SELECT coalesce(sum(batches), 0)::int AS n FROM pgshift.backfill_progress WHERE migration_id = $1`, [bid]))[0]!.n >= 2,
+      'the backfill to run two batches',
+    );
+    // Without --wait: busy, whatever it expects.
+    const busy = await go('advance', bid, '--expect', `${bid}@backfill`);
+    expect(busy.code).toBe(4);
+    expect(busy.json()).toMatchObject({ error: 'orchestrator_busy' });
+
+    // The pipeline's gate, the deploy that is one step behind, and the next deploy: each its own process.
+    const gate = spawnCli(['wait', bid, '--for', 'backfill', '--poll', '50', '--json'], { url: db.url, dir: bdir });
+    const stale = spawnCli(['advance', bid, '--expect', `${bid}@dual-write`, '--wait', '--json'], { url: db.url, dir: bdir });
+    const next = spawnCli(['advance', bid, '--expect', `${bid}@backfill`, '--wait', '--json'], { url: db.url, dir: bdir });
+    const [b, g, s, n] = await Promise.all([backfill.done, gate.done, stale.done, next.done]);
+    expect(b.code, b.stderr).toBe(0);
+    expect(b.json()).toMatchObject({ migrations: [{ id: bid, from: 'dual-write', state: 'backfill' }] });
+    expect(g.code, g.stderr).toBe(0);
+    expect(g.json()).toMatchObject({ ok: true, migration: bid, target: 'backfill' });
+    // The stale deploy waited for the lock, then found the migration past dual-write: refused, nothing run by it.
+    expect(s.code, s.stderr).toBe(3);
+    expect(s.json()).toMatchObject({ ok: false, error: 'expectation_failed', mismatches: [{ migration: bid, expected: 'dual-write' }] });
+    expect(['backfill', 'contract']).toContain(s.json<{ mismatches: { actual: string }[] }>().mismatches[0]!.actual);
+    expect(n.code, n.stderr).toBe(0);
+    expect(n.json()).toMatchObject({ ok: true, migrations: [{ id: bid, from: 'backfill', state: 'contract', complete: true }] });
+    // Expand, dual-write, backfill, (verify,) contract: the refused deploy recorded no run.
+    const runs = await db.query<{ action: string; phase: string; status: string }>(
+      `SELECT action, phase, status FROM pgshift.phase_runs WHERE migration_id = $1 ORDER BY id`,
+      [bid],
+    );
+    expect(runs.filter((r) => r.status !== 'succeeded')).toEqual([]);
+    expect(runs.filter((r) => r.action === 'apply').map((r) => r.phase)).toEqual(['expand', 'dual-write', 'backfill', 'contract']);
+  }, 600_000);
 });

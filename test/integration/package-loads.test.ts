@@ -21,6 +21,7 @@ async function pack(stage: string): Promise<Packed> {
   await run(process.execPath, [path.join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json', '--outDir', path.join(stage, 'dist')], { cwd: ROOT });
   cpSync(path.join(ROOT, 'package.json'), path.join(stage, 'package.json'));
   cpSync(path.join(ROOT, 'README.md'), path.join(stage, 'README.md'));
+  cpSync(path.join(ROOT, 'schemas'), path.join(stage, 'schemas'), { recursive: true });
   const { stdout } = await run('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', stage], { cwd: stage });
   const [info] = JSON.parse(stdout) as { filename: string }[];
   const manifest = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
@@ -65,7 +66,8 @@ function writePlans(dir: string, style: 'esm' | 'cjs'): string[] {
 
 const node = (cwd: string, args: string[], env: NodeJS.ProcessEnv = {}) => run(process.execPath, args, { cwd, env: { ...process.env, ...env } });
 
-describe('the packed package', () => {
+// Each test starts node on the unpacked package: a minute and more on a loaded machine.
+describe('the packed package', { timeout: 600_000 }, () => {
   const db = useDatabase();
   const root = mkdtempSync(path.join(os.tmpdir(), 'pgshift-package-'));
   let packed: Packed;
@@ -74,7 +76,8 @@ describe('the packed package', () => {
   beforeAll(async () => {
     packed = await pack(path.join(root, 'stage'));
     await db.query(`CREATE TABLE users (id bigint PRIMARY KEY, ${[1, 2, 3, 4, 5, 6, 7].map((n) => `c${n} text`).join(', ')})`);
-  });
+    // tsc and npm pack: past the 120 s hook timeout when other suites build at the same time.
+  }, 600_000);
 
   describe.each(['cjs', 'esm'] as const)('in a fresh %s project', (style) => {
     let project: string;
@@ -96,6 +99,13 @@ describe('the packed package', () => {
       expect(required.stdout.trim()).toBe(`function ${version}`);
       expect(imported.stdout.trim()).toBe(`function ${version}`);
       expect(required.stderr).not.toMatch(/ERR_REQUIRE|ExperimentalWarning/);
+    });
+
+    test('the JSON Schemas of --json output resolve from the installed package, by require and by import', async () => {
+      const viaRequire = await node(project, ['-e', `const s = require('pgshift/schemas/advance.schema.json'); console.log(s.$id, s.$schema)`]);
+      expect(viaRequire.stdout.trim()).toBe('advance.schema.json https://json-schema.org/draft/2020-12/schema');
+      const viaImport = await node(project, ['--input-type=module', '-e', `console.log(import.meta.resolve('pgshift/schemas/error.schema.json'))`]);
+      expect(viaImport.stdout.trim()).toMatch(/node_modules\/pgshift\/schemas\/error\.schema\.json$/);
     });
 
     test('loadMigrations reads a plan in every format, from require() and from import', async () => {

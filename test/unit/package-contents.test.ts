@@ -48,9 +48,18 @@ function librarySources(): string[] {
 }
 
 describe('the npm package', () => {
-  test('holds only the built library and CLI, plus package.json and the README', () => {
-    const outside = packed.filter((p) => !/^dist\/(src|phases)\//.test(p) && !/^(package\.json|README\.md|LICEN[CS]E(\.\w+)?)$/i.test(p));
+  test('holds only the built library and CLI, the JSON Schemas of its output, plus package.json and the README', () => {
+    const outside = packed.filter(
+      (p) => !/^dist\/(src|phases)\//.test(p) && !/^schemas\/[a-z-]+\.schema\.json$/.test(p) && !/^(package\.json|README\.md|LICEN[CS]E(\.\w+)?)$/i.test(p),
+    );
     expect(outside).toEqual([]);
+  });
+
+  test('holds the JSON Schema of the --json output of every command and of the failure document, as in schemas/', () => {
+    const committed = readdirSync(path.join(ROOT, 'schemas')).filter((f) => f.endsWith('.schema.json'));
+    expect(committed).toContain('error.schema.json');
+    expect(committed).toContain('advance.schema.json');
+    expect(packed.filter((p) => p.startsWith('schemas/'))).toEqual(committed.map((f) => `schemas/${f}`).sort());
   });
 
   test('holds no demo, test, benchmark, tools or embedded-server file', () => {
