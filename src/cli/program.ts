@@ -15,6 +15,7 @@ import {
   type WaitTarget,
   loadParser,
   PLAN_FORMATS,
+  planOffline,
   recipeKinds,
   scaffoldMigration,
   type Logger,
@@ -517,8 +518,20 @@ backfill does not skip verification: contract still verifies every row before it
       return v as Phase | 'verify' | 'rollback';
     })
     .option('--sql', 'print the exact SQL script, each statement with its lock level (default: a summary)')
+    .option('--schema-file <file>', 'plan without a database: inspect this pg_dump --schema-only output instead (loaded into PostgreSQL in process)')
     .action(
-      handle(async (migration: string, opts: { phase?: Phase | 'verify' | 'rollback'; sql?: boolean }) => {
+      handle(async (migration: string, opts: { phase?: Phase | 'verify' | 'rollback'; sql?: boolean; schemaFile?: string }) => {
+        if (opts.schemaFile) {
+          json = Boolean(globals().json);
+          const plan = await planOffline(migration, { schemaFile: opts.schemaFile, dir: globals().dir, phase: opts.phase });
+          const note = `-- planned offline from ${plan.offline.schemaFile} (PostgreSQL ${plan.offline.server} in process): row counts unknown`;
+          print({ ok: true, ...plan }, () =>
+            opts.sql
+              ? [`-- ${plan.id} (now: ${plan.state})`, note, ...plan.phases.map(formatPhaseSql)].join('\n')
+              : `${formatPlanSummary(plan.id, plan.state, plan.phases)}\n${note.slice(3)}`,
+          );
+          return;
+        }
         await session('plan', {}, async (pg) => {
           const plan = await pg.plan(migration, opts.phase);
           print({ ok: true, ...plan }, () =>
