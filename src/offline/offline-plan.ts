@@ -5,7 +5,7 @@ import { loadMigrations } from '../plan/load.js';
 import type { Migration, Phase } from '../plan/model.js';
 import { renderPlan, type RenderedPhase } from '../render-plan.js';
 import type { LoopSizes } from '../sql/loop-template.js';
-import { loadSchemaFile } from './schema-database.js';
+import { loadSchemaFile, type SchemaDatabase } from './schema-database.js';
 
 export interface OfflinePlanOptions {
   /** `pg_dump --schema-only` output of the database the migration is for. */
@@ -43,13 +43,22 @@ export async function planOffline(migrationId: string, options: OfflinePlanOptio
   if (!migration) throw new MigrationNotFoundError(migrationId, loaded.map((m) => m.id));
   const schema = await loadSchemaFile(options.schemaFile);
   try {
-    const { facts, problems } = await inspectPlan(schema.db, migration);
-    if (!problems.length) problems.push(...crossOperationProblems(migration.operations, facts));
-    if (problems.length) throw new PlanRejectedError(migration.id, problems, `schema file ${options.schemaFile}`);
-    const steps = createdTablesFirst(migration.operations, migration.operations.map((op, i) => stepsFor(migration.id, op, i, facts[i])));
-    const phases = renderPlan(steps, options.sizes).filter((p) => !options.phase || p.phase === options.phase);
-    return { id: migration.id, state: 'pending', phases, offline: { schemaFile: options.schemaFile, server: schema.serverVersion, rowEstimates: null } };
+    return await planOnSchema(schema, migration, options);
   } finally {
     await schema.close();
   }
+}
+
+/** planOffline on a schema file already loaded (several plans against one dump). */
+export async function planOnSchema(
+  schema: SchemaDatabase,
+  migration: Migration,
+  options: Pick<OfflinePlanOptions, 'schemaFile' | 'phase' | 'sizes'>,
+): Promise<OfflinePlanResult> {
+  const { facts, problems } = await inspectPlan(schema.db, migration);
+  if (!problems.length) problems.push(...crossOperationProblems(migration.operations, facts));
+  if (problems.length) throw new PlanRejectedError(migration.id, problems, `schema file ${options.schemaFile}`);
+  const steps = createdTablesFirst(migration.operations, migration.operations.map((op, i) => stepsFor(migration.id, op, i, facts[i])));
+  const phases = renderPlan(steps, options.sizes).filter((p) => !options.phase || p.phase === options.phase);
+  return { id: migration.id, state: 'pending', phases, offline: { schemaFile: options.schemaFile, server: schema.serverVersion, rowEstimates: null } };
 }
