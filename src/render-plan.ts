@@ -88,6 +88,7 @@ export function renderPlan(steps: OperationSteps[], sizes: LoopSizes = DEFAULT_L
             sql: renderVerifyCount(task, true),
             lock: 'ACCESS SHARE' as const,
             transaction: 'per-batch' as const,
+            template: renderVerifyLoop(task, sizes),
           },
           {
             id: `${task.id}.sample`,
