@@ -59,6 +59,9 @@ const serverMajor = Number(/^(\d+)/.exec(inject('serverVersion'))?.[1]);
 const pgDump = findPgDump(serverMajor);
 const required = process.env.PGSHIFT_TEST_PG_DUMP_REQUIRED === '1';
 const NO_DATABASE = 'postgres://nobody@127.0.0.1:1/no_database';
+// Each offline plan starts PGlite, whose initdb (WebAssembly, CPU-bound) takes seconds on an idle
+// machine and minutes on a saturated one: generous, since only correctness is under test here.
+const PGLITE_TIMEOUT = 600_000;
 
 if (!pgDump && required) {
   it(`finds a pg_dump for PostgreSQL ${serverMajor} (PGSHIFT_TEST_PG_DUMP_REQUIRED=1)`, () => {
@@ -84,7 +87,7 @@ describe.skipIf(!pgDump)(
       dumpSchema(pgDump!, db.url, dumpFile);
       schema = await loadSchemaFile(dumpFile);
       pgshift = new Pgshift({ databaseUrl: db.url, dir, log: undefined });
-    }, 240_000);
+    }, PGLITE_TIMEOUT);
 
     afterAll(async () => {
       await schema?.close();
@@ -120,7 +123,7 @@ describe.skipIf(!pgDump)(
         expect([lines[0], ...lines.slice(2)].join('\n')).toBe(online.stdout);
         expect(online.stdout).not.toMatch(/\$1\b/);
       }
-    }, 240_000);
+    }, PGLITE_TIMEOUT);
 
     it('a plan whose table is not in the dump: exit 2, the problem named, one JSON document', async () => {
       const missing = planDir({ 'm.json': { id: 'm', operations: [{ kind: 'renameColumn', table: 'invoices', from: 'a', to: 'b' }] } });
@@ -129,7 +132,7 @@ describe.skipIf(!pgDump)(
       const body = r.json<{ ok: boolean; error: string; against: string; problems: { path: string; message: string }[] }>();
       expect(body).toMatchObject({ ok: false, error: 'plan_rejected', against: `schema file ${dumpFile}` });
       expect(body.problems[0]!.message).toMatch(/invoices/);
-    }, 120_000);
+    }, PGLITE_TIMEOUT);
   },
 );
 
@@ -183,7 +186,7 @@ GRANT SELECT,INSERT,UPDATE ON TABLE public.users TO "App Writer";
     const body = r.json<{ ok: boolean; state: string; offline: { rowEstimates: null }; phases: { phase: string; statements: { sql: string }[] }[] }>();
     expect(body).toMatchObject({ ok: true, state: 'pending', offline: { rowEstimates: null } });
     expect(body.phases[0]!.statements[0]!.sql).toBe('ALTER TABLE "public"."users" ADD COLUMN "email_address" citext');
-  }, 120_000);
+  }, PGLITE_TIMEOUT);
 
   it('an extension PGlite lacks: exit 2, naming it', async () => {
     const file = schemaFile(`CREATE EXTENSION IF NOT EXISTS postgis WITH SCHEMA public;
@@ -192,7 +195,7 @@ CREATE TABLE public.users (id bigint PRIMARY KEY, email text);`);
     const r = await cli(['--json', 'plan', 'r', '--schema-file', file], { url: NO_DATABASE, dir });
     expect(r.code).toBe(2);
     expect(r.json()).toMatchObject({ ok: false, error: 'schema_file_extension_unavailable', extensions: ['postgis'] });
-  }, 120_000);
+  }, PGLITE_TIMEOUT);
 
   it('a missing file, data in the file, or SQL that fails: exit 2, one JSON document naming the file (and the statement)', async () => {
     const missing = await cli(['--json', 'plan', 'r', '--schema-file', '/nonexistent/schema.sql'], { url: NO_DATABASE, dir });
@@ -209,5 +212,5 @@ CREATE TABLE public.users (id bigint PRIMARY KEY, email text);`);
     expect(bad.code).toBe(2);
     expect(bad.json()).toMatchObject({ error: 'schema_file_invalid', statement: { number: 2, line: 3 } });
     expect(bad.json<{ reason: string }>().reason).toMatch(/no_such_column/);
-  }, 120_000);
+  }, PGLITE_TIMEOUT);
 });
