@@ -109,7 +109,7 @@ describe.skipIf(!pgDump)(
       expect(offline).toEqual(online);
       // Every one of these plans is valid on this schema: the comparison is of two real plans.
       expect(online).toHaveProperty('phases');
-    }, 60_000);
+    }, PGLITE_TIMEOUT);
 
     it('the CLI prints the same --sql script without a database (the examples)', async () => {
       for (const f of readdirSync(EXAMPLES)) {
