@@ -23,7 +23,7 @@ const LAYERS = [
   { name: 'pg-access', path: ['^src/(db|catalog|sql)/'], pathNot: CORE_FILES.map((p) => `^${p}`) },
   { name: 'operations', path: ['^src/(operations|plan|ledger|lint)/'], pathNot: CORE_FILES.map((p) => `^${p}`) },
   { name: 'engine', path: ENGINE_FILES.map((p) => `^${p}`) },
-  { name: 'app', path: ['^src/app/', '^src/fleet/', '^src/[^/]+\\.ts$'], pathNot: [...CORE_FILES, ...ENGINE_FILES].map((p) => `^${p}`) },
+  { name: 'app', path: ['^src/app/', '^src/fleet/', '^src/offline/', '^src/[^/]+\\.ts$'], pathNot: [...CORE_FILES, ...ENGINE_FILES].map((p) => `^${p}`) },
   { name: 'cli', path: ['^src/cli/'] },
 ];
 

@@ -56,8 +56,10 @@ export class PlanRejectedError extends PgshiftError {
   constructor(
     readonly migration: string,
     readonly problems: readonly PlanProblem[],
+    /** Offline (`plan --schema-file`): `schema file <path>`; otherwise the live database. */
+    readonly against?: string,
   ) {
-    super(`migration ${migration} cannot run against this database:\n${formatProblems(problems)}`);
+    super(`migration ${migration} cannot run against ${against ?? 'this database'}:\n${formatProblems(problems)}`);
   }
 }
 
@@ -97,6 +99,38 @@ export class LintInputError extends PgshiftError {
   readonly code = 'lint_input_unreadable';
   constructor(readonly input: string, readonly reason: string) {
     super(`cannot lint ${input}: ${reason}`);
+  }
+}
+
+/**
+ * `pgshift plan --schema-file`: the schema file cannot be read, is not a schema-only dump, or a
+ * statement of it fails to load into the in-process PostgreSQL (`statement` is its number, 1-based).
+ */
+export class SchemaFileError extends PgshiftError {
+  readonly exitCode = ExitCode.invalidInput;
+  readonly code = 'schema_file_invalid';
+  constructor(
+    readonly schemaFile: string,
+    readonly reason: string,
+    readonly statement?: { number: number; line: number; text: string },
+    options?: { cause?: unknown },
+  ) {
+    super(`schema file ${schemaFile}${statement ? `, statement ${statement.number} (line ${statement.line})` : ''}: ${reason}`, options);
+  }
+}
+
+/** The schema file creates extensions the in-process PostgreSQL (PGlite) does not have. */
+export class SchemaFileExtensionError extends PgshiftError {
+  readonly exitCode = ExitCode.invalidInput;
+  readonly code = 'schema_file_extension_unavailable';
+  constructor(
+    readonly schemaFile: string,
+    readonly extensions: readonly string[],
+  ) {
+    super(
+      `schema file ${schemaFile} creates extension${extensions.length > 1 ? 's' : ''} ${extensions.join(', ')}, which the in-process PostgreSQL (PGlite) ` +
+        `does not have; plan against a database instead (pgshift plan without --schema-file)`,
+    );
   }
 }
 

@@ -65,6 +65,8 @@ export { checksumOf } from './plan/checksum.js';
 export { PHASES, isPhase } from './plan/model.js';
 export type { Migration, MigrationInput, Operation, OperationKind, Phase, RenameColumn, RenameColumnInput } from './plan/model.js';
 export { renderPlan } from './render-plan.js';
+export { planOffline } from './offline/offline-plan.js';
+export type { OfflinePlanOptions, OfflinePlanResult } from './offline/offline-plan.js';
 export type { RenderedPhase, RenderedStatement } from './render-plan.js';
 export { operationHandlers, stepsFor } from './operations/index.js';
 export { objectNames, PGSHIFT_SCHEMA } from './operations/blocks/names.js';

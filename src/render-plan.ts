@@ -1,6 +1,7 @@
 import { nonTransactionalFirst } from './db/run-steps.js';
 import type { DdlStep, LockLevel, OperationSteps, TransactionMode } from './plan/steps.js';
 import { renderBatchUpdate, renderBoundary, renderLastKey, renderMismatchKeys, renderVerifyCount } from './sql/keyset.js';
+import { DEFAULT_LOOP_SIZES, renderBackfillLoop, renderVerifyLoop, type LoopSizes } from './sql/loop-template.js';
 
 export interface RenderedStatement {
   id: string;
@@ -9,6 +10,11 @@ export interface RenderedStatement {
   lock: LockLevel;
   transaction: TransactionMode | 'per-batch';
   skipIf?: string;
+  /**
+   * On a backfill task's batch and a verify task's count: the whole loop as a DO block that runs
+   * in psql, the engine's statements with variables for their parameters (src/sql/loop-template.ts).
+   */
+  template?: string;
 }
 
 export interface RenderedPhase {
@@ -29,7 +35,7 @@ function ddl(steps: DdlStep[]): RenderedStatement[] {
 }
 
 /** Every statement of every phase, in order; keyset statements shown with their parameters. */
-export function renderPlan(steps: OperationSteps[]): RenderedPhase[] {
+export function renderPlan(steps: OperationSteps[], sizes: LoopSizes = DEFAULT_LOOP_SIZES): RenderedPhase[] {
   const backfill = steps.flatMap((s) => s.backfill);
   const verify = steps.flatMap((s) => s.verify);
   const checks: RenderedStatement[] = steps.flatMap((s) =>
@@ -61,6 +67,7 @@ export function renderPlan(steps: OperationSteps[]): RenderedPhase[] {
           sql: renderBatchUpdate(task, true),
           lock: 'ROW EXCLUSIVE' as const,
           transaction: 'per-batch' as const,
+          template: renderBackfillLoop(task, sizes),
         },
       ]).concat(ddl(steps.flatMap((s) => s.afterBackfill))),
     },
@@ -81,6 +88,7 @@ export function renderPlan(steps: OperationSteps[]): RenderedPhase[] {
             sql: renderVerifyCount(task, true),
             lock: 'ACCESS SHARE' as const,
             transaction: 'per-batch' as const,
+            template: renderVerifyLoop(task, sizes),
           },
           {
             id: `${task.id}.sample`,

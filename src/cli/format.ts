@@ -153,6 +153,11 @@ export function formatPhaseSql(p: RenderedPhase): string {
   const out = [`-- ===== ${p.phase} =====`];
   if (!p.statements.length) out.push('-- (nothing)');
   for (const s of p.statements) {
+    // A backfill or verify loop prints once, as its runnable template; its other keyset statements are in it.
+    if (s.transaction === 'per-batch') {
+      if (s.template) out.push(`-- ${s.id.replace(/\.[^.]+$/, '')}: ${s.lock}, one transaction per batch`, `${s.template};`);
+      continue;
+    }
     out.push(`-- ${s.id}: ${s.description}`);
     out.push(`-- lock: ${s.lock}; transaction: ${s.transaction}${s.skipIf ? '; skipped on rerun when already done' : ''}`);
     out.push(`${s.sql};`);

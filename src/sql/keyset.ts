@@ -5,8 +5,14 @@ import { ident, qualified } from './ident.js';
  * Keyset SQL over a (possibly composite) key. Key values travel as text, cast back with the key's
  * own types, so any orderable type works and the ledger can store the cursor as JSON.
  * Parameters come in this order: the cursor ($1..$n, when there is one), the range end (when
- * there is one), then the statement's own.
+ * there is one), then the statement's own. A `Placeholder` renders them differently: the runnable
+ * loop templates (src/sql/loop-template.ts) put PL/pgSQL variables where the engine binds `$n`.
  */
+
+/** The SQL for parameter number `n` (1-based). */
+export type Placeholder = (n: number) => string;
+
+const bound: Placeholder = (n) => `$${n}`;
 
 function tuple(parts: string[]): string {
   return parts.length === 1 ? (parts[0] as string) : `(${parts.join(', ')})`;
@@ -20,8 +26,8 @@ function keyTuple(key: readonly KeyColumn[]): string {
   return tuple(key.map((k) => ident(k.name)));
 }
 
-function paramTuple(key: readonly KeyColumn[], first: number): string {
-  return tuple(key.map((k, i) => `$${first + i}::${k.type}`));
+function paramTuple(key: readonly KeyColumn[], first: number, ph: Placeholder): string {
+  return tuple(key.map((k, i) => `${ph(first + i)}::${k.type}`));
 }
 
 export function keyAsText(key: readonly KeyColumn[]): string {
@@ -40,29 +46,29 @@ export interface Bounds {
 }
 
 /** The WHERE clause for (cursor, end] and the number of the next free parameter. */
-function within(key: readonly KeyColumn[], b: Bounds): { where: string; next: number } {
+function within(key: readonly KeyColumn[], b: Bounds, ph: Placeholder): { where: string; next: number } {
   const parts: string[] = [];
   let next = 1;
   if (b.cursor) {
-    parts.push(`${keyTuple(key)} > ${paramTuple(key, next)}`);
+    parts.push(`${keyTuple(key)} > ${paramTuple(key, next, ph)}`);
     next += key.length;
   }
   if (b.end) {
-    parts.push(`${keyTuple(key)} <= ${paramTuple(key, next)}`);
+    parts.push(`${keyTuple(key)} <= ${paramTuple(key, next, ph)}`);
     next += key.length;
   }
   return { where: parts.length ? parts.join(' AND ') : 'true', next };
 }
 
 /** The key `offset + 1` rows into (cursor, end] (an index-only scan on the key's index). Params: bounds, offset. */
-export function renderBoundary(q: KeysetQuery, b: Bounds): string {
-  const { where, next } = within(q.key, b);
-  return `SELECT ${keyAsText(q.key)} FROM ${qualified(q.table.schema, q.table.name)} WHERE ${where} ORDER BY ${keyColumns(q.key)} LIMIT 1 OFFSET $${next}`;
+export function renderBoundary(q: KeysetQuery, b: Bounds, ph: Placeholder = bound): string {
+  const { where, next } = within(q.key, b, ph);
+  return `SELECT ${keyAsText(q.key)} FROM ${qualified(q.table.schema, q.table.name)} WHERE ${where} ORDER BY ${keyColumns(q.key)} LIMIT 1 OFFSET ${ph(next)}`;
 }
 
 /** The largest key in (cursor, end], for the last, short range. Params: bounds. */
-export function renderLastKey(q: KeysetQuery, b: Bounds): string {
-  const { where } = within(q.key, b);
+export function renderLastKey(q: KeysetQuery, b: Bounds, ph: Placeholder = bound): string {
+  const { where } = within(q.key, b, ph);
   const desc = q.key.map((k) => `${ident(k.name)} DESC`).join(', ');
   return `SELECT ${keyAsText(q.key)} FROM ${qualified(q.table.schema, q.table.name)} WHERE ${where} ORDER BY ${desc} LIMIT 1`;
 }
@@ -71,8 +77,9 @@ export function renderLastKey(q: KeysetQuery, b: Bounds): string {
 export function renderBatchUpdate(
   q: KeysetQuery & { set: readonly { column: string; expression: string }[]; pending: string },
   hasCursor: boolean,
+  ph: Placeholder = bound,
 ): string {
-  const { where } = within(q.key, { cursor: hasCursor, end: true });
+  const { where } = within(q.key, { cursor: hasCursor, end: true }, ph);
   const set = q.set.map((s) => `${ident(s.column)} = ${s.expression}`).join(', ');
   return `UPDATE ${qualified(q.table.schema, q.table.name)} SET ${set} WHERE ${where} AND (${q.pending})`;
 }
@@ -81,8 +88,8 @@ export function renderBatchUpdate(
  * One verification chunk over (cursor, upper] (upper found with renderBoundary/renderLastKey):
  * the rows and how many of them mismatch, counted in the server. Params: cursor (if any), upper.
  */
-export function renderVerifyCount(q: KeysetQuery & { mismatch: string }, hasCursor: boolean): string {
-  const { where } = within(q.key, { cursor: hasCursor, end: true });
+export function renderVerifyCount(q: KeysetQuery & { mismatch: string }, hasCursor: boolean, ph: Placeholder = bound): string {
+  const { where } = within(q.key, { cursor: hasCursor, end: true }, ph);
   return (
     `SELECT count(*)::int AS rows, count(*) FILTER (WHERE ${q.mismatch})::int AS mismatches ` +
     `FROM ${qualified(q.table.schema, q.table.name)} WHERE ${where}`
@@ -90,11 +97,11 @@ export function renderVerifyCount(q: KeysetQuery & { mismatch: string }, hasCurs
 }
 
 /** The first mismatching keys of a chunk that has some. Params: cursor (if any), upper, limit. */
-export function renderMismatchKeys(q: KeysetQuery & { mismatch: string }, hasCursor: boolean): string {
-  const { where, next } = within(q.key, { cursor: hasCursor, end: true });
+export function renderMismatchKeys(q: KeysetQuery & { mismatch: string }, hasCursor: boolean, ph: Placeholder = bound): string {
+  const { where, next } = within(q.key, { cursor: hasCursor, end: true }, ph);
   return (
     `SELECT ${keyAsText(q.key)} FROM ${qualified(q.table.schema, q.table.name)} ` +
-    `WHERE ${where} AND (${q.mismatch}) ORDER BY ${keyColumns(q.key)} LIMIT $${next}`
+    `WHERE ${where} AND (${q.mismatch}) ORDER BY ${keyColumns(q.key)} LIMIT ${ph(next)}`
   );
 }
 
