@@ -1,7 +1,7 @@
 import { nonTransactionalFirst } from './db/run-steps.js';
 import type { DdlStep, LockLevel, OperationSteps, TransactionMode } from './plan/steps.js';
 import { renderBatchUpdate, renderBoundary, renderLastKey, renderMismatchKeys, renderVerifyCount } from './sql/keyset.js';
-import { DEFAULT_LOOP_SIZES, renderBackfillLoop, renderVerifyLoop, type LoopSizes } from './sql/loop-template.js';
+import { DEFAULT_LOOP_SIZES, renderBackfillLoop, renderVerifyLoop, type LoopSizes } from './operations/blocks/loop-template.js';
 
 export interface RenderedStatement {
   id: string;
@@ -12,7 +12,7 @@ export interface RenderedStatement {
   skipIf?: string;
   /**
    * On a backfill task's batch and a verify task's count: the whole loop as a DO block that runs
-   * in psql, the engine's statements with variables for their parameters (src/sql/loop-template.ts).
+   * in psql, the engine's statements with variables for their parameters (src/operations/blocks/loop-template.ts).
    */
   template?: string;
 }

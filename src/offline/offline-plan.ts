@@ -1,10 +1,10 @@
 import { MigrationNotFoundError, PlanRejectedError } from '../errors.js';
 import { crossOperationProblems, stepsFor } from '../operations/index.js';
-import { createdTablesFirst, inspectPlan } from '../operations/plan-inspection.js';
+import { createdTablesFirst, inspectPlan } from '../operations/blocks/plan-inspection.js';
 import { loadMigrations } from '../plan/load.js';
 import type { Migration, Phase } from '../plan/model.js';
 import { renderPlan, type RenderedPhase } from '../render-plan.js';
-import type { LoopSizes } from '../sql/loop-template.js';
+import type { LoopSizes } from '../operations/blocks/loop-template.js';
 import { loadSchemaFile, type SchemaDatabase } from './schema-database.js';
 
 export interface OfflinePlanOptions {

@@ -6,7 +6,7 @@ import { ident, qualified } from './ident.js';
  * own types, so any orderable type works and the ledger can store the cursor as JSON.
  * Parameters come in this order: the cursor ($1..$n, when there is one), the range end (when
  * there is one), then the statement's own. A `Placeholder` renders them differently: the runnable
- * loop templates (src/sql/loop-template.ts) put PL/pgSQL variables where the engine binds `$n`.
+ * loop templates (src/operations/blocks/loop-template.ts) put PL/pgSQL variables where the engine binds `$n`.
  */
 
 /** The SQL for parameter number `n` (1-based). */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { renderBackfillLoop, renderVerifyLoop } from '../../src/sql/loop-template.js';
+import { renderBackfillLoop, renderVerifyLoop } from '../../src/operations/blocks/loop-template.js';
 
 const table = { schema: 'public', name: 'Order Items' };
 const key = [

@@ -1,8 +1,8 @@
-import type { KeyColumn } from '../catalog/introspect.js';
-import { BACKFILL_SETTING } from '../operations/names.js';
-import type { BackfillTask, VerifyTask } from '../operations/types.js';
-import { ident, literal } from './ident.js';
-import { renderBatchUpdate, renderBoundary, renderLastKey, renderMismatchKeys, renderVerifyCount, type KeysetQuery, type Placeholder } from './keyset.js';
+import type { KeyColumn } from '../../catalog/introspect.js';
+import { BACKFILL_SETTING } from './names.js';
+import type { BackfillTask, VerifyTask } from '../../plan/steps.js';
+import { ident, literal } from '../../sql/ident.js';
+import { renderBatchUpdate, renderBoundary, renderLastKey, renderMismatchKeys, renderVerifyCount, type KeysetQuery, type Placeholder } from '../../sql/keyset.js';
 
 /**
  * The backfill and verification loops as SQL a person can read and run (psql, outside a
