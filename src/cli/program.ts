@@ -58,6 +58,7 @@ interface AdvanceFlags {
   minStandbys?: number;
   holdOnVacuum?: VacuumHold;
   vacuumEvery?: Maybe;
+  reindexAfter?: number;
   workers?: number;
   batchTimeout?: number;
   maxAttempts?: number;
@@ -118,6 +119,15 @@ type Maybe = number | typeof NONE;
 /** A positive integer, or a word (off, auto) meaning "no value". */
 function intOr(word: string, name: string) {
   return (value: string): Maybe => (value === word ? NONE : positiveInt(name)(value));
+}
+
+/** A growth factor above 1 (`1.5` or `1.5x`). */
+function growth(name: string) {
+  return (value: string): number => {
+    const n = Number(value.trim().replace(/[x×]$/, ''));
+    if (!Number.isFinite(n) || n <= 1) throw new CommanderArgError(`${name} must be a growth factor above 1 (e.g. 1.5 or 1.5x)`);
+    return n;
+  };
 }
 
 /** A percentage from 1 to 100 (`20` or `20%`), or `off`. */
@@ -290,6 +300,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       ),
     )
     .option('--vacuum-every <percent|off>', "VACUUM the table each time this share of its rows has been backfilled, so later batches reuse the dead rows' space (default 20%)", percentOr('off', '--vacuum-every'))
+    .addOption(new Option('--reindex-after [growth]', 'after the backfill, REINDEX INDEX CONCURRENTLY each index of the table grown to at least this many times its size before (default 1.5 when given; off unless given)').preset('1.5').argParser(growth('--reindex-after')))
     .option('--workers <n>', 'backfill workers over disjoint key ranges (default 1)', positiveInt('--workers'))
     .option('--batch-timeout <ms>', 'statement_timeout of one batch (default 10000)', positiveInt('--batch-timeout'))
     .option('--max-attempts <n>', 'attempts at a batch that times out, each smaller, before failing (default 5)', positiveInt('--max-attempts'))
@@ -320,6 +331,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
             minStandbys: opts.minStandbys,
             holdOnVacuum: opts.holdOnVacuum,
             vacuumEvery: orNull(opts.vacuumEvery),
+            reindexAfter: opts.reindexAfter,
             workers: opts.workers,
             batchTimeoutMs: opts.batchTimeout,
             maxAttempts: opts.maxAttempts,
