@@ -91,11 +91,23 @@ export async function reindexGrown(options: ReindexOptions): Promise<ReindexSumm
     const grown = now.get(before.name);
     if (grown === undefined) continue; // dropped meanwhile: nothing to rebuild
     const growth = ratio(grown, before.bytes);
-    const entry: ReindexedIndex = { index: before.name, bytesBefore: before.bytes, bytesGrown: grown, bytesAfter: null, growth, action: 'not grown', reason: null, ms: null };
+    const entry: ReindexedIndex = {
+      index: before.name,
+      bytesBefore: before.bytes,
+      bytesGrown: grown,
+      bytesAfter: null,
+      growth,
+      action: 'not grown',
+      reason: null,
+      ms: null,
+    };
     indexes.push(entry);
     if (growth === null || growth < options.growthAtLeast) continue;
     const started = performance.now();
-    log.info({ index: before.name, table: table.name, growth, bytes: grown }, `rebuilding index ${before.name} (${growth}× its size before the backfill) with REINDEX INDEX CONCURRENTLY`);
+    log.info(
+      { index: before.name, table: table.name, growth, bytes: grown },
+      `rebuilding index ${before.name} (${growth}× its size before the backfill) with REINDEX INDEX CONCURRENTLY`,
+    );
     try {
       await reindexConcurrently(indexOptions, { schema: table.schema, name: before.name, table: table.name });
     } catch (error) {

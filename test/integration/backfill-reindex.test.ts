@@ -11,9 +11,23 @@ interface ReindexDetails {
   reindex: {
     growthAtLeast: number;
     droppedLeftovers: string[];
-    indexes: { index: string; bytesBefore: number; bytesGrown: number; bytesAfter: number | null; growth: number; action: string; reason: string | null }[];
+    indexes: {
+      index: string;
+      bytesBefore: number;
+      bytesGrown: number;
+      bytesAfter: number | null;
+      growth: number;
+      action: string;
+      reason: string | null;
+    }[];
   } | null;
-  tableSize: { before: { indexBytes: number }; after: { indexBytes: number }; afterReindex: { indexBytes: number } | null; indexGrowth: number; indexGrowthAfterReindex: number | null };
+  tableSize: {
+    before: { indexBytes: number };
+    after: { indexBytes: number };
+    afterReindex: { indexBytes: number } | null;
+    indexGrowth: number;
+    indexGrowthAfterReindex: number | null;
+  };
 }
 
 /**
@@ -29,7 +43,9 @@ describe('the backfill rebuilds the indexes it doubled', () => {
     const id = `20261204_reindex_${table}`;
     const dir = planDir(renamePlan(id, { table, from: 'ref', to: 'reference' }));
     // autovacuum off and the default fill factor: every backfilled row version lands on another page (no HOT), so every index grows.
-    await db.query(`CREATE TABLE ${table} (id bigint PRIMARY KEY, ref text NOT NULL, k integer NOT NULL) WITH (autovacuum_enabled = false)`);
+    await db.query(
+      `CREATE TABLE ${table} (id bigint PRIMARY KEY, ref text NOT NULL, k integer NOT NULL) WITH (autovacuum_enabled = false)`,
+    );
     await db.query(`CREATE INDEX ${table}_k_idx ON ${table} (k)`);
     await db.query(`INSERT INTO ${table} SELECT g, 'r' || g, g FROM generate_series(1, ${ROWS}) g`);
     await db.query(`ANALYZE ${table}`);
@@ -37,13 +53,24 @@ describe('the backfill rebuilds the indexes it doubled', () => {
     return { id, dir };
   };
   const backfill = async (dir: string, ...flags: string[]) => {
-    const r = await cli(['advance', '--to', 'backfill', '--batch-size', '2000', '--vacuum-every', 'off', ...flags, '--json'], { url: db.url, dir, env: { PGSHIFT_LOG_LEVEL: 'warn' } });
+    const r = await cli(['advance', '--to', 'backfill', '--batch-size', '2000', '--vacuum-every', 'off', ...flags, '--json'], {
+      url: db.url,
+      dir,
+      env: { PGSHIFT_LOG_LEVEL: 'warn' },
+    });
     expect(r.code, r.stdout + r.stderr).toBe(0);
-    return r.json<{ migrations: { ran: { phase: string; details: { tasks: Record<string, ReindexDetails> } }[] }[] }>().migrations[0]!.ran.find((x) => x.phase === 'backfill')!.details.tasks['0.backfill']!;
+    return r
+      .json<{ migrations: { ran: { phase: string; details: { tasks: Record<string, ReindexDetails> } }[] }[] }>()
+      .migrations[0]!.ran.find((x) => x.phase === 'backfill')!.details.tasks['0.backfill']!;
   };
-  const indexSize = async (name: string) => Number((await db.query<{ n: string }>(`SELECT pg_relation_size('${name}'::regclass) AS n`))[0]!.n);
+  const indexSize = async (name: string) =>
+    Number((await db.query<{ n: string }>(`SELECT pg_relation_size('${name}'::regclass) AS n`))[0]!.n);
   const invalidIndexes = async (table: string) =>
-    (await db.query<{ name: string }>(`SELECT c.relname AS name FROM pg_index x JOIN pg_class c ON c.oid = x.indexrelid WHERE x.indrelid = '${table}'::regclass AND NOT x.indisvalid`)).map((r) => r.name);
+    (
+      await db.query<{ name: string }>(
+        `SELECT c.relname AS name FROM pg_index x JOIN pg_class c ON c.oid = x.indexrelid WHERE x.indrelid = '${table}'::regclass AND NOT x.indisvalid`,
+      )
+    ).map((r) => r.name);
 
   test('without the option nothing is rebuilt; with it, every index grown past the threshold is, and ends smaller', async () => {
     const plain = await setUp('orders_plain');
@@ -69,7 +96,9 @@ describe('the backfill rebuilds the indexes it doubled', () => {
 
     // `status` reports the rebuild with the growth.
     const status = await cli(['status', '--json'], { url: db.url, dir });
-    const growth = status.json<{ migrations: { id: string; tableGrowth: { reindexed: number; indexGrowthAfterReindex: number }[] }[] }>().migrations.find((m) => m.id === id)!.tableGrowth;
+    const growth = status
+      .json<{ migrations: { id: string; tableGrowth: { reindexed: number; indexGrowthAfterReindex: number }[] }[] }>()
+      .migrations.find((m) => m.id === id)!.tableGrowth;
     expect(growth).toEqual([expect.objectContaining({ reindexed: 2, indexGrowthAfterReindex: details.tableSize.indexGrowthAfterReindex })]);
     expect((await cli(['status'], { url: db.url, dir })).stdout).toContain(`after REINDEX CONCURRENTLY of 2`);
   });
@@ -93,9 +122,13 @@ describe('the backfill rebuilds the indexes it doubled', () => {
       await writer.query(`BEGIN; INSERT INTO orders_cut (id, ref, k) VALUES (${ROWS + 1}, 'x', 1)`);
       const pid = (await reindexer.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
       const running = reindexer.query('REINDEX INDEX CONCURRENTLY orders_cut_k_idx').catch((e: unknown) => e);
-      await until(async () => (await invalidIndexes('orders_cut')).includes('orders_cut_k_idx_ccnew'), 'REINDEX to create its INVALID copy');
       await until(
-        async () => (await db.query<{ w: string | null }>(`SELECT wait_event_type AS w FROM pg_stat_activity WHERE pid = ${pid}`))[0]?.w === 'Lock',
+        async () => (await invalidIndexes('orders_cut')).includes('orders_cut_k_idx_ccnew'),
+        'REINDEX to create its INVALID copy',
+      );
+      await until(
+        async () =>
+          (await db.query<{ w: string | null }>(`SELECT wait_event_type AS w FROM pg_stat_activity WHERE pid = ${pid}`))[0]?.w === 'Lock',
         'REINDEX to wait for the writer',
       );
       await db.query(`SELECT pg_cancel_backend(${pid})`);
@@ -122,11 +155,30 @@ describe('the backfill rebuilds the indexes it doubled', () => {
     let result;
     try {
       await writer.query(`BEGIN; INSERT INTO orders_busy (id, ref, k) VALUES (${ROWS + 1}, 'x', 1)`);
-      result = await cli(['--lock-timeout', '200', '--lock-attempts', '2', '--lock-max-delay', '50', 'advance', '--to', 'backfill', '--batch-size', '2000', '--vacuum-every', 'off', '--reindex-after', '--json'], {
-        url: db.url,
-        dir,
-        env: { PGSHIFT_LOG_LEVEL: 'warn' },
-      });
+      result = await cli(
+        [
+          '--lock-timeout',
+          '200',
+          '--lock-attempts',
+          '2',
+          '--lock-max-delay',
+          '50',
+          'advance',
+          '--to',
+          'backfill',
+          '--batch-size',
+          '2000',
+          '--vacuum-every',
+          'off',
+          '--reindex-after',
+          '--json',
+        ],
+        {
+          url: db.url,
+          dir,
+          env: { PGSHIFT_LOG_LEVEL: 'warn' },
+        },
+      );
     } finally {
       await writer.query('ROLLBACK').catch(() => undefined);
       await writer.end();
