@@ -320,6 +320,45 @@ export function renderSvg(results: BenchResults): string {
   ].join('\n');
 }
 
+/**
+ * Where each pgshift run's time went, from the engine's own phase result (details.tasks): the
+ * wall time of `advance --to backfill` against the engine's task time (the rest is start-up,
+ * planning and the phase's bookkeeping), batches and their mean size, its own VACUUMs, the
+ * batches that kept app sessions waiting, and verification.
+ */
+function pgshiftRows(results: BenchResults): string[][] {
+  const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : null);
+  const rows: string[][] = [];
+  for (const r of results.strategies) {
+    const p = r.pgshift;
+    if (!p || r.error) continue;
+    const tasks = Object.values(p.tasks ?? {}) as Record<string, unknown>[];
+    const sum = (f: (t: Record<string, unknown>) => unknown) => tasks.reduce<number | null>((n, t) => (n === null || num(f(t)) === null ? null : n + (num(f(t)) as number)), 0);
+    const vac = (t: Record<string, unknown>) => t.vacuum as Record<string, unknown> | undefined;
+    const app = (t: Record<string, unknown>) => t.appImpact as Record<string, unknown> | undefined;
+    const batches = sum((t) => t.batches);
+    const updated = sum((t) => t.rowsUpdated);
+    const wall = r.seconds;
+    const engine = p.engineSeconds;
+    const maxWait = Math.max(0, ...tasks.map((t) => num(app(t)?.maxWaitMs) ?? 0));
+    rows.push([
+      r.label,
+      String(r.round ?? 1),
+      fmtSeconds(wall),
+      fmtSeconds(engine),
+      wall !== null && engine !== null ? fmtSeconds(wall - engine) : 'n/a',
+      batches === null ? 'n/a' : fmtInt(batches),
+      batches && updated !== null ? fmtInt(updated / batches) : 'n/a',
+      `${fmtInt(sum((t) => vac(t)?.runs))} / ${fmtSeconds((sum((t) => vac(t)?.ms) ?? NaN) / 1000)}`,
+      `${fmtInt(sum((t) => app(t)?.blockingBatches))} / ${fmtInt(maxWait)} ms`,
+      fmtSeconds(p.verifySeconds),
+    ]);
+  }
+  return rows.length
+    ? [['strategy', 'round', 'advance --to backfill', 'engine task time', 'outside the task', 'batches', 'mean rows / batch', 'own VACUUMs / time', 'batches that kept app waiting / longest wait', 'verify'], ...rows]
+    : [];
+}
+
 /** The lag overshoot of the replica-lag work, quoted from its own results file (npm run bench:standby-lag). */
 function standbyLagSection(standbyLag: { file: string; data: unknown } | null): string {
   const data = standbyLag?.data as { results?: { scenario: string; engine: string; held: string; median: { overshootMs: number | null; overshootBytes: number | null; worstLagMs: number | null } }[]; rows?: number } | undefined;
@@ -440,6 +479,12 @@ ${notes(results)
   .map((n) => `- ${md(n)}`)
   .join('\n')}
 
+${(() => {
+  const rows = pgshiftRows(results);
+  return rows.length
+    ? `Where pgshift's time went, per run, from the engine's own phase result (\`details.tasks\`): "outside the task" is the wall time of \`advance --to backfill\` less the engine's task time (start-up, planning, the phase's bookkeeping and the final steps).\n\n${mdTable(rows)}\n`
+    : '';
+})()}
 Batch times: for (a) the single statement; for (b) one page (SELECT + 1000 UPDATEs); for (c) and (f) one UPDATE statement;
 for (d) and (e) as the engine reports them (\`details.tasks[…].batchMs\`), else the \`lastBatchMs\` of its progress events.
 "time" is the wall time of the whole backfill (for (d) and (e), of \`advance --to backfill\`); rows/s is the table's rows
