@@ -527,6 +527,41 @@ async function main(): Promise<void> {
 
     const strategies: StrategyResult[] = [];
     const loadAverageStart = os.loadavg().map((l) => Number(l.toFixed(2)));
+    const suffix = options.repeat > 1 ? `-x${options.repeat}` : '';
+    const only = options.strategies.length < STRATEGY_KEYS.length ? `-${options.strategies.join('')}` : '';
+    const file = path.join(options.out, `${started.toISOString().slice(0, 10)}-${options.rows}${suffix}${only}.json`);
+    await mkdir(options.out, { recursive: true });
+    const snapshot = (done: StrategyResult[], roundsDone: number): BenchResults => {
+      machine.loadAverageStart = loadAverageStart;
+      machine.loadAverageEnd = os.loadavg().map((l) => Number(l.toFixed(2)));
+      const results: BenchResults = {
+        format: 2,
+        startedAt: started.toISOString(),
+        finishedAt: new Date().toISOString(),
+        totalSeconds: round((performance.now() - t0) / 1000, 1),
+        options: {
+          rows: options.rows,
+          strategies: options.strategies,
+          appRate: options.appRate,
+          appInsertShare: APP_INSERT_SHARE,
+          appConnections: APP_CONNECTIONS,
+          baselineSeconds: options.baseline,
+          bCapSeconds: options.bCap,
+          bCommit: options.bCommit,
+          triggerUpdates: options.triggerUpdates,
+          pgshiftRoot: options.pgshiftRoot ? path.resolve(options.pgshiftRoot) : null,
+          repeat: roundsDone,
+          note: options.note ?? null,
+        },
+        machine,
+        triggerOverhead,
+        strategies: done,
+        summaries: summarizeRuns(options.strategies, done),
+        targets: [],
+      };
+      results.targets = computeTargets(results);
+      return results;
+    };
     for (let r = 1; r <= options.repeat; r++) {
       // Alternate the order so no strategy always runs on a warmer (or busier) server than another.
       const order = r % 2 ? options.strategies : [...options.strategies].reverse();
@@ -545,40 +580,11 @@ async function main(): Promise<void> {
         s.ratioToTriggerLoop = to('f');
       }
       strategies.push(...options.strategies.map((k) => round_.find((s) => s.key === k)!));
+      // Written after every round: a run stopped early keeps the rounds it finished.
+      if (r < options.repeat) await writeFile(file, `${JSON.stringify(snapshot(strategies, r), null, 2)}\n`);
     }
 
-    machine.loadAverageStart = loadAverageStart;
-    machine.loadAverageEnd = os.loadavg().map((l) => Number(l.toFixed(2)));
-    const results: BenchResults = {
-      format: 2,
-      startedAt: started.toISOString(),
-      finishedAt: new Date().toISOString(),
-      totalSeconds: round((performance.now() - t0) / 1000, 1),
-      options: {
-        rows: options.rows,
-        strategies: options.strategies,
-        appRate: options.appRate,
-        appInsertShare: APP_INSERT_SHARE,
-        appConnections: APP_CONNECTIONS,
-        baselineSeconds: options.baseline,
-        bCapSeconds: options.bCap,
-        bCommit: options.bCommit,
-        triggerUpdates: options.triggerUpdates,
-        pgshiftRoot: options.pgshiftRoot ? path.resolve(options.pgshiftRoot) : null,
-        repeat: options.repeat,
-        note: options.note ?? null,
-      },
-      machine,
-      triggerOverhead,
-      strategies,
-      summaries: summarizeRuns(options.strategies, strategies),
-      targets: [],
-    };
-    results.targets = computeTargets(results);
-    await mkdir(options.out, { recursive: true });
-    const suffix = options.repeat > 1 ? `-x${options.repeat}` : '';
-    const only = options.strategies.length < STRATEGY_KEYS.length ? `-${options.strategies.join('')}` : '';
-    const file = path.join(options.out, `${started.toISOString().slice(0, 10)}-${options.rows}${suffix}${only}.json`);
+    const results = snapshot(strategies, options.repeat);
     await writeFile(file, `${JSON.stringify(results, null, 2)}\n`);
     process.stdout.write(renderText(results, path.relative(process.cwd(), file)));
     if (options.docs) await writeDocs(results, file);
