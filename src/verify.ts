@@ -5,8 +5,7 @@ import { estimateRows } from './catalog/introspect.js';
 import { queryRows } from './db/queryable.js';
 import { finishRun, recordVerification, serverNow, startRun, type Verification } from './ledger/ledger.js';
 import type { VerifyTask } from './operations/types.js';
-import { renderMismatchKeys } from './sql/keyset.js';
-import { renderVerifyChunk } from './sql/verify-chunk.js';
+import { renderBoundary, renderLastKey, renderMismatchKeys, renderVerifyCount } from './sql/keyset.js';
 import { InterruptedError } from './errors.js';
 
 export type VerifyContext = Pick<
@@ -62,8 +61,8 @@ async function verifyTask(ctx: VerifyContext, task: VerifyTask): Promise<TaskRes
     });
   };
   const width = task.key.length;
-  // Per chunk: one pass over the next chunkSize rows in key order, counted in the server with the
-  // chunk's last key (src/sql/verify-chunk.ts); keys are fetched only for a chunk that has mismatches.
+  // Per chunk: the upper key by an index-only scan, then counts over (cursor, upper] computed in
+  // the server; keys are fetched only for a chunk that has mismatches.
   const scan = async (range: KeyRange, index: number) => {
     const bad: string[][] = [];
     let cursor = range.start;
@@ -71,20 +70,22 @@ async function verifyTask(ctx: VerifyContext, task: VerifyTask): Promise<TaskRes
       if (ctx.signal?.aborted) throw new InterruptedError(ctx.migration.id, 'verify', cursor);
       const bounds = { cursor: cursor !== null, end: range.end !== null };
       const boundParams = [...(cursor ?? []), ...(range.end ?? [])];
-      const [chunk] = await queryRows<KeyRow & { rows: number; mismatches: number }>(pool, renderVerifyChunk(task, bounds), [...boundParams, ctx.verify.chunkSize]);
-      if (!chunk || !chunk.rows) break;
-      const upper = keyValues(chunk, width);
+      const [boundary] = await queryRows<KeyRow>(pool, renderBoundary(task, bounds), [...boundParams, ctx.verify.chunkSize - 1]);
+      const [last] = boundary ? [boundary] : await queryRows<KeyRow>(pool, renderLastKey(task, bounds), boundParams);
+      if (!last) break;
+      const upper = keyValues(last, width);
       const chunkParams = [...(cursor ?? []), ...upper];
-      result.rows += chunk.rows;
-      result.mismatches += chunk.mismatches;
-      if (chunk.mismatches && bad.length < ctx.verify.sampleSize) {
+      const [chunk] = await queryRows<{ rows: number; mismatches: number }>(pool, renderVerifyCount(task, cursor !== null), chunkParams);
+      result.rows += chunk?.rows ?? 0;
+      result.mismatches += chunk?.mismatches ?? 0;
+      if (chunk?.mismatches && bad.length < ctx.verify.sampleSize) {
         const keys = await queryRows<KeyRow>(pool, renderMismatchKeys(task, cursor !== null), [...chunkParams, ctx.verify.sampleSize - bad.length]);
         for (const k of keys) bad.push(keyValues(k, width));
       }
       cursor = upper;
       chunks++;
       report(false);
-      if (chunk.rows < ctx.verify.chunkSize) break;
+      if (!boundary) break;
     }
     perRange[index] = { key: range.start ?? [], bad };
   };

@@ -40,7 +40,7 @@ export interface Bounds {
 }
 
 /** The WHERE clause for (cursor, end] and the number of the next free parameter. */
-export function within(key: readonly KeyColumn[], b: Bounds): { where: string; next: number } {
+function within(key: readonly KeyColumn[], b: Bounds): { where: string; next: number } {
   const parts: string[] = [];
   let next = 1;
   if (b.cursor) {
