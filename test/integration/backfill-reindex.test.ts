@@ -103,6 +103,14 @@ describe('the backfill rebuilds the indexes it doubled', () => {
     expect((await cli(['status'], { url: db.url, dir })).stdout).toContain(`after REINDEX CONCURRENTLY of 2`);
   });
 
+  test('a --reindex-after of 1 or less, or not a number, is refused as invalid input', async () => {
+    for (const bad of ['1', '0.5', 'twice']) {
+      const r = await cli(['advance', '--reindex-after', bad, '--json'], { url: db.url, dir: planDir({}) });
+      expect(r.code, bad).toBe(2);
+      expect(r.stdout + r.stderr).toContain('--reindex-after must be a growth factor above 1');
+    }
+  });
+
   test('a threshold above the growth rebuilds nothing', async () => {
     const { dir } = await setUp('orders_high');
     const details = await backfill(dir, '--reindex-after', '50');
