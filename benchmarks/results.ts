@@ -4,14 +4,16 @@ import type { TriggerOverhead } from './trigger-overhead.js';
 
 /** The shape of benchmarks/results/<date>-<rows>.json. */
 
-export const STRATEGY_KEYS = ['a', 'b', 'c', 'd', 'e', 'f', 'f10k', 'f2'] as const;
+export const STRATEGY_KEYS = ['f0', 'a', 'b', 'c', 'd', 'dng', 'e', 'f', 'f10k', 'f2'] as const;
 export type StrategyKey = (typeof STRATEGY_KEYS)[number];
 
 export const STRATEGY_LABELS: Record<StrategyKey, string> = {
+  f0: '(f0) keyset loop, 50k, no trigger',
   a: '(a) one UPDATE',
   b: '(b) OFFSET pages, row by row',
   c: '(c) pgroll-style, 1000/batch',
   d: '(d) pgshift, defaults',
+  dng: '(d-ng) pgshift, no app governor',
   e: '(e) pgshift, 2 workers',
   f: '(f) keyset loop, 50k ranges',
   f10k: '(f10k) keyset loop, 10k ranges',
@@ -19,10 +21,12 @@ export const STRATEGY_LABELS: Record<StrategyKey, string> = {
 };
 
 export const STRATEGY_DESCRIPTIONS: Record<StrategyKey, string> = {
+  f0: 'The physical limit for one connection, and the baseline of the throughput targets: the hand loop of (f) (50,000-key ranges, autocommit, one connection) on a table **without** the dual-write trigger (only the new column is added). Not a safe way to run a rename (app writes made meanwhile would not reach the new column); it measures what the server can do.',
   a: '`UPDATE t SET email_address = email`: one statement, one transaction.',
   b: 'The Alembic tutorial\'s data migration: `SELECT id, email … ORDER BY id LIMIT 1000 OFFSET n` pages, then one `UPDATE … WHERE id = $2` per row, all in the migration\'s one transaction (as Alembic runs an upgrade on PostgreSQL). Capped; the total is extrapolated linearly from the rows done, which flatters it (each page re-reads every row before its offset, so later pages are slower).',
   c: 'pgroll\'s method: keyset batches of 1000 keys (boundary found with `ORDER BY id OFFSET 999 LIMIT 1`), each `UPDATE t SET id = id WHERE id > $1 AND id <= $2` in its own transaction, only to fire the per-row plpgsql trigger that computes the new value. The trigger is pgshift\'s, which on such an UPDATE sets `NEW.email_address := NEW.email`, as pgroll\'s does.',
   d: '`new Pgshift({ databaseUrl, migrations: [plan], log })`; `advance({ to: \'dual-write\' })` (not timed), then `advance({ to: \'backfill\' })` (timed) and `verify(id)` (timed), in a child process whose peak RSS is reported.',
+  dng: 'The same as (d) with the app-impact governor off (`backfill: { maxAppWaitMs: null }`, the CLI\'s `--max-app-wait off`): the throughput the governor is measured against.',
   e: 'The same as (d) with `backfill: { workers: 2 }`.',
   f: 'A DBA\'s hand-written loop: `UPDATE t SET email_address = email WHERE id > $1 AND id <= $2` over min..max in 50,000-key ranges by id arithmetic, one connection, autocommit per range, no throttling, no checkpoint.',
   f10k: 'The same loop with 10,000-key ranges.',
@@ -58,8 +62,18 @@ export interface PgshiftFigures {
   maxRssMb: number | null;
 }
 
+/** pg_table_size (heap, FSM, VM, TOAST) and pg_indexes_size of a strategy's table, in bytes. */
+export interface SizeBytes {
+  heapBytes: number;
+  indexBytes: number;
+}
+
 export interface StrategyResult {
   key: StrategyKey;
+  /** 1-based round of `--repeat`. */
+  round: number;
+  /** os.loadavg() (1, 5, 15 min) when the strategy started: the machine is shared. */
+  loadAverage: number[];
   label: string;
   table: string;
   tableRows: number;
@@ -90,6 +104,15 @@ export interface StrategyResult {
     p99Ratio: number | null;
   };
   pgshift: PgshiftFigures | null;
+  /**
+   * The table's size before the strategy (after its setup) and right after it (app load stopped),
+   * with after ÷ before for the heap, the indexes and both.
+   */
+  size: { before: SizeBytes; after: SizeBytes; heapRatio: number | null; indexRatio: number | null; totalRatio: number | null } | null;
+  /** rows/s ÷ rows/s of (f0) in the same round. */
+  ratioToLimit: number | null;
+  /** rows/s ÷ rows/s of (f) (the same loop with the trigger) in the same round. */
+  ratioToTriggerLoop: number | null;
   /** After the strategy: rows where email_address IS DISTINCT FROM email (expected 0 unless capped). */
   check: { rows: number; mismatches: number } | null;
   notes: string[];
@@ -121,10 +144,49 @@ export interface MachineInfo {
   gitCommit: string | null;
   /** Files under src/ and phases/ with uncommitted changes when the run started. */
   gitUncommittedEngineFiles: string[] | null;
+  /** os.loadavg() at the start and at the end of the run (format 2). */
+  loadAverageStart?: number[];
+  loadAverageEnd?: number[];
+}
+
+/** A figure over the rounds of `--repeat`: median and spread (min–max) of the rounds that have it. */
+export interface Spread {
+  median: number | null;
+  min: number | null;
+  max: number | null;
+  n: number;
+}
+
+/** One strategy over all rounds. Ratios are taken within each round first, then summarized. */
+export interface StrategySummary {
+  key: StrategyKey;
+  label: string;
+  rounds: number;
+  failed: number;
+  extrapolated: boolean;
+  rowsPerSecond: Spread;
+  seconds: Spread;
+  ratioToLimit: Spread;
+  ratioToTriggerLoop: Spread;
+  ratioToA: Spread;
+  batches: Spread;
+  batchP99: Spread;
+  appBeforeP50: Spread;
+  appBeforeP99: Spread;
+  appDuringP50: Spread;
+  appDuringP99: Spread;
+  appP99Ratio: Spread;
+  heapRatio: Spread;
+  indexRatio: Spread;
+  totalRatio: Spread;
+  verifySeconds: Spread;
+  verifyRatio: Spread;
+  maxRssMb: Spread;
 }
 
 export interface BenchResults {
-  format: 1;
+  /** 1: one round, `strategies` only. 2: `--repeat`, `strategies` holds every round's runs and `summaries` the medians. */
+  format: 1 | 2;
   startedAt: string;
   finishedAt: string;
   totalSeconds: number;
@@ -140,9 +202,15 @@ export interface BenchResults {
     bCommit: string;
     triggerUpdates: number;
     pgshiftRoot: string | null;
+    /** Rounds (`--repeat`); every strategy runs once per round, in reverse order on even rounds. */
+    repeat?: number;
+    /** `--note`: what the operator says about the run (e.g. a shared machine). */
+    note?: string | null;
   };
   machine: MachineInfo;
   triggerOverhead: TriggerOverhead | { error: string } | null;
   strategies: StrategyResult[];
+  /** Per strategy over the rounds (format 2). */
+  summaries?: StrategySummary[];
   targets: TargetResult[];
 }

@@ -9,7 +9,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -19,7 +19,7 @@ import { startEmbeddedPostgres } from '../tools/embedded.js';
 import { ident } from '../src/sql/ident.js';
 import { AppLoad } from './app-load.js';
 import { PgshiftChild } from './pgshift-runner.js';
-import { computeTargets, renderMarkdown, renderSvg, renderText } from './report.js';
+import { computeTargets, renderMarkdown, renderSvg, renderText, summarizeRuns } from './report.js';
 import {
   STRATEGY_KEYS,
   STRATEGY_LABELS,
@@ -31,7 +31,7 @@ import {
 } from './results.js';
 import { fmtInt, fmtMs, numberOrNull, ratio, round, sleep, type Summary } from './stats.js';
 import { keysetLoop, offsetPages, oneUpdate, pgrollBatches, type OffsetCommit, type StrategyContext, type StrategyRun } from './strategies.js';
-import { countMismatches, createBenchTable, dropBenchObjects, installDualWrite } from './tables.js';
+import { addNewColumn, countMismatches, createBenchTable, dropBenchObjects, installDualWrite, tableSizeBytes } from './tables.js';
 import { measureTriggerOverhead, type TriggerOverhead } from './trigger-overhead.js';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
@@ -69,6 +69,8 @@ interface Options {
   docsFrom?: string;
   pgshiftRoot?: string;
   logLevel: string;
+  repeat: number;
+  note?: string;
 }
 
 function positive(flag: string, integer = true) {
@@ -82,7 +84,7 @@ function positive(flag: string, integer = true) {
 function strategyList(value: string): StrategyKey[] {
   const out: StrategyKey[] = [];
   for (const raw of value.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean)) {
-    const keys: StrategyKey[] = raw === 'f' ? ['f', 'f10k', 'f2'] : raw === 'f50k' ? ['f'] : [raw as StrategyKey];
+    const keys: StrategyKey[] = raw === 'f' ? ['f0', 'f', 'f10k', 'f2'] : raw === 'f50k' ? ['f'] : raw === 'd-ng' ? ['dng'] : [raw as StrategyKey];
     for (const k of keys) {
       if (!STRATEGY_KEYS.includes(k)) throw new InvalidArgumentError(`unknown strategy "${raw}" (known: ${STRATEGY_KEYS.join(', ')}, f50k)`);
       if (!out.includes(k)) out.push(k);
@@ -96,7 +98,7 @@ function parseOptions(argv: string[]): Options {
   return new Command('npm run bench --')
     .description('Backfill benchmark: pgshift against the other ways of copying a column, under a steady app load.')
     .option('--rows <n>', 'rows in each strategy\'s table', positive('--rows'), 1_000_000)
-    .option('--strategies <list>', 'subset of a,b,c,d,e,f,f10k,f2 (f = f,f10k,f2; f50k = f only)', strategyList, [...STRATEGY_KEYS])
+    .option('--strategies <list>', 'subset of f0,a,b,c,d,dng,e,f,f10k,f2 (f = f0,f,f10k,f2; f50k = f only)', strategyList, [...STRATEGY_KEYS])
     .option('--app-rate <n>', 'app writes per second', positive('--app-rate', false), 200)
     .option('--database-url <url>', 'use this server (a scratch database is created and dropped); default: embedded PostgreSQL')
     .option('--out <dir>', 'directory for the results JSON', path.join(REPO, 'benchmarks', 'results'))
@@ -112,6 +114,8 @@ function parseOptions(argv: string[]): Options {
     .option('--docs-from <file>', 'only regenerate docs/benchmarks.md and the chart from this results file')
     .option('--pgshift-root <dir>', 'run (d) and (e) with the pgshift in this checkout')
     .option('--log-level <level>', 'log level of pgshift in (d) and (e) (stderr)', 'warn')
+    .option('--repeat <n>', 'rounds: every strategy runs once per round (reverse order on even rounds); medians and min–max are reported', positive('--repeat'), 1)
+    .option('--note <text>', 'a remark stored in the results and shown in the docs (e.g. "machine shared with 7 other sessions")')
     .parse(argv)
     .opts<Options>();
 }
@@ -198,9 +202,11 @@ async function machineInfo(db: pg.ClientBase, database: Database): Promise<Machi
   };
 }
 
-function emptyResult(key: StrategyKey, rows: number): StrategyResult {
+function emptyResult(key: StrategyKey, rows: number, roundNo: number): StrategyResult {
   return {
     key,
+    round: roundNo,
+    loadAverage: os.loadavg().map((l) => Number(l.toFixed(2))),
     label: STRATEGY_LABELS[key],
     table: `bench_${key}`,
     tableRows: rows,
@@ -219,6 +225,9 @@ function emptyResult(key: StrategyKey, rows: number): StrategyResult {
     batchMsSource: null,
     app: { before: null, during: null, verify: null, p99Ratio: null },
     pgshift: null,
+    size: null,
+    ratioToLimit: null,
+    ratioToTriggerLoop: null,
     check: null,
     notes: [],
     error: null,
@@ -280,8 +289,15 @@ function sumField(tasks: Record<string, unknown> | null, field: string): number 
   return values.length && values.every((v) => v !== null) ? (values as number[]).reduce((a, b) => a + b, 0) : null;
 }
 
-async function runStrategy(key: StrategyKey, options: Options, database: Database, admin: pg.Client): Promise<StrategyResult> {
-  const result = emptyResult(key, options.rows);
+/** The pgshift backfill settings of each pgshift strategy (null: the defaults). */
+const PGSHIFT_STRATEGIES: Partial<Record<StrategyKey, Record<string, unknown> | null>> = {
+  d: null,
+  dng: { maxAppWaitMs: null },
+  e: { workers: 2 },
+};
+
+async function runStrategy(key: StrategyKey, options: Options, database: Database, admin: pg.Client, roundNo: number): Promise<StrategyResult> {
+  const result = emptyResult(key, options.rows, roundNo);
   const table = result.table;
   let child: PgshiftChild | null = null;
   let load: AppLoad | null = null;
@@ -289,21 +305,25 @@ async function runStrategy(key: StrategyKey, options: Options, database: Databas
   try {
     log(`${result.label}: creating ${table} (${options.rows.toLocaleString('en-US')} rows)`);
     result.setupSeconds = round(await createBenchTable(admin, table, options.rows));
-    const isPgshift = key === 'd' || key === 'e';
-    const workers = key === 'e' ? 2 : null;
+    const isPgshift = key in PGSHIFT_STRATEGIES;
+    const backfillSettings = PGSHIFT_STRATEGIES[key] ?? null;
+    const workers = typeof backfillSettings?.workers === 'number' ? backfillSettings.workers : null;
     if (isPgshift) {
       child = await PgshiftChild.start({
         databaseUrl: database.url,
         table,
         migrationId: `bench_${key}_rename_email`,
-        backfill: workers ? { workers } : null,
+        backfill: backfillSettings,
         pgshiftRoot: options.pgshiftRoot ? path.resolve(options.pgshiftRoot) : null,
         logLevel: options.logLevel,
       });
+    } else if (key === 'f0') {
+      await addNewColumn(admin, table);
     } else {
       await installDualWrite(admin, table, `bench_${key}`);
     }
-    result.dualWriteTrigger = true;
+    result.dualWriteTrigger = key !== 'f0';
+    const sizeBefore = await tableSizeBytes(admin, table);
 
     load = new AppLoad({
       url: database.url,
@@ -374,6 +394,7 @@ async function runStrategy(key: StrategyKey, options: Options, database: Databas
         case 'c':
           run = await pgrollBatches(ctx);
           break;
+        case 'f0':
         case 'f':
           run = await keysetLoop(ctx, 50_000, 1);
           break;
@@ -409,8 +430,22 @@ async function runStrategy(key: StrategyKey, options: Options, database: Databas
     log(`${result.label}: ${result.seconds === null ? 'n/a' : `${result.seconds.toFixed(2)} s`}${result.extrapolated ? ' (extrapolated)' : ''}; waiting for app writes in flight`);
     await load.stop();
     load = null;
+    const sizeAfter = await tableSizeBytes(admin, table);
+    const r2 = (n: number | null) => (n === null ? null : round(n, 3));
+    result.size = {
+      before: sizeBefore,
+      after: sizeAfter,
+      heapRatio: r2(ratio(sizeAfter.heapBytes, sizeBefore.heapBytes)),
+      indexRatio: r2(ratio(sizeAfter.indexBytes, sizeBefore.indexBytes)),
+      totalRatio: r2(ratio(sizeAfter.heapBytes + sizeAfter.indexBytes, sizeBefore.heapBytes + sizeBefore.indexBytes)),
+    };
     result.check = await countMismatches(admin, table);
-    if (result.check.mismatches && !result.extrapolated) result.notes.push(`${result.check.mismatches} rows still differ after the backfill`);
+    if (result.check.mismatches && !result.extrapolated)
+      result.notes.push(
+        key === 'f0'
+          ? `${result.check.mismatches} rows still differ after the loop: the app's INSERTs made meanwhile (no trigger on this table, by design)`
+          : `${result.check.mismatches} rows still differ after the backfill`,
+      );
   } catch (error) {
     result.error = (error as Error).message;
     log(`${result.label}: FAILED: ${result.error}`);
@@ -434,11 +469,21 @@ function attachWindows(result: StrategyResult, load: AppLoad): void {
     if (w?.errors) result.notes.push(`${w.errors} app write(s) failed ${name === 'verify' ? 'during verify' : name}: ${w.lastError ?? ''}`);
 }
 
+/** The newest standby-lag benchmark results file beside this run's, if any (its overshoot is quoted in the docs). */
+async function latestStandbyLag(dir: string): Promise<{ file: string; data: unknown } | null> {
+  const names = (await readdir(dir).catch(() => [] as string[])).filter((n) => n.includes('standby-lag') && n.endsWith('.json')).sort();
+  const name = names[names.length - 1];
+  if (!name) return null;
+  const file = path.join(dir, name);
+  return { file: path.relative(REPO, file).split(path.sep).join('/'), data: JSON.parse(await readFile(file, 'utf8')) as unknown };
+}
+
 async function writeDocs(results: BenchResults, resultsFile: string): Promise<void> {
   const relResults = path.relative(REPO, resultsFile).split(path.sep).join('/');
   await mkdir(path.dirname(DOCS_FILE), { recursive: true });
   await writeFile(SVG_FILE, renderSvg(results));
-  await writeFile(DOCS_FILE, renderMarkdown(results, relResults, path.basename(SVG_FILE)));
+  const standbyLag = await latestStandbyLag(path.join(REPO, 'benchmarks', 'results'));
+  await writeFile(DOCS_FILE, renderMarkdown(results, relResults, path.basename(SVG_FILE), standbyLag));
   log(`wrote ${path.relative(REPO, DOCS_FILE)} and ${path.relative(REPO, SVG_FILE)}`);
 }
 
@@ -481,38 +526,65 @@ async function main(): Promise<void> {
     }
 
     const strategies: StrategyResult[] = [];
-    for (const key of options.strategies) strategies.push(await runStrategy(key, options, database, admin));
-    const a = strategies.find((s) => s.key === 'a' && !s.error);
-    for (const s of strategies) {
-      const r = s.error ? null : ratio(s.rowsPerSecond, a?.rowsPerSecond);
-      s.ratioToA = r === null ? null : round(r);
+    const loadAverageStart = os.loadavg().map((l) => Number(l.toFixed(2)));
+    const suffix = options.repeat > 1 ? `-x${options.repeat}` : '';
+    const only = options.strategies.length < STRATEGY_KEYS.length ? `-${options.strategies.join('')}` : '';
+    const file = path.join(options.out, `${started.toISOString().slice(0, 10)}-${options.rows}${suffix}${only}.json`);
+    await mkdir(options.out, { recursive: true });
+    const snapshot = (done: StrategyResult[], roundsDone: number): BenchResults => {
+      machine.loadAverageStart = loadAverageStart;
+      machine.loadAverageEnd = os.loadavg().map((l) => Number(l.toFixed(2)));
+      const results: BenchResults = {
+        format: 2,
+        startedAt: started.toISOString(),
+        finishedAt: new Date().toISOString(),
+        totalSeconds: round((performance.now() - t0) / 1000, 1),
+        options: {
+          rows: options.rows,
+          strategies: options.strategies,
+          appRate: options.appRate,
+          appInsertShare: APP_INSERT_SHARE,
+          appConnections: APP_CONNECTIONS,
+          baselineSeconds: options.baseline,
+          bCapSeconds: options.bCap,
+          bCommit: options.bCommit,
+          triggerUpdates: options.triggerUpdates,
+          pgshiftRoot: options.pgshiftRoot ? path.resolve(options.pgshiftRoot) : null,
+          repeat: roundsDone,
+          note: options.note ?? null,
+        },
+        machine,
+        triggerOverhead,
+        strategies: done,
+        summaries: summarizeRuns(options.strategies, done),
+        targets: [],
+      };
+      results.targets = computeTargets(results);
+      return results;
+    };
+    for (let r = 1; r <= options.repeat; r++) {
+      // Alternate the order so no strategy always runs on a warmer (or busier) server than another.
+      const order = r % 2 ? options.strategies : [...options.strategies].reverse();
+      if (options.repeat > 1) log(`round ${r} of ${options.repeat}: ${order.join(', ')}`);
+      const round_: StrategyResult[] = [];
+      for (const key of order) round_.push(await runStrategy(key, options, database, admin, r));
+      // Ratios against the baselines measured in the same round.
+      const base = (k: StrategyKey) => round_.find((s) => s.key === k && !s.error)?.rowsPerSecond;
+      for (const s of round_) {
+        const to = (k: StrategyKey) => {
+          const v = s.error ? null : ratio(s.rowsPerSecond, base(k));
+          return v === null ? null : round(v);
+        };
+        s.ratioToA = to('a');
+        s.ratioToLimit = to('f0');
+        s.ratioToTriggerLoop = to('f');
+      }
+      strategies.push(...options.strategies.map((k) => round_.find((s) => s.key === k)!));
+      // Written after every round: a run stopped early keeps the rounds it finished.
+      if (r < options.repeat) await writeFile(file, `${JSON.stringify(snapshot(strategies, r), null, 2)}\n`);
     }
 
-    const results: BenchResults = {
-      format: 1,
-      startedAt: started.toISOString(),
-      finishedAt: new Date().toISOString(),
-      totalSeconds: round((performance.now() - t0) / 1000, 1),
-      options: {
-        rows: options.rows,
-        strategies: options.strategies,
-        appRate: options.appRate,
-        appInsertShare: APP_INSERT_SHARE,
-        appConnections: APP_CONNECTIONS,
-        baselineSeconds: options.baseline,
-        bCapSeconds: options.bCap,
-        bCommit: options.bCommit,
-        triggerUpdates: options.triggerUpdates,
-        pgshiftRoot: options.pgshiftRoot ? path.resolve(options.pgshiftRoot) : null,
-      },
-      machine,
-      triggerOverhead,
-      strategies,
-      targets: [],
-    };
-    results.targets = computeTargets(results);
-    await mkdir(options.out, { recursive: true });
-    const file = path.join(options.out, `${started.toISOString().slice(0, 10)}-${options.rows}.json`);
+    const results = snapshot(strategies, options.repeat);
     await writeFile(file, `${JSON.stringify(results, null, 2)}\n`);
     process.stdout.write(renderText(results, path.relative(process.cwd(), file)));
     if (options.docs) await writeDocs(results, file);

@@ -58,3 +58,12 @@ export function fmtRatio(n: number | null | undefined, digits = 2): string {
 }
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** Median (mean of the middle two for an even count) and min–max of the values that are numbers. */
+export function spread(values: readonly (number | null | undefined)[]): { median: number | null; min: number | null; max: number | null; n: number } {
+  const xs = values.filter((v): v is number => typeof v === 'number' && Number.isFinite(v)).sort((a, b) => a - b);
+  if (!xs.length) return { median: null, min: null, max: null, n: 0 };
+  const mid = Math.floor(xs.length / 2);
+  const median = xs.length % 2 ? (xs[mid] as number) : ((xs[mid - 1] as number) + (xs[mid] as number)) / 2;
+  return { median: round(median, 4), min: round(xs[0] as number, 4), max: round(xs[xs.length - 1] as number, 4), n: xs.length };
+}

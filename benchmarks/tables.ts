@@ -108,3 +108,14 @@ export async function countMismatches(db: pg.ClientBase, table: string): Promise
   );
   return { rows: Number(rows[0]?.rows ?? 0), mismatches: Number(rows[0]?.mismatches ?? 0) };
 }
+
+/** Only the new column, without the trigger: the table of (f0), the no-trigger limit. */
+export async function addNewColumn(db: pg.ClientBase, table: string): Promise<void> {
+  await db.query(`ALTER TABLE ${ident(table)} ADD COLUMN ${ident(TO_COLUMN)} text`);
+}
+
+/** pg_table_size (heap, FSM, VM, TOAST) and pg_indexes_size, in bytes. */
+export async function tableSizeBytes(db: pg.ClientBase, table: string): Promise<{ heapBytes: number; indexBytes: number }> {
+  const { rows } = await db.query<{ heap: string; idx: string }>('SELECT pg_table_size($1::regclass) AS heap, pg_indexes_size($1::regclass) AS idx', [ident(table)]);
+  return { heapBytes: Number(rows[0]?.heap ?? 0), indexBytes: Number(rows[0]?.idx ?? 0) };
+}

@@ -4,6 +4,7 @@ import { appImpactShrink, watchingAppImpact } from '../src/backfill/app-impact.j
 import { Governor, sleepUnlessAborted } from '../src/backfill/governor.js';
 import { splitRanges } from '../src/backfill/ranges.js';
 import { BatchSizer } from '../src/backfill/sizer.js';
+import { indexSizes, reindexGrown, type IndexSize, type ReindexSummary } from '../src/backfill/reindex-step.js';
 import { tableSize, VacuumStep } from '../src/backfill/vacuum-step.js';
 import { estimateRows } from '../src/catalog/introspect.js';
 import { estimatePendingRows } from '../src/catalog/estimate-pending.js';
@@ -83,9 +84,11 @@ async function runTask(ctx: PhaseContext, task: BackfillTask, stop: AbortSignal)
   const tableRows = await estimateRows(pool, task.table);
   const governor = new Governor(pool, id, ctx.backfill, [task.table], log);
   await governor.refresh();
-  const settingsNote = { ...governor.settings, replicaUrl: governor.settings.replicaUrl ? '(set)' : null };
-
   let rows = await readProgress(pool, id, task.id);
+  // Index sizes when the backfill first started, kept with its progress: what --reindex-after compares with, on any rerun.
+  const indexesBefore = rows.length ? ((rows[0]!.settings.indexSizesBefore as IndexSize[] | undefined) ?? null) : await indexSizes(pool, task.table);
+  const settingsNote = { ...governor.settings, replicaUrl: governor.settings.replicaUrl ? '(set)' : null, indexSizesBefore: indexesBefore };
+
   const pending = await estimatePendingRows(pool, task);
   const estimate = pending === null ? tableRows : rows.reduce((n, r) => n + r.rowsDone, 0) + pending;
   if (!rows.length) {
@@ -195,6 +198,17 @@ async function runTask(ctx: PhaseContext, task: BackfillTask, stop: AbortSignal)
 
   const seconds = (performance.now() - started) / 1000;
   const sizeAfter = await tableSize(pool, task.table);
+  let reindex: ReindexSummary | { skipped: string } | null = null;
+  let sizeAfterReindex: typeof sizeAfter | null = null;
+  if (ctx.backfill.reindexAfter !== null && !stop.aborted) {
+    if (!indexesBefore) {
+      reindex = { skipped: 'no index sizes were recorded when this backfill first started (begun by an older pgshift)' };
+      log.warn({ task: task.id }, `--reindex-after: ${reindex.skipped}`);
+    } else {
+      reindex = await reindexGrown({ pool, log, lockPolicy: ctx.lockPolicy, table: task.table, before: indexesBefore, growthAtLeast: ctx.backfill.reindexAfter });
+      sizeAfterReindex = await tableSize(pool, task.table);
+    }
+  }
   const rowsUpdated = workers.reduce((n, w) => n + w.rowsUpdated, 0);
   return {
     rowsUpdated,
@@ -216,7 +230,11 @@ async function runTask(ctx: PhaseContext, task: BackfillTask, stop: AbortSignal)
       after: sizeAfter,
       heapGrowth: ratio(sizeAfter.heapBytes, sizeBefore.heapBytes),
       indexGrowth: ratio(sizeAfter.indexBytes, sizeBefore.indexBytes),
+      afterReindex: sizeAfterReindex,
+      indexGrowthAfterReindex: sizeAfterReindex ? ratio(sizeAfterReindex.indexBytes, sizeBefore.indexBytes) : null,
     },
+    // --reindex-after: the indexes rebuilt with REINDEX INDEX CONCURRENTLY, each with its sizes.
+    reindex,
     resumedFrom: workers.length === 1 ? workers[0]!.progress.cursor : workers.map((w) => w.progress.cursor),
     workers: workers.map((w) => ({
       task: w.progress.task,

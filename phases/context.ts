@@ -49,6 +49,11 @@ export interface BackfillSettings {
    * batches reuse the space of the dead row versions (src/backfill/vacuum-step.ts); null = never.
    */
   vacuumEvery: number | null;
+  /**
+   * After the backfill, REINDEX INDEX CONCURRENTLY each index of the table that grew to at least
+   * this many times its size before the backfill (src/backfill/reindex-step.ts); null = never.
+   */
+  reindexAfter: number | null;
   /** Workers over disjoint key ranges, each with its own connection and checkpoint. */
   workers: number;
   /** statement_timeout of one batch. */
@@ -79,6 +84,7 @@ export const DEFAULT_BACKFILL_SETTINGS: BackfillSettings = {
   minStandbys: null,
   holdOnVacuum: 'wraparound',
   vacuumEvery: 20,
+  reindexAfter: null,
   workers: 1,
   batchTimeoutMs: 10_000,
   maxAttempts: 5,

@@ -6,11 +6,15 @@ export interface TableGrowth {
   heapGrowth: number | null;
   indexGrowth: number | null;
   vacuums: number;
+  /** Indexes rebuilt by --reindex-after, and the indexes' growth after that (null: none rebuilt). */
+  reindexed: number;
+  indexGrowthAfterReindex: number | null;
 }
 
 interface TaskDetails {
-  tableSize?: { heapGrowth: number | null; indexGrowth: number | null };
+  tableSize?: { heapGrowth: number | null; indexGrowth: number | null; indexGrowthAfterReindex?: number | null };
   vacuum?: { runs: number };
+  reindex?: { indexes?: { action: string }[] } | null;
 }
 
 export function tableGrowthOf(runs: readonly PhaseRun[]): TableGrowth[] {
@@ -19,5 +23,15 @@ export function tableGrowthOf(runs: readonly PhaseRun[]): TableGrowth[] {
   const tasks = (last?.details.tasks ?? {}) as Record<string, TaskDetails>;
   return Object.entries(tasks)
     .filter(([, t]) => t.tableSize)
-    .map(([task, t]) => ({ task, heapGrowth: t.tableSize!.heapGrowth, indexGrowth: t.tableSize!.indexGrowth, vacuums: t.vacuum?.runs ?? 0 }));
+    .map(([task, t]) => {
+      const reindexed = (t.reindex?.indexes ?? []).filter((i) => i.action === 'reindexed').length;
+      return {
+        task,
+        heapGrowth: t.tableSize!.heapGrowth,
+        indexGrowth: t.tableSize!.indexGrowth,
+        vacuums: t.vacuum?.runs ?? 0,
+        reindexed,
+        indexGrowthAfterReindex: reindexed ? (t.tableSize!.indexGrowthAfterReindex ?? null) : null,
+      };
+    });
 }

@@ -75,7 +75,11 @@ export function formatStatus(statuses: MigrationStatus[]): string {
 /** `<migration> 0.backfill: table heap ×1.36, indexes ×1.96 after the backfill (5 vacuums during it)`. */
 function formatTableGrowth(migration: string, growth: MigrationStatus['tableGrowth']): string[] {
   const x = (n: number | null) => (n === null ? '?' : `×${n}`);
-  return growth.map((g) => `${migration} ${g.task}: table heap ${x(g.heapGrowth)}, indexes ${x(g.indexGrowth)} after the backfill (${g.vacuums} vacuum${g.vacuums === 1 ? '' : 's'} during it)`);
+  return growth.map(
+    (g) =>
+      `${migration} ${g.task}: table heap ${x(g.heapGrowth)}, indexes ${x(g.indexGrowth)} after the backfill (${g.vacuums} vacuum${g.vacuums === 1 ? '' : 's'} during it)` +
+      (g.reindexed ? `; indexes ${x(g.indexGrowthAfterReindex)} after REINDEX CONCURRENTLY of ${g.reindexed}` : ''),
+  );
 }
 
 /** Text cut to at most `max` characters at a word boundary, with `…` when cut. */

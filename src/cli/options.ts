@@ -92,3 +92,12 @@ export function phaseArg(value: string): Phase {
   if (!isPhase(value)) throw new CommanderArgError(`unknown phase "${value}" (phases: ${PHASES.join(', ')})`);
   return value;
 }
+
+/** A growth factor above 1 (`1.5` or `1.5x`). */
+export function growth(name: string) {
+  return (value: string): number => {
+    const n = Number(value.trim().replace(/[x×]$/, ''));
+    if (!Number.isFinite(n) || n <= 1) throw new CommanderArgError(`${name} must be a growth factor above 1 (e.g. 1.5 or 1.5x)`);
+    return n;
+  };
+}

@@ -6,7 +6,7 @@ import type { Logger } from '../logger.js';
 import type { DdlStep, IndexStep } from '../plan/steps.js';
 import { ident, qualified } from '../sql/ident.js';
 import { transaction, withLockRetry, type LockPolicy } from './lock-retry.js';
-import { queryRows, singleStatement } from './queryable.js';
+import { queryRows, singleStatement, type Queryable } from './queryable.js';
 
 export interface ConcurrentIndexOptions {
   pool: pg.Pool;
@@ -228,4 +228,78 @@ async function dropIndex(options: ConcurrentIndexOptions, step: DdlStep, index: 
 export async function runIndexStep(options: ConcurrentIndexOptions, step: DdlStep, index: IndexStep): Promise<boolean> {
   if (step.tx !== 'none') throw new Error(`bug: index step ${step.id} must run outside any transaction (tx 'none'), not '${step.tx}'`);
   return index.action === 'create' ? createIndex(options, step, index) : dropIndex(options, step, index);
+}
+
+/** An index of a table, as REINDEX and its leftovers see it. */
+export interface TableIndex {
+  schema: string;
+  name: string;
+  table: string;
+}
+
+/**
+ * Invalid indexes REINDEX INDEX CONCURRENTLY left on `table` when it was interrupted or failed:
+ * `<index>_ccnew[N]` (the new copy, not yet swapped in) or `<index>_ccold[N]` (the old one, swapped
+ * out but not yet dropped), for the indexes named in `of`. Only INVALID ones: a valid index with
+ * such a name is someone's own.
+ */
+export async function reindexLeftovers(db: Queryable, table: TableRef, of: readonly string[]): Promise<TableIndex[]> {
+  if (!of.length) return [];
+  const rows = await queryRows<{ name: string; base: string }>(
+    db,
+    `SELECT i.relname AS name, substring(i.relname FROM '^(.*)_cc(?:new|old)[0-9]*$') AS base
+       FROM pg_catalog.pg_index x
+       JOIN pg_catalog.pg_class i ON i.oid = x.indexrelid
+       JOIN pg_catalog.pg_class t ON t.oid = x.indrelid
+       JOIN pg_catalog.pg_namespace n ON n.oid = t.relnamespace
+      WHERE n.nspname = $1 AND t.relname = $2 AND NOT x.indisvalid AND i.relname ~ '_cc(new|old)[0-9]*$'
+      ORDER BY i.relname`,
+    [table.schema, table.name],
+  );
+  return rows.filter((r) => r.base !== null && of.includes(r.base)).map((r) => ({ schema: table.schema, name: r.name, table: table.name }));
+}
+
+function reindexTarget(index: TableIndex): IndexStep {
+  return { action: 'drop', schema: index.schema, name: index.name, table: index.table, unique: false, columns: [], where: null };
+}
+
+/** DROP INDEX CONCURRENTLY IF EXISTS of an index REINDEX left INVALID, with the policy's lock retries. */
+export async function dropReindexLeftover(options: ConcurrentIndexOptions, leftover: TableIndex): Promise<void> {
+  const target = reindexTarget(leftover);
+  options.log.warn({ index: leftover.name, table: leftover.table }, `found INVALID index ${leftover.name} left by an interrupted REINDEX CONCURRENTLY; dropping it`);
+  await onSession(options, (client) => withLockRetry(retryOptions(options, target, dropIndexSql(target), client), () => client.query(dropIndexSql(target))));
+}
+
+export function reindexSql(index: Pick<TableIndex, 'schema' | 'name'>): string {
+  return `REINDEX INDEX CONCURRENTLY ${qualified(index.schema, index.name)}`;
+}
+
+/**
+ * REINDEX INDEX CONCURRENTLY, with the discipline of the index builds above: its own connection
+ * outside any transaction, the policy's short lock_timeout (its waits for older transactions and
+ * for its SHARE UPDATE EXCLUSIVE lock are lock waits), bounded jittered retries, and on any
+ * failure the INVALID `_ccnew`/`_ccold` copy it leaves is dropped before the error is thrown (and
+ * if even that fails, the next run finds it with reindexLeftovers() and drops it).
+ */
+export async function reindexConcurrently(options: ConcurrentIndexOptions, index: TableIndex): Promise<void> {
+  const target = reindexTarget(index);
+  const table: TableRef = { schema: index.schema, name: index.table };
+  try {
+    await onSession(options, (client) =>
+      withLockRetry(retryOptions(options, target, reindexSql(index), client), async () => {
+        for (const leftover of await reindexLeftovers(client, table, [index.name])) await client.query(dropIndexSql(reindexTarget(leftover)));
+        await client.query(reindexSql(index));
+      }),
+    );
+  } catch (error) {
+    const leftovers = await reindexLeftovers(options.pool, table, [index.name]).catch(() => []);
+    for (const leftover of leftovers) {
+      try {
+        await dropReindexLeftover(options, leftover);
+      } catch (dropError) {
+        throw new InvalidIndexLeftError(leftover.name, describeRef(table), (dropError as Error).message, { cause: error });
+      }
+    }
+    throw error;
+  }
 }

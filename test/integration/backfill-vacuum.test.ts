@@ -1,7 +1,8 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { HealthSignals, type SignalSettings } from '../../src/backfill/signals.js';
-import { tableActivity, vacuumSkipReason } from '../../src/backfill/vacuum-step.js';
+import { tableActivity, VacuumStep, vacuumSkipReason } from '../../src/backfill/vacuum-step.js';
+import { createLogger } from '../../src/logger.js';
 import { cli } from '../support/cli.js';
 import { useDatabase } from '../support/database.js';
 import { planDir, renamePlan } from '../support/plans.js';
@@ -85,6 +86,42 @@ describe('the backfill vacuums what it has done', () => {
       const r = await cli(['advance', '--vacuum-every', bad, '--json'], { url: db.url, dir: planDir({}) });
       expect(r.code, bad).toBe(2);
       expect(r.stdout + r.stderr).toContain('--vacuum-every must be a percentage from 1 to 100');
+    }
+  });
+
+  test('the vacuum step skips its VACUUM while an anti-wraparound vacuum runs on the table, and runs it once that is gone', async () => {
+    await db.query(`CREATE TABLE wrapped (id bigint PRIMARY KEY, pad text) WITH (autovacuum_enabled = false)`);
+    await db.query(`INSERT INTO wrapped SELECT g, repeat('x', 200) FROM generate_series(1, ${ROWS}) g`);
+    await db.query(`UPDATE wrapped SET pad = repeat('y', 200)`);
+    const table = { schema: 'public', name: 'wrapped' };
+    // What the step observes of an anti-wraparound autovacuum: a row in pg_stat_progress_vacuum
+    // whose backend's query reads "… (to prevent wraparound)" (an autovacuum worker's reads
+    // "autovacuum: VACUUM public.wrapped (to prevent wraparound)"). A slow manual VACUUM carrying
+    // those words in a comment shows the same two facts, without waiting for two billion xids.
+    const vacuumer = new pg.Client({ connectionString: db.url });
+    await vacuumer.connect();
+    try {
+      await vacuumer.query(`SET vacuum_cost_delay = 100; SET vacuum_cost_limit = 1`);
+      const pid = (await vacuumer.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
+      const running = vacuumer.query('/* (to prevent wraparound) */ VACUUM wrapped').catch((e: unknown) => e);
+      await until(async () => (await tableActivity(pool, table)).vacuums.find((v) => v.pid === pid && v.wraparound), 'the anti-wraparound VACUUM to show');
+      const countBefore = await vacuumCount('wrapped');
+
+      const step = new VacuumStep(pool, table, 10, ROWS, 200, new Set(), createLogger({ level: 'silent', pretty: false }));
+      await step.afterBatch(ROWS / 10);
+      expect(step.summary.runs).toBe(0);
+      expect(step.summary.skipped).toEqual([{ atRows: ROWS / 10, reason: `anti-wraparound autovacuum running (pid ${pid})` }]);
+
+      await db.query(`SELECT pg_cancel_backend(${pid})`);
+      await running;
+      await until(async () => !(await tableActivity(pool, table)).vacuums.length, 'the anti-wraparound VACUUM to end');
+      expect(await vacuumCount('wrapped')).toBe(countBefore);
+      // Gone: the next step due runs.
+      await step.afterBatch((2 * ROWS) / 10);
+      expect(step.summary.runs).toBe(1);
+      await until(async () => (await vacuumCount('wrapped')) === countBefore + 1, 'the step’s VACUUM to be counted');
+    } finally {
+      await vacuumer.end();
     }
   });
 

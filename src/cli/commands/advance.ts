@@ -2,7 +2,7 @@ import { Option, type Command } from 'commander';
 import { InvalidArgumentError, PHASES, VACUUM_HOLDS, type Phase, type VacuumHold } from '../../index.js';
 import type { Wire } from '../command.js';
 import { formatAdvance } from '../format.js';
-import { bytesOr, collect, intOr, nonNegativeInt, nonNegativeNumber, orNull, percentOr, phaseArg, positiveInt, type Maybe } from '../options.js';
+import { bytesOr, collect, growth, intOr, nonNegativeInt, nonNegativeNumber, orNull, percentOr, phaseArg, positiveInt, type Maybe } from '../options.js';
 import { waitLogger } from '../wait-log.js';
 
 interface AdvanceFlags {
@@ -24,6 +24,7 @@ interface AdvanceFlags {
   minStandbys?: number;
   holdOnVacuum?: VacuumHold;
   vacuumEvery?: Maybe;
+  reindexAfter?: number;
   workers?: number;
   batchTimeout?: number;
   maxAttempts?: number;
@@ -60,6 +61,14 @@ export function registerAdvance(program: Command, wire: Wire): void {
       ),
     )
     .option('--vacuum-every <percent|off>', "VACUUM the table each time this share of its rows has been backfilled, so later batches reuse the dead rows' space (default 20%)", percentOr('off', '--vacuum-every'))
+    .addOption(
+      new Option(
+        '--reindex-after [growth]',
+        'after the backfill, REINDEX INDEX CONCURRENTLY each index of the table grown to at least this many times its size before (default 1.5 when given; off unless given)',
+      )
+        .preset('1.5')
+        .argParser(growth('--reindex-after')),
+    )
     .option('--workers <n>', 'backfill workers over disjoint key ranges (default 1)', positiveInt('--workers'))
     .option('--batch-timeout <ms>', 'statement_timeout of one batch (default 10000)', positiveInt('--batch-timeout'))
     .option('--max-attempts <n>', 'attempts at a batch that times out, each smaller, before failing (default 5)', positiveInt('--max-attempts'))
@@ -89,6 +98,7 @@ export function registerAdvance(program: Command, wire: Wire): void {
           minStandbys: opts.minStandbys,
           holdOnVacuum: opts.holdOnVacuum,
           vacuumEvery: orNull(opts.vacuumEvery),
+          reindexAfter: opts.reindexAfter,
           workers: opts.workers,
           batchTimeoutMs: opts.batchTimeout,
           maxAttempts: opts.maxAttempts,
