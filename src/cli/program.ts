@@ -544,7 +544,7 @@ backfill does not skip verification: contract still verifies every row before it
     setExitCode: (code) => (exitCode = code),
   });
 
-  registerFleetCommand(program, { globals, env: io.env, stdout: io.stdout, stderr: io.stderr, signal: io.signal, terminal: process.stderr.isTTY ? process.stderr : null, handle, setExitCode: (code) => (exitCode = code) });
+  registerFleetCommand(program, { globals: () => ({ ...globals(), json: (json = Boolean(globals().json)) }), env: io.env, stdout: io.stdout, stderr: io.stderr, signal: io.signal, terminal: process.stderr.isTTY ? process.stderr : null, handle, setExitCode: (code) => (exitCode = code) });
 
   try {
     await program.parseAsync(argv as string[], { from: 'user' });

@@ -51,17 +51,27 @@ export type FleetEvent =
 
 const UNREACHABLE_SQLSTATE = /^(08|28|3D000|57P03)/;
 
-/** A failure to reach the database at all (refused, no such host or database, auth), not a failure of pgshift's work. */
+/**
+ * A failure to reach the database at all (refused, no such host or database, auth), not a failure
+ * of pgshift's work. pgshift's own errors carry the driver's facts as fields (PhaseFailedError);
+ * anything else is the driver's error, whose string `code` is a SQLSTATE or a network error.
+ */
 export function isUnreachable(error: unknown): boolean {
-  for (let e: unknown = error; e; e = (e as { cause?: unknown }).cause) {
-    const facts = driverFacts(e) as { sqlstate?: string; networkError?: string };
-    const own = e as { sqlstate?: string; networkError?: string };
-    const sqlstate = facts.sqlstate ?? own.sqlstate;
-    if (facts.networkError || own.networkError) return true;
-    if (sqlstate && UNREACHABLE_SQLSTATE.test(sqlstate)) return true;
-    if (e instanceof Error && /Connection terminated|connect ETIMEDOUT|timeout expired/i.test(e.message) && !(e instanceof PgshiftError)) return true;
+  const { sqlstate, networkError } = facts(error);
+  if (networkError) return true;
+  if (sqlstate && UNREACHABLE_SQLSTATE.test(sqlstate)) return true;
+  return !(error instanceof PgshiftError) && error instanceof Error && /^Connection terminated|timeout expired/i.test(error.message);
+}
+
+function facts(error: unknown): { sqlstate?: string; networkError?: string } {
+  if (error instanceof PgshiftError) {
+    const own = error as { sqlstate?: unknown; networkError?: unknown };
+    return {
+      ...(typeof own.sqlstate === 'string' ? { sqlstate: own.sqlstate } : {}),
+      ...(typeof own.networkError === 'string' ? { networkError: own.networkError } : {}),
+    };
   }
-  return false;
+  return driverFacts(error) as { sqlstate?: string; networkError?: string };
 }
 
 export const STATE_ORDER: readonly MigrationState[] = ['pending', ...PHASES];
@@ -125,12 +135,10 @@ export class FleetRun {
 
   /** Password-free facts of an error. */
   errorOf(error: unknown): FleetTargetError {
-    const facts = driverFacts(error) as { sqlstate?: string; networkError?: string };
-    const own = error as { sqlstate?: string };
-    const sqlstate = own.sqlstate ?? facts.sqlstate;
+    const { sqlstate, networkError } = facts(error);
     const code = error instanceof PgshiftError ? error.code : isUnreachable(error) ? 'unreachable' : 'failure';
     const message = this.scrub(error instanceof Error ? error.message : String(error));
-    return { code, message: facts.networkError && !message.includes(facts.networkError) ? `${message} (${facts.networkError})` : message, ...(isSqlstate(sqlstate) ? { sqlstate } : {}) };
+    return { code, message: networkError && !message.includes(networkError) ? `${message} (${networkError})` : message, ...(isSqlstate(sqlstate) ? { sqlstate } : {}) };
   }
 
   /** The result word for a failed target: busy, unreachable, refused (a gate, exit 3) or failed. */
