@@ -196,7 +196,7 @@ export async function fleetAdvance(options: FleetOptions, advance: FleetAdvanceO
     }
     const planned = splitWaves(work, advance.waves ?? DEFAULT_WAVES);
     run.emit({ kind: 'step', migration: id, phase, waves: planned.map((w) => w.map((t) => t.name)), upToDate: done.map((t) => t.name) });
-    run.log.info({ migration: id, phase, targets: work.length, waves: planned.length }, `${id}: ${phase} on ${work.length} target(s) in ${planned.length} wave(s)`);
+    run.log.debug({ migration: id, phase, targets: work.length, waves: planned.length }, `${id}: ${phase} on ${work.length} target(s) in ${planned.length} wave(s)`);
 
     const stepFailed = await runWaves(run, { id, phase, planned, waves, reports, advance, expect: first ? advance.expect : undefined, halted: () => halted, halt: () => (halted = true) });
     first = false;

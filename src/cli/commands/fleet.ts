@@ -208,7 +208,10 @@ export function registerFleetCommand(program: Command, ctx: FleetCommandContext)
             (o: FleetOptions) => fleetAdvance(o, { migration, to: f.to, waves, verifyCanary: f.verifyCanary, verify: f.verify, expect: f.expect }),
             (r) =>
               [
-                ...r.targets.map((t) => `${t.name}: ${t.result}${t.from !== t.to ? ` (${t.from ?? '?'} → ${t.to ?? '?'})` : t.to ? ` (${t.to})` : ''}${t.error ? `: ${t.error.message}` : ''}`),
+                ...r.targets.map(
+                  (t) =>
+                    `${t.name}: ${t.result}${t.from !== t.to ? ` (${t.from ?? '?'} → ${t.to ?? '?'})` : t.to ? ` (${t.to})` : ''}${t.error && t.error.message !== r.message ? `: ${t.error.message}` : ''}`,
+                ),
                 r.migration
                   ? `${r.migration}: ${r.ok ? `every target has ${r.phase}` : (r.message ?? `not every target reached the phase (${Object.entries(r.summary).map(([k, n]) => `${n} ${k}`).join(', ')})`)}`
                   : 'nothing to do: every migration has contracted on every target',
