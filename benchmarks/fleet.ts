@@ -367,10 +367,9 @@ async function main(): Promise<void> {
       writeDoc(results, file);
       return file;
     };
-    const maxRepeat = Math.max(...Object.values(repeat));
-    for (let rep = 1; rep <= maxRepeat; rep++) {
-      for (const size of sizes) {
-        if (rep > repeat[String(size)]!) continue;
+    // Size by size (every repeat of the smaller fleet first), so a run cut short still has whole sizes.
+    for (const size of sizes) {
+      for (let rep = 1; rep <= repeat[String(size)]!; rep++) {
         const fleet = names.slice(0, size);
         const targets = fleet.map((name) => ({ name, url: urlOf(server, name) }));
         const targetsFile = path.join(WORK, `targets-${size}.json`);

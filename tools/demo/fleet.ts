@@ -57,11 +57,11 @@ function parseOptions(argv: string[]): DemoOptions {
   const o = new Command('npm run demo:fleet --')
     .description('Roll a column rename out over a fleet of databases in waves, with one shard failing mid-backfill, while an app writes to every shard.')
     .option('--shards <n>', 'databases in the fleet (at least 3)', positiveInt('--shards'), 16)
-    .option('--rows <n>', 'rows in each shard’s users table', positiveInt('--rows'), 20_000)
+    .option('--rows <n>', 'rows in each shard’s users table', positiveInt('--rows'), 10_000)
     .option('--concurrency <n>', 'shards worked on at once (fleet --concurrency)', positiveInt('--concurrency'), 4)
     .option('--faulty <i>', 'the shard (1-based) whose backfill is made to fail (not the canary)', positiveInt('--faulty'), 4)
-    .option('--batch-size <n>', 'rows per backfill batch', positiveInt('--batch-size'), 1_000)
-    .option('--max-rate <n>', 'backfill rows/s per shard (keeps backfills running long enough to interrupt)', positiveInt('--max-rate'), 5_000)
+    .option('--batch-size <n>', 'rows per backfill batch', positiveInt('--batch-size'), 500)
+    .option('--max-rate <n>', 'backfill rows/s per shard (keeps backfills running long enough to interrupt)', positiveInt('--max-rate'), 4_000)
     .parse(argv)
     .opts<DemoOptions>();
   if (o.shards < 3) throw new InvalidArgumentError('--shards must be at least 3 (a canary, the faulty shard and another)');
@@ -193,7 +193,7 @@ function printAdvance(r: FleetAdvanceReport): void {
   }
   for (const [key, names] of groups) console.log(`  ${key.padEnd(28)} ${names.join(' ')}`);
   for (const t of r.targets.filter((t) => t.error)) {
-    console.log(`  ${t.name}: ${t.error!.code}${t.error!.sqlstate ? ` (SQLSTATE ${t.error!.sqlstate})` : ''}: ${t.error!.message.split('\n')[0]!.slice(0, 160)}`);
+    console.log(`  ${t.name}: ${t.error!.code}${t.error!.sqlstate ? ` (SQLSTATE ${t.error!.sqlstate})` : ''}: ${t.error!.message.split('\n')[0]}`);
   }
   console.log(`  exit code ${r.exitCode}; summary ${JSON.stringify(r.summary)}`);
 }
