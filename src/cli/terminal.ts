@@ -50,7 +50,7 @@ export class TerminalLine {
 
 /**
  * A block of status lines (the fleet's live table) at the bottom of a terminal, with logs printed
- * above it. Redrawn by moving the cursor up over the block and erasing to the end of the screen.
+ * above it. Redrawn by moving the cursor up to the block's first line and erasing to the end of the screen.
  * The block is kept shorter than the terminal and every line shorter than its width, so the cursor
  * never has to move into the scrollback, where a redraw would overwrite history.
  */
@@ -63,7 +63,7 @@ export class TerminalBlock {
 
   /** Shows `lines` as the block, replacing the previous one. */
   show(lines: readonly string[]): void {
-    const room = Math.max(1, (this.stream.rows ?? 24) - 2);
+    const room = Math.max(1, (this.stream.rows || 24) - 2);
     const kept = lines.length > room ? [...lines.slice(0, room - 1), `… ${lines.length - room + 1} more`] : [...lines];
     this.lines = kept.map((l) => this.fit(l));
     this.stream.write(`${this.erase()}${this.render()}`);
@@ -82,7 +82,8 @@ export class TerminalBlock {
   }
 
   private erase(): string {
-    return this.drawn ? `\x1b[${this.drawn}A\r\x1b[0J` : '';
+    // Cursor to the start of the block's first line (CSI F), then erase to the end of the screen.
+    return this.drawn ? `\x1b[${this.drawn}F\x1b[0J` : '';
   }
 
   private render(): string {

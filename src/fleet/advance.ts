@@ -142,7 +142,7 @@ export async function fleetAdvance(options: FleetOptions, advance: FleetAdvanceO
     const lowest = reachable.map(stateOf).reduce((a, b) => (rank(a) <= rank(b) ? a : b));
     const phase = nextPhase(lowest);
     const beyondGoal = advance.to !== undefined && phase !== null && PHASES.indexOf(phase) > PHASES.indexOf(advance.to);
-    if (phase === null || beyondGoal || (!first && advance.to === undefined)) {
+    if (phase === null || beyondGoal) {
       for (const t of reachable) {
         const report = reports.get(t.name)!;
         if (report.result === 'not-started') report.result = 'up-to-date';
@@ -200,7 +200,8 @@ export async function fleetAdvance(options: FleetOptions, advance: FleetAdvanceO
 
     const stepFailed = await runWaves(run, { id, phase, planned, waves, reports, advance, expect: first ? advance.expect : undefined, halted: () => halted, halt: () => (halted = true) });
     first = false;
-    if (stepFailed || halted) return finish();
+    // Without --to, one phase per run; with it, the ledgers are read again before the next phase.
+    if (stepFailed || halted || advance.to === undefined) return finish();
   }
 }
 

@@ -25,6 +25,9 @@ async function holdLock(url: string, table: string): Promise<() => Promise<void>
   };
 }
 
+// Sixteen databases and several fleet runs: minutes on a loaded 2-core machine. Slow is not a failure here.
+const FLEET_TEST_TIMEOUT = 600_000;
+
 describe('pgshift fleet: one target failing mid-backfill (a held lock)', () => {
   const fleet = useFleet(16);
   const id = '0001_accounts_email';
@@ -92,5 +95,5 @@ describe('pgshift fleet: one target failing mid-backfill (a held lock)', () => {
       const [row] = await db.query<{ n: string }>(`SELECT count(*) AS n FROM accounts WHERE email_address = 'a' || id`);
       expect(Number(row!.n)).toBe(1000);
     }
-  });
+  }, FLEET_TEST_TIMEOUT);
 });

@@ -19,6 +19,9 @@ interface AdvanceDoc {
   laggards?: { name: string; state: string }[];
 }
 
+// Sixteen databases and several fleet runs: minutes on a loaded 2-core machine. Slow is not a failure here.
+const FLEET_TEST_TIMEOUT = 600_000;
+
 describe('pgshift fleet over 16 databases', () => {
   const fleet = useFleet(16);
 
@@ -66,7 +69,7 @@ describe('pgshift fleet over 16 databases', () => {
     const again = await fleetCli(fleet, ['advance', '--targets', file, '--json'], { dir });
     expect(again.code).toBe(0);
     expect(again.json<AdvanceDoc>().summary).toEqual({ 'up-to-date': 16 });
-  });
+  }, FLEET_TEST_TIMEOUT);
 
   test('--shard i/3 splits the fleet exactly once; lockstep holds across shards (refused, naming the laggards); fleet wait joins', async () => {
     const id = '0002_orders_email';
@@ -105,7 +108,7 @@ describe('pgshift fleet over 16 databases', () => {
     const joined = await fleetCli(fleet, ['wait', id, '--for', 'expand', '--targets', file, '--json'], { dir });
     expect(joined.code, joined.stdout).toBe(0);
     expect(joined.json()).toMatchObject({ ok: true, summary: { reached: 16 } });
-  });
+  }, FLEET_TEST_TIMEOUT);
 
   test('SIGKILL of the fleet process mid-backfill: the next fleet advance resumes every target and converges', async () => {
     const id = '0003_people_email';
@@ -139,7 +142,7 @@ describe('pgshift fleet over 16 databases', () => {
       const [row] = await db.query<{ n: string }>(`SELECT count(*) AS n FROM people WHERE mail = 'u' || id || '@example.com'`);
       expect(Number(row!.n), db.target).toBe(3000);
     }
-  });
+  }, FLEET_TEST_TIMEOUT);
 
   test('an unreachable target is reported and not fatal under continue; under halt nothing starts; bad targets files exit 2', async () => {
     const id = '0004_things_email';
@@ -174,7 +177,7 @@ describe('pgshift fleet over 16 databases', () => {
       expect(bad.json()).toMatchObject({ ok: false, exitCode: 2, error: 'fleet_targets_invalid' });
       expect(bad.json<{ message: string }>().message).toContain(problem);
     }
-  });
+  }, FLEET_TEST_TIMEOUT);
 
   test('targets from YAML with ${VAR} and from --targets-command; no output ever holds a password', async () => {
     const yaml = `targets:\n${fleet.targets
@@ -196,5 +199,5 @@ describe('pgshift fleet over 16 databases', () => {
     expect(all.length).toBeGreaterThan(1000);
     expect(all).not.toContain(fleet.password);
     expect(all).not.toContain('gone-secret-pw');
-  });
+  }, FLEET_TEST_TIMEOUT);
 });

@@ -49,11 +49,11 @@ export function useFleet(size: number): Fleet {
       u.password = fleet.password;
       return { name: db.target, url: u.toString() };
     });
-  });
+  }, 300_000);
   afterAll(async () => {
     await Promise.all(fleet.dbs.map((db) => db.drop()));
     await admin(`DROP ROLE IF EXISTS ${role}`);
-  });
+  }, 300_000);
   return fleet;
 }
 

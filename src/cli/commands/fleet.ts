@@ -213,7 +213,7 @@ export function registerFleetCommand(program: Command, ctx: FleetCommandContext)
                     `${t.name}: ${t.result}${t.from !== t.to ? ` (${t.from ?? '?'} → ${t.to ?? '?'})` : t.to ? ` (${t.to})` : ''}${t.error && t.error.message !== r.message ? `: ${t.error.message}` : ''}`,
                 ),
                 r.migration
-                  ? `${r.migration}: ${r.ok ? `every target has ${r.phase}` : (r.message ?? `not every target reached the phase (${Object.entries(r.summary).map(([k, n]) => `${n} ${k}`).join(', ')})`)}`
+                  ? (r.message ?? `${r.migration}: ${r.ok ? `every target has ${r.phase}` : `not every target reached the phase (${Object.entries(r.summary).map(([k, n]) => `${n} ${k}`).join(', ')})`}`)
                   : 'nothing to do: every migration has contracted on every target',
               ].join('\n'),
           );
@@ -340,6 +340,7 @@ class FleetDisplay {
   private readonly rows = new Map<string, { state: string; progress: string; rate: string; hold: string }>();
   private readonly quiet: boolean;
   private drawn = 0;
+  private stopped = false;
 
   constructor(
     private readonly ctx: FleetCommandContext,
@@ -365,10 +366,15 @@ class FleetDisplay {
   }
 
   stop(): void {
-    this.block?.done();
+    if (!this.block || this.stopped) return;
+    this.stopped = true;
+    // The last change may have come within the redraw interval: the table left behind is the final one.
+    if (this.rows.size) this.draw(true);
+    this.block.done();
   }
 
   private update(e: FleetEvent): void {
+    if (this.stopped) return;
     const row = (name: string) => {
       let r = this.rows.get(name);
       if (!r) this.rows.set(name, (r = { state: '', progress: '', rate: '', hold: '' }));
@@ -392,9 +398,9 @@ class FleetDisplay {
     this.draw();
   }
 
-  private draw(): void {
+  private draw(force = false): void {
     const now = Date.now();
-    if (now - this.drawn < 100) return;
+    if (!force && now - this.drawn < 100) return;
     this.drawn = now;
     const names = [...this.rows.keys()];
     const width = Math.max(6, ...names.map((n) => n.length));
