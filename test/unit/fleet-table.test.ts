@@ -18,7 +18,7 @@ class Screen {
 
   write(text: string): boolean {
     for (let i = 0; i < text.length; i++) {
-      const up = /^\x1b\[(\d+)F/.exec(text.slice(i));
+      const up = new RegExp(`^${String.fromCharCode(27)}\\[(\\d+)F`).exec(text.slice(i));
       if (up) {
         this.row = Math.max(0, this.row - Number(up[1]));
         this.col = 0;
