@@ -39,6 +39,8 @@ const statement = z.strictObject({
   lock,
   transaction: z.enum(['phase', 'own', 'none', 'per-batch']),
   skipIf: z.string().optional(),
+  /** Backfill and verify statements: the loop as a runnable DO block (`plan --sql`). */
+  template: z.string().optional(),
 });
 
 const renderedPhase = z.strictObject({
@@ -212,7 +214,15 @@ const planProblems = z.array(z.strictObject({ path: z.string(), message: z.strin
 /** Every error code with its facts (docs/cli.md, "Error codes"). */
 export const FAILURES = [
   failure('plan_invalid', 2, { source: z.string(), problems: planProblems }),
-  failure('plan_rejected', 2, { migration: z.string(), problems: planProblems }),
+  // `against` names the schema file when the plan was made offline (`plan --schema-file`).
+  failure('plan_rejected', 2, { migration: z.string(), problems: planProblems, against: z.string().optional() }),
+  failure('schema_file_invalid', 2, {
+    schemaFile: z.string(),
+    reason: z.string(),
+    statement: z.strictObject({ number: count, line: count, text: z.string() }).optional(),
+  }),
+  failure('schema_file_extension_unavailable', 2, { schemaFile: z.string(), extensions: z.array(z.string()).min(1) }),
+  failure('fleet_targets_invalid', 2, { source: z.string(), problems: z.array(z.string()).min(1) }),
   failure('plan_changed', 2, { migration: z.string(), recordedChecksum: z.string(), currentChecksum: z.string(), phase: z.string() }),
   failure('migration_not_found', 2, { migration: z.string(), known: z.array(z.string()) }),
   failure('invalid_argument', 2, {}),
@@ -277,6 +287,27 @@ export const failureDocument = z.discriminatedUnion('error', FAILURES);
 
 // ---- Each command's own document.
 
+/** What went wrong on one target of a fleet (a pgshift error code, or unreachable/failure). */
+const fleetTargetError = z.strictObject({ code: z.string(), message: z.string(), sqlstate: sqlstate.optional() });
+/**
+ * `pgshift fleet <subcommand> --json`: one document for the whole fleet, success or not (docs/fleets.md).
+ * Each target's own result stays open (it depends on the subcommand); its name, redacted URL and
+ * error are typed. A fleet's invalid input (targets file) is the failure document.
+ */
+const fleetBase = {
+  ok: z.boolean(),
+  exitCode: z.union([z.literal(0), z.literal(1), z.literal(3), z.literal(4)]),
+  targets: z.array(z.looseObject({ name: z.string(), url: z.string(), error: fleetTargetError.optional() })),
+  summary: z.record(z.string(), z.unknown()),
+};
+const fleetDocument = z.discriminatedUnion('command', [
+  // status reads every migration of each target; the others act on one (null: nothing left to do).
+  z.looseObject({ ...fleetBase, command: z.literal('fleet status') }),
+  ...(['advance', 'wait', 'verify', 'rollback', 'tune', 'pause', 'resume'] as const).map((sub) =>
+    z.looseObject({ ...fleetBase, command: z.literal(`fleet ${sub}`), migration: z.string().nullable() }),
+  ),
+]);
+
 const success = <F extends z.ZodRawShape>(facts: F) => z.strictObject({ ok: z.literal(true), ...facts });
 
 const SUCCESS = {
@@ -286,7 +317,13 @@ const SUCCESS = {
   // ok is false, with exit 3, when a verification found mismatches.
   verify: z.strictObject({ ok: z.boolean(), verifications: z.array(verification) }),
   rollback: success({ id: z.string(), from: state, state: z.literal('pending'), statements: count }),
-  plan: success({ id: z.string(), state, phases: z.array(renderedPhase) }),
+  plan: success({
+    id: z.string(),
+    state,
+    phases: z.array(renderedPhase),
+    /** Planned from a schema file, without a database (`plan --schema-file`). */
+    offline: z.strictObject({ schemaFile: z.string(), server: z.string(), rowEstimates: z.null() }).optional(),
+  }),
   tune: success({ migration: z.string(), ...control }),
   pause: success({ migration: z.string(), ...control }),
   resume: success({ migration: z.string(), ...control }),
@@ -321,6 +358,7 @@ const SUCCESS = {
     warnings: count,
     exitCode: z.union([z.literal(0), z.literal(2), z.literal(3)]),
   }),
+  fleet: fleetDocument,
 } as const;
 
 export type JsonCommand = keyof typeof SUCCESS;

@@ -300,6 +300,19 @@ describe('every command prints one JSON document that its shipped schema accepts
     errorsSeen.add('lock_not_released');
   }, 600_000);
 
+  test('fleet: a status over the database as a fleet of one, and an invalid targets file', async () => {
+    const scratch = mkdtempSync(path.join(os.tmpdir(), 'pgshift-json-fleet-'));
+    const targets = path.join(scratch, 'fleet.json');
+    writeFileSync(targets, JSON.stringify([{ name: 'only', url: db.url }]));
+    const status = documentOf('fleet', await run('fleet', 'status', '--targets', targets), 0);
+    expect(status).toMatchObject({ ok: true, command: 'fleet status', targets: [{ name: 'only' }] });
+    const wait = documentOf('fleet', await run('fleet', 'wait', A, '--for', 'expand', '--targets', targets), 0);
+    expect(wait).toMatchObject({ ok: true, command: 'fleet wait', migration: A });
+    const bad = path.join(scratch, 'bad.json');
+    writeFileSync(bad, JSON.stringify([{ name: 'only' }]));
+    documentOf('fleet', await run('fleet', 'status', '--targets', bad), 2, 'fleet_targets_invalid');
+  }, 600_000);
+
   test('the run covered every command with a schema, and each failure code it meant to', () => {
     expect([...seen.keys()].sort()).toEqual([...validator.commands].sort());
     expect([...errorsSeen].sort()).toEqual(
@@ -308,6 +321,7 @@ describe('every command prints one JSON document that its shipped schema accepts
         'drift',
         'expectation_failed',
         'failure',
+        'fleet_targets_invalid',
         'interrupted',
         'invalid_argument',
         'ledger_too_new',
