@@ -71,15 +71,38 @@ export async function createBackfillTable(db: TestDatabase, c: Omit<BackfillCase
 
 /** Sets `c` up once for the test file (in its beforeAll) and returns what its tests run it with. */
 export function useBackfillAtDualWrite(db: TestDatabase, c: BackfillCase): BackfillFixture {
-  let dir = '';
+  const holder = { dir: '' };
+  const fixture = backfillFixture(db, c, holder);
+  beforeAll(async () => {
+    await setUpAtDualWrite(db, c, fixture, holder);
+  });
+  return fixture;
+}
+
+/** Sets `c` up now (inside a test, for a table of its own) and returns what the test runs it with. */
+export async function backfillAtDualWrite(db: TestDatabase, c: BackfillCase): Promise<BackfillFixture> {
+  const holder = { dir: '' };
+  const fixture = backfillFixture(db, c, holder);
+  await setUpAtDualWrite(db, c, fixture, holder);
+  return fixture;
+}
+
+async function setUpAtDualWrite(db: TestDatabase, c: BackfillCase, fixture: BackfillFixture, holder: { dir: string }) {
+  holder.dir = planDir(renamePlan(c.id, { table: c.table, from: c.from, to: c.to }));
+  await createBackfillTable(db, c);
+  const r = await fixture.run('advance', '--to', 'dual-write');
+  expect(r.code, r.stderr).toBe(0);
+}
+
+function backfillFixture(db: TestDatabase, c: BackfillCase, holder: { dir: string }): BackfillFixture {
   const url = () => c.url?.() ?? db.url;
   const fixture: BackfillFixture = {
     id: c.id,
     get dir() {
-      return dir;
+      return holder.dir;
     },
-    run: (...args) => cli(args, { url: url(), dir }),
-    spawn: (args, env) => spawnCli(args, { url: url(), dir, env }),
+    run: (...args) => cli(args, { url: url(), dir: holder.dir }),
+    spawn: (args, env) => spawnCli(args, { url: url(), dir: holder.dir, env }),
     progress: async () => (await db.query<ProgressRow>(`SELECT * FROM pgshift.backfill_progress WHERE migration_id = $1 ORDER BY task`, [c.id]))[0],
     held: () =>
       until(async () => {
@@ -91,12 +114,6 @@ export function useBackfillAtDualWrite(db: TestDatabase, c: BackfillCase): Backf
       return Number(row!.n);
     },
   };
-  beforeAll(async () => {
-    dir = planDir(renamePlan(c.id, { table: c.table, from: c.from, to: c.to }));
-    await createBackfillTable(db, c);
-    const r = await fixture.run('advance', '--to', 'dual-write');
-    expect(r.code, r.stderr).toBe(0);
-  });
   return fixture;
 }
 
