@@ -1,10 +1,12 @@
 import { beforeAll, describe, expect, test } from 'vitest';
-import { AppWriter, checkWrites } from '../../tools/demo/writers.js';
+import { AppWriter } from '../../tools/demo/writers.js';
 import { addCheckHandler } from '../../src/operations/add-check.js';
-import { snapshot } from '../support/catalog.js';
+import { constraintOf } from '../support/catalog.js';
 import { cli } from '../support/cli.js';
 import { useDatabase, type TestDatabase } from '../support/database.js';
-import { planDir } from '../support/plans.js';
+import { migrationPlan, planDir } from '../support/plans.js';
+import { expectContractRefused, expectPlanRejected } from '../support/refusals.js';
+import { expectWritesKept } from '../support/writes.js';
 
 const ROWS = 5_000;
 /** Rows that violate the check before it is added. */
@@ -14,9 +16,7 @@ const CHECK = `"e mail" LIKE '%@%' AND "Qty ""x""" > 0`;
 /** The same, as PostgreSQL prints it back. */
 const DEF = `CHECK ((("e mail" ~~ '%@%'::text) AND ("Qty ""x""" > 0)))`;
 
-function checkPlan(id: string, op: Record<string, unknown>) {
-  return { [`${id}.json`]: { id, operations: [{ kind: 'addCheck', ...op }] } };
-}
+const checkPlan = (id: string, op: Record<string, unknown>) => migrationPlan(id, { kind: 'addCheck', ...op });
 
 /** "Order Items" with hostile column names; every row satisfies CHECK except BAD, plus a NULL mail (passes, as in a CHECK). */
 async function createTable(db: TestDatabase, table: string) {
@@ -46,13 +46,7 @@ function writerFor(db: TestDatabase, table: string) {
   });
 }
 
-async function constraintState(db: TestDatabase, table: string, name = NAME) {
-  const [row] = await db.query<{ validated: boolean; def: string }>(
-    `SELECT convalidated AS validated, pg_get_constraintdef(oid) AS def FROM pg_constraint WHERE conrelid = $1::regclass AND conname = $2`,
-    [`"${table}"`, name],
-  );
-  return row ?? null;
-}
+const constraintState = (db: TestDatabase, table: string) => constraintOf(db, `"${table}"`, NAME);
 
 describe('addCheck: expand → dual-write → backfill → verify → contract under an app writer', () => {
   const db = useDatabase();
@@ -90,14 +84,8 @@ describe('addCheck: expand → dual-write → backfill → verify → contract u
   });
 
   test('existing violations fail verification with their keys, and contract exits 3', async () => {
-    const v = await run('verify', id, '--json');
-    expect(v.code).toBe(3);
-    const [evidence] = v.json<{ verifications: { passed: boolean; mismatches: number; sampleKeys: string[]; rowsChecked: number }[] }>().verifications;
-    expect(evidence).toMatchObject({ passed: false, mismatches: 2, sampleKeys: BAD.map(String) });
-    expect(evidence!.rowsChecked).toBeGreaterThan(ROWS);
-    const c = await run('advance', '--json');
-    expect(c.code).toBe(3);
-    expect(c.json()).toMatchObject({ error: 'contract_refused', migration: id, mismatches: 2, sampleKeys: BAD.map(String) });
+    const { evidence, contract: c } = await expectContractRefused(run, id, BAD.map(String));
+    expect(evidence.rowsChecked).toBeGreaterThan(ROWS);
     expect(c.stderr).toMatch(/found 2 mismatching row\(s\); sample keys: \["17","4242"\]/);
     expect((await constraintState(db, table))?.validated).toBe(false);
   });
@@ -108,12 +96,8 @@ describe('addCheck: expand → dual-write → backfill → verify → contract u
     expect(r.code, r.stderr).toBe(0);
     expect(r.json()).toMatchObject({ migrations: [{ id, state: 'contract', complete: true }] });
     await writer.waitForWrites(writer.stats.inserts + writer.stats.updates + 20);
-    const stats = await writer.stop();
-    expect(stats.errors, stats.lastError ?? '').toBe(0);
+    await expectWritesKept(db, [writer], { name: table, key: 'id', column: 'e mail' }, 40);
     expect(await constraintState(db, table)).toEqual({ validated: true, def: DEF });
-    const check = await checkWrites(db.pool, { name: table, key: 'id', column: 'e mail' }, [writer]);
-    expect(check.missing).toEqual([]);
-    expect(check.issued).toBeGreaterThan(40);
     const runs = await db.query<{ phase: string; status: string }>(
       `SELECT phase, status FROM pgshift.phase_runs WHERE migration_id = $1 AND action = 'apply' ORDER BY id`,
       [id],
@@ -133,14 +117,9 @@ describe('addCheck refusals: exit 2 with the path, nothing changed', () => {
   });
 
   async function expectRefused(op: Record<string, unknown>, ...patterns: RegExp[]) {
-    const before = await snapshot(db, `"${table}"`);
-    const r = await cli(['advance', '--json'], { url: db.url, dir: planDir(checkPlan('20261201_refused', op)) });
-    expect(r.code, r.stderr).toBe(2);
-    expect(r.json()).toMatchObject({ ok: false, exitCode: 2, error: 'plan_rejected' });
-    for (const p of patterns) expect(r.stderr).toMatch(p);
-    expect(await snapshot(db, `"${table}"`)).toEqual(before);
-    expect(await db.query(`SELECT to_regnamespace('pgshift') AS ns`)).toEqual([{ ns: null }]);
-    return r;
+    const { result } = await expectPlanRejected(db, checkPlan('20261201_refused', op), [`"${table}"`]);
+    for (const p of patterns) expect(result.stderr).toMatch(p);
+    return result;
   }
 
   test('an expression PostgreSQL cannot parse, or that is not boolean', async () => {
@@ -166,22 +145,18 @@ describe('addCheck refusals: exit 2 with the path, nothing changed', () => {
   });
 
   test('a name already taken on the table, a missing table, a table without a key: every problem at once', async () => {
-    const r = await cli(['advance', '--json'], {
-      url: db.url,
-      dir: planDir({
-        '20261201_many.json': {
-          id: '20261201_many',
-          operations: [
-            { kind: 'addCheck', table, name: 'taken "name"', check: 'true' },
-            { kind: 'addCheck', table: 'nope', name: 'c', check: 'true' },
-            { kind: 'addCheck', table: 'nokey', name: 'c', check: 'a > 0' },
-            { kind: 'addCheck', table, name: `${table}_pkey`, check: 'nope' },
-          ],
-        },
-      }),
-    });
-    expect(r.code, r.stderr).toBe(2);
-    expect(r.json<{ problems: { path: string; message: string }[] }>().problems).toEqual([
+    const { problems } = await expectPlanRejected(
+      db,
+      migrationPlan(
+        '20261201_many',
+        { kind: 'addCheck', table, name: 'taken "name"', check: 'true' },
+        { kind: 'addCheck', table: 'nope', name: 'c', check: 'true' },
+        { kind: 'addCheck', table: 'nokey', name: 'c', check: 'a > 0' },
+        { kind: 'addCheck', table, name: `${table}_pkey`, check: 'nope' },
+      ),
+      [`"${table}"`],
+    );
+    expect(problems).toEqual([
       { path: 'operations[0].name', message: `${table} already has a check constraint named taken "name"` },
       { path: 'operations[1].table', message: 'table nope does not exist' },
       { path: 'operations[2].table', message: 'nokey has no primary key or unique index over NOT NULL columns to verify the existing rows on' },

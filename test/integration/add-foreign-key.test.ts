@@ -1,9 +1,11 @@
 import { beforeAll, describe, expect, test } from 'vitest';
-import { AppWriter, checkWrites } from '../../tools/demo/writers.js';
-import { snapshot } from '../support/catalog.js';
+import { AppWriter } from '../../tools/demo/writers.js';
+import { constraintOf } from '../support/catalog.js';
 import { cli } from '../support/cli.js';
 import { useDatabase, type TestDatabase } from '../support/database.js';
-import { planDir } from '../support/plans.js';
+import { migrationPlan, planDir } from '../support/plans.js';
+import { expectContractRefused, expectPlanRejected } from '../support/refusals.js';
+import { expectWritesKept } from '../support/writes.js';
 
 const ROWS = 5_000;
 const CUSTOMERS = 200;
@@ -14,9 +16,7 @@ const NAME = 'fk "order" → customer';
 const REF = { schema: 'My Shop', table: 'select', columns: ['Weird"Quote'] };
 const REF_SQL = '"My Shop"."select"';
 
-function fkPlan(id: string, op: Record<string, unknown>) {
-  return { [`${id}.json`]: { id, operations: [{ kind: 'addForeignKey', ...op }] } };
-}
+const fkPlan = (id: string, op: Record<string, unknown>) => migrationPlan(id, { kind: 'addForeignKey', ...op });
 
 /** Orders referencing customers; a NULL reference passes (MATCH SIMPLE), ORPHANS do not. */
 async function createTables(db: TestDatabase, table: string) {
@@ -52,13 +52,7 @@ function writerFor(db: TestDatabase, table: string) {
   });
 }
 
-async function constraintState(db: TestDatabase, table: string, name = NAME) {
-  const [row] = await db.query<{ validated: boolean; def: string }>(
-    `SELECT convalidated AS validated, pg_get_constraintdef(oid) AS def FROM pg_constraint WHERE conrelid = $1::regclass AND conname = $2`,
-    [`"${table}"`, name],
-  );
-  return row ?? null;
-}
+const constraintState = (db: TestDatabase, table: string) => constraintOf(db, `"${table}"`, NAME);
 
 describe('addForeignKey: expand → dual-write → backfill → verify → contract under an app writer', () => {
   const db = useDatabase();
@@ -94,13 +88,7 @@ describe('addForeignKey: expand → dual-write → backfill → verify → contr
 
   test('existing orphans fail verification with their keys, and contract exits 3', async () => {
     expect((await run('advance', '--to', 'backfill')).code).toBe(0);
-    const v = await run('verify', id, '--json');
-    expect(v.code).toBe(3);
-    const [evidence] = v.json<{ verifications: { passed: boolean; mismatches: number; sampleKeys: string[] }[] }>().verifications;
-    expect(evidence).toMatchObject({ passed: false, mismatches: 2, sampleKeys: ORPHANS.map(String) });
-    const c = await run('advance', '--json');
-    expect(c.code).toBe(3);
-    expect(c.json()).toMatchObject({ error: 'contract_refused', migration: id, mismatches: 2, sampleKeys: ORPHANS.map(String) });
+    await expectContractRefused(run, id, ORPHANS.map(String));
     expect((await constraintState(db, table))?.validated).toBe(false);
   });
 
@@ -110,12 +98,8 @@ describe('addForeignKey: expand → dual-write → backfill → verify → contr
     expect(r.code, r.stderr).toBe(0);
     expect(r.json()).toMatchObject({ migrations: [{ id, state: 'contract', complete: true }] });
     await writer.waitForWrites(writer.stats.inserts + writer.stats.updates + 20);
-    const stats = await writer.stop();
-    expect(stats.errors, stats.lastError ?? '').toBe(0);
+    await expectWritesKept(db, [writer], { name: table, key: 'id', column: 'e mail' }, 40);
     expect(await constraintState(db, table)).toMatchObject({ validated: true });
-    const check = await checkWrites(db.pool, { name: table, key: 'id', column: 'e mail' }, [writer]);
-    expect(check.missing).toEqual([]);
-    expect(check.issued).toBeGreaterThan(40);
   });
 });
 
@@ -173,13 +157,7 @@ describe('addForeignKey refusals: exit 2 with the paths, nothing changed', () =>
   });
 
   async function problems(operation: Record<string, unknown>) {
-    const before = await snapshot(db, `"${table}"`);
-    const r = await cli(['advance', '--json'], { url: db.url, dir: planDir(fkPlan('20261202_refused', operation)) });
-    expect(r.code, r.stderr).toBe(2);
-    expect(r.json()).toMatchObject({ ok: false, exitCode: 2, error: 'plan_rejected' });
-    expect(await snapshot(db, `"${table}"`)).toEqual(before);
-    expect(await db.query(`SELECT to_regnamespace('pgshift') AS ns`)).toEqual([{ ns: null }]);
-    return r.json<{ problems: { path: string; message: string }[] }>().problems;
+    return (await expectPlanRejected(db, fkPlan('20261202_refused', operation), [`"${table}"`])).problems;
   }
 
   test('unknown columns on either side', async () => {

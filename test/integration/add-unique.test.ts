@@ -1,15 +1,13 @@
 import { beforeAll, describe, expect, test } from 'vitest';
 import { AppWriter } from '../../tools/demo/writers.js';
 import { cli } from '../support/cli.js';
-import { snapshot } from '../support/catalog.js';
 import { useDatabase, type TestDatabase } from '../support/database.js';
-import { planDir } from '../support/plans.js';
+import { migrationPlan, planDir } from '../support/plans.js';
+import { expectPlanRejected } from '../support/refusals.js';
 
 const ROWS = 5_000;
 
-function uniquePlan(id: string, op: Record<string, unknown>) {
-  return planDir({ [`${id}.json`]: { id, operations: [{ kind: 'addUnique', ...op }] } });
-}
+const uniquePlan = (id: string, op: Record<string, unknown>) => planDir(migrationPlan(id, { kind: 'addUnique', ...op }));
 
 function appWriter(db: TestDatabase, table: string, options: { schema?: string; column?: string } = {}) {
   return new AppWriter({ url: db.url, label: 'app', schema: options.schema, table, key: 'id', column: options.column ?? 'email', ownsKey: () => true, maxExistingId: ROWS, pauseMs: 1 });
@@ -90,26 +88,23 @@ describe('addUnique refusals: exit 2 with paths, database untouched', () => {
 
   test('every problem of the plan at once, each with its path', async () => {
     const op = (o: Record<string, unknown>) => ({ kind: 'addUnique', table: 'orders', columns: ['code'], ...o });
-    const dir = planDir({
-      'bad.json': {
-        id: '20261121_bad_uniques',
-        operations: [
-          op({ name: 'u0', columns: ['code', 'nope'] }),
-          op({ name: 'orders_code_check' }),
-          op({ name: 'orders_seq' }),
-          op({ name: 'orders_note', columns: ['note'] }),
-          op({ name: 'u4', columns: ['doc'] }),
-          op({ name: 'u5', table: 'nope' }),
-          op({ name: 'u6', table: 'events', columns: ['id'] }),
-          op({ name: 'u7', table: 'order_view' }),
-          op({ name: 'u8', columns: ['code', 'code'] }),
-        ],
-      },
-    });
-    const before = await snapshot(db, 'orders');
-    const r = await cli(['advance', '--json'], { url: db.url, dir });
-    expect(r.code, r.stderr).toBe(2);
-    expect(r.json<{ problems: { path: string; message: string }[] }>().problems).toEqual([
+    const { problems } = await expectPlanRejected(
+      db,
+      migrationPlan(
+        '20261121_bad_uniques',
+        op({ name: 'u0', columns: ['code', 'nope'] }),
+        op({ name: 'orders_code_check' }),
+        op({ name: 'orders_seq' }),
+        op({ name: 'orders_note', columns: ['note'] }),
+        op({ name: 'u4', columns: ['doc'] }),
+        op({ name: 'u5', table: 'nope' }),
+        op({ name: 'u6', table: 'events', columns: ['id'] }),
+        op({ name: 'u7', table: 'order_view' }),
+        op({ name: 'u8', columns: ['code', 'code'] }),
+      ),
+      ['orders'],
+    );
+    expect(problems).toEqual([
       { path: 'operations[0].columns[1]', message: 'column nope does not exist in orders' },
       { path: 'operations[1].name', message: 'orders already has a check constraint named orders_code_check' },
       { path: 'operations[2].name', message: 'orders_seq is already the name of a sequence' },
@@ -120,8 +115,6 @@ describe('addUnique refusals: exit 2 with paths, database untouched', () => {
       { path: 'operations[7].table', message: 'order_view is a view; addUnique supports plain tables' },
       { path: 'operations[8].columns[1]', message: 'column code is listed twice' },
     ]);
-    expect(await snapshot(db, 'orders')).toEqual(before);
-    expect(await db.query(`SELECT to_regnamespace('pgshift') AS ns`)).toEqual([{ ns: null }]);
     expect(await db.query(`SELECT count(*)::int AS n FROM pg_class WHERE relname ~ '^u[0-9]+$'`)).toEqual([{ n: 0 }]);
   });
 });

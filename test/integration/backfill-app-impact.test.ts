@@ -1,8 +1,7 @@
 import pg from 'pg';
-import { beforeAll, describe, expect, test } from 'vitest';
-import { cli, spawnCli } from '../support/cli.js';
+import { describe, expect, test } from 'vitest';
+import { backfillTask, useBackfillAtDualWrite } from '../support/backfill.js';
 import { useDatabase } from '../support/database.js';
-import { planDir, renamePlan } from '../support/plans.js';
 import { until } from '../support/wait.js';
 
 const ROWS = 20_000;
@@ -16,24 +15,23 @@ const SLOW_ROW = 5_000;
  */
 describe('the backfill and the app’s waits', () => {
   const db = useDatabase();
-  const id = '20261204_app_impact';
-  let dir: string;
-
-  beforeAll(async () => {
-    dir = planDir(renamePlan(id, { table: 'orders', from: 'ref', to: 'reference' }));
-    await db.query(`CREATE TABLE orders (id bigint PRIMARY KEY, ref text NOT NULL)`);
-    await db.query(`INSERT INTO orders SELECT g, 'r' || g FROM generate_series(1, ${ROWS}) g`);
-    await db.query(`CREATE FUNCTION slow_for_backfill() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(1.5); RETURN NEW; END $$`);
-    await db.query(
-      `CREATE TRIGGER slow BEFORE UPDATE ON orders FOR EACH ROW
-         WHEN (OLD.id = ${SLOW_ROW} AND current_setting('pgshift.backfill', true) = 'on') EXECUTE FUNCTION slow_for_backfill()`,
-    );
-    await db.query(`ANALYZE orders`);
-    expect((await cli(['advance', '--to', 'dual-write'], { url: db.url, dir })).code).toBe(0);
+  const orders = useBackfillAtDualWrite(db, {
+    id: '20261204_app_impact',
+    table: 'orders',
+    from: 'ref',
+    to: 'reference',
+    rows: ROWS,
+    async prepare() {
+      await db.query(`CREATE FUNCTION slow_for_backfill() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(1.5); RETURN NEW; END $$`);
+      await db.query(
+        `CREATE TRIGGER slow BEFORE UPDATE ON orders FOR EACH ROW
+           WHEN (OLD.id = ${SLOW_ROW} AND current_setting('pgshift.backfill', true) = 'on') EXECUTE FUNCTION slow_for_backfill()`,
+      );
+    },
   });
 
   test('an app write blocked by a batch over budget makes the next batches shrink', async () => {
-    const run = spawnCli(['advance', '--max-app-wait', '100', '--json'], { url: db.url, dir, env: { PGSHIFT_LOG_LEVEL: 'warn' } });
+    const run = orders.spawn(['advance', '--max-app-wait', '100', '--json'], { PGSHIFT_LOG_LEVEL: 'warn' });
     // The batch over SLOW_ROW sleeps with that row locked.
     const [sleeper] = [
       await until(
@@ -65,8 +63,7 @@ describe('the backfill and the app’s waits', () => {
     expect(shrink.blockedSessions).toBeGreaterThanOrEqual(1);
     expect(shrink.maxWaitMs).toBeGreaterThan(100);
     expect(shrink.budgetMs).toBe(100);
-    const task = r.json<{ migrations: { ran: { details: { tasks: Record<string, { appImpact: { blockingBatches: number; maxWaitMs: number; budgetMs: number } }> } }[] }[] }>()
-      .migrations[0]!.ran[0]!.details.tasks['0.backfill']!;
+    const task = backfillTask<{ appImpact: { blockingBatches: number; maxWaitMs: number; budgetMs: number } }>(r);
     expect(task.appImpact.blockingBatches).toBeGreaterThanOrEqual(1);
     expect(task.appImpact.maxWaitMs).toBeGreaterThan(100);
     expect(task.appImpact.budgetMs).toBe(100);

@@ -1,39 +1,22 @@
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { cli, spawnCli } from '../support/cli.js';
+import { afterAll, describe, expect, test } from 'vitest';
+import { useBackfillAtDualWrite } from '../support/backfill.js';
 import { useDatabase } from '../support/database.js';
-import { planDir, renamePlan } from '../support/plans.js';
 import { until } from '../support/wait.js';
 
 const ROWS = 40_000;
 
-interface ProgressRow {
-  rows_done: string;
-  batches: string;
-  batch_size: number | null;
-  hold_reason: string | null;
-  finished_at: Date | null;
-}
-
 describe('a DBA steers a running backfill', () => {
   const db = useDatabase();
   const id = '20261121_control';
-  let dir: string;
-  const progress = async () => (await db.query<ProgressRow>(`SELECT * FROM pgshift.backfill_progress WHERE migration_id = $1`, [id]))[0];
-
-  beforeAll(async () => {
-    dir = planDir(renamePlan(id, { table: 'orders', from: 'ref', to: 'reference' }));
-    await db.query(`CREATE TABLE orders (id bigint PRIMARY KEY, ref text NOT NULL)`);
-    await db.query(`INSERT INTO orders SELECT g, 'r' || g FROM generate_series(1, ${ROWS}) g`);
-    await db.query(`ANALYZE orders`);
-    expect((await cli(['advance', '--to', 'dual-write'], { url: db.url, dir })).code).toBe(0);
-  });
+  const orders = useBackfillAtDualWrite(db, { id, table: 'orders', from: 'ref', to: 'reference', rows: ROWS });
+  const { progress } = orders;
 
   test('tune changes the batch size within one batch; pause holds; resume goes on; status shows it all', async () => {
-    const run = spawnCli(['advance', '--batch-size', '200', '--batch-delay', '40'], { url: db.url, dir });
+    const run = orders.spawn(['advance', '--batch-size', '200', '--batch-delay', '40']);
     await until(async () => Number((await progress())?.batches ?? 0) >= 3, 'three batches');
 
-    const tuned = await cli(['tune', id, '--batch-size', '777', '--json'], { url: db.url, dir });
+    const tuned = await orders.run('tune', id, '--batch-size', '777', '--json');
     expect(tuned.code, tuned.stderr).toBe(0);
     expect(tuned.json()).toMatchObject({ settings: { batchSize: 777 }, paused: false });
     const batchesAtTune = Number((await progress())!.batches);
@@ -44,66 +27,61 @@ describe('a DBA steers a running backfill', () => {
     // The batch in flight when tune wrote may finish at the old size; the next one uses the new.
     expect(Number(applied.batches) - batchesAtTune).toBeLessThanOrEqual(2);
 
-    expect((await cli(['pause', id], { url: db.url, dir })).code).toBe(0);
-    const held = await until(async () => {
-      const p = await progress();
-      return p?.hold_reason ? p : null;
-    }, 'the hold');
+    expect((await orders.run('pause', id)).code).toBe(0);
+    const held = await orders.held();
     expect(held.hold_reason).toMatch(/^paused by `pgshift pause`/);
     const doneWhenHeld = held.rows_done;
     await new Promise((r) => setTimeout(r, 400));
     expect((await progress())!.rows_done).toBe(doneWhenHeld);
-    const status = await cli(['status', id, '--json'], { url: db.url, dir });
+    const status = await orders.run('status', id, '--json');
     expect(status.json()).toMatchObject({
       migrations: [{ state: 'dual-write', backfillSummary: { finished: false, holdReason: expect.stringMatching(/^paused/), workers: 1, control: { paused: true, settings: { batchSize: 777 } } } }],
     });
-    expect((await cli(['status', id], { url: db.url, dir })).stdout).toMatch(/HELD: paused by `pgshift pause`/);
+    expect((await orders.run('status', id)).stdout).toMatch(/HELD: paused by `pgshift pause`/);
 
-    expect((await cli(['resume', id], { url: db.url, dir })).code).toBe(0);
+    expect((await orders.run('resume', id)).code).toBe(0);
     const r = await run.done;
     expect(r.code, r.stderr).toBe(0);
     const done = (await progress())!;
     expect(done.finished_at).not.toBeNull();
     expect(done.hold_reason).toBeNull();
     expect(Number(done.rows_done)).toBe(ROWS);
-    const [n] = await db.query<{ n: string }>(`SELECT count(*) AS n FROM orders WHERE reference IS DISTINCT FROM ref`);
-    expect(n!.n).toBe('0');
+    expect(await orders.unsynced()).toBe(0);
   });
 
   test('tune rejects nonsense and unknown migrations', async () => {
-    const bad = await cli(['tune', id, '--pause-ratio', '-1'], { url: db.url, dir });
+    const bad = await orders.run('tune', id, '--pause-ratio', '-1');
     expect(bad.code).toBe(2);
-    const none = await cli(['tune', id], { url: db.url, dir });
+    const none = await orders.run('tune', id);
     expect(none.code).toBe(2);
     expect(none.stderr).toContain('nothing to change');
-    expect((await cli(['pause', 'nope'], { url: db.url, dir })).code).toBe(2);
+    expect((await orders.run('pause', 'nope')).code).toBe(2);
   });
 });
 
 describe('health signals hold the backfill, never abort it', () => {
   const db = useDatabase();
   const id = '20261121_signals';
-  let dir: string;
-  const progress = async () => (await db.query<ProgressRow>(`SELECT * FROM pgshift.backfill_progress WHERE migration_id = $1`, [id]))[0];
-
-  beforeAll(async () => {
-    dir = planDir(renamePlan(id, { table: 'events', from: 'kind', to: 'type' }));
-    await db.query(`CREATE TABLE events (id bigint PRIMARY KEY, kind text)`);
-    await db.query(`INSERT INTO events SELECT g, 'k' || g FROM generate_series(1, 20000) g`);
-    expect((await cli(['advance', '--to', 'dual-write'], { url: db.url, dir })).code).toBe(0);
+  const events = useBackfillAtDualWrite(db, {
+    id,
+    table: 'events',
+    from: 'kind',
+    to: 'type',
+    rows: 20_000,
+    columns: 'id bigint PRIMARY KEY, kind text',
+    prefix: 'k',
+    analyze: false,
   });
+  const { progress } = events;
 
   test('a replica lag that cannot be read holds (fail closed) until tuned off', async () => {
     // The primary itself is not a standby: the lag cannot be measured there.
-    const run = spawnCli(['advance', '--replica-url', db.url, '--batch-size', '500'], { url: db.url, dir, env: { PGSHIFT_LOG_LEVEL: 'info' } });
-    const held = await until(async () => {
-      const p = await progress();
-      return p?.hold_reason ? p : null;
-    }, 'the hold');
+    const run = events.spawn(['advance', '--replica-url', db.url, '--batch-size', '500'], { PGSHIFT_LOG_LEVEL: 'info' });
+    const held = await events.held();
     expect(held.hold_reason).toBe('cannot read replica lag (holding until it can be read): the --replica-url server is not a standby (pg_is_in_recovery() is false)');
     expect(held.rows_done).toBe('0');
     // Both limits: --max-lag-bytes alone would still read the lag (and hold).
-    expect((await cli(['tune', id, '--max-lag', 'off', '--max-lag-bytes', 'off'], { url: db.url, dir })).code).toBe(0);
+    expect((await events.run('tune', id, '--max-lag', 'off', '--max-lag-bytes', 'off')).code).toBe(0);
     const r = await run.done;
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toContain('backfill holding: cannot read replica lag');
@@ -143,14 +121,11 @@ describe('health signals hold the backfill, never abort it', () => {
   }
 
   test('a manual VACUUM running on the table holds the backfill until it ends', async () => {
-    expect((await cli(['rollback', id], { url: db.url, dir })).code).toBe(0);
-    expect((await cli(['advance', '--to', 'dual-write'], { url: db.url, dir })).code).toBe(0);
+    expect((await events.run('rollback', id)).code).toBe(0);
+    expect((await events.run('advance', '--to', 'dual-write')).code).toBe(0);
     const vacuum = await pinnedVacuum('events');
-    const run = spawnCli(['advance', '--batch-size', '500'], { url: db.url, dir });
-    const held = await until(async () => {
-      const p = await progress();
-      return p?.hold_reason ? p : null;
-    }, 'the hold');
+    const run = events.spawn(['advance', '--batch-size', '500']);
+    const held = await events.held();
     expect(held.hold_reason).toBe(`VACUUM running on events (pid ${vacuum.pid}, scanning heap)`);
     expect(held.rows_done).toBe('0');
     await vacuum.end();
@@ -161,12 +136,12 @@ describe('health signals hold the backfill, never abort it', () => {
 
   test('--hold-on-vacuum off goes on through a running VACUUM', async () => {
     // DDL (rollback, expand) would wait for the vacuum's lock: set up first, then start the vacuum.
-    expect((await cli(['rollback', id], { url: db.url, dir })).code).toBe(0);
-    expect((await cli(['advance', '--to', 'dual-write'], { url: db.url, dir })).code).toBe(0);
+    expect((await events.run('rollback', id)).code).toBe(0);
+    expect((await events.run('advance', '--to', 'dual-write')).code).toBe(0);
     const vacuum = await pinnedVacuum('events');
     try {
       // The vacuum is running when the backfill starts; the backfill must never hold for it.
-      const run = spawnCli(['advance', '--hold-on-vacuum', 'off', '--json'], { url: db.url, dir, env: { PGSHIFT_LOG_LEVEL: 'info' } });
+      const run = events.spawn(['advance', '--hold-on-vacuum', 'off', '--json'], { PGSHIFT_LOG_LEVEL: 'info' });
       const r = await run.done;
       expect(r.code, r.stderr).toBe(0);
       expect(r.json()).toMatchObject({ migrations: [{ state: 'backfill' }] });
@@ -182,23 +157,29 @@ describe('health signals hold the backfill, never abort it', () => {
 describe('signals a role cannot read hold the backfill (fail closed)', () => {
   const db = useDatabase();
   const id = '20261121_noprivs';
-  let dir: string;
   let url: string;
   let role: string;
-
-  beforeAll(async () => {
-    dir = planDir(renamePlan(id, { table: 'notes', from: 'body', to: 'text' }));
-    role = `plain_${db.name.slice(-6)}`;
-    await db.query(`CREATE ROLE ${role} LOGIN PASSWORD 'plain'`);
-    await db.query(`GRANT CREATE ON DATABASE ${db.name} TO ${role}`);
-    await db.query(`CREATE TABLE notes (id int PRIMARY KEY, body text)`);
-    await db.query(`INSERT INTO notes SELECT g, 'b' || g FROM generate_series(1, 5000) g`);
-    await db.query(`ALTER TABLE notes OWNER TO ${role}`);
-    const u = new URL(db.url);
-    u.username = role;
-    u.password = 'plain';
-    url = u.toString();
-    expect((await cli(['advance', '--to', 'dual-write'], { url, dir })).code).toBe(0);
+  // The table belongs to a role without pg_read_all_stats, and pgshift connects as that role.
+  const notes = useBackfillAtDualWrite(db, {
+    id,
+    table: 'notes',
+    from: 'body',
+    to: 'text',
+    rows: 5000,
+    columns: 'id int PRIMARY KEY, body text',
+    prefix: 'b',
+    analyze: false,
+    async prepare() {
+      role = `plain_${db.name.slice(-6)}`;
+      await db.query(`CREATE ROLE ${role} LOGIN PASSWORD 'plain'`);
+      await db.query(`GRANT CREATE ON DATABASE ${db.name} TO ${role}`);
+      await db.query(`ALTER TABLE notes OWNER TO ${role}`);
+      const u = new URL(db.url);
+      u.username = role;
+      u.password = 'plain';
+      url = u.toString();
+    },
+    url: () => url,
   });
 
   // Roles are cluster-wide: leave none behind on a shared server.
@@ -209,13 +190,10 @@ describe('signals a role cannot read hold the backfill (fail closed)', () => {
   });
 
   test('without pg_read_all_stats, replica lag counts as unreadable, not as zero', async () => {
-    const run = spawnCli(['advance', '--hold-on-vacuum', 'off'], { url, dir });
-    const held = await until(async () => {
-      const [p] = await db.query<ProgressRow>(`SELECT * FROM pgshift.backfill_progress WHERE migration_id = $1`, [id]);
-      return p?.hold_reason ? p : null;
-    }, 'the hold');
+    const run = notes.spawn(['advance', '--hold-on-vacuum', 'off']);
+    const held = await notes.held();
     expect(held.hold_reason).toMatch(/^cannot read replica lag \(holding until it can be read\): role lacks pg_read_all_stats/);
-    expect((await cli(['tune', id, '--max-lag', 'off', '--max-lag-bytes', 'off'], { url, dir })).code).toBe(0);
+    expect((await notes.run('tune', id, '--max-lag', 'off', '--max-lag-bytes', 'off')).code).toBe(0);
     const r = await run.done;
     expect(r.code, r.stderr).toBe(0);
   });

@@ -3,9 +3,10 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { HealthSignals, type SignalSettings } from '../../src/backfill/signals.js';
 import { tableActivity, VacuumStep, vacuumSkipReason } from '../../src/backfill/vacuum-step.js';
 import { createLogger } from '../../src/logger.js';
+import { backfillAtDualWrite, backfillTask, type BackfillFixture } from '../support/backfill.js';
 import { cli } from '../support/cli.js';
 import { useDatabase } from '../support/database.js';
-import { planDir, renamePlan } from '../support/plans.js';
+import { planDir } from '../support/plans.js';
 import { until } from '../support/wait.js';
 
 const ROWS = 20_000;
@@ -24,22 +25,15 @@ describe('the backfill vacuums what it has done', () => {
   const db = useDatabase();
   let pool: pg.Pool;
 
-  const setUp = async (table: string) => {
-    const id = `20261204_vacuum_${table}`;
-    const dir = planDir(renamePlan(id, { table, from: 'ref', to: 'reference' }));
-    await db.query(`CREATE TABLE ${table} (id bigint PRIMARY KEY, ref text NOT NULL) WITH (autovacuum_enabled = false)`);
-    await db.query(`INSERT INTO ${table} SELECT g, 'r' || g FROM generate_series(1, ${ROWS}) g`);
-    await db.query(`ANALYZE ${table}`);
-    expect((await cli(['advance', '--to', 'dual-write'], { url: db.url, dir })).code).toBe(0);
-    return dir;
-  };
+  const setUp = (table: string) =>
+    backfillAtDualWrite(db, { id: `20261204_vacuum_${table}`, table, from: 'ref', to: 'reference', rows: ROWS, storage: 'autovacuum_enabled = false' });
   const vacuumCount = async (table: string) =>
     Number((await db.query<{ n: string }>(`SELECT vacuum_count AS n FROM pg_stat_user_tables WHERE relname = '${table}'`))[0]!.n);
-  const backfill = async (dir: string, ...flags: string[]) => {
-    const r = await cli(['advance', '--batch-size', '1000', '--hold-on-vacuum', 'all', ...flags, '--json'], { url: db.url, dir, env: { PGSHIFT_LOG_LEVEL: 'warn' } });
+  const backfill = async (migration: BackfillFixture, ...flags: string[]) => {
+    const r = await cli(['advance', '--batch-size', '1000', '--hold-on-vacuum', 'all', ...flags, '--json'], { url: db.url, dir: migration.dir, env: { PGSHIFT_LOG_LEVEL: 'warn' } });
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).not.toMatch(/backfill holding/);
-    return r.json<{ migrations: { ran: { details: { tasks: Record<string, VacuumDetails> } }[] }[] }>().migrations[0]!.ran[0]!.details.tasks['0.backfill']!;
+    return backfillTask<VacuumDetails>(r);
   };
 
   beforeAll(() => {
@@ -50,13 +44,13 @@ describe('the backfill vacuums what it has done', () => {
   });
 
   test('vacuums run during the backfill and the table ends smaller than without them', async () => {
-    const withDir = await setUp('orders_vacuumed');
-    const withoutDir = await setUp('orders_plain');
+    const withVacuum = await setUp('orders_vacuumed');
+    const withoutVacuum = await setUp('orders_plain');
     const countBefore = await vacuumCount('orders_vacuumed');
 
     // --hold-on-vacuum all holds for every VACUUM of the table but the backfill's own.
-    const vacuumed = await backfill(withDir, '--vacuum-every', '20%');
-    const plain = await backfill(withoutDir, '--vacuum-every', 'off');
+    const vacuumed = await backfill(withVacuum, '--vacuum-every', '20%');
+    const plain = await backfill(withoutVacuum, '--vacuum-every', 'off');
 
     expect(vacuumed.vacuum.everyPercent).toBe(20);
     expect(vacuumed.vacuum.runs).toBeGreaterThanOrEqual(1);
@@ -72,12 +66,12 @@ describe('the backfill vacuums what it has done', () => {
     expect(Number(actual!.size)).toBe(vacuumed.tableSize.after.heapBytes);
 
     // `status` shows the growth of the last finished backfill.
-    const status = await cli(['status', '--json'], { url: db.url, dir: withDir });
+    const status = await withVacuum.run('status', '--json');
     const growth = status
       .json<{ migrations: { id: string; tableGrowth: { task: string; heapGrowth: number; vacuums: number }[] }[] }>()
       .migrations.find((m) => m.id === '20261204_vacuum_orders_vacuumed')!.tableGrowth;
     expect(growth).toEqual([expect.objectContaining({ task: '0.backfill', heapGrowth: vacuumed.tableSize.heapGrowth, vacuums: vacuumed.vacuum.runs })]);
-    const text = await cli(['status'], { url: db.url, dir: withDir });
+    const text = await withVacuum.run('status');
     expect(text.stdout).toContain(`20261204_vacuum_orders_vacuumed 0.backfill: table heap ×${vacuumed.tableSize.heapGrowth}, indexes ×`);
   });
 

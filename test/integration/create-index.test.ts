@@ -3,13 +3,12 @@ import { AppWriter } from '../../tools/demo/writers.js';
 import { cli } from '../support/cli.js';
 import { snapshot } from '../support/catalog.js';
 import { useDatabase, type TestDatabase } from '../support/database.js';
-import { planDir } from '../support/plans.js';
+import { migrationPlan, planDir } from '../support/plans.js';
+import { expectPlanRejected } from '../support/refusals.js';
 
 const ROWS = 5_000;
 
-function indexPlan(id: string, op: Record<string, unknown>) {
-  return { [`${id}.json`]: { id, operations: [{ kind: 'createIndex', ...op }] } };
-}
+const indexPlan = (id: string, op: Record<string, unknown>) => migrationPlan(id, { kind: 'createIndex', ...op });
 
 /** Every index of the table with its validity, as pg_index says. */
 async function indexesOf(db: TestDatabase, table: string) {
@@ -115,31 +114,28 @@ describe('createIndex refusals: exit 2 with paths, database untouched', () => {
 
   test('every problem of the plan at once, each with its path', async () => {
     const op = (o: Record<string, unknown>) => ({ kind: 'createIndex', table: 'orders', columns: ['id'], ...o });
-    const dir = planDir({
-      'bad.json': {
-        id: '20261121_bad_indexes',
-        operations: [
-          op({ name: 'i0', columns: ['customer_id', 'nope'] }),
-          op({ name: 'orders_seq' }),
-          op({ name: 'other_note' }),
-          op({ name: 'orders_status', columns: ['customer_id'] }),
-          op({ name: 'i4', where: 'customer_id + 1' }),
-          op({ name: 'i5', where: 'created_at > now()' }),
-          op({ name: 'i6', where: `status::text > now()::text` }),
-          op({ name: 'i7', columns: ['status'], using: 'gin' }),
-          op({ name: 'i8', using: 'gist', unique: true }),
-          op({ name: 'i9', where: 'true); DROP TABLE orders; --' }),
-          op({ name: 'i10', table: 'nope' }),
-          op({ name: 'i11', table: 'events' }),
-          op({ name: 'i12', table: 'order_view' }),
-          op({ name: 'orders_pkey', unique: true }),
-        ],
-      },
-    });
-    const before = await snapshot(db, 'orders');
-    const r = await cli(['advance', '--json'], { url: db.url, dir });
-    expect(r.code, r.stderr).toBe(2);
-    expect(r.json<{ problems: { path: string; message: string }[] }>().problems).toEqual([
+    const { problems } = await expectPlanRejected(
+      db,
+      migrationPlan(
+        '20261121_bad_indexes',
+        op({ name: 'i0', columns: ['customer_id', 'nope'] }),
+        op({ name: 'orders_seq' }),
+        op({ name: 'other_note' }),
+        op({ name: 'orders_status', columns: ['customer_id'] }),
+        op({ name: 'i4', where: 'customer_id + 1' }),
+        op({ name: 'i5', where: 'created_at > now()' }),
+        op({ name: 'i6', where: `status::text > now()::text` }),
+        op({ name: 'i7', columns: ['status'], using: 'gin' }),
+        op({ name: 'i8', using: 'gist', unique: true }),
+        op({ name: 'i9', where: 'true); DROP TABLE orders; --' }),
+        op({ name: 'i10', table: 'nope' }),
+        op({ name: 'i11', table: 'events' }),
+        op({ name: 'i12', table: 'order_view' }),
+        op({ name: 'orders_pkey', unique: true }),
+      ),
+      ['orders'],
+    );
+    expect(problems).toEqual([
       { path: 'operations[0].columns[1]', message: 'column nope does not exist in orders' },
       { path: 'operations[1].name', message: 'orders_seq is already the name of a sequence' },
       { path: 'operations[2].name', message: 'index other_note already exists, on other' },
@@ -155,8 +151,6 @@ describe('createIndex refusals: exit 2 with paths, database untouched', () => {
       { path: 'operations[12].table', message: 'order_view is a view; createIndex supports tables and materialized views' },
       { path: 'operations[13].name', message: 'index orders_pkey already exists on orders, and constraint orders_pkey needs it' },
     ]);
-    expect(await snapshot(db, 'orders')).toEqual(before);
-    expect(await db.query(`SELECT to_regnamespace('pgshift') AS ns`)).toEqual([{ ns: null }]);
     expect(await db.query(`SELECT count(*)::int AS n FROM pg_class WHERE relname ~ '^i[0-9]+$'`)).toEqual([{ n: 0 }]);
   });
 });

@@ -1,11 +1,10 @@
 import { describe, expect, test } from 'vitest';
 import { cli } from '../support/cli.js';
 import { useDatabase, type TestDatabase } from '../support/database.js';
-import { planDir } from '../support/plans.js';
+import { migrationPlan, planDir } from '../support/plans.js';
+import { expectPlanRejected } from '../support/refusals.js';
 
-function tablePlan(id: string, op: Record<string, unknown>) {
-  return planDir({ [`${id}.json`]: { id, operations: [{ kind: 'createTable', ...op }] } });
-}
+const tablePlan = (id: string, op: Record<string, unknown>) => planDir(migrationPlan(id, { kind: 'createTable', ...op }));
 
 const INVOICES = {
   columns: [
@@ -75,22 +74,20 @@ describe('createTable refusals: exit 2 with paths, database untouched', () => {
     await db.query(`CREATE TABLE taken (id int)`);
     await db.query(`CREATE SEQUENCE taken_seq`);
     const op = (o: Record<string, unknown>) => ({ kind: 'createTable', columns: [{ name: 'id', type: 'int' }], ...o });
-    const dir = planDir({
-      'bad.json': {
-        id: '20261121_bad_tables',
-        operations: [
-          op({ table: 'taken' }),
-          op({ table: 'taken_seq' }),
-          op({ schema: 'nope', table: 't2' }),
-          op({ table: 't3', columns: [{ name: 'a', type: 'no_such_type' }, { name: 'b', type: 'int', default: `'x'` }] }),
-          op({ table: 't4', columns: [{ name: 'a', type: 'int); DROP TABLE taken; --' }] }),
-          op({ table: 't5', columns: [{ name: 'doc', type: 'json' }], primaryKey: ['doc'] }),
-        ],
-      },
-    });
-    const r = await cli(['advance', '--json'], { url: db.url, dir });
-    expect(r.code, r.stderr).toBe(2);
-    expect(r.json<{ problems: { path: string; message: string }[] }>().problems).toEqual([
+    const { problems } = await expectPlanRejected(
+      db,
+      migrationPlan(
+        '20261121_bad_tables',
+        op({ table: 'taken' }),
+        op({ table: 'taken_seq' }),
+        op({ schema: 'nope', table: 't2' }),
+        op({ table: 't3', columns: [{ name: 'a', type: 'no_such_type' }, { name: 'b', type: 'int', default: `'x'` }] }),
+        op({ table: 't4', columns: [{ name: 'a', type: 'int); DROP TABLE taken; --' }] }),
+        op({ table: 't5', columns: [{ name: 'doc', type: 'json' }], primaryKey: ['doc'] }),
+      ),
+      ['taken'],
+    );
+    expect(problems).toEqual([
       { path: 'operations[0].table', message: 'taken already exists (a table)' },
       { path: 'operations[1].table', message: 'taken_seq already exists (a sequence)' },
       { path: 'operations[2].schema', message: 'schema nope does not exist' },
@@ -101,6 +98,5 @@ describe('createTable refusals: exit 2 with paths, database untouched', () => {
     ]);
     expect(await db.query(`SELECT relname FROM pg_class WHERE relname ~ '^t[0-9]$' OR relname = 'pgshift_trial'`)).toEqual([]);
     expect(await db.query(`SELECT count(*)::int AS n FROM taken`)).toEqual([{ n: 0 }]);
-    expect(await db.query(`SELECT to_regnamespace('pgshift') AS ns`)).toEqual([{ ns: null }]);
   });
 });

@@ -35,3 +35,12 @@ export async function snapshot(db: TestDatabase, table: string, migrationId?: st
     : null;
   return { columns, constraints, indexes, triggers, functions, ledger };
 }
+
+/** One constraint of `table` (an SQL name) by name: validated or not, and its definition; null when there is none. */
+export async function constraintOf(db: TestDatabase, table: string, name: string) {
+  const [row] = await db.query<{ validated: boolean; def: string }>(
+    `SELECT convalidated AS validated, pg_get_constraintdef(oid) AS def FROM pg_constraint WHERE conrelid = $1::regclass AND conname = $2`,
+    [table, name],
+  );
+  return row ?? null;
+}

@@ -14,8 +14,8 @@ export interface CliResult {
   json<T = Record<string, unknown>>(): T;
 }
 
-/** Runs the CLI in-process (same code path as the bin, minus process startup). */
-export async function cli(args: string[], options: { url: string; dir?: string; env?: NodeJS.ProcessEnv }): Promise<CliResult> {
+/** Runs the CLI in-process (same code path as the bin, minus process startup); `signal` stops it as SIGINT would. */
+export async function cli(args: string[], options: { url: string; dir?: string; env?: NodeJS.ProcessEnv; signal?: AbortSignal }): Promise<CliResult> {
   let stdout = '';
   let stderr = '';
   const full = ['--database-url', options.url, '--log-level', 'silent', ...(options.dir ? ['--dir', options.dir] : []), ...args];
@@ -23,6 +23,7 @@ export async function cli(args: string[], options: { url: string; dir?: string; 
     stdout: (t) => (stdout += t),
     stderr: (t) => (stderr += t),
     env: { ...options.env },
+    signal: options.signal,
   });
   return { code, stdout, stderr, json: () => JSON.parse(stdout) };
 }

@@ -14,3 +14,8 @@ export function planDir(plans: Record<string, unknown>): string {
 export function renamePlan(id: string, op: { table: string; from: string; to: string; schema?: string }) {
   return { [`${id}.json`]: { id, operations: [{ kind: 'renameColumn', ...op }] } };
 }
+
+/** One migration `id` with these operations, as `planDir` takes it. */
+export function migrationPlan(id: string, ...operations: Record<string, unknown>[]) {
+  return { [`${id}.json`]: { id, operations } };
+}
