@@ -23,7 +23,11 @@ const LAYERS = [
   { name: 'pg-access', path: ['^src/(db|catalog|sql)/'], pathNot: CORE_FILES.map((p) => `^${p}`) },
   { name: 'operations', path: ['^src/(operations|plan|ledger|lint)/'], pathNot: CORE_FILES.map((p) => `^${p}`) },
   { name: 'engine', path: ENGINE_FILES.map((p) => `^${p}`) },
-  { name: 'app', path: ['^src/app/', '^src/fleet/', '^src/offline/', '^src/[^/]+\\.ts$'], pathNot: [...CORE_FILES, ...ENGINE_FILES].map((p) => `^${p}`) },
+  {
+    name: 'app',
+    path: ['^src/app/', '^src/fleet/', '^src/offline/', '^src/[^/]+\\.ts$'],
+    pathNot: [...CORE_FILES, ...ENGINE_FILES].map((p) => `^${p}`),
+  },
   { name: 'cli', path: ['^src/cli/'] },
 ];
 
@@ -55,7 +59,8 @@ module.exports = {
     {
       name: 'commands-independent',
       severity: 'error',
-      comment: 'A command file (src/cli/commands/) does not import another: what two commands share goes in src/cli/ (options.ts, format.ts) or in the library.',
+      comment:
+        'A command file (src/cli/commands/) does not import another: what two commands share goes in src/cli/ (options.ts, format.ts) or in the library.',
       from: { path: '^src/cli/commands/' },
       to: { path: '^src/cli/commands/' },
     },

@@ -59,7 +59,12 @@ export class AppLoad {
   private readonly insert: string;
 
   constructor(private readonly options: AppLoadOptions) {
-    this.pool = new pg.Pool({ connectionString: options.url, max: options.connections, idleTimeoutMillis: 0, application_name: 'bench app' });
+    this.pool = new pg.Pool({
+      connectionString: options.url,
+      max: options.connections,
+      idleTimeoutMillis: 0,
+      application_name: 'bench app',
+    });
     this.pool.on('error', () => undefined); // an idle client's error surfaces on its next query
     const t = ident(options.table);
     this.update = [`UPDATE ${t} SET name = $1 WHERE id = $2`, `UPDATE ${t} SET status = $1 WHERE id = $2`];
@@ -105,16 +110,18 @@ export class AppLoad {
       query = this.pool.query(this.update[n % 2] as string, [`app ${n}`, id]);
     }
     this.inFlight++;
-    query.then(
-      () => window?.latencies.push(performance.now() - issuedAt),
-      (error: unknown) => {
-        if (!window) return;
-        window.errors++;
-        window.lastError = (error as Error).message;
-      },
-    ).finally(() => {
-      this.inFlight--;
-    });
+    query
+      .then(
+        () => window?.latencies.push(performance.now() - issuedAt),
+        (error: unknown) => {
+          if (!window) return;
+          window.errors++;
+          window.lastError = (error as Error).message;
+        },
+      )
+      .finally(() => {
+        this.inFlight--;
+      });
   }
 
   /** Stops scheduling, waits for writes in flight (at most `timeoutMs`), closes the pool. */

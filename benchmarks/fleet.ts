@@ -76,7 +76,14 @@ interface FleetBenchResults {
   /** False while the run is still going (the file is rewritten after every trial), or when it was cut short. */
   complete: boolean;
   /** Each invocation whose trials are in this file (`--append` adds one). */
-  runs: { startedAt: string; finishedAt: string; args: string[]; complete: boolean; loadAverageAtStart: number[]; loadAverageAtEnd: number[] }[];
+  runs: {
+    startedAt: string;
+    finishedAt: string;
+    args: string[];
+    complete: boolean;
+    loadAverageAtStart: number[];
+    loadAverageAtEnd: number[];
+  }[];
   machine: {
     os: string;
     cpuModel: string;
@@ -111,7 +118,8 @@ const { values: args } = parseArgs({
 
 function positiveList(flag: string, value: string): number[] {
   const list = value.split(',').map((s) => Number(s.trim()));
-  if (!list.length || list.some((n) => !Number.isInteger(n) || n < 1)) throw new Error(`${flag} must be a comma-separated list of positive integers, got "${value}"`);
+  if (!list.length || list.some((n) => !Number.isInteger(n) || n < 1))
+    throw new Error(`${flag} must be a comma-separated list of positive integers, got "${value}"`);
   return list;
 }
 
@@ -123,7 +131,8 @@ function parseRepeat(value: string, sizes: number[]): Record<string, number> {
   const out: Record<string, number> = {};
   for (const part of value.split(',')) {
     const [size, n] = part.split(':').map((x) => Number(x.trim()));
-    if (!Number.isInteger(size) || !Number.isInteger(n) || n! < 1 || !sizes.includes(size!)) throw new Error(`--repeat: "${part}" is not <size>:<repeats> for one of --sizes ${sizes.join(',')}`);
+    if (!Number.isInteger(size) || !Number.isInteger(n) || n! < 1 || !sizes.includes(size!))
+      throw new Error(`--repeat: "${part}" is not <size>:<repeats> for one of --sizes ${sizes.join(',')}`);
     out[String(size)] = n!;
   }
   for (const s of sizes) if (!out[String(s)]) throw new Error(`--repeat: no repeat count for size ${s}`);
@@ -154,7 +163,10 @@ function urlOf(server: string, database: string): string {
 function cli(argv: string[]): Promise<{ code: number | null; seconds: number; stdout: string; stderr: string }> {
   const t0 = performance.now();
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [path.join(WORK, 'build', 'src', 'cli', 'main.js'), ...argv], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [path.join(WORK, 'build', 'src', 'cli', 'main.js'), ...argv], {
+      cwd: REPO,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -176,7 +188,10 @@ async function seedTemplate(admin: pg.Client, server: string, rows: number): Pro
       name text,
       created_at timestamptz NOT NULL DEFAULT now()
     )`);
-    await db.query(`INSERT INTO users (email, name) SELECT 'user' || g || '@example.com', 'User ' || g FROM generate_series(1, $1::int) AS g`, [rows]);
+    await db.query(
+      `INSERT INTO users (email, name) SELECT 'user' || g || '@example.com', 'User ' || g FROM generate_series(1, $1::int) AS g`,
+      [rows],
+    );
     await db.query('ANALYZE users');
   } finally {
     await db.end();
@@ -192,7 +207,20 @@ async function resetFleet(admin: pg.Client, names: string[]): Promise<void> {
 }
 
 async function runFleet(targetsFile: string, planDir: string, size: number, concurrency: number): Promise<Omit<Trial, 'repeat'>> {
-  const r = await cli(['fleet', 'advance', MIGRATION, '--targets', targetsFile, '--dir', planDir, '--to', 'contract', '--concurrency', String(concurrency), '--json']);
+  const r = await cli([
+    'fleet',
+    'advance',
+    MIGRATION,
+    '--targets',
+    targetsFile,
+    '--dir',
+    planDir,
+    '--to',
+    'contract',
+    '--concurrency',
+    String(concurrency),
+    '--json',
+  ]);
   let contracted = 0;
   try {
     const doc = JSON.parse(r.stdout) as { targets?: { to: string | null }[] };
@@ -200,7 +228,8 @@ async function runFleet(targetsFile: string, planDir: string, size: number, conc
   } catch {
     throw new Error(`fleet advance printed no JSON (exit ${r.code}): ${r.stderr.slice(-2000)}`);
   }
-  if (r.code !== 0 || contracted !== size) throw new Error(`fleet advance failed (exit ${r.code}, ${contracted}/${size} at contract): ${r.stdout.slice(0, 3000)}`);
+  if (r.code !== 0 || contracted !== size)
+    throw new Error(`fleet advance failed (exit ${r.code}, ${contracted}/${size} at contract): ${r.stdout.slice(0, 3000)}`);
   return { size, mode: 'fleet', concurrency, seconds: r.seconds, exitCode: r.code, contracted };
 }
 
@@ -260,7 +289,9 @@ function scaling(rows: Row[]): string {
   for (const c of [...new Set(rows.filter((r) => r.mode === 'fleet').map((r) => r.concurrency))].sort((a, b) => a - b)) {
     const bySize = rows.filter((r) => r.mode === 'fleet' && r.concurrency === c).sort((a, b) => a.size - b.size);
     if (bySize.length < 2) continue;
-    lines.push(`At concurrency ${c}, the cost per database went ${bySize.map((r) => `${r.perDatabaseSeconds.toFixed(2)} s at ${r.size}`).join(' → ')} databases (in part because the canary wave and the per-phase barriers are paid once per rollout and weigh less on a larger fleet; the machine's load also differed between the runs).`);
+    lines.push(
+      `At concurrency ${c}, the cost per database went ${bySize.map((r) => `${r.perDatabaseSeconds.toFixed(2)} s at ${r.size}`).join(' → ')} databases (in part because the canary wave and the per-phase barriers are paid once per rollout and weigh less on a larger fleet; the machine's load also differed between the runs).`,
+    );
   }
   return lines.length ? `\n${lines.join('\n')}\n` : '';
 }
@@ -332,14 +363,19 @@ async function main(): Promise<void> {
   const rows = positiveList('--rows', args.rows)[0]!;
   const loopSizes = args['loop-sizes'] === 'none' ? [] : args['loop-sizes'] ? positiveList('--loop-sizes', args['loop-sizes']) : sizes;
   const earlier = args.append ? (JSON.parse(readFileSync(args.append, 'utf8')) as FleetBenchResults) : null;
-  if (earlier && earlier.options.rows !== rows) throw new Error(`--append: ${args.append} has ${earlier.options.rows} rows per database, this run ${rows}`);
+  if (earlier && earlier.options.rows !== rows)
+    throw new Error(`--append: ${args.append} has ${earlier.options.rows} rows per database, this run ${rows}`);
   const startedAt = new Date();
   const loadAverageAtStart = os.loadavg().map((n) => round(n, 2));
 
   console.log('building the CLI (tsc) into .pgshift-bench-fleet/build …');
   rmSync(WORK, { recursive: true, force: true });
   mkdirSync(path.join(WORK, 'plans'), { recursive: true });
-  execFileSync(process.execPath, [path.join(REPO, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json', '--outDir', path.join(WORK, 'build')], { cwd: REPO, stdio: 'inherit' });
+  execFileSync(
+    process.execPath,
+    [path.join(REPO, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json', '--outDir', path.join(WORK, 'build')],
+    { cwd: REPO, stdio: 'inherit' },
+  );
   // The plans directory holds this one plan only, so nothing else is pending.
   copyFileSync(PLAN, path.join(WORK, 'plans', path.basename(PLAN)));
   const planDir = path.join(WORK, 'plans');
@@ -376,7 +412,20 @@ async function main(): Promise<void> {
               {
                 startedAt: earlier.startedAt,
                 finishedAt: earlier.finishedAt,
-                args: ['--sizes', earlier.options.sizes.join(','), '--concurrency', earlier.options.concurrencies.join(','), '--repeat', Object.entries(earlier.options.repeat).map(([k, n]) => `${k}:${n}`).join(','), '--loop-sizes', earlier.options.loopSizes.join(',') || 'none', '--rows', String(earlier.options.rows)],
+                args: [
+                  '--sizes',
+                  earlier.options.sizes.join(','),
+                  '--concurrency',
+                  earlier.options.concurrencies.join(','),
+                  '--repeat',
+                  Object.entries(earlier.options.repeat)
+                    .map(([k, n]) => `${k}:${n}`)
+                    .join(','),
+                  '--loop-sizes',
+                  earlier.options.loopSizes.join(',') || 'none',
+                  '--rows',
+                  String(earlier.options.rows),
+                ],
                 complete: earlier.complete,
                 loadAverageAtStart: earlier.machine.loadAverageAtStart,
                 loadAverageAtEnd: earlier.machine.loadAverageAtEnd,
@@ -389,7 +438,10 @@ async function main(): Promise<void> {
         format: 1,
         startedAt: first,
         finishedAt: finishedAt.toISOString(),
-        totalSeconds: round(runs.reduce((n, r) => n + (Date.parse(r.finishedAt) - Date.parse(r.startedAt)) / 1000, 0), 1),
+        totalSeconds: round(
+          runs.reduce((n, r) => n + (Date.parse(r.finishedAt) - Date.parse(r.startedAt)) / 1000, 0),
+          1,
+        ),
         options: {
           sizes: union(sizes, earlier?.options.sizes),
           concurrencies: union(concurrencies, earlier?.options.concurrencies),
@@ -435,7 +487,13 @@ async function main(): Promise<void> {
         const order = kinds.map((_, i) => kinds[(i + rep - 1) % kinds.length]!);
         for (const kind of order) {
           await resetFleet(admin, fleet);
-          const trial = kind.mode === 'loop' ? await runLoop(targets.map((t) => t.url), planDir) : await runFleet(targetsFile, planDir, size, kind.concurrency);
+          const trial =
+            kind.mode === 'loop'
+              ? await runLoop(
+                  targets.map((t) => t.url),
+                  planDir,
+                )
+              : await runFleet(targetsFile, planDir, size, kind.concurrency);
           trials.push({ ...trial, seconds: round(trial.seconds, 3), repeat: rep });
           console.log(
             `repeat ${rep}/${repeat[String(size)]}  ${String(size).padStart(3)} databases  ${kind.mode === 'loop' ? 'loop         ' : `fleet c=${String(kind.concurrency).padEnd(4)} `}  ${trial.seconds.toFixed(1).padStart(6)} s  (${(trial.seconds / size).toFixed(2)} s/db; load ${os.loadavg()[0]!.toFixed(1)})`,

@@ -44,10 +44,16 @@ const script = path.join(dir, 'child.mts');
 writeFileSync(script, CHILD);
 const results: { importMs: number; planMs: number }[] = [];
 for (let i = 0; i < trials; i++) {
-  const out = execFileSync(process.execPath, ['--import', 'tsx', script], { cwd: ROOT, env: { ...process.env, FILE: file }, encoding: 'utf8' });
+  const out = execFileSync(process.execPath, ['--import', 'tsx', script], {
+    cwd: ROOT,
+    env: { ...process.env, FILE: file },
+    encoding: 'utf8',
+  });
   const r = JSON.parse(out) as { importMs: number; planMs: number };
   results.push(r);
   console.log(`trial ${i + 1}: import pgshift ${r.importMs.toFixed(0)} ms; load ${tables}-table dump and plan ${r.planMs.toFixed(0)} ms`);
 }
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-console.log(`median of ${trials}: import ${median(results.map((r) => r.importMs)).toFixed(0)} ms, offline plan ${median(results.map((r) => r.planMs)).toFixed(0)} ms (load average ${os.loadavg()[0]!.toFixed(1)} on ${os.cpus().length} cores)`);
+console.log(
+  `median of ${trials}: import ${median(results.map((r) => r.importMs)).toFixed(0)} ms, offline plan ${median(results.map((r) => r.planMs)).toFixed(0)} ms (load average ${os.loadavg()[0]!.toFixed(1)} on ${os.cpus().length} cores)`,
+);

@@ -57,7 +57,8 @@ export class PgshiftChild {
         let settled = true;
         if (event) resolve(event);
         else if (error) reject(new Error(`pgshift child: ${String(error.message)}${error.code ? ` (${String(error.code)})` : ''}`));
-        else if (this.exited) reject(new Error(`pgshift child exited (code ${this.exited.code}, signal ${this.exited.signal}) before "${name}"`));
+        else if (this.exited)
+          reject(new Error(`pgshift child exited (code ${this.exited.code}, signal ${this.exited.signal}) before "${name}"`));
         else settled = false;
         if (settled) this.waiters.delete(check);
       };

@@ -38,7 +38,13 @@ export function summarizeRuns(keys: readonly StrategyKey[], runs: readonly Strat
 
 /** The summaries of a results file (computed for a format-1 file, which has one round and none stored). */
 export function summariesOf(results: BenchResults): StrategySummary[] {
-  return results.summaries ?? summarizeRuns(results.options.strategies, results.strategies.map((s) => ({ ...s, round: s.round ?? 1 })));
+  return (
+    results.summaries ??
+    summarizeRuns(
+      results.options.strategies,
+      results.strategies.map((s) => ({ ...s, round: s.round ?? 1 })),
+    )
+  );
 }
 
 /** `a` ÷ `b` of a per-run figure, taken within each round, over the rounds. */
@@ -71,7 +77,15 @@ const x3 = (n: number) => `${n.toFixed(3)}×`;
 export function computeTargets(results: BenchResults): TargetResult[] {
   const sums = summariesOf(results);
   const s = (k: StrategyKey) => sums.find((x) => x.key === k && x.rowsPerSecond.n > 0);
-  const target = (id: string, label: string, goal: string, value: Spread, ok: (v: number) => boolean, display = fmtSpread(value, x3), note: string | null = null): TargetResult => ({
+  const target = (
+    id: string,
+    label: string,
+    goal: string,
+    value: Spread,
+    ok: (v: number) => boolean,
+    display = fmtSpread(value, x3),
+    note: string | null = null,
+  ): TargetResult => ({
     id,
     label,
     goal,
@@ -83,15 +97,40 @@ export function computeTargets(results: BenchResults): TargetResult[] {
   const rps = (r: StrategyResult) => r.rowsPerSecond;
   const d = s('d');
   const targets: TargetResult[] = [
-    target('d/f0', 'rows/s (d) / (f0), the no-trigger hand loop', '≥ 0.9×', roundRatio(results, 'd', 'f0', rps), (v) => v >= 0.9, undefined, 'pgshift through its library API in a child process (CLI start-up not included)'),
+    target(
+      'd/f0',
+      'rows/s (d) / (f0), the no-trigger hand loop',
+      '≥ 0.9×',
+      roundRatio(results, 'd', 'f0', rps),
+      (v) => v >= 0.9,
+      undefined,
+      'pgshift through its library API in a child process (CLI start-up not included)',
+    ),
     target('d/f', 'rows/s (d) / (f), the hand loop with the trigger', '≥ 1.0×', roundRatio(results, 'd', 'f', rps), (v) => v >= 1.0),
     target('d/dng', 'rows/s (d) / (d-ng), governor on / off', '≥ 0.8×', roundRatio(results, 'd', 'dng', rps), (v) => v >= 0.8),
     target('e/a', 'rows/s (e) / (a)', '≥ 1.6×', roundRatio(results, 'e', 'a', rps), (v) => v >= 1.6),
-    target('d/b', 'rows/s (d) / (b)', '≥ 60×', roundRatio(results, 'd', 'b', rps), (v) => v >= 60, undefined, s('b')?.extrapolated ? '(b) extrapolated from its capped run' : null),
+    target(
+      'd/b',
+      'rows/s (d) / (b)',
+      '≥ 60×',
+      roundRatio(results, 'd', 'b', rps),
+      (v) => v >= 60,
+      undefined,
+      s('b')?.extrapolated ? '(b) extrapolated from its capped run' : null,
+    ),
     target('d/c', 'rows/s (d) / (c)', '≥ 2×', roundRatio(results, 'd', 'c', rps), (v) => v >= 2),
   ];
   const ms = (n: number) => `${fmtMs(n)} ms`;
-  targets.push(target('batch-p99', 'batch p99 of (d)', '≤ 250 ms at a 200 ms target', d?.batchP99 ?? spread([]), (v) => v <= 250, fmtSpread(d?.batchP99, ms)));
+  targets.push(
+    target(
+      'batch-p99',
+      'batch p99 of (d)',
+      '≤ 250 ms at a 200 ms target',
+      d?.batchP99 ?? spread([]),
+      (v) => v <= 250,
+      fmtSpread(d?.batchP99, ms),
+    ),
+  );
   targets.push(
     target(
       'app-p99',
@@ -120,7 +159,9 @@ export function computeTargets(results: BenchResults): TargetResult[] {
       '≤ 1.25×',
       spread([trigger?.ratioP50]),
       (v) => v <= 1.25,
-      trigger ? `${fmtRatio(trigger.ratioP50, 3)} (${fmtMs(trigger.withoutTriggerMs.p50)} → ${fmtMs(trigger.withTriggerMs.p50)} ms)` : 'n/a',
+      trigger
+        ? `${fmtRatio(trigger.ratioP50, 3)} (${fmtMs(trigger.withoutTriggerMs.p50)} → ${fmtMs(trigger.withTriggerMs.p50)} ms)`
+        : 'n/a',
       trigger ? `p99 ratio ${fmtRatio(trigger.ratioP99)}` : null,
     ),
   );
@@ -198,7 +239,12 @@ const RUN_HEADER = ['strategy', 'round', 'rows/s', 'batches', 'batch p50 / p99 /
 function textTable(rows: string[][]): string {
   const widths = (rows[0] ?? []).map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
   return rows
-    .map((r) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join('  ').trimEnd())
+    .map((r) =>
+      r
+        .map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0)))
+        .join('  ')
+        .trimEnd(),
+    )
     .join('\n');
 }
 
@@ -208,7 +254,9 @@ const md = (c: string) => c.replaceAll('|', '\\|').replaceAll('*', '\\*');
 function mdTable(rows: string[][], numeric = true): string {
   const [head, ...body] = rows;
   const line = (r: string[]) => `| ${r.map(md).join(' | ')} |`;
-  return [line(head ?? []), `|${(head ?? []).map((_, i) => (i === 0 || !numeric ? '---' : '---:')).join('|')}|`, ...body.map(line)].join('\n');
+  return [line(head ?? []), `|${(head ?? []).map((_, i) => (i === 0 || !numeric ? '---' : '---:')).join('|')}|`, ...body.map(line)].join(
+    '\n',
+  );
 }
 
 function targetRows(results: BenchResults): string[][] {
@@ -236,7 +284,9 @@ function setupLine(results: BenchResults): string {
 function notes(results: BenchResults): string[] {
   const out: string[] = [];
   if (results.strategies.some((s) => s.extrapolated))
-    out.push(`* extrapolated: (b) stopped at its ${results.options.bCapSeconds} s cap; its total time is rows ÷ (rows done per second in the cap), which is optimistic because OFFSET pages get slower as the offset grows.`);
+    out.push(
+      `* extrapolated: (b) stopped at its ${results.options.bCapSeconds} s cap; its total time is rows ÷ (rows done per second in the cap), which is optimistic because OFFSET pages get slower as the offset grows.`,
+    );
   const rounds = (results.options.repeat ?? 1) > 1;
   for (const s of results.strategies) {
     const who = rounds ? `${s.label} [round ${s.round}]` : s.label;
@@ -286,7 +336,8 @@ export function renderSvg(results: BenchResults): string {
   const top = 56;
   const height = top + rows.length * rowH + 34;
   const max = Math.max(1, ...rows.map((r) => r.rowsPerSecond.max ?? 0));
-  const colour = (k: StrategyKey) => (k === 'd' || k === 'dng' || k === 'e' ? '#2f7d4f' : k === 'f0' ? '#b5651d' : k === 'a' ? '#5b6f8f' : '#8a94a6');
+  const colour = (k: StrategyKey) =>
+    k === 'd' || k === 'dng' || k === 'e' ? '#2f7d4f' : k === 'f0' ? '#b5651d' : k === 'a' ? '#5b6f8f' : '#8a94a6';
   const at = (v: number | null) => labelW + Math.max(1, ((v ?? 0) / max) * barMax);
   const bars = rows.map((r, i) => {
     const y = top + i * rowH;
@@ -333,7 +384,8 @@ function pgshiftRows(results: BenchResults): string[][] {
     const p = r.pgshift;
     if (!p || r.error) continue;
     const tasks = Object.values(p.tasks ?? {}) as Record<string, unknown>[];
-    const sum = (f: (t: Record<string, unknown>) => unknown) => tasks.reduce<number | null>((n, t) => (n === null || num(f(t)) === null ? null : n + (num(f(t)) as number)), 0);
+    const sum = (f: (t: Record<string, unknown>) => unknown) =>
+      tasks.reduce<number | null>((n, t) => (n === null || num(f(t)) === null ? null : n + (num(f(t)) as number)), 0);
     const vac = (t: Record<string, unknown>) => t.vacuum as Record<string, unknown> | undefined;
     const app = (t: Record<string, unknown>) => t.appImpact as Record<string, unknown> | undefined;
     const batches = sum((t) => t.batches);
@@ -355,13 +407,37 @@ function pgshiftRows(results: BenchResults): string[][] {
     ]);
   }
   return rows.length
-    ? [['strategy', 'round', 'advance --to backfill', 'engine task time', 'outside the task', 'batches', 'mean rows / batch', 'own VACUUMs / time', 'batches that kept app waiting / longest wait', 'verify'], ...rows]
+    ? [
+        [
+          'strategy',
+          'round',
+          'advance --to backfill',
+          'engine task time',
+          'outside the task',
+          'batches',
+          'mean rows / batch',
+          'own VACUUMs / time',
+          'batches that kept app waiting / longest wait',
+          'verify',
+        ],
+        ...rows,
+      ]
     : [];
 }
 
 /** The lag overshoot of the replica-lag work, quoted from its own results file (npm run bench:standby-lag). */
 function standbyLagSection(standbyLag: { file: string; data: unknown } | null): string {
-  const data = standbyLag?.data as { results?: { scenario: string; engine: string; held: string; median: { overshootMs: number | null; overshootBytes: number | null; worstLagMs: number | null } }[]; rows?: number } | undefined;
+  const data = standbyLag?.data as
+    | {
+        results?: {
+          scenario: string;
+          engine: string;
+          held: string;
+          median: { overshootMs: number | null; overshootBytes: number | null; worstLagMs: number | null };
+        }[];
+        rows?: number;
+      }
+    | undefined;
   const rows = (data?.results ?? []).filter((r) => r.engine === 'new');
   if (!standbyLag || !rows.length) return '';
   const fmt = (n: number | null, unit: string) => (n === null ? 'n/a' : `${n > 0 ? '+' : ''}${fmtInt(n)} ${unit}`);
@@ -375,7 +451,12 @@ ${mdTable([['scenario', 'held', 'overshoot (time)', 'overshoot (bytes)', 'worst 
 }
 
 /** docs/benchmarks.md, regenerated from a results file. */
-export function renderMarkdown(results: BenchResults, resultsFile: string, svgFile: string, standbyLag: { file: string; data: unknown } | null = null): string {
+export function renderMarkdown(
+  results: BenchResults,
+  resultsFile: string,
+  svgFile: string,
+  standbyLag: { file: string; data: unknown } | null = null,
+): string {
   const t = results.triggerOverhead;
   const repeat = results.options.repeat ?? 1;
   const strategies = STRATEGY_KEYS.map((k) => `| ${STRATEGY_LABELS[k]} | ${STRATEGY_DESCRIPTIONS[k]} |`);
@@ -496,7 +577,7 @@ ${
   t && 'ratioP50' in t
     ? `Dual-write trigger overhead (${t.updatesPerSide} UPDATEs per side): without p50 ${fmtMs(t.withoutTriggerMs.p50)} ms, p99 ${fmtMs(t.withoutTriggerMs.p99)} ms; ` +
       `with p50 ${fmtMs(t.withTriggerMs.p50)} ms, p99 ${fmtMs(t.withTriggerMs.p99)} ms (ratio p50 ${fmtRatio(t.ratioP50)}, p99 ${fmtRatio(t.ratioP99)}). ` +
-      'Each UPDATE is its own transaction, so its latency includes the commit\'s WAL flush.'
+      "Each UPDATE is its own transaction, so its latency includes the commit's WAL flush."
     : 'Dual-write trigger overhead: not measured in this run.'
 }
 

@@ -23,12 +23,12 @@ export const STRATEGY_LABELS: Record<StrategyKey, string> = {
 export const STRATEGY_DESCRIPTIONS: Record<StrategyKey, string> = {
   f0: 'The physical limit for one connection, and the baseline of the throughput targets: the hand loop of (f) (50,000-key ranges, autocommit, one connection) on a table **without** the dual-write trigger (only the new column is added). Not a safe way to run a rename (app writes made meanwhile would not reach the new column); it measures what the server can do.',
   a: '`UPDATE t SET email_address = email`: one statement, one transaction.',
-  b: 'The Alembic tutorial\'s data migration: `SELECT id, email … ORDER BY id LIMIT 1000 OFFSET n` pages, then one `UPDATE … WHERE id = $2` per row, all in the migration\'s one transaction (as Alembic runs an upgrade on PostgreSQL). Capped; the total is extrapolated linearly from the rows done, which flatters it (each page re-reads every row before its offset, so later pages are slower).',
-  c: 'pgroll\'s method: keyset batches of 1000 keys (boundary found with `ORDER BY id OFFSET 999 LIMIT 1`), each `UPDATE t SET id = id WHERE id > $1 AND id <= $2` in its own transaction, only to fire the per-row plpgsql trigger that computes the new value. The trigger is pgshift\'s, which on such an UPDATE sets `NEW.email_address := NEW.email`, as pgroll\'s does.',
-  d: '`new Pgshift({ databaseUrl, migrations: [plan], log })`; `advance({ to: \'dual-write\' })` (not timed), then `advance({ to: \'backfill\' })` (timed) and `verify(id)` (timed), in a child process whose peak RSS is reported.',
-  dng: 'The same as (d) with the app-impact governor off (`backfill: { maxAppWaitMs: null }`, the CLI\'s `--max-app-wait off`): the throughput the governor is measured against.',
+  b: "The Alembic tutorial's data migration: `SELECT id, email … ORDER BY id LIMIT 1000 OFFSET n` pages, then one `UPDATE … WHERE id = $2` per row, all in the migration's one transaction (as Alembic runs an upgrade on PostgreSQL). Capped; the total is extrapolated linearly from the rows done, which flatters it (each page re-reads every row before its offset, so later pages are slower).",
+  c: "pgroll's method: keyset batches of 1000 keys (boundary found with `ORDER BY id OFFSET 999 LIMIT 1`), each `UPDATE t SET id = id WHERE id > $1 AND id <= $2` in its own transaction, only to fire the per-row plpgsql trigger that computes the new value. The trigger is pgshift's, which on such an UPDATE sets `NEW.email_address := NEW.email`, as pgroll's does.",
+  d: "`new Pgshift({ databaseUrl, migrations: [plan], log })`; `advance({ to: 'dual-write' })` (not timed), then `advance({ to: 'backfill' })` (timed) and `verify(id)` (timed), in a child process whose peak RSS is reported.",
+  dng: "The same as (d) with the app-impact governor off (`backfill: { maxAppWaitMs: null }`, the CLI's `--max-app-wait off`): the throughput the governor is measured against.",
   e: 'The same as (d) with `backfill: { workers: 2 }`.',
-  f: 'A DBA\'s hand-written loop: `UPDATE t SET email_address = email WHERE id > $1 AND id <= $2` over min..max in 50,000-key ranges by id arithmetic, one connection, autocommit per range, no throttling, no checkpoint.',
+  f: "A DBA's hand-written loop: `UPDATE t SET email_address = email WHERE id > $1 AND id <= $2` over min..max in 50,000-key ranges by id arithmetic, one connection, autocommit per range, no throttling, no checkpoint.",
   f10k: 'The same loop with 10,000-key ranges.',
   f2: 'The same loop, 50,000-key ranges, on 2 connections at once over the two halves of the key range.',
 };

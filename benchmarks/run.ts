@@ -30,7 +30,15 @@ import {
   type StrategyResult,
 } from './results.js';
 import { fmtInt, fmtMs, numberOrNull, ratio, round, sleep, type Summary } from './stats.js';
-import { keysetLoop, offsetPages, oneUpdate, pgrollBatches, type OffsetCommit, type StrategyContext, type StrategyRun } from './strategies.js';
+import {
+  keysetLoop,
+  offsetPages,
+  oneUpdate,
+  pgrollBatches,
+  type OffsetCommit,
+  type StrategyContext,
+  type StrategyRun,
+} from './strategies.js';
 import { addNewColumn, countMismatches, createBenchTable, dropBenchObjects, installDualWrite, tableSizeBytes } from './tables.js';
 import { measureTriggerOverhead, type TriggerOverhead } from './trigger-overhead.js';
 
@@ -76,17 +84,23 @@ interface Options {
 function positive(flag: string, integer = true) {
   return (value: string): number => {
     const n = Number(value.replaceAll('_', ''));
-    if (!Number.isFinite(n) || n <= 0 || (integer && !Number.isInteger(n))) throw new InvalidArgumentError(`${flag} must be a positive ${integer ? 'integer' : 'number'}`);
+    if (!Number.isFinite(n) || n <= 0 || (integer && !Number.isInteger(n)))
+      throw new InvalidArgumentError(`${flag} must be a positive ${integer ? 'integer' : 'number'}`);
     return n;
   };
 }
 
 function strategyList(value: string): StrategyKey[] {
   const out: StrategyKey[] = [];
-  for (const raw of value.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean)) {
-    const keys: StrategyKey[] = raw === 'f' ? ['f0', 'f', 'f10k', 'f2'] : raw === 'f50k' ? ['f'] : raw === 'd-ng' ? ['dng'] : [raw as StrategyKey];
+  for (const raw of value
+    .split(',')
+    .map((s) => s.trim().toLowerCase())
+    .filter(Boolean)) {
+    const keys: StrategyKey[] =
+      raw === 'f' ? ['f0', 'f', 'f10k', 'f2'] : raw === 'f50k' ? ['f'] : raw === 'd-ng' ? ['dng'] : [raw as StrategyKey];
     for (const k of keys) {
-      if (!STRATEGY_KEYS.includes(k)) throw new InvalidArgumentError(`unknown strategy "${raw}" (known: ${STRATEGY_KEYS.join(', ')}, f50k)`);
+      if (!STRATEGY_KEYS.includes(k))
+        throw new InvalidArgumentError(`unknown strategy "${raw}" (known: ${STRATEGY_KEYS.join(', ')}, f50k)`);
       if (!out.includes(k)) out.push(k);
     }
   }
@@ -97,8 +111,10 @@ function strategyList(value: string): StrategyKey[] {
 function parseOptions(argv: string[]): Options {
   return new Command('npm run bench --')
     .description('Backfill benchmark: pgshift against the other ways of copying a column, under a steady app load.')
-    .option('--rows <n>', 'rows in each strategy\'s table', positive('--rows'), 1_000_000)
-    .option('--strategies <list>', 'subset of f0,a,b,c,d,dng,e,f,f10k,f2 (f = f0,f,f10k,f2; f50k = f only)', strategyList, [...STRATEGY_KEYS])
+    .option('--rows <n>', "rows in each strategy's table", positive('--rows'), 1_000_000)
+    .option('--strategies <list>', 'subset of f0,a,b,c,d,dng,e,f,f10k,f2 (f = f0,f,f10k,f2; f50k = f only)', strategyList, [
+      ...STRATEGY_KEYS,
+    ])
     .option('--app-rate <n>', 'app writes per second', positive('--app-rate', false), 200)
     .option('--database-url <url>', 'use this server (a scratch database is created and dropped); default: embedded PostgreSQL')
     .option('--out <dir>', 'directory for the results JSON', path.join(REPO, 'benchmarks', 'results'))
@@ -114,7 +130,12 @@ function parseOptions(argv: string[]): Options {
     .option('--docs-from <file>', 'only regenerate docs/benchmarks.md and the chart from this results file')
     .option('--pgshift-root <dir>', 'run (d) and (e) with the pgshift in this checkout')
     .option('--log-level <level>', 'log level of pgshift in (d) and (e) (stderr)', 'warn')
-    .option('--repeat <n>', 'rounds: every strategy runs once per round (reverse order on even rounds); medians and min–max are reported', positive('--repeat'), 1)
+    .option(
+      '--repeat <n>',
+      'rounds: every strategy runs once per round (reverse order on even rounds); medians and min–max are reported',
+      positive('--repeat'),
+      1,
+    )
     .option('--note <text>', 'a remark stored in the results and shown in the docs (e.g. "machine shared with 7 other sessions")')
     .parse(argv)
     .opts<Options>();
@@ -198,7 +219,13 @@ async function machineInfo(db: pg.ClientBase, database: Database): Promise<Machi
     settings,
     nonDefaultSettings: nonDefault,
     gitCommit: git(['rev-parse', '--short', 'HEAD']),
-    gitUncommittedEngineFiles: status === null ? null : status.split('\n').filter(Boolean).map((l) => l.slice(3)),
+    gitUncommittedEngineFiles:
+      status === null
+        ? null
+        : status
+            .split('\n')
+            .filter(Boolean)
+            .map((l) => l.slice(3)),
   };
 }
 
@@ -235,7 +262,8 @@ function emptyResult(key: StrategyKey, rows: number, roundNo: number): StrategyR
 }
 
 const mb = (kb: unknown) => (typeof kb === 'number' ? round(kb / 1024, 1) : null);
-const obj = (v: unknown): Record<string, unknown> | null => (v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : null);
+const obj = (v: unknown): Record<string, unknown> | null =>
+  v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : null;
 
 /** Reads the child's result defensively: any field the engine does not report (yet) becomes null. */
 function pgshiftFigures(ready: Record<string, unknown>, result: Record<string, unknown>, workersRequested: number | null): PgshiftFigures {
@@ -243,16 +271,19 @@ function pgshiftFigures(ready: Record<string, unknown>, result: Record<string, u
   const details = obj(backfill.details);
   const settings = obj(details?.settings);
   const tasks = obj(details?.tasks);
-  const taskList = Object.values(tasks ?? {}).map(obj).filter((t): t is Record<string, unknown> => t !== null);
+  const taskList = Object.values(tasks ?? {})
+    .map(obj)
+    .filter((t): t is Record<string, unknown> => t !== null);
   const batchMsOf = (t: Record<string, unknown>) => obj(t.batchMs);
-  const engineBatch = taskList.length && taskList.every((t) => batchMsOf(t))
-    ? {
-        // One task: its own figures. Several: p50 only if there is one, p99 and max the worst of them.
-        p50: taskList.length === 1 ? numberOrNull(batchMsOf(taskList[0]!)!.p50) : null,
-        p99: Math.max(...taskList.map((t) => numberOrNull(batchMsOf(t)!.p99) ?? NaN)),
-        max: Math.max(...taskList.map((t) => numberOrNull(batchMsOf(t)!.max) ?? NaN)),
-      }
-    : null;
+  const engineBatch =
+    taskList.length && taskList.every((t) => batchMsOf(t))
+      ? {
+          // One task: its own figures. Several: p50 only if there is one, p99 and max the worst of them.
+          p50: taskList.length === 1 ? numberOrNull(batchMsOf(taskList[0]!)!.p50) : null,
+          p99: Math.max(...taskList.map((t) => numberOrNull(batchMsOf(t)!.p99) ?? NaN)),
+          max: Math.max(...taskList.map((t) => numberOrNull(batchMsOf(t)!.max) ?? NaN)),
+        }
+      : null;
   if (engineBatch && !Number.isFinite(engineBatch.p99)) engineBatch.p99 = null as unknown as number;
   if (engineBatch && !Number.isFinite(engineBatch.max)) engineBatch.max = null as unknown as number;
   const verify = obj(result.verify) ?? {};
@@ -269,7 +300,10 @@ function pgshiftFigures(ready: Record<string, unknown>, result: Record<string, u
     engineBatchMs: engineBatch,
     progressBatchMs: (obj(backfill.progressBatchMs) as Summary | null) ?? null,
     progressBatchRows: (obj(backfill.progressBatchRows) as Summary | null) ?? null,
-    engineSeconds: taskList.length && taskList.every((t) => numberOrNull(t.seconds) !== null) ? Math.max(...taskList.map((t) => t.seconds as number)) : null,
+    engineSeconds:
+      taskList.length && taskList.every((t) => numberOrNull(t.seconds) !== null)
+        ? Math.max(...taskList.map((t) => t.seconds as number))
+        : null,
     holds: Array.isArray(backfill.holds) ? (backfill.holds as { reason: string; ms: number | null }[]) : [],
     verifySeconds,
     verifyRatio: ratio(verifySeconds, wall),
@@ -296,7 +330,13 @@ const PGSHIFT_STRATEGIES: Partial<Record<StrategyKey, Record<string, unknown> | 
   e: { workers: 2 },
 };
 
-async function runStrategy(key: StrategyKey, options: Options, database: Database, admin: pg.Client, roundNo: number): Promise<StrategyResult> {
+async function runStrategy(
+  key: StrategyKey,
+  options: Options,
+  database: Database,
+  admin: pg.Client,
+  roundNo: number,
+): Promise<StrategyResult> {
   const result = emptyResult(key, options.rows, roundNo);
   const table = result.table;
   let child: PgshiftChild | null = null;
@@ -370,8 +410,11 @@ async function runStrategy(key: StrategyKey, options: Options, database: Databas
         result.notes.push('batch times from onProgress events: the engine does not report details.tasks[].batchMs');
       }
       if (workers !== null && figures.workersReported === null)
-        result.notes.push(`requested backfill.workers = ${workers}, but the engine does not report workers in its settings: it may have ignored it`);
-      else if (workers !== null && figures.workersReported !== workers) result.notes.push(`engine reports workers = ${figures.workersReported}`);
+        result.notes.push(
+          `requested backfill.workers = ${workers}, but the engine does not report workers in its settings: it may have ignored it`,
+        );
+      else if (workers !== null && figures.workersReported !== workers)
+        result.notes.push(`engine reports workers = ${figures.workersReported}`);
       if (figures.verification?.passed === false) result.notes.push(`verification FAILED: ${figures.verification.mismatches} mismatches`);
       result.notes.push(
         `advance --to backfill ${wall === null ? 'n/a' : `${wall.toFixed(2)} s`} (engine's own task time ${figures.engineSeconds === null ? 'n/a' : `${figures.engineSeconds.toFixed(2)} s`}); ` +
@@ -380,7 +423,9 @@ async function runStrategy(key: StrategyKey, options: Options, database: Databas
       );
       if (figures.holds.length) {
         const total = figures.holds.reduce((n, h) => n + (h.ms ?? 0), 0);
-        result.notes.push(`the engine held ${figures.holds.length} time(s), about ${(total / 1000).toFixed(1)} s in all: ${[...new Set(figures.holds.map((h) => h.reason.replace(/\(pid \d+, /, '(')))].join('; ')}`);
+        result.notes.push(
+          `the engine held ${figures.holds.length} time(s), about ${(total / 1000).toFixed(1)} s in all: ${[...new Set(figures.holds.map((h) => h.reason.replace(/\(pid \d+, /, '(')))].join('; ')}`,
+        );
       }
     } else {
       switch (key) {
@@ -410,14 +455,20 @@ async function runStrategy(key: StrategyKey, options: Options, database: Databas
       load.setWindow(null);
       result.measuredSeconds = round(run.measuredSeconds);
       result.extrapolated = run.capped && run.rowsUpdated > 0;
-      result.seconds = run.capped ? (run.rowsUpdated > 0 ? round((run.measuredSeconds * options.rows) / run.rowsUpdated) : null) : round(run.measuredSeconds);
+      result.seconds = run.capped
+        ? run.rowsUpdated > 0
+          ? round((run.measuredSeconds * options.rows) / run.rowsUpdated)
+          : null
+        : round(run.measuredSeconds);
       result.rowsUpdated = run.rowsUpdated;
       result.batchUnit = run.batchUnit;
       result.batches = run.batches;
       result.batchMs = { p50: run.batchMs.p50, p99: run.batchMs.p99, max: run.batchMs.max };
       result.batchMsSource = 'harness';
       if (run.capped) {
-        result.notes.push(`stopped at the ${options.bCap} s cap after ${run.rowsUpdated.toLocaleString('en-US')} rows; time and rows/s extrapolated linearly`);
+        result.notes.push(
+          `stopped at the ${options.bCap} s cap after ${run.rowsUpdated.toLocaleString('en-US')} rows; time and rows/s extrapolated linearly`,
+        );
         result.fittedSeconds = run.fittedSeconds == null ? null : round(run.fittedSeconds);
         if (result.fittedSeconds !== null)
           result.notes.push(
@@ -427,7 +478,9 @@ async function runStrategy(key: StrategyKey, options: Options, database: Databas
       }
     }
     result.rowsPerSecond = result.seconds ? round(options.rows / result.seconds, 1) : null;
-    log(`${result.label}: ${result.seconds === null ? 'n/a' : `${result.seconds.toFixed(2)} s`}${result.extrapolated ? ' (extrapolated)' : ''}; waiting for app writes in flight`);
+    log(
+      `${result.label}: ${result.seconds === null ? 'n/a' : `${result.seconds.toFixed(2)} s`}${result.extrapolated ? ' (extrapolated)' : ''}; waiting for app writes in flight`,
+    );
     await load.stop();
     load = null;
     const sizeAfter = await tableSizeBytes(admin, table);
@@ -465,7 +518,11 @@ function attachWindows(result: StrategyResult, load: AppLoad): void {
   result.app.p99Ratio = ratio(result.app.during?.latencyMs.p99, result.app.before?.latencyMs.p99);
   const v = result.app.verify;
   if (v) result.notes.push(`app write p50 / p99 during pgshift's verify: ${fmtMs(v.latencyMs.p50)} / ${fmtMs(v.latencyMs.p99)} ms`);
-  for (const [name, w] of [['before', result.app.before], ['during', result.app.during], ['verify', v]] as const)
+  for (const [name, w] of [
+    ['before', result.app.before],
+    ['during', result.app.during],
+    ['verify', v],
+  ] as const)
     if (w?.errors) result.notes.push(`${w.errors} app write(s) failed ${name === 'verify' ? 'during verify' : name}: ${w.lastError ?? ''}`);
 }
 
@@ -496,7 +553,9 @@ async function main(): Promise<void> {
   }
   const started = new Date();
   const t0 = performance.now();
-  log(`starting ${options.databaseUrl ? 'on the given server' : 'embedded PostgreSQL'} (shared_buffers/max_wal_size raised only on the embedded server)`);
+  log(
+    `starting ${options.databaseUrl ? 'on the given server' : 'embedded PostgreSQL'} (shared_buffers/max_wal_size raised only on the embedded server)`,
+  );
   const database = await openDatabase(options.databaseUrl);
   let cleaned = false;
   const cleanup = async () => {

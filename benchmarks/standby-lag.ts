@@ -79,11 +79,21 @@ interface Servers {
 async function startServers(): Promise<Servers> {
   if (!existsSync(`${PG_BIN}/pg_basebackup`)) throw new Error(`no PostgreSQL 15 at ${PG_BIN} (apt-get install postgresql-15)`);
   const dir = mkdtempSync(path.join(os.tmpdir(), 'pgshift-lag-bench-'));
-  if (process.getuid?.() === 0) chownSync(dir, Number(execFileSync('id', ['-u', 'postgres']).toString()), Number(execFileSync('id', ['-g', 'postgres']).toString()));
+  if (process.getuid?.() === 0)
+    chownSync(dir, Number(execFileSync('id', ['-u', 'postgres']).toString()), Number(execFileSync('id', ['-g', 'postgres']).toString()));
   const [p, s] = [await freePort(), await freePort()];
   asPostgres(`${PG_BIN}/initdb`, ['-D', `${dir}/primary`, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--locale=C.UTF-8']);
   const common = `-c listen_addresses=127.0.0.1 -c unix_socket_directories=${dir} -c fsync=off -c max_connections=100`;
-  asPostgres(`${PG_BIN}/pg_ctl`, ['-D', `${dir}/primary`, '-l', `${dir}/primary.log`, '-w', 'start', '-o', `-p ${p} ${common} -c synchronous_commit=off`]);
+  asPostgres(`${PG_BIN}/pg_ctl`, [
+    '-D',
+    `${dir}/primary`,
+    '-l',
+    `${dir}/primary.log`,
+    '-w',
+    'start',
+    '-o',
+    `-p ${p} ${common} -c synchronous_commit=off`,
+  ]);
   const stop = () => {
     for (const d of ['standby', 'primary']) {
       try {
@@ -95,8 +105,31 @@ async function startServers(): Promise<Servers> {
     rmSync(dir, { recursive: true, force: true });
   };
   try {
-    asPostgres(`${PG_BIN}/pg_basebackup`, ['-h', '127.0.0.1', '-p', String(p), '-U', 'postgres', '-D', `${dir}/standby`, '-R', '-X', 'stream', '-c', 'fast']);
-    asPostgres(`${PG_BIN}/pg_ctl`, ['-D', `${dir}/standby`, '-l', `${dir}/standby.log`, '-w', 'start', '-o', `-p ${s} ${common} -c cluster_name=bench_standby`]);
+    asPostgres(`${PG_BIN}/pg_basebackup`, [
+      '-h',
+      '127.0.0.1',
+      '-p',
+      String(p),
+      '-U',
+      'postgres',
+      '-D',
+      `${dir}/standby`,
+      '-R',
+      '-X',
+      'stream',
+      '-c',
+      'fast',
+    ]);
+    asPostgres(`${PG_BIN}/pg_ctl`, [
+      '-D',
+      `${dir}/standby`,
+      '-l',
+      `${dir}/standby.log`,
+      '-w',
+      'start',
+      '-o',
+      `-p ${s} ${common} -c cluster_name=bench_standby`,
+    ]);
   } catch (error) {
     stop();
     throw error;
@@ -145,8 +178,20 @@ interface Scenario {
 const SCENARIOS: Scenario[] = [
   { name: 'replay paused, --replica-url, --max-lag 500', breakage: 'pause-replay', onStandby: true, maxLagMs: 500, maxLagBytes: null },
   { name: 'replay paused, on the primary, --max-lag 500', breakage: 'pause-replay', onStandby: false, maxLagMs: 500, maxLagBytes: null },
-  { name: 'replay paused, on the primary, --max-lag-bytes 4MB', breakage: 'pause-replay', onStandby: false, maxLagMs: null, maxLagBytes: 4 * 1024 * 1024 },
-  { name: 'cut off (primary_conninfo nowhere), --replica-url, --max-lag 500', breakage: 'cut-off', onStandby: true, maxLagMs: 500, maxLagBytes: null },
+  {
+    name: 'replay paused, on the primary, --max-lag-bytes 4MB',
+    breakage: 'pause-replay',
+    onStandby: false,
+    maxLagMs: null,
+    maxLagBytes: 4 * 1024 * 1024,
+  },
+  {
+    name: 'cut off (primary_conninfo nowhere), --replica-url, --max-lag 500',
+    breakage: 'cut-off',
+    onStandby: true,
+    maxLagMs: 500,
+    maxLagBytes: null,
+  },
 ];
 
 interface Trial {
@@ -196,7 +241,9 @@ async function trial(servers: Servers, engine: { root: string | null; label: str
       signal: stop.signal,
     });
     await pgshift.advance({ migration: id, to: 'dual-write' });
-    await db.query(`CREATE TABLE lag_trace (seq bigserial PRIMARY KEY, at timestamptz NOT NULL DEFAULT clock_timestamp(), batches bigint, rows_done bigint, hold_reason text, lsn pg_lsn NOT NULL DEFAULT pg_current_wal_insert_lsn())`);
+    await db.query(
+      `CREATE TABLE lag_trace (seq bigserial PRIMARY KEY, at timestamptz NOT NULL DEFAULT clock_timestamp(), batches bigint, rows_done bigint, hold_reason text, lsn pg_lsn NOT NULL DEFAULT pg_current_wal_insert_lsn())`,
+    );
     await db.query(`CREATE FUNCTION lag_trace_row() RETURNS trigger LANGUAGE plpgsql AS $$
       BEGIN INSERT INTO public.lag_trace (batches, rows_done, hold_reason) VALUES (NEW.batches, NEW.rows_done, NEW.hold_reason); RETURN NEW; END $$`);
     await db.query(`CREATE TRIGGER lag_trace AFTER UPDATE ON pgshift.backfill_progress FOR EACH ROW EXECUTE FUNCTION lag_trace_row()`);
@@ -207,12 +254,20 @@ async function trial(servers: Servers, engine: { root: string | null; label: str
     // Break the standby; from here its lag is what the backfill's commits add.
     if (scenario.breakage === 'pause-replay') {
       await standbyAdmin.query('SELECT pg_wal_replay_pause()');
-      await waitFor(async () => (await standbyAdmin.query(`SELECT pg_get_wal_replay_pause_state() = 'paused' AS p`)).rows[0].p, 'replay paused');
+      await waitFor(
+        async () => (await standbyAdmin.query(`SELECT pg_get_wal_replay_pause_state() = 'paused' AS p`)).rows[0].p,
+        'replay paused',
+      );
     } else {
       restore = (await standbyAdmin.query('SHOW primary_conninfo')).rows[0].primary_conninfo as string;
-      await standbyAdmin.query(`ALTER SYSTEM SET primary_conninfo = 'host=127.0.0.1 port=${await freePort()} user=postgres connect_timeout=2'`);
+      await standbyAdmin.query(
+        `ALTER SYSTEM SET primary_conninfo = 'host=127.0.0.1 port=${await freePort()} user=postgres connect_timeout=2'`,
+      );
       await standbyAdmin.query('SELECT pg_reload_conf()');
-      await waitFor(async () => !(await standbyAdmin.query(`SELECT 1 FROM pg_stat_wal_receiver WHERE status = 'streaming'`)).rowCount, 'receiver stopped');
+      await waitFor(
+        async () => !(await standbyAdmin.query(`SELECT 1 FROM pg_stat_wal_receiver WHERE status = 'streaming'`)).rowCount,
+        'receiver stopped',
+      );
     }
     const [at] = (await standbyAdmin.query(`SELECT pg_last_wal_replay_lsn()::text AS lsn, pg_last_xact_replay_timestamp() AS ts`)).rows;
     const replayedLsn = lsnBytes(at.lsn);
@@ -223,7 +278,12 @@ async function trial(servers: Servers, engine: { root: string | null; label: str
     const deadline = Date.now() + TRIAL_LIMIT_MS;
     let done = false;
     void running.then(() => (done = true));
-    while (!done && Date.now() < deadline && !(await db.query(`SELECT 1 FROM lag_trace WHERE seq > $1 AND hold_reason IS NOT NULL`, [breakSeq])).rowCount) await sleep(20);
+    while (
+      !done &&
+      Date.now() < deadline &&
+      !(await db.query(`SELECT 1 FROM lag_trace WHERE seq > $1 AND hold_reason IS NOT NULL`, [breakSeq])).rowCount
+    )
+      await sleep(20);
     stop.abort();
     await running;
 
@@ -235,7 +295,9 @@ async function trial(servers: Servers, engine: { root: string | null; label: str
     ).rows;
     const firstHold = trace.findIndex((r) => r.hold_reason);
     const commits = (firstHold < 0 ? trace : trace.slice(0, firstHold)).filter((r) => !r.hold_reason);
-    const [before] = (await db.query(`SELECT max(batches)::int AS b, max(rows_done)::bigint AS r FROM lag_trace WHERE seq <= $1`, [breakSeq])).rows;
+    const [before] = (
+      await db.query(`SELECT max(batches)::int AS b, max(rows_done)::bigint AS r FROM lag_trace WHERE seq <= $1`, [breakSeq])
+    ).rows;
     const lagMs = (r: { at: Date }) => r.at.getTime() - replayedAt;
     const lagBytes = (r: { lsn: string }) => lsnBytes(r.lsn) - replayedLsn;
     const worstLagMs = commits.length ? Math.max(...commits.map(lagMs)) : 0;
@@ -263,7 +325,10 @@ async function trial(servers: Servers, engine: { root: string | null; label: str
       await standbyAdmin.query('SELECT pg_reload_conf()');
     }
     await db.end();
-    await waitFor(async () => (await admin.query(`SELECT 1 FROM pg_stat_replication WHERE state = 'streaming'`)).rowCount, 'the standby streaming again');
+    await waitFor(
+      async () => (await admin.query(`SELECT 1 FROM pg_stat_replication WHERE state = 'streaming'`)).rowCount,
+      'the standby streaming again',
+    );
     await admin.query(`DROP DATABASE ${dbName} WITH (FORCE)`);
     await admin.end();
     await standbyAdmin.end();
@@ -333,7 +398,9 @@ async function main(): Promise<void> {
   const file = path.join(REPO, 'benchmarks/results', `${out.date.slice(0, 10)}-standby-lag.json`);
   writeFileSync(file, `${JSON.stringify(out, null, 2)}\n`);
   const fmt = (n: number | null, unit: string) => (n === null ? '-' : `${Math.round(n).toLocaleString('en-US')} ${unit}`);
-  process.stdout.write('| scenario | engine | held | overshoot ms | overshoot bytes | worst lag ms | worst lag bytes | batches past limit | rows after break |\n|---|---|---|---|---|---|---|---|---|\n');
+  process.stdout.write(
+    '| scenario | engine | held | overshoot ms | overshoot bytes | worst lag ms | worst lag bytes | batches past limit | rows after break |\n|---|---|---|---|---|---|---|---|---|\n',
+  );
   for (const r of results) {
     const m = r.median as Record<string, number | null>;
     process.stdout.write(

@@ -39,7 +39,8 @@ export function ratio(a: number | null | undefined, b: number | null | undefined
   return a / b;
 }
 
-export const fmtInt = (n: number | null | undefined): string => (n === null || n === undefined ? 'n/a' : Math.round(n).toLocaleString('en-US'));
+export const fmtInt = (n: number | null | undefined): string =>
+  n === null || n === undefined ? 'n/a' : Math.round(n).toLocaleString('en-US');
 
 export function fmtMs(n: number | null | undefined): string {
   if (n === null || n === undefined) return 'n/a';
@@ -60,7 +61,12 @@ export function fmtRatio(n: number | null | undefined, digits = 2): string {
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** Median (mean of the middle two for an even count) and min–max of the values that are numbers. */
-export function spread(values: readonly (number | null | undefined)[]): { median: number | null; min: number | null; max: number | null; n: number } {
+export function spread(values: readonly (number | null | undefined)[]): {
+  median: number | null;
+  min: number | null;
+  max: number | null;
+  n: number;
+} {
   const xs = values.filter((v): v is number => typeof v === 'number' && Number.isFinite(v)).sort((a, b) => a - b);
   if (!xs.length) return { median: null, min: null, max: null, n: 0 };
   const mid = Math.floor(xs.length / 2);

@@ -67,7 +67,9 @@ async function withClient<T>(ctx: StrategyContext, label: string, body: (c: pg.C
 }
 
 async function keyBounds(c: pg.Client, table: string): Promise<{ min: number; max: number } | null> {
-  const { rows } = await c.query<{ min: string | null; max: string | null }>(`SELECT min(id)::text AS min, max(id)::text AS max FROM ${ident(table)}`);
+  const { rows } = await c.query<{ min: string | null; max: string | null }>(
+    `SELECT min(id)::text AS min, max(id)::text AS max FROM ${ident(table)}`,
+  );
   const r = rows[0];
   return r?.min == null || r.max == null ? null : { min: Number(r.min), max: Number(r.max) };
 }
@@ -80,7 +82,14 @@ export function oneUpdate(ctx: StrategyContext): Promise<StrategyRun> {
     const t0 = performance.now();
     const result = await c.query(sql);
     const ms = performance.now() - t0;
-    return { measuredSeconds: ms / 1000, rowsUpdated: result.rowCount ?? 0, capped: false, batchUnit: 'statement', batches: 1, batchMs: summarize([ms]) };
+    return {
+      measuredSeconds: ms / 1000,
+      rowsUpdated: result.rowCount ?? 0,
+      capped: false,
+      batchUnit: 'statement',
+      batches: 1,
+      batchMs: summarize([ms]),
+    };
   });
 }
 
@@ -92,7 +101,12 @@ export type OffsetCommit = 'once' | 'page' | 'row';
  * an upgrade on PostgreSQL; 'page' commits after each page; 'row' runs every UPDATE in autocommit.
  * Stops at `capSeconds` and commits what it did.
  */
-export function offsetPages(ctx: StrategyContext, capSeconds: number, tableRows: number, commit: OffsetCommit = 'once'): Promise<StrategyRun> {
+export function offsetPages(
+  ctx: StrategyContext,
+  capSeconds: number,
+  tableRows: number,
+  commit: OffsetCommit = 'once',
+): Promise<StrategyRun> {
   return withClient(ctx, 'b', async (c) => {
     const t = ident(ctx.table);
     const page = `SELECT id, ${ident(FROM_COLUMN)} AS value FROM ${t} ORDER BY id LIMIT 1000 OFFSET $1`;
@@ -171,7 +185,9 @@ export function pgrollBatches(ctx: StrategyContext): Promise<StrategyRun> {
     let cursor = bounds ? String(bounds.min - 1) : null;
     while (cursor !== null) {
       const upper =
-        (await c.query<{ id: string }>(boundary, [cursor])).rows[0]?.id ?? (await c.query<{ id: string | null }>(last, [cursor])).rows[0]?.id ?? null;
+        (await c.query<{ id: string }>(boundary, [cursor])).rows[0]?.id ??
+        (await c.query<{ id: string | null }>(last, [cursor])).rows[0]?.id ??
+        null;
       if (upper === null) break;
       const b0 = performance.now();
       const result = await c.query(update, [cursor, upper]);
@@ -180,7 +196,14 @@ export function pgrollBatches(ctx: StrategyContext): Promise<StrategyRun> {
       cursor = upper;
     }
     const seconds = (performance.now() - t0) / 1000;
-    return { measuredSeconds: seconds, rowsUpdated, capped: false, batchUnit: 'batch', batches: batchMs.length, batchMs: summarize(batchMs) };
+    return {
+      measuredSeconds: seconds,
+      rowsUpdated,
+      capped: false,
+      batchUnit: 'batch',
+      batches: batchMs.length,
+      batchMs: summarize(batchMs),
+    };
   });
 }
 
@@ -219,7 +242,14 @@ export async function keysetLoop(ctx: StrategyContext, step: number, connections
       );
     }
     const seconds = (performance.now() - t0) / 1000;
-    return { measuredSeconds: seconds, rowsUpdated, capped: false, batchUnit: 'range', batches: batchMs.length, batchMs: summarize(batchMs) };
+    return {
+      measuredSeconds: seconds,
+      rowsUpdated,
+      capped: false,
+      batchUnit: 'range',
+      batches: batchMs.length,
+      batchMs: summarize(batchMs),
+    };
   } finally {
     await Promise.all(clients.map((c) => c.end()));
   }

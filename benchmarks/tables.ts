@@ -116,6 +116,9 @@ export async function addNewColumn(db: pg.ClientBase, table: string): Promise<vo
 
 /** pg_table_size (heap, FSM, VM, TOAST) and pg_indexes_size, in bytes. */
 export async function tableSizeBytes(db: pg.ClientBase, table: string): Promise<{ heapBytes: number; indexBytes: number }> {
-  const { rows } = await db.query<{ heap: string; idx: string }>('SELECT pg_table_size($1::regclass) AS heap, pg_indexes_size($1::regclass) AS idx', [ident(table)]);
+  const { rows } = await db.query<{ heap: string; idx: string }>(
+    'SELECT pg_table_size($1::regclass) AS heap, pg_indexes_size($1::regclass) AS idx',
+    [ident(table)],
+  );
   return { heapBytes: Number(rows[0]?.heap ?? 0), indexBytes: Number(rows[0]?.idx ?? 0) };
 }

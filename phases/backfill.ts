@@ -48,7 +48,8 @@ class Durations {
   }
   summary() {
     const sorted = [...this.samples].sort((a, b) => a - b);
-    const at = (q: number) => (sorted.length ? Number(sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!.toFixed(1)) : null);
+    const at = (q: number) =>
+      sorted.length ? Number(sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!.toFixed(1)) : null;
     return { count: this.seen, p50: at(0.5), p99: at(0.99), max: Number(this.max.toFixed(1)) };
   }
 }
@@ -86,14 +87,22 @@ async function runTask(ctx: PhaseContext, task: BackfillTask, stop: AbortSignal)
   await governor.refresh();
   let rows = await readProgress(pool, id, task.id);
   // Index sizes when the backfill first started, kept with its progress: what --reindex-after compares with, on any rerun.
-  const indexesBefore = rows.length ? ((rows[0]!.settings.indexSizesBefore as IndexSize[] | undefined) ?? null) : await indexSizes(pool, task.table);
+  const indexesBefore = rows.length
+    ? ((rows[0]!.settings.indexSizesBefore as IndexSize[] | undefined) ?? null)
+    : await indexSizes(pool, task.table);
   const settingsNote = { ...governor.settings, replicaUrl: governor.settings.replicaUrl ? '(set)' : null, indexSizesBefore: indexesBefore };
 
   const pending = await estimatePendingRows(pool, task);
   const estimate = pending === null ? tableRows : rows.reduce((n, r) => n + r.rowsDone, 0) + pending;
   if (!rows.length) {
     const ranges = await splitRanges(pool, task, governor.settings.workers, tableRows);
-    await createProgress(pool, id, ranges.map((r, i) => ({ task: `${task.id}#${i}`, rangeStart: r.start, rangeEnd: r.end })), estimate, settingsNote);
+    await createProgress(
+      pool,
+      id,
+      ranges.map((r, i) => ({ task: `${task.id}#${i}`, rangeStart: r.start, rangeEnd: r.end })),
+      estimate,
+      settingsNote,
+    );
     rows = await readProgress(pool, id, task.id);
     log.info({ task: task.id, workers: rows.length, ranges: ranges.map((r) => [r.start, r.end]) }, 'backfill key ranges');
   } else {
@@ -103,7 +112,15 @@ async function runTask(ctx: PhaseContext, task: BackfillTask, stop: AbortSignal)
   }
 
   const sizeBefore = await tableSize(pool, task.table);
-  const vacuum = new VacuumStep(pool, task.table, governor.settings.vacuumEvery, estimate, ctx.lockPolicy.lockTimeoutMs, governor.ownVacuumPids, log);
+  const vacuum = new VacuumStep(
+    pool,
+    task.table,
+    governor.settings.vacuumEvery,
+    estimate,
+    ctx.lockPolicy.lockTimeoutMs,
+    governor.ownVacuumPids,
+    log,
+  );
   const started = performance.now();
   const durations = new Durations();
   const sizerSettings = () => {
@@ -144,7 +161,8 @@ async function runTask(ctx: PhaseContext, task: BackfillTask, stop: AbortSignal)
 
   const runWorker = async (w: Worker) => {
     if (w.progress.finishedAt) return;
-    if (w.progress.batches > 0) log.info({ task: w.progress.task, cursor: w.cursor, rowsDone: w.progress.rowsDone }, 'resuming backfill from checkpoint');
+    if (w.progress.batches > 0)
+      log.info({ task: w.progress.task, cursor: w.cursor, rowsDone: w.progress.rowsDone }, 'resuming backfill from checkpoint');
     const client = await pool.connect();
     const workerStarted = performance.now();
     try {
@@ -177,7 +195,10 @@ async function runTask(ctx: PhaseContext, task: BackfillTask, stop: AbortSignal)
           const factor = appImpactShrink(batch.impact, governor.settings.maxAppWaitMs);
           if (factor < 1) {
             const next = w.sizer.shrinkForApp(factor);
-            log.warn({ task: w.progress.task, ...batch.impact, budgetMs: governor.settings.maxAppWaitMs, nextSize: next }, 'backfill batch kept app sessions waiting over budget; shrinking');
+            log.warn(
+              { task: w.progress.task, ...batch.impact, budgetMs: governor.settings.maxAppWaitMs, nextSize: next },
+              'backfill batch kept app sessions waiting over budget; shrinking',
+            );
           }
         }
         emit(w, batch.ms, false);
@@ -205,7 +226,14 @@ async function runTask(ctx: PhaseContext, task: BackfillTask, stop: AbortSignal)
       reindex = { skipped: 'no index sizes were recorded when this backfill first started (begun by an older pgshift)' };
       log.warn({ task: task.id }, `--reindex-after: ${reindex.skipped}`);
     } else {
-      reindex = await reindexGrown({ pool, log, lockPolicy: ctx.lockPolicy, table: task.table, before: indexesBefore, growthAtLeast: ctx.backfill.reindexAfter });
+      reindex = await reindexGrown({
+        pool,
+        log,
+        lockPolicy: ctx.lockPolicy,
+        table: task.table,
+        before: indexesBefore,
+        growthAtLeast: ctx.backfill.reindexAfter,
+      });
       sizeAfterReindex = await tableSize(pool, task.table);
     }
   }
@@ -270,24 +298,27 @@ async function runTask(ctx: PhaseContext, task: BackfillTask, stop: AbortSignal)
       const appWatch = { observer: ctx.pool, pid, everyMs: Math.max(10, Math.min(50, (gov.settings.maxAppWaitMs ?? 50) / 2)) };
       const outcome = await watchingBlockers(
         { observer: ctx.pool, pid, log: ctx.log, what, everyMs: Math.max(50, Math.min(250, ctx.lockPolicy.lockTimeoutMs / 2)) },
-        () => watchingAppImpact(appWatch, () => transaction(
-          client,
-          { lockTimeoutMs: ctx.lockPolicy.lockTimeoutMs, statementTimeoutMs: gov.settings.batchTimeoutMs },
-          async (c) => {
-            // This transaction's rows are computed in full by the UPDATE: the sync trigger skips them.
-            await c.query('SELECT pg_catalog.set_config($1, $2, true)', [BACKFILL_SETTING, 'on']);
-            const result = await c.query(renderBatchUpdate(task, w.cursor !== null), [...(w.cursor ?? []), ...range]);
-            const n = result.rowCount ?? 0;
-            const elapsed = (performance.now() - since) / 1000;
-            await checkpoint(c, ctx.migration.id, w.progress.task, {
-              cursor: range,
-              rows: n,
-              batchSize: size,
-              rowsPerSecond: elapsed > 0 ? (w.rowsUpdated + n) / elapsed : 0,
-            });
-            return n;
-          },
-        )),
+        () =>
+          watchingAppImpact(appWatch, () =>
+            transaction(
+              client,
+              { lockTimeoutMs: ctx.lockPolicy.lockTimeoutMs, statementTimeoutMs: gov.settings.batchTimeoutMs },
+              async (c) => {
+                // This transaction's rows are computed in full by the UPDATE: the sync trigger skips them.
+                await c.query('SELECT pg_catalog.set_config($1, $2, true)', [BACKFILL_SETTING, 'on']);
+                const result = await c.query(renderBatchUpdate(task, w.cursor !== null), [...(w.cursor ?? []), ...range]);
+                const n = result.rowCount ?? 0;
+                const elapsed = (performance.now() - since) / 1000;
+                await checkpoint(c, ctx.migration.id, w.progress.task, {
+                  cursor: range,
+                  rows: n,
+                  batchSize: size,
+                  rowsPerSecond: elapsed > 0 ? (w.rowsUpdated + n) / elapsed : 0,
+                });
+                return n;
+              },
+            ),
+          ),
       );
       if (outcome.ok) {
         const ms = performance.now() - t0;
@@ -301,11 +332,23 @@ async function runTask(ctx: PhaseContext, task: BackfillTask, stop: AbortSignal)
       const state = sqlStateOf(outcome.error);
       if (!state || !TIMEOUT_STATES.includes(state)) throw outcome.error;
       if (attempt >= gov.settings.maxAttempts)
-        throw new BackfillBatchError(ctx.migration.id, w.progress.task, w.cursor, range, attempt, size, state, outcome.blockers, { cause: outcome.error });
+        throw new BackfillBatchError(ctx.migration.id, w.progress.task, w.cursor, range, attempt, size, state, outcome.blockers, {
+          cause: outcome.error,
+        });
       const smaller = w.sizer.shrinkAfterTimeout();
       const delay = backoffMs(ctx.lockPolicy, attempt - 1);
       ctx.log.warn(
-        { task: w.progress.task, attempt, of: gov.settings.maxAttempts, sqlstate: state, from: w.cursor, to: range, nextSize: smaller, retryInMs: delay, blockers: outcome.blockers },
+        {
+          task: w.progress.task,
+          attempt,
+          of: gov.settings.maxAttempts,
+          sqlstate: state,
+          from: w.cursor,
+          to: range,
+          nextSize: smaller,
+          retryInMs: delay,
+          blockers: outcome.blockers,
+        },
         `backfill batch timed out (${state === SqlState.queryCanceled ? 'statement_timeout' : 'lock wait'}); retrying smaller`,
       );
       await sleepUnlessAborted(delay);
@@ -323,9 +366,7 @@ export async function backfill(ctx: PhaseContext): Promise<PhaseDetails> {
   for (const task of ctx.steps.flatMap((s) => s.backfill)) tasks[task.id] = await runTask(ctx, task, stop);
   if (stop.aborted) throw new InterruptedError(ctx.migration.id, 'backfill', null);
   const afterSteps = ctx.steps.flatMap((s) => s.afterBackfill);
-  const after = await runSteps(ctx, afterSteps, (client) =>
-    recordPhaseDone(client, ctx.migration, ctx.checksum, ctx.facts, 'backfill'),
-  );
+  const after = await runSteps(ctx, afterSteps, (client) => recordPhaseDone(client, ctx.migration, ctx.checksum, ctx.facts, 'backfill'));
   return {
     tasks,
     ...(after.ran.length || after.skipped.length ? { afterBackfill: { statements: after.ran.length, skipped: after.skipped } } : {}),

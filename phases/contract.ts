@@ -33,7 +33,10 @@ export async function contractGate(ctx: PhaseContext, options: ContractOptions):
   if (options.verify) await runVerification(ctx);
   const evidence = await latestVerification(ctx.pool, id);
   if (!evidence || evidence.startedAt < finished)
-    throw new ContractRefusedError(id, 'no verification recorded since the backfill finished (run `pgshift verify` or advance without --no-verify)');
+    throw new ContractRefusedError(
+      id,
+      'no verification recorded since the backfill finished (run `pgshift verify` or advance without --no-verify)',
+    );
   if (!evidence.passed)
     throw new ContractRefusedError(
       id,
@@ -49,12 +52,17 @@ export async function contract(ctx: PhaseContext, options: ContractOptions): Pro
   const gate = await contractGate(ctx, options);
   if (ctx.signal?.aborted) throw new InterruptedError(ctx.migration.id, 'contract', null);
   try {
-    const ddl = await runDdlPhase(ctx, 'contract', ctx.steps.flatMap((s) => s.contract));
+    const ddl = await runDdlPhase(
+      ctx,
+      'contract',
+      ctx.steps.flatMap((s) => s.contract),
+    );
     return { ...gate, ...ddl };
   } catch (error) {
     // An operation refused under its lock (dropTable found a dependent): nothing changed, the transaction rolled back.
     const state = sqlStateOf(error);
-    if (state !== undefined && state !== null && CONTRACT_REFUSALS.has(state)) throw new ContractRefusedError(ctx.migration.id, (error as Error).message);
+    if (state !== undefined && state !== null && CONTRACT_REFUSALS.has(state))
+      throw new ContractRefusedError(ctx.migration.id, (error as Error).message);
     throw error;
   }
 }

@@ -12,8 +12,6 @@ export function overridesOf(steps: readonly DdlStep[]): { overrides?: StepOverri
 
 /** Runs the DDL of a phase and records it done in the same transaction. */
 export async function runDdlPhase(ctx: PhaseContext, phase: Phase, steps: DdlStep[]): Promise<PhaseDetails> {
-  const result = await runSteps(ctx, steps, (client) =>
-    recordPhaseDone(client, ctx.migration, ctx.checksum, ctx.facts, phase),
-  );
+  const result = await runSteps(ctx, steps, (client) => recordPhaseDone(client, ctx.migration, ctx.checksum, ctx.facts, phase));
   return { statements: result.ran.length, skipped: result.skipped, steps: result.steps, ...overridesOf(steps) };
 }

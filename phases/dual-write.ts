@@ -6,5 +6,9 @@ import { runDdlPhase } from './ddl-phase.js';
  * on, old and new app versions can both write.
  */
 export function dualWrite(ctx: PhaseContext): Promise<PhaseDetails> {
-  return runDdlPhase(ctx, 'dual-write', ctx.steps.flatMap((s) => s.dualWrite));
+  return runDdlPhase(
+    ctx,
+    'dual-write',
+    ctx.steps.flatMap((s) => s.dualWrite),
+  );
 }

@@ -3,5 +3,9 @@ import { runDdlPhase } from './ddl-phase.js';
 
 /** Adds the new shape beside the old one. The plan was checked against the catalog just before. */
 export function expand(ctx: PhaseContext): Promise<PhaseDetails> {
-  return runDdlPhase(ctx, 'expand', ctx.steps.flatMap((s) => s.expand));
+  return runDdlPhase(
+    ctx,
+    'expand',
+    ctx.steps.flatMap((s) => s.expand),
+  );
 }

@@ -83,7 +83,10 @@ export class PlanChangedError extends PgshiftError {
 export class MigrationNotFoundError extends PgshiftError {
   readonly exitCode = ExitCode.invalidInput;
   readonly code = 'migration_not_found';
-  constructor(readonly migration: string, readonly known: readonly string[]) {
+  constructor(
+    readonly migration: string,
+    readonly known: readonly string[],
+  ) {
     super(`no migration ${migration}${known.length ? ` (known: ${known.join(', ')})` : ' (no migrations found)'}`);
   }
 }
@@ -97,7 +100,10 @@ export class InvalidArgumentError extends PgshiftError {
 export class LintInputError extends PgshiftError {
   readonly exitCode = ExitCode.invalidInput;
   readonly code = 'lint_input_unreadable';
-  constructor(readonly input: string, readonly reason: string) {
+  constructor(
+    readonly input: string,
+    readonly reason: string,
+  ) {
     super(`cannot lint ${input}: ${reason}`);
   }
 }
@@ -150,7 +156,10 @@ export class ContractRefusedError extends PgshiftError {
 export class RollbackRefusedError extends PgshiftError {
   readonly exitCode = ExitCode.refused;
   readonly code = 'rollback_refused';
-  constructor(readonly migration: string, readonly reason: string) {
+  constructor(
+    readonly migration: string,
+    readonly reason: string,
+  ) {
     super(`rollback of ${migration} refused: ${reason}`);
   }
 }
@@ -159,7 +168,10 @@ export class RollbackRefusedError extends PgshiftError {
 export class PhaseOrderError extends PgshiftError {
   readonly exitCode = ExitCode.refused;
   readonly code = 'phase_order';
-  constructor(readonly migration: string, readonly reason: string) {
+  constructor(
+    readonly migration: string,
+    readonly reason: string,
+  ) {
     super(`${migration}: ${reason}`);
   }
 }
@@ -171,7 +183,11 @@ export class PhaseOrderError extends PgshiftError {
 export class StampRefusedError extends PgshiftError {
   readonly exitCode = ExitCode.refused;
   readonly code = 'stamp_refused';
-  constructor(readonly migration: string, readonly phase: string, readonly problems: readonly string[]) {
+  constructor(
+    readonly migration: string,
+    readonly phase: string,
+    readonly problems: readonly string[],
+  ) {
     super(`cannot stamp ${phase} of ${migration}:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
   }
 }
@@ -279,7 +295,10 @@ export interface LockHolder {
 export class DriftError extends PgshiftError {
   readonly exitCode = ExitCode.refused;
   readonly code = 'drift';
-  constructor(readonly migration: string, readonly problems: readonly string[]) {
+  constructor(
+    readonly migration: string,
+    readonly problems: readonly string[],
+  ) {
     super(`${migration}: the database does not match the ledger:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
   }
 }
@@ -303,7 +322,9 @@ export class BackfillBatchError extends PgshiftError {
       `${migration}: backfill ${task} gave up on keys (${from ? JSON.stringify(from) : 'start'}, ${JSON.stringify(to)}] after ${attempts} attempt(s), ` +
         `the last with ${lastBatchSize} row(s): ${(options?.cause as Error | undefined)?.message ?? 'timeout'}. ` +
         `The checkpoint is intact${from ? ` at ${JSON.stringify(from)}` : ''}; rerun to continue once the blocker is gone` +
-        (blockers.length ? `\n  blocked by: ${blockers.map((b) => `pid ${b.pid} (${b.mode}, ${b.state ?? '?'}, "${b.query ?? ''}")`).join('; ')}` : ''),
+        (blockers.length
+          ? `\n  blocked by: ${blockers.map((b) => `pid ${b.pid} (${b.mode}, ${b.state ?? '?'}, "${b.query ?? ''}")`).join('; ')}`
+          : ''),
       options,
     );
   }
@@ -423,9 +444,7 @@ export class ExpectationFailedError extends PgshiftError {
   readonly exitCode = ExitCode.refused;
   readonly code = 'expectation_failed';
   constructor(readonly mismatches: readonly ExpectationMismatch[]) {
-    super(
-      `refused, nothing changed: ${mismatches.map((m) => `${m.migration} is ${m.actual}, expected ${m.expected}`).join('; ')}`,
-    );
+    super(`refused, nothing changed: ${mismatches.map((m) => `${m.migration} is ${m.actual}, expected ${m.expected}`).join('; ')}`);
   }
 }
 
@@ -439,7 +458,9 @@ export class WaitTimeoutError extends PgshiftError {
     readonly state: string | null,
     readonly seconds: number,
   ) {
-    super(`gave up after ${seconds}s waiting for ${migration ? `${migration} to reach ${target}` : target}${state ? ` (now ${state})` : ''}`);
+    super(
+      `gave up after ${seconds}s waiting for ${migration ? `${migration} to reach ${target}` : target}${state ? ` (now ${state})` : ''}`,
+    );
   }
 }
 

@@ -116,7 +116,16 @@ export { VERSION } from './version.js';
 export { fleetAdvance } from './fleet/advance.js';
 export type { FleetAdvanceOptions, FleetAdvanceReport, FleetAdvanceResult, FleetAdvanceTarget, FleetWave } from './fleet/advance.js';
 export { fleetControl, fleetRollback, fleetStatus, fleetVerify, fleetWait } from './fleet/commands.js';
-export type { FleetControlAction, FleetEachReport, FleetEachResult, FleetEachTarget, FleetStatusReport, FleetStatusTarget, FleetWaitReport, FleetWaitResult } from './fleet/commands.js';
+export type {
+  FleetControlAction,
+  FleetEachReport,
+  FleetEachResult,
+  FleetEachTarget,
+  FleetStatusReport,
+  FleetStatusTarget,
+  FleetWaitReport,
+  FleetWaitResult,
+} from './fleet/commands.js';
 export { FAILURE_POLICIES } from './fleet/context.js';
 export type { FailurePolicy, FleetEvent, FleetOptions, FleetTargetError } from './fleet/context.js';
 export { inShard, loadTargets, parseShard, parseTargets, redactUrl, shardOf } from './fleet/targets.js';

@@ -39,37 +39,46 @@ export function renderPlan(steps: OperationSteps[], sizes: LoopSizes = DEFAULT_L
   const backfill = steps.flatMap((s) => s.backfill);
   const verify = steps.flatMap((s) => s.verify);
   const checks: RenderedStatement[] = steps.flatMap((s) =>
-    s.checks.map((c) => ({ id: c.id, description: `check: ${c.description}`, sql: c.sql, lock: 'ACCESS SHARE' as const, transaction: 'none' as const })),
+    s.checks.map((c) => ({
+      id: c.id,
+      description: `check: ${c.description}`,
+      sql: c.sql,
+      lock: 'ACCESS SHARE' as const,
+      transaction: 'none' as const,
+    })),
   );
   return [
     { phase: 'expand', statements: ddl(steps.flatMap((s) => s.expand)) },
     { phase: 'dual-write', statements: ddl(steps.flatMap((s) => s.dualWrite)) },
     {
       phase: 'backfill',
-      statements: backfill.flatMap((task): RenderedStatement[] => [
-        {
-          id: `${task.id}.boundary`,
-          description: 'upper key of the next batch: params are the cursor, the worker range end, and batch size - 1 (the first batch has no cursor, the last worker no end)',
-          sql: renderBoundary(task, { cursor: true, end: true }),
-          lock: 'ACCESS SHARE' as const,
-          transaction: 'per-batch' as const,
-        },
-        {
-          id: `${task.id}.last-key`,
-          description: 'when fewer than a batch remain: the last key',
-          sql: renderLastKey(task, { cursor: true, end: true }),
-          lock: 'ACCESS SHARE' as const,
-          transaction: 'per-batch' as const,
-        },
-        {
-          id: `${task.id}.batch`,
-          description: 'one batch (cursor, upper], then the checkpoint, in one short transaction',
-          sql: renderBatchUpdate(task, true),
-          lock: 'ROW EXCLUSIVE' as const,
-          transaction: 'per-batch' as const,
-          template: renderBackfillLoop(task, sizes),
-        },
-      ]).concat(ddl(steps.flatMap((s) => s.afterBackfill))),
+      statements: backfill
+        .flatMap((task): RenderedStatement[] => [
+          {
+            id: `${task.id}.boundary`,
+            description:
+              'upper key of the next batch: params are the cursor, the worker range end, and batch size - 1 (the first batch has no cursor, the last worker no end)',
+            sql: renderBoundary(task, { cursor: true, end: true }),
+            lock: 'ACCESS SHARE' as const,
+            transaction: 'per-batch' as const,
+          },
+          {
+            id: `${task.id}.last-key`,
+            description: 'when fewer than a batch remain: the last key',
+            sql: renderLastKey(task, { cursor: true, end: true }),
+            lock: 'ACCESS SHARE' as const,
+            transaction: 'per-batch' as const,
+          },
+          {
+            id: `${task.id}.batch`,
+            description: 'one batch (cursor, upper], then the checkpoint, in one short transaction',
+            sql: renderBatchUpdate(task, true),
+            lock: 'ROW EXCLUSIVE' as const,
+            transaction: 'per-batch' as const,
+            template: renderBackfillLoop(task, sizes),
+          },
+        ])
+        .concat(ddl(steps.flatMap((s) => s.afterBackfill))),
     },
     {
       phase: 'verify',

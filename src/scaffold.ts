@@ -125,7 +125,12 @@ async function fillOperation(
     if ('from' in fields) given.from = options.column;
     else if ('column' in fields) given.column = options.column;
     else if ('columns' in fields) given.columns = [options.column];
-    else throw new InvalidArgumentError(`--column does not apply to ${kind} (its fields: ${Object.keys(fields).filter((f) => f !== 'kind').join(', ')})`);
+    else
+      throw new InvalidArgumentError(
+        `--column does not apply to ${kind} (its fields: ${Object.keys(fields)
+          .filter((f) => f !== 'kind')
+          .join(', ')})`,
+      );
   }
   if (db && options.table !== undefined) {
     const ref = { schema, name: options.table };
@@ -139,7 +144,8 @@ async function fillOperation(
       const column = options.column === undefined ? null : (table.columns.find((c) => c.name === options.column) ?? null);
       if (options.column !== undefined && !column && creates !== 'column')
         throw new InvalidArgumentError(`column ${options.column} does not exist in ${describeRef(table)}`);
-      if (column && creates === 'column') throw new InvalidArgumentError(`column ${options.column} already exists in ${describeRef(table)}`);
+      if (column && creates === 'column')
+        throw new InvalidArgumentError(`column ${options.column} already exists in ${describeRef(table)}`);
       notes.push(...(await catalogNotes(db, table, column)));
     }
   }
@@ -174,7 +180,13 @@ function tsValue(value: unknown): string {
  * Operations as plain objects with their `kind` rather than through a builder: defineMigration's
  * type checks them just the same, and a kind whose builder is not exported yet works too.
  */
-function renderModule(id: string, description: string, operation: Record<string, unknown> | null, comments: string[], style: 'esm' | 'cjs'): string {
+function renderModule(
+  id: string,
+  description: string,
+  operation: Record<string, unknown> | null,
+  comments: string[],
+  style: 'esm' | 'cjs',
+): string {
   const op = operation ? tsValue(operation) : null;
   return [
     style === 'esm' ? `import { defineMigration } from 'pgshift';` : `const { defineMigration } = require('pgshift');`,
@@ -215,7 +227,9 @@ export async function scaffoldMigration(options: ScaffoldOptions): Promise<Scaff
   if (!PLAN_FORMATS.includes(format)) throw new InvalidArgumentError(`format must be ${PLAN_FORMATS.join(' or ')}`);
   const id = `${timestamp(options.now ?? new Date())}_${options.name}`;
   if (!options.name || !MIGRATION_ID_PATTERN.test(id))
-    throw new InvalidArgumentError(`name ${JSON.stringify(options.name)} does not make a valid migration id: use only letters, digits, "_", "-" and "." (at most 185 characters)`);
+    throw new InvalidArgumentError(
+      `name ${JSON.stringify(options.name)} does not make a valid migration id: use only letters, digits, "_", "-" and "." (at most 185 characters)`,
+    );
   if (options.recipe === undefined && (options.table !== undefined || options.column !== undefined))
     throw new InvalidArgumentError('--table and --column fill a recipe: give --recipe <operation> too');
   if (options.column !== undefined && options.table === undefined) throw new InvalidArgumentError('--column needs --table');
@@ -242,11 +256,20 @@ export async function scaffoldMigration(options: ScaffoldOptions): Promise<Scaff
   const description = options.name.replace(/[_.-]+/g, ' ').trim();
   const catalog = db !== null;
   const header: string[] = [];
-  if (!filled) header.push('Add operations, e.g. renameColumn({ table: ..., from: ..., to: ... }); `pgshift plan <id>` checks them against the database.');
+  if (!filled)
+    header.push(
+      'Add operations, e.g. renameColumn({ table: ..., from: ..., to: ... }); `pgshift plan <id>` checks them against the database.',
+    );
   else if (options.table === undefined) header.push('No --table given: schema, table and the other fields are placeholders.');
-  else if (!catalog) header.push('Written without a database (no --database-url / DATABASE_URL): no catalog facts were read; check types and names yourself.');
+  else if (!catalog)
+    header.push(
+      'Written without a database (no --database-url / DATABASE_URL): no catalog facts were read; check types and names yourself.',
+    );
   else header.push(`Catalog facts read when this file was written (${new Date().toISOString()}):`, ...notes.map((n) => `  ${n}`));
-  if (placeholders.length) header.push(`Fill in: ${placeholders.map((p) => `<${p}>`).join(', ')}. \`pgshift plan ${id}\` then checks the plan against the database.`);
+  if (placeholders.length)
+    header.push(
+      `Fill in: ${placeholders.map((p) => `<${p}>`).join(', ')}. \`pgshift plan ${id}\` then checks the plan against the database.`,
+    );
 
   const text =
     format !== 'json'

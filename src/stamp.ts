@@ -148,8 +148,20 @@ async function confirm(ctx: StampContext, phase: Phase): Promise<string[]> {
   for (const [i, op] of migration.operations.entries()) {
     problems.push(...(await handlerFor(op).drift(pool, op, ctx.facts[i], objectNames(migration.id, i), completed)));
   }
-  if (phase === 'expand') problems.push(...(await notDone(ctx, ctx.steps.flatMap((s) => s.expand).filter((x) => x.index || x.skipIf))));
-  if (phase === 'backfill') problems.push(...(await notDone(ctx, ctx.steps.flatMap((s) => s.afterBackfill))));
+  if (phase === 'expand')
+    problems.push(
+      ...(await notDone(
+        ctx,
+        ctx.steps.flatMap((s) => s.expand).filter((x) => x.index || x.skipIf),
+      )),
+    );
+  if (phase === 'backfill')
+    problems.push(
+      ...(await notDone(
+        ctx,
+        ctx.steps.flatMap((s) => s.afterBackfill),
+      )),
+    );
   const triggers = ctx.steps.flatMap((s) => s.triggers);
   if (phase === 'dual-write') {
     const missing: string[] = [];
@@ -167,7 +179,9 @@ async function confirm(ctx: StampContext, phase: Phase): Promise<string[]> {
     for (const t of triggers) {
       const state = await triggerState(pool, t.table, t.name);
       if (state !== 'missing')
-        problems.push(`dual-write trigger ${t.name} is still on ${describeRef(t.table)} (${state}); contract drops it, and it may write to what contract removed`);
+        problems.push(
+          `dual-write trigger ${t.name} is still on ${describeRef(t.table)} (${state}); contract drops it, and it may write to what contract removed`,
+        );
     }
   }
   return [...new Set(problems)];
@@ -185,7 +199,9 @@ async function notesFor(ctx: StampContext, phase: Phase): Promise<string[]> {
   const evidence = await latestVerification(ctx.pool, id);
   return evidence?.passed && finished && evidence.startedAt >= finished
     ? [`the last verification (${evidence.finishedAt.toISOString()}, ${evidence.rowsChecked} rows) passed`]
-    : ['contract was done outside pgshift: no passing verification was recorded after the backfill, so pgshift did not check the values before the old shape was dropped'];
+    : [
+        'contract was done outside pgshift: no passing verification was recorded after the backfill, so pgshift did not check the values before the old shape was dropped',
+      ];
 }
 
 /** Backfill checkpoints marked finished (0 rows, settings.stamped), so contract's gate sees when the backfill ended. */
@@ -203,7 +219,12 @@ async function finishBackfillTasks(client: pg.ClientBase, ctx: StampContext): Pr
  * (nothing is written if one fails), then each is recorded in its own transaction with a
  * `stamp` run, as a real run would record it.
  */
-export async function stampPhases(ctx: StampContext, from: Phase | 'pending', phases: Phase[], factNotes: string[] = []): Promise<StampResult> {
+export async function stampPhases(
+  ctx: StampContext,
+  from: Phase | 'pending',
+  phases: Phase[],
+  factNotes: string[] = [],
+): Promise<StampResult> {
   const id = ctx.migration.id;
   for (const phase of phases) {
     const problems = await confirm(ctx, phase);

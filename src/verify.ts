@@ -79,7 +79,10 @@ async function verifyTask(ctx: VerifyContext, task: VerifyTask): Promise<TaskRes
       result.rows += chunk?.rows ?? 0;
       result.mismatches += chunk?.mismatches ?? 0;
       if (chunk?.mismatches && bad.length < ctx.verify.sampleSize) {
-        const keys = await queryRows<KeyRow>(pool, renderMismatchKeys(task, cursor !== null), [...chunkParams, ctx.verify.sampleSize - bad.length]);
+        const keys = await queryRows<KeyRow>(pool, renderMismatchKeys(task, cursor !== null), [
+          ...chunkParams,
+          ctx.verify.sampleSize - bad.length,
+        ]);
         for (const k of keys) bad.push(keyValues(k, width));
       }
       cursor = upper;
@@ -92,7 +95,8 @@ async function verifyTask(ctx: VerifyContext, task: VerifyTask): Promise<TaskRes
   const limit = pLimit(Math.max(1, ranges.length));
   await Promise.all(ranges.map((r, i) => limit(() => scan(r, i))));
   // Sample keys in key order: ranges are ordered, and so are the keys within each.
-  for (const r of perRange) for (const k of r?.bad ?? []) if (result.sampleKeys.length < ctx.verify.sampleSize) result.sampleKeys.push(showKey(k));
+  for (const r of perRange)
+    for (const k of r?.bad ?? []) if (result.sampleKeys.length < ctx.verify.sampleSize) result.sampleKeys.push(showKey(k));
   result.seconds = Number(((performance.now() - started) / 1000).toFixed(3));
   report(true);
   return result;
@@ -150,7 +154,9 @@ export async function runVerification(ctx: VerifyContext): Promise<Verification>
     );
     return evidence;
   } catch (error) {
-    await finishRun(ctx.pool, runId, error instanceof InterruptedError ? 'interrupted' : 'failed', {}, (error as Error).message).catch(() => undefined);
+    await finishRun(ctx.pool, runId, error instanceof InterruptedError ? 'interrupted' : 'failed', {}, (error as Error).message).catch(
+      () => undefined,
+    );
     throw error;
   }
 }

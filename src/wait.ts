@@ -73,7 +73,12 @@ async function snapshot(db: Queryable, migration: string): Promise<Snapshot> {
  * under way or started meanwhile fails (exit 1) or is refused or rolled back, so that the target
  * can no longer be reached by it (exit 3); gives up at the timeout (exit 1).
  */
-export async function waitForState(db: Queryable, migration: string, target: WaitTarget, options: WaitOptions = {}): Promise<{ state: Phase | 'pending'; seconds: number }> {
+export async function waitForState(
+  db: Queryable,
+  migration: string,
+  target: WaitTarget,
+  options: WaitOptions = {},
+): Promise<{ state: Phase | 'pending'; seconds: number }> {
   const started = performance.now();
   const elapsed = () => Math.round((performance.now() - started) / 100) / 10;
   const first = await snapshot(db, migration);
@@ -93,7 +98,13 @@ export async function waitForState(db: Queryable, migration: string, target: Wai
         continue;
       }
       before.add(r.id);
-      if (r.status === 'refused') throw new WaitUnreachableError(migration, target, s.state, `the ${r.action} run of ${r.phase} was refused${r.error ? `: ${r.error}` : ''}`);
+      if (r.status === 'refused')
+        throw new WaitUnreachableError(
+          migration,
+          target,
+          s.state,
+          `the ${r.action} run of ${r.phase} was refused${r.error ? `: ${r.error}` : ''}`,
+        );
       throw new WaitRunFailedError(migration, target, { id: r.id, action: r.action, phase: r.phase, status: r.status, error: r.error });
     }
     const at = ORDER.indexOf(s.state);
@@ -110,7 +121,8 @@ export async function waitForState(db: Queryable, migration: string, target: Wai
       elapsedSeconds: elapsed(),
     });
     if (options.signal?.aborted) throw new InterruptedError(migration, 'wait', null);
-    if (options.timeoutSeconds !== undefined && elapsed() >= options.timeoutSeconds) throw new WaitTimeoutError(migration, target, s.state, elapsed());
+    if (options.timeoutSeconds !== undefined && elapsed() >= options.timeoutSeconds)
+      throw new WaitTimeoutError(migration, target, s.state, elapsed());
     await pollPause(options.pollMs ?? 500, options.signal);
   }
 }

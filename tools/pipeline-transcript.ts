@@ -69,10 +69,16 @@ try {
   await db.query(`CREATE INDEX users_email ON users (email)`);
   await db.query(`ANALYZE users`);
   mkdirSync(path.join(project, 'migrations'));
-  const plan = { id: ID, description: 'users.email becomes email_address', operations: [{ kind: 'renameColumn', table: 'users', from: 'email', to: 'email_address' }] };
+  const plan = {
+    id: ID,
+    description: 'users.email becomes email_address',
+    operations: [{ kind: 'renameColumn', table: 'users', from: 'email', to: 'email_address' }],
+  };
   writeFileSync(path.join(project, 'migrations', `${ID}.json`), `${JSON.stringify(plan, null, 2)}\n`);
   const version = (await db.query<{ v: string }>(`SELECT current_setting('server_version') AS v`)).rows[0]!.v;
-  console.log(`<!-- npx tsx tools/pipeline-transcript.ts ${rows}: PostgreSQL ${version}, users with ${rows} rows, ${new Date().toISOString()} -->\n`);
+  console.log(
+    `<!-- npx tsx tools/pipeline-transcript.ts ${rows}: PostgreSQL ${version}, users with ${rows} rows, ${new Date().toISOString()} -->\n`,
+  );
 
   const deploy = (state: string) => ['advance', '--json', '--expect', `${ID}@${state}`];
   const step = async (title: string, args: string[], code: number) => {
@@ -92,7 +98,10 @@ try {
   for (;;) {
     const running = await db
       .query(`SELECT 1 FROM pgshift.phase_runs WHERE migration_id = $1 AND phase = 'backfill' AND status = 'running'`, [ID])
-      .then((r) => r.rowCount! > 0, () => false);
+      .then(
+        (r) => r.rowCount! > 0,
+        () => false,
+      );
     if (running) break;
     await new Promise((r) => setTimeout(r, 20));
   }

@@ -60,10 +60,17 @@ interface Work {
 }
 
 /** Everything checked (plan, checksum, expectations, order, catalog, drift) before anything changes. */
-async function prepare(session: Session, options: AdvanceOptions, expected: Expectation[]): Promise<{ work: Work[]; waiting: AdvanceEntry[] }> {
+async function prepare(
+  session: Session,
+  options: AdvanceOptions,
+  expected: Expectation[],
+): Promise<{ work: Work[]; waiting: AdvanceEntry[] }> {
   const all = await loadTargets(session);
   if (options.migration && !all.some((t) => t.migration.id === options.migration))
-    throw new MigrationNotFoundError(options.migration, all.map((t) => t.migration.id));
+    throw new MigrationNotFoundError(
+      options.migration,
+      all.map((t) => t.migration.id),
+    );
   checkExpectations(all, expected);
   const waits = waitsOf(all);
   const work: Work[] = [];
@@ -102,7 +109,15 @@ export async function advance(session: Session, options: AdvanceOptions = {}): P
     const entries = work.map(({ t, phases, steps }): AdvanceEntry => {
       const from = stateOf(t);
       const wouldRun = renderPlan(steps).filter((p) => (phases as string[]).includes(p.phase));
-      return { id: t.migration.id, from, state: from, ran: [], wouldRun, next: nextPhase(phases[phases.length - 1] as Phase), complete: false };
+      return {
+        id: t.migration.id,
+        from,
+        state: from,
+        ran: [],
+        wouldRun,
+        next: nextPhase(phases[phases.length - 1] as Phase),
+        complete: false,
+      };
     });
     return { dryRun: true, migrations: byId([...entries, ...waiting]) };
   }

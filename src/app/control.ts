@@ -20,7 +20,8 @@ const NULLABLE: readonly string[] = ['batchSize', 'maxRate', 'maxLagMs', 'maxLag
  * after `label` (the setting, or the CLI's option), or null when the value is fine.
  */
 export function tuneSettingProblem(setting: string, value: unknown, label: string = setting): string | null {
-  if (setting === 'pauseRatio') return typeof value === 'number' && value >= 0 && value <= 1000 ? null : `${label} must be a number from 0 to 1000`;
+  if (setting === 'pauseRatio')
+    return typeof value === 'number' && value >= 0 && value <= 1000 ? null : `${label} must be a number from 0 to 1000`;
   if (setting === 'targetMs' || NULLABLE.includes(setting)) {
     if (value === null && setting !== 'targetMs') return null;
     return typeof value === 'number' && Number.isInteger(value) && value > 0 ? null : `${label} must be a positive integer`;

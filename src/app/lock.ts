@@ -26,7 +26,8 @@ async function acquire(session: Session, wait: LockWait | undefined): Promise<He
     } catch (error) {
       if (!(error instanceof OrchestratorBusyError)) throw error;
       const seconds = Math.round((performance.now() - started) / 100) / 10;
-      if (options.timeoutSeconds !== undefined && seconds >= options.timeoutSeconds) throw new WaitTimeoutError(null, 'the orchestrator lock', null, seconds);
+      if (options.timeoutSeconds !== undefined && seconds >= options.timeoutSeconds)
+        throw new WaitTimeoutError(null, 'the orchestrator lock', null, seconds);
       if (session.signal?.aborted) throw new InterruptedError('(all)', 'wait', null);
       options.onEvent?.({ kind: 'busy', holderPid: error.holderPid, holderApplication: error.holderApplication, elapsedSeconds: seconds });
       await pollPause(options.pollMs ?? 500, session.signal);
@@ -41,7 +42,8 @@ async function acquire(session: Session, wait: LockWait | undefined): Promise<He
 export async function withOrchestratorLock<T>(session: Session, body: (held: Held) => Promise<T>, wait?: LockWait): Promise<T> {
   const { log } = session;
   const lock = await acquire(session, wait);
-  if (lock.shortOfProbes) log.warn({ reason: lock.shortOfProbes }, 'the check for a pooled connection ran with fewer probes than it wanted');
+  if (lock.shortOfProbes)
+    log.warn({ reason: lock.shortOfProbes }, 'the check for a pooled connection ran with fewer probes than it wanted');
   const onLost = () => log.error({ err: lock.lost.reason }, 'lost the orchestrator lock connection; stopping after the current batch');
   lock.lost.addEventListener('abort', onLost);
   const signal = session.signal ? AbortSignal.any([session.signal, lock.lost]) : lock.lost;

@@ -18,7 +18,11 @@ export function waitsOf(all: Target[]): Map<string, Wait> {
   const waits = new Map<string, Wait>();
   for (const t of all) {
     const plan = t.record?.plan ?? t.migration;
-    const columns = plan.operations.flatMap((op) => handlerFor(op).columns(op).map((c) => `${c.schema}.${c.table}.${c.column}`));
+    const columns = plan.operations.flatMap((op) =>
+      handlerFor(op)
+        .columns(op)
+        .map((c) => `${c.schema}.${c.table}.${c.column}`),
+    );
     const state = stateOf(t);
     if (state === 'pending') {
       const clash = columns.filter((c) => held.has(c));
@@ -31,7 +35,10 @@ export function waitsOf(all: Target[]): Map<string, Wait> {
 
 /** The refusal of a named migration that waits (exit 3). */
 export function waitRefusal(id: string, wait: Wait): PhaseOrderError {
-  return new PhaseOrderError(id, `waits for ${wait.migration}, which is not finished and touches the same column(s): ${wait.columns.join(', ')}`);
+  return new PhaseOrderError(
+    id,
+    `waits for ${wait.migration}, which is not finished and touches the same column(s): ${wait.columns.join(', ')}`,
+  );
 }
 
 export function nextPhase(state: MigrationState): Phase | null {

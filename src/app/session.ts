@@ -57,7 +57,8 @@ function definedOnly<T extends object>(value: T): Partial<T> {
 export function openSession(options: PgshiftOptions): Session {
   const log = options.log ?? silentLogger();
   const application = options.application ?? 'pgshift';
-  if (!options.databaseUrl && !options.connection) throw new InvalidArgumentError('no database given: pass --database-url or set DATABASE_URL');
+  if (!options.databaseUrl && !options.connection)
+    throw new InvalidArgumentError('no database given: pass --database-url or set DATABASE_URL');
   const config: pg.ClientConfig = {
     ...options.connection,
     connectionString: options.databaseUrl ?? options.connection?.connectionString,
@@ -67,7 +68,8 @@ export function openSession(options: PgshiftOptions): Session {
   const backfill = { ...DEFAULT_BACKFILL_SETTINGS, ...definedOnly(options.backfill ?? {}) };
   if (backfill.batchSize !== null && (!Number.isInteger(backfill.batchSize) || backfill.batchSize < 1))
     throw new InvalidArgumentError(`batch size must be a positive integer, got ${backfill.batchSize}`);
-  if (!Number.isInteger(backfill.workers) || backfill.workers < 1) throw new InvalidArgumentError(`workers must be a positive integer, got ${backfill.workers}`);
+  if (!Number.isInteger(backfill.workers) || backfill.workers < 1)
+    throw new InvalidArgumentError(`workers must be a positive integer, got ${backfill.workers}`);
   if (lockPolicy.attempts < 1) throw new InvalidArgumentError('lock retry attempts must be at least 1');
   let pool: pg.Pool | null = null;
   return {

@@ -14,7 +14,11 @@ export async function stamp(session: Session, migration: string, options: StampO
   return withOrchestratorLock(session, async ({ createLedger, signal }) => {
     const all = await loadTargets(session);
     const t = all.find((x) => x.migration.id === migration);
-    if (!t) throw new MigrationNotFoundError(migration, all.map((x) => x.migration.id));
+    if (!t)
+      throw new MigrationNotFoundError(
+        migration,
+        all.map((x) => x.migration.id),
+      );
     checkUnchanged(t);
     const from = stateOf(t);
     const phases = phasesToStamp(migration, from, options);

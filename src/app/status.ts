@@ -74,7 +74,13 @@ export function summarizeBackfill(rows: BackfillProgress[], control: BackfillCon
     percent: finished ? 100 : estimate ? Math.min(99, Math.floor((100 * rowsDone) / Math.max(1, estimate))) : null,
     rowsPerSecond: rate === null ? null : Math.round(rate),
     // A held or paused backfill has no ETA: its last rate says nothing about when it goes on.
-    etaSeconds: finished ? 0 : held || control.paused ? null : rate && estimate ? Math.max(0, Math.round((estimate - rowsDone) / rate)) : null,
+    etaSeconds: finished
+      ? 0
+      : held || control.paused
+        ? null
+        : rate && estimate
+          ? Math.max(0, Math.round((estimate - rowsDone) / rate))
+          : null,
     workers: rows.length,
     finished,
     batchSize: running.length ? Math.round(running.reduce((n, r) => n + (r.batchSize ?? 0), 0) / running.length) : null,
@@ -87,7 +93,10 @@ export function summarizeBackfill(rows: BackfillProgress[], control: BackfillCon
 
 /** The run that ended last: contract's own verification starts after contract does, but ends before it. */
 function lastEnded(runs: PhaseRun[]): PhaseRun | null {
-  return runs.reduce<PhaseRun | null>((last, r) => (!last || +(r.finishedAt ?? r.startedAt) >= +(last.finishedAt ?? last.startedAt) ? r : last), null);
+  return runs.reduce<PhaseRun | null>(
+    (last, r) => (!last || +(r.finishedAt ?? r.startedAt) >= +(last.finishedAt ?? last.startedAt) ? r : last),
+    null,
+  );
 }
 
 /** Where each migration (or the one named) stands. Reads only; no lock. */

@@ -1,5 +1,11 @@
 import type { PhaseContext } from '../../phases/context.js';
-import { ExpectationFailedError, MigrationNotFoundError, PlanChangedError, PlanRejectedError, type ExpectationMismatch } from '../errors.js';
+import {
+  ExpectationFailedError,
+  MigrationNotFoundError,
+  PlanChangedError,
+  PlanRejectedError,
+  type ExpectationMismatch,
+} from '../errors.js';
 import type { Expectation } from '../expect.js';
 import { readMigrations, type MigrationRecord } from '../ledger/ledger.js';
 import { crossOperationProblems, stepsFor } from '../operations/index.js';
@@ -42,7 +48,11 @@ export async function loadTargets(session: Session, only?: string): Promise<Targ
   const all = [...byId.values()].sort((a, b) => (a.migration.id < b.migration.id ? -1 : 1));
   if (only === undefined) return all;
   const found = all.find((t) => t.migration.id === only);
-  if (!found) throw new MigrationNotFoundError(only, all.map((t) => t.migration.id));
+  if (!found)
+    throw new MigrationNotFoundError(
+      only,
+      all.map((t) => t.migration.id),
+    );
   return [found];
 }
 
@@ -75,7 +85,10 @@ export async function factsOf(session: Session, t: Target): Promise<unknown[]> {
 /** The steps of every operation, always from the ledger's copy of a started plan. */
 export function stepsOf(t: Target, facts: unknown[]): OperationSteps[] {
   const plan = t.record?.plan ?? t.migration;
-  return createdTablesFirst(plan.operations, plan.operations.map((op, i) => stepsFor(plan.id, op, i, facts[i])));
+  return createdTablesFirst(
+    plan.operations,
+    plan.operations.map((op, i) => stepsFor(plan.id, op, i, facts[i])),
+  );
 }
 
 /** The pipeline's assumption about where each named migration stands: ExpectationFailedError unless it holds. */
@@ -83,7 +96,11 @@ export function checkExpectations(all: Target[], expected: readonly Expectation[
   const mismatches: ExpectationMismatch[] = [];
   for (const e of expected) {
     const t = all.find((x) => x.migration.id === e.migration);
-    if (!t) throw new MigrationNotFoundError(e.migration, all.map((x) => x.migration.id));
+    if (!t)
+      throw new MigrationNotFoundError(
+        e.migration,
+        all.map((x) => x.migration.id),
+      );
     const actual = stateOf(t);
     if (actual !== e.state) mismatches.push({ migration: e.migration, expected: e.state, actual });
   }
@@ -91,7 +108,13 @@ export function checkExpectations(all: Target[], expected: readonly Expectation[
 }
 
 /** What the phase executors get for one migration. `signal`: the session's, or the lock's while held. */
-export function phaseContext(session: Session, t: Target, facts: unknown[], steps: OperationSteps[], signal: AbortSignal | undefined): PhaseContext {
+export function phaseContext(
+  session: Session,
+  t: Target,
+  facts: unknown[],
+  steps: OperationSteps[],
+  signal: AbortSignal | undefined,
+): PhaseContext {
   return {
     pool: session.db(),
     log: session.log.child({ migration: t.migration.id }),

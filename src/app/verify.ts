@@ -14,7 +14,9 @@ export async function verify(session: Session, migration?: string): Promise<Veri
       const state = all[0] ? stateOf(all[0]) : 'pending';
       throw new PhaseOrderError(
         migration,
-        state === 'contract' ? 'already contracted; the old shape is gone, nothing to verify' : `nothing to verify before the backfill has finished (state: ${state})`,
+        state === 'contract'
+          ? 'already contracted; the old shape is gone, nothing to verify'
+          : `nothing to verify before the backfill has finished (state: ${state})`,
       );
     }
     const results: Verification[] = [];

@@ -17,7 +17,8 @@ export interface WaitResult {
  */
 export async function waitFor(session: Session, migration: string, target: WaitTarget, options: WaitOptions = {}): Promise<WaitResult> {
   if (!isWaitTarget(target)) throw new InvalidArgumentError(`cannot wait for ${JSON.stringify(target)}: use ${WAIT_TARGETS.join(', ')}`);
-  if (options.timeoutSeconds !== undefined && !(options.timeoutSeconds >= 0)) throw new InvalidArgumentError('the timeout must be a number of seconds, 0 or more');
+  if (options.timeoutSeconds !== undefined && !(options.timeoutSeconds >= 0))
+    throw new InvalidArgumentError('the timeout must be a number of seconds, 0 or more');
   await loadTarget(session, migration);
   const reached = await waitForState(session.db(), migration, target, { signal: session.signal, ...options });
   return { migration, target, ...reached };

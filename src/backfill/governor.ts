@@ -67,8 +67,11 @@ export class Governor {
       for (const key of TUNABLE_SETTINGS) {
         if (key in control.settings) (next as unknown as Record<TunableSetting, unknown>)[key] = control.settings[key];
       }
-      const changed = TUNABLE_SETTINGS.filter((k) => next[k] !== this.effective[k]).map((k) => `${k}: ${String(this.effective[k])} → ${String(next[k])}`);
-      if (this.control && changed.length) this.log.info({ changes: changed, by: control.updatedBy }, `backfill settings changed live: ${changed.join(', ')}`);
+      const changed = TUNABLE_SETTINGS.filter((k) => next[k] !== this.effective[k]).map(
+        (k) => `${k}: ${String(this.effective[k])} → ${String(next[k])}`,
+      );
+      if (this.control && changed.length)
+        this.log.info({ changes: changed, by: control.updatedBy }, `backfill settings changed live: ${changed.join(', ')}`);
       if (this.control && control.paused !== this.control.paused)
         this.log.info({ by: control.updatedBy }, control.paused ? 'backfill paused' : 'backfill resumed');
       this.effective = next;

@@ -66,10 +66,15 @@ export async function primaryLag(db: Queryable): Promise<{ standbys: string[]; r
   const standbys = rows.map((r) => r.application_name);
   let worst: LagReading = { ms: 0, bytes: 0, detail: rows.length ? '' : 'no standby attached' };
   for (const r of rows) {
-    if (r.lag_bytes === null) return { standbys, reading: new LagUnknown(`standby "${r.application_name}" (${r.state}) has not reported its replay position yet`) };
+    if (r.lag_bytes === null)
+      return { standbys, reading: new LagUnknown(`standby "${r.application_name}" (${r.state}) has not reported its replay position yet`) };
     const ms = r.lag_ms ?? 0;
     const bytes = Math.max(0, Number(r.lag_bytes));
-    worst = { ms: Math.max(worst.ms, ms), bytes: Math.max(worst.bytes, bytes), detail: bytes >= worst.bytes ? `standby "${r.application_name}"` : worst.detail };
+    worst = {
+      ms: Math.max(worst.ms, ms),
+      bytes: Math.max(worst.bytes, bytes),
+      detail: bytes >= worst.bytes ? `standby "${r.application_name}"` : worst.detail,
+    };
   }
   return { standbys, reading: worst };
 }
@@ -111,9 +116,15 @@ export async function standbyLag(standby: Queryable, primaryLsn: string, staleMs
   const behind = Number(row.behind_bytes ?? 0);
   const mb = (n: number) => `${(n / 1048576).toFixed(1)} MB`;
   if (!row.receiver)
-    return new LagUnknown(`standby is not streaming from the primary: no WAL receiver running (check primary_conninfo and the primary's reachability); ${mb(behind)} behind`);
-  if (row.status === null) return new LagUnknown("cannot read the standby's WAL receiver status: role lacks pg_read_all_stats on the standby (grant it or pg_monitor)");
-  if (row.status !== 'streaming') return new LagUnknown(`standby is not streaming from the primary: WAL receiver is "${row.status}"; ${mb(behind)} behind`);
+    return new LagUnknown(
+      `standby is not streaming from the primary: no WAL receiver running (check primary_conninfo and the primary's reachability); ${mb(behind)} behind`,
+    );
+  if (row.status === null)
+    return new LagUnknown(
+      "cannot read the standby's WAL receiver status: role lacks pg_read_all_stats on the standby (grant it or pg_monitor)",
+    );
+  if (row.status !== 'streaming')
+    return new LagUnknown(`standby is not streaming from the primary: WAL receiver is "${row.status}"; ${mb(behind)} behind`);
   const unreceived = Number(row.unreceived_bytes ?? 0);
   if (row.msg_age_ms !== null && row.msg_age_ms > staleMs && unreceived > 0)
     return new LagUnknown(
@@ -158,9 +169,14 @@ const fmtBytes = (n: number) => (n >= 1048576 ? `${(n / 1048576).toFixed(1)} MB`
  * Why the lag reading holds, or null. Crossing a limit holds; so does a reading under the limit
  * whose growth since the last one would cross it before the next batch ends.
  */
-export function lagHold(settings: Pick<SignalSettings, 'maxLagMs' | 'maxLagBytes'>, reading: LagReading, predicted: { ms: number; bytes: number }): HoldReason {
+export function lagHold(
+  settings: Pick<SignalSettings, 'maxLagMs' | 'maxLagBytes'>,
+  reading: LagReading,
+  predicted: { ms: number; bytes: number },
+): HoldReason {
   const who = reading.detail ? ` on ${reading.detail}` : '';
-  if (settings.maxLagMs !== null && reading.ms > settings.maxLagMs) return `replica lag ${Math.round(reading.ms)} ms > max ${settings.maxLagMs} ms${who}`;
+  if (settings.maxLagMs !== null && reading.ms > settings.maxLagMs)
+    return `replica lag ${Math.round(reading.ms)} ms > max ${settings.maxLagMs} ms${who}`;
   if (settings.maxLagBytes !== null && reading.bytes > settings.maxLagBytes)
     return `replica lag ${fmtBytes(reading.bytes)} of WAL > max ${fmtBytes(settings.maxLagBytes)} (--max-lag-bytes)${who}`;
   if (settings.maxLagMs !== null && predicted.ms > settings.maxLagMs)
@@ -181,7 +197,10 @@ export function missingStandbys(attached: readonly string[], required: readonly 
 }
 
 /** Vacuums running on the table right now (autovacuum workers and manual VACUUM). */
-export async function vacuumsOn(db: Queryable, table: TableRef): Promise<{ pid: number; auto: boolean; wraparound: boolean; phase: string }[]> {
+export async function vacuumsOn(
+  db: Queryable,
+  table: TableRef,
+): Promise<{ pid: number; auto: boolean; wraparound: boolean; phase: string }[]> {
   return queryRows<{ pid: number; auto: boolean; wraparound: boolean; phase: string }>(
     db,
     `SELECT v.pid, a.backend_type = 'autovacuum worker' AS auto,
@@ -272,7 +291,8 @@ export class HealthSignals {
         const seen = await primaryLag(this.primary);
         if (this.standbysAtStart === null) this.standbysAtStart = seen.standbys.length;
         const minimum = settings.minStandbys ?? this.standbysAtStart;
-        const why = settings.minStandbys === null ? 'attached when the backfill started (--min-standbys to change)' : 'required by --min-standbys';
+        const why =
+          settings.minStandbys === null ? 'attached when the backfill started (--min-standbys to change)' : 'required by --min-standbys';
         const missing = missingStandbys(seen.standbys, settings.requireStandbys, minimum, why);
         if (missing) return missing;
         reading = seen.reading;
@@ -290,7 +310,8 @@ export class HealthSignals {
     }
     const sample: LagSample = { at: Date.now(), ms: reading.ms, bytes: reading.bytes };
     const previous = this.previousLag;
-    if (previous && this.wentOn && sample.at - previous.at >= MIN_GROWTH_WINDOW_MS) this.growth = lagGrowth(previous, sample) ?? this.growth;
+    if (previous && this.wentOn && sample.at - previous.at >= MIN_GROWTH_WINDOW_MS)
+      this.growth = lagGrowth(previous, sample) ?? this.growth;
     if (!previous || sample.at - previous.at >= MIN_GROWTH_WINDOW_MS) this.previousLag = sample;
     const hold = lagHold(settings, reading, predictLag(sample, this.growth, horizonMs));
     this.wentOn = hold === null;
@@ -303,7 +324,9 @@ export class HealthSignals {
     if (blind) return blind;
     for (const table of this.tables) {
       try {
-        const running = (await vacuumsOn(this.primary, table)).filter((v) => !this.ownVacuumPids.has(v.pid) && (settings.holdOnVacuum === 'all' || !v.auto || v.wraparound));
+        const running = (await vacuumsOn(this.primary, table)).filter(
+          (v) => !this.ownVacuumPids.has(v.pid) && (settings.holdOnVacuum === 'all' || !v.auto || v.wraparound),
+        );
         if (running.length) {
           const v = running[0]!;
           const what = !v.auto ? 'VACUUM' : v.wraparound ? 'anti-wraparound autovacuum' : 'autovacuum';

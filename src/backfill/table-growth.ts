@@ -19,7 +19,10 @@ interface TaskDetails {
 
 export function tableGrowthOf(runs: readonly PhaseRun[]): TableGrowth[] {
   const done = runs.filter((r) => r.phase === 'backfill' && r.action === 'apply' && r.status === 'succeeded');
-  const last = done.reduce<PhaseRun | null>((a, r) => (!a || +(r.finishedAt ?? r.startedAt) >= +(a.finishedAt ?? a.startedAt) ? r : a), null);
+  const last = done.reduce<PhaseRun | null>(
+    (a, r) => (!a || +(r.finishedAt ?? r.startedAt) >= +(a.finishedAt ?? a.startedAt) ? r : a),
+    null,
+  );
   const tasks = (last?.details.tasks ?? {}) as Record<string, TaskDetails>;
   return Object.entries(tasks)
     .filter(([, t]) => t.tableSize)

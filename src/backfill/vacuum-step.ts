@@ -56,7 +56,10 @@ export interface TableSize {
 
 export async function tableSize(db: Queryable, table: TableRef): Promise<TableSize> {
   const rel = `${literal(qualified(table.schema, table.name))}::regclass`;
-  const [row] = await queryRows<{ heap: string; idx: string }>(db, `SELECT pg_catalog.pg_table_size(${rel}) AS heap, pg_catalog.pg_indexes_size(${rel}) AS idx`);
+  const [row] = await queryRows<{ heap: string; idx: string }>(
+    db,
+    `SELECT pg_catalog.pg_table_size(${rel}) AS heap, pg_catalog.pg_indexes_size(${rel}) AS idx`,
+  );
   return { heapBytes: Number(row!.heap), indexBytes: Number(row!.idx) };
 }
 
@@ -124,7 +127,10 @@ export class VacuumStep {
       const reason = vacuumSkipReason(await tableActivity(client, this.table), new Set([...this.own, pid]));
       if (reason) return skip(reason);
       this.own.add(pid);
-      await client.query(`SELECT pg_catalog.set_config('lock_timeout', $1, false), pg_catalog.set_config('statement_timeout', '0', false)`, [`${this.lockTimeoutMs}ms`]);
+      await client.query(
+        `SELECT pg_catalog.set_config('lock_timeout', $1, false), pg_catalog.set_config('statement_timeout', '0', false)`,
+        [`${this.lockTimeoutMs}ms`],
+      );
       const t0 = performance.now();
       try {
         await client.query(vacuumSql(this.table));

@@ -95,7 +95,9 @@ const FK_ACTIONS: Record<string, string> = { a: 'NO ACTION', r: 'RESTRICT', c: '
 
 export async function constraintsOf(db: Queryable, oids: string[]): Promise<ConstraintRow[]> {
   if (!oids.length) return [];
-  const rows = await queryRows<Omit<ConstraintRow, 'tail'> & { matchtype: string; updtype: string; deltype: string; deferrable: boolean; deferred: boolean }>(
+  const rows = await queryRows<
+    Omit<ConstraintRow, 'tail'> & { matchtype: string; updtype: string; deltype: string; deferrable: boolean; deferred: boolean }
+  >(
     db,
     `SELECT con.oid::int8::text AS oid, con.conname AS name, con.contype::text AS contype, n.nspname AS schema, c.relname AS table,
             con.convalidated AS validated, pg_catalog.pg_get_constraintdef(con.oid) AS definition,

@@ -3,7 +3,15 @@ import { queryRows } from '../db/queryable.js';
 
 /** What CREATE TABLE decides about a table: its columns in order and its primary key. */
 export interface TableShape {
-  columns: { name: string; type: string; notNull: boolean; default: string | null; collation: string | null; identity: string; generated: string }[];
+  columns: {
+    name: string;
+    type: string;
+    notNull: boolean;
+    default: string | null;
+    collation: string | null;
+    identity: string;
+    generated: string;
+  }[];
   primaryKey: string[];
 }
 

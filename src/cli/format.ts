@@ -1,10 +1,26 @@
-import type { AdvanceResult, BackfillControl, BackfillSummary, MigrationStatus, PhaseRun, RenderedPhase, StampResult, Verification } from '../index.js';
+import type {
+  AdvanceResult,
+  BackfillControl,
+  BackfillSummary,
+  MigrationStatus,
+  PhaseRun,
+  RenderedPhase,
+  StampResult,
+  Verification,
+} from '../index.js';
 
 const iso = (d: Date | string | null | undefined) => (d ? new Date(d).toISOString().replace('T', ' ').slice(0, 19) : '-');
 
 function table(rows: string[][]): string {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
-  return rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
+  return rows
+    .map((r) =>
+      r
+        .map((c, i) => c.padEnd(widths[i]!))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
 }
 
 export function formatAdvance(result: AdvanceResult): string {
@@ -48,7 +64,7 @@ function formatBackfill(b: BackfillSummary | null): string {
 
 export function formatControl(migration: string, c: BackfillControl): string {
   const settings = Object.entries(c.settings).map(([k, v]) => `${k}=${String(v)}`);
-  return `${migration}: backfill ${c.paused ? 'PAUSED' : 'running'}; live settings: ${settings.length ? settings.join(', ') : 'none (the run\'s own)'} (version ${c.version}); a running backfill applies this before its next batch`;
+  return `${migration}: backfill ${c.paused ? 'PAUSED' : 'running'}; live settings: ${settings.length ? settings.join(', ') : "none (the run's own)"} (version ${c.version}); a running backfill applies this before its next batch`;
 }
 
 export function formatStatus(statuses: MigrationStatus[]): string {
@@ -148,7 +164,8 @@ export function formatPlanSummary(id: string, state: string, phases: RenderedPha
   for (const p of phases) {
     out.push(`${p.phase}:`);
     if (!p.statements.length) out.push('  (nothing)');
-    for (const s of p.statements) out.push(`  [${s.lock}${s.transaction === 'phase' ? '' : `, ${s.transaction} transaction`}] ${s.description}`);
+    for (const s of p.statements)
+      out.push(`  [${s.lock}${s.transaction === 'phase' ? '' : `, ${s.transaction} transaction`}] ${s.description}`);
   }
   return out.join('\n');
 }

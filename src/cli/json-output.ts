@@ -232,7 +232,12 @@ export const FAILURES = [
   failure('schema_file_extension_unavailable', 2, { schemaFile: z.string(), extensions: z.array(z.string()).min(1) }),
   failure('fleet_targets_invalid', 2, { source: z.string(), problems: z.array(z.string()).min(1) }),
   // fleet advance reports a lockstep refusal inside its result document (error, message, laggards beside targets).
-  failure('fleet_lockstep', 3, { migration: z.string(), phase, needs: phase, laggards: z.array(z.strictObject({ name: z.string(), state: z.string() })) }),
+  failure('fleet_lockstep', 3, {
+    migration: z.string(),
+    phase,
+    needs: phase,
+    laggards: z.array(z.strictObject({ name: z.string(), state: z.string() })),
+  }),
   failure('plan_changed', 2, { migration: z.string(), recordedChecksum: z.string(), currentChecksum: z.string(), phase: z.string() }),
   failure('migration_not_found', 2, { migration: z.string(), known: z.array(z.string()) }),
   failure('invalid_argument', 2, {}),

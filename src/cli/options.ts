@@ -42,7 +42,8 @@ export function percentOr(word: string, name: string) {
     if (value === word) return NONE;
     const m = /^(\d+)%?$/.exec(value.trim());
     const n = m ? Number(m[1]) : NaN;
-    if (!Number.isInteger(n) || n < 1 || n > 100) throw new CommanderArgError(`${name} must be a percentage from 1 to 100 (e.g. 20 or 20%) or ${word}`);
+    if (!Number.isInteger(n) || n < 1 || n > 100)
+      throw new CommanderArgError(`${name} must be a percentage from 1 to 100 (e.g. 20 or 20%) or ${word}`);
     return n;
   };
 }
@@ -55,7 +56,8 @@ export function bytesOr(word: string, name: string) {
     if (value === word) return NONE;
     const m = /^(\d+)\s*([kmg]?b)?$/i.exec(value.trim());
     const n = m ? Number(m[1]) * BYTE_UNITS[(m[2] ?? '').toLowerCase()]! : NaN;
-    if (!Number.isSafeInteger(n) || n < 1) throw new CommanderArgError(`${name} must be a positive size in bytes (e.g. 67108864, 64MB, 512kB) or ${word}`);
+    if (!Number.isSafeInteger(n) || n < 1)
+      throw new CommanderArgError(`${name} must be a positive size in bytes (e.g. 67108864, 64MB, 512kB) or ${word}`);
     return n;
   };
 }

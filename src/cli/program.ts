@@ -1,5 +1,16 @@
 import { Command, CommanderError, Option } from 'commander';
-import { ExitCode, InvalidArgumentError, Pgshift, PgshiftError, VERSION, createLogger, driverFacts, exitCodeOf, loadParser, type Logger } from '../index.js';
+import {
+  ExitCode,
+  InvalidArgumentError,
+  Pgshift,
+  PgshiftError,
+  VERSION,
+  createLogger,
+  driverFacts,
+  exitCodeOf,
+  loadParser,
+  type Logger,
+} from '../index.js';
 import type { Action, CliIo, GlobalOptions, Invocation, RegisterCommand, Wire } from './command.js';
 import { registerAdvance } from './commands/advance.js';
 import { registerFleet } from './commands/fleet.js';
@@ -135,19 +146,24 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
 
   // The exit code of the one command this run parses; set when its action ends.
   let exitCode: number = ExitCode.ok;
-  const wire: Wire = (name, action) => async (...args) => {
-    exitCode = await runCommand(program, io, name, action, args);
-  };
+  const wire: Wire =
+    (name, action) =>
+    async (...args) => {
+      exitCode = await runCommand(program, io, name, action, args);
+    };
   for (const register of COMMANDS) register(program, wire);
 
   try {
     await program.parseAsync(argv as string[], { from: 'user' });
   } catch (error) {
     if (error instanceof CommanderError) {
-      if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help') return ExitCode.ok;
+      if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help')
+        return ExitCode.ok;
       // With --json, one JSON document on stdout for bad arguments too (commander has written the message to stderr).
       if (argv.includes('--json'))
-        io.stdout(`${JSON.stringify({ ok: false, exitCode: ExitCode.invalidInput, error: 'invalid_argument', message: error.message.replace(/^error: /, '') }, null, 2)}\n`);
+        io.stdout(
+          `${JSON.stringify({ ok: false, exitCode: ExitCode.invalidInput, error: 'invalid_argument', message: error.message.replace(/^error: /, '') }, null, 2)}\n`,
+        );
       return ExitCode.invalidInput;
     }
     throw error;

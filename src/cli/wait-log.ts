@@ -10,7 +10,11 @@ export function waitLogger(log: Logger | null): (e: WaitEvent) => void {
     if (key === last && performance.now() - at < 10_000) return;
     last = key;
     at = performance.now();
-    if (e.kind === 'busy') log.info({ holderPid: e.holderPid, holderApplication: e.holderApplication, waited: e.elapsedSeconds }, 'another orchestrator holds the lock; waiting');
+    if (e.kind === 'busy')
+      log.info(
+        { holderPid: e.holderPid, holderApplication: e.holderApplication, waited: e.elapsedSeconds },
+        'another orchestrator holds the lock; waiting',
+      );
     else
       log.info(
         { migration: e.migration, state: e.state, running: e.running, backfill: e.backfill, waited: e.elapsedSeconds },

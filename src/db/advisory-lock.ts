@@ -13,7 +13,11 @@ const IS_LOCK = `l.locktype = 'advisory' AND l.classid = $1 AND l.objid = $2 AND
 
 /** Whether some orchestrator holds this database's lock right now. */
 export async function orchestratorRunning(db: Pick<pg.ClientBase, 'query'>): Promise<boolean> {
-  const [row] = await queryRows<{ held: boolean }>(db, `SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_locks l WHERE ${IS_LOCK} AND l.granted) AS held`, [LOCK_CLASS, LOCK_OBJ]);
+  const [row] = await queryRows<{ held: boolean }>(
+    db,
+    `SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_locks l WHERE ${IS_LOCK} AND l.granted) AS held`,
+    [LOCK_CLASS, LOCK_OBJ],
+  );
   return row?.held === true;
 }
 
@@ -73,10 +77,11 @@ export async function acquireOrchestratorLock(config: pg.ClientConfig): Promise<
       [LOCK_CLASS, LOCK_OBJ],
     );
     if (here!.pid !== backendPid)
-      throw new ConnectionPooledError('transaction', `one connection was served by backend pid ${backendPid}, then by backend pid ${here!.pid}`, [
-        backendPid,
-        here!.pid,
-      ]);
+      throw new ConnectionPooledError(
+        'transaction',
+        `one connection was served by backend pid ${backendPid}, then by backend pid ${here!.pid}`,
+        [backendPid, here!.pid],
+      );
     if (here!.mine)
       throw new ConnectionPooledError(
         'transaction',
@@ -121,7 +126,11 @@ export async function acquireOrchestratorLock(config: pg.ClientConfig): Promise<
         );
         if (!row?.released) {
           const left = await holders(client).catch(() => []);
-          throw new LockNotReleasedError(backendPid, row?.pid ?? backendPid, left.map((h) => h.pid));
+          throw new LockNotReleasedError(
+            backendPid,
+            row?.pid ?? backendPid,
+            left.map((h) => h.pid),
+          );
         }
       } finally {
         await client.end().catch(() => undefined);

@@ -126,8 +126,10 @@ async function duplicateKeys(options: ConcurrentIndexOptions, index: IndexStep):
     `GROUP BY ${cols.join(', ')} HAVING count(*) > 1 ORDER BY ${cols.join(', ')} LIMIT ${SAMPLE_KEYS}`;
   const client = await options.pool.connect();
   try {
-    const rows = await transaction(client, { lockTimeoutMs: options.lockPolicy.lockTimeoutMs, statementTimeoutMs: SAMPLE_TIMEOUT_MS }, (c) =>
-      queryRows<Record<string, string | null>>(c, sql),
+    const rows = await transaction(
+      client,
+      { lockTimeoutMs: options.lockPolicy.lockTimeoutMs, statementTimeoutMs: SAMPLE_TIMEOUT_MS },
+      (c) => queryRows<Record<string, string | null>>(c, sql),
     );
     return rows.map((r) => (cols.length === 1 ? r.k0 : cols.map((_, i) => r[`k${i}`])));
   } finally {
@@ -183,7 +185,10 @@ async function createIndex(options: ConcurrentIndexOptions, step: DdlStep, index
           return;
         }
         if (state === 'invalid') {
-          log.warn({ index: index.name, attempt: attempts }, `found INVALID index ${describeIndex(index)} (left by a failed or interrupted build); dropping it to build it again`);
+          log.warn(
+            { index: index.name, attempt: attempts },
+            `found INVALID index ${describeIndex(index)} (left by a failed or interrupted build); dropping it to build it again`,
+          );
           await client.query(dropIndexSql(index));
         }
         await withProgress(options, index, pid, () => client.query(singleStatement(step.sql)));
@@ -214,7 +219,10 @@ async function dropIndex(options: ConcurrentIndexOptions, step: DdlStep, index: 
     } catch (error) {
       // DROP INDEX CONCURRENTLY first marks the index invalid, then waits: stopped there, queries no longer use it.
       if ((await indexState(options.pool, index.schema, index.name).catch(() => null)) === 'invalid')
-        options.log.warn({ index: index.name }, `index ${describeIndex(index)} is left INVALID (half-dropped; queries no longer use it); run again to finish dropping it`);
+        options.log.warn(
+          { index: index.name },
+          `index ${describeIndex(index)} is left INVALID (half-dropped; queries no longer use it); run again to finish dropping it`,
+        );
       throw error;
     }
     return false;
@@ -266,8 +274,13 @@ function reindexTarget(index: TableIndex): IndexStep {
 /** DROP INDEX CONCURRENTLY IF EXISTS of an index REINDEX left INVALID, with the policy's lock retries. */
 export async function dropReindexLeftover(options: ConcurrentIndexOptions, leftover: TableIndex): Promise<void> {
   const target = reindexTarget(leftover);
-  options.log.warn({ index: leftover.name, table: leftover.table }, `found INVALID index ${leftover.name} left by an interrupted REINDEX CONCURRENTLY; dropping it`);
-  await onSession(options, (client) => withLockRetry(retryOptions(options, target, dropIndexSql(target), client), () => client.query(dropIndexSql(target))));
+  options.log.warn(
+    { index: leftover.name, table: leftover.table },
+    `found INVALID index ${leftover.name} left by an interrupted REINDEX CONCURRENTLY; dropping it`,
+  );
+  await onSession(options, (client) =>
+    withLockRetry(retryOptions(options, target, dropIndexSql(target), client), () => client.query(dropIndexSql(target))),
+  );
 }
 
 export function reindexSql(index: Pick<TableIndex, 'schema' | 'name'>): string {
@@ -287,7 +300,8 @@ export async function reindexConcurrently(options: ConcurrentIndexOptions, index
   try {
     await onSession(options, (client) =>
       withLockRetry(retryOptions(options, target, reindexSql(index), client), async () => {
-        for (const leftover of await reindexLeftovers(client, table, [index.name])) await client.query(dropIndexSql(reindexTarget(leftover)));
+        for (const leftover of await reindexLeftovers(client, table, [index.name]))
+          await client.query(dropIndexSql(reindexTarget(leftover)));
         await client.query(reindexSql(index));
       }),
     );

@@ -121,20 +121,26 @@ export async function watchingBlockers<T>(
   let lastKey = '';
   let polling = false;
   const pid = options.pid;
-  const timer = pid === null ? null : setInterval(() => {
-    if (polling) return;
-    polling = true;
-    blockersOf(options.observer, pid)
-      .then((blockers) => {
-        const key = blockers.map((b) => `${b.pid}:${b.mode}`).join(',');
-        if (blockers.length) last = blockers;
-        if (key && key !== lastKey)
-          options.log.warn({ waitingPid: pid, blockers }, `waiting for a lock: ${options.what}; blocked by pid ${blockers.map((b) => b.pid).join(', ')}`);
-        lastKey = key;
-      })
-      .catch(() => undefined)
-      .finally(() => (polling = false));
-  }, options.everyMs);
+  const timer =
+    pid === null
+      ? null
+      : setInterval(() => {
+          if (polling) return;
+          polling = true;
+          blockersOf(options.observer, pid)
+            .then((blockers) => {
+              const key = blockers.map((b) => `${b.pid}:${b.mode}`).join(',');
+              if (blockers.length) last = blockers;
+              if (key && key !== lastKey)
+                options.log.warn(
+                  { waitingPid: pid, blockers },
+                  `waiting for a lock: ${options.what}; blocked by pid ${blockers.map((b) => b.pid).join(', ')}`,
+                );
+              lastKey = key;
+            })
+            .catch(() => undefined)
+            .finally(() => (polling = false));
+        }, options.everyMs);
   try {
     const result = await work();
     return { ok: true, result, blockers: last };

@@ -77,7 +77,10 @@ export async function onTrialCopy<R>(
   body: (trial: TrialCopy) => Promise<R>,
 ): Promise<R> {
   return inTrialTransaction(db, async (c) => {
-    const [priv] = await queryRows<{ temp: boolean }>(c, `SELECT pg_catalog.has_database_privilege(pg_catalog.current_database(), 'TEMPORARY') AS temp`);
+    const [priv] = await queryRows<{ temp: boolean }>(
+      c,
+      `SELECT pg_catalog.has_database_privilege(pg_catalog.current_database(), 'TEMPORARY') AS temp`,
+    );
     if (!priv?.temp) return o.noPrivilege();
     try {
       await c.query(`CREATE TEMPORARY TABLE ${ident(o.copy)} (LIKE ${o.table})`);

@@ -79,23 +79,25 @@ export async function runSteps(
     for (const step of firstPhase >= 0 ? steps.slice(0, firstPhase) : steps) {
       const retry = { policy: lockPolicy, log, what: step.sql, tables: tablesOf([step]), observer: pool, waiter: client };
       const t0 = performance.now();
-      const done = step.index ? await runIndexStep(options, step, step.index) : await withLockRetry(retry, async () => {
-        if (step.tx === 'none') {
-          if (await isDone(client, step)) return true;
-          await client.query(`SET lock_timeout = ${lockPolicy.lockTimeoutMs}`);
-          try {
-            await client.query(step.sql);
-          } finally {
-            await client.query('RESET lock_timeout');
-          }
-          return false;
-        }
-        return transaction(client, { lockTimeoutMs: lockPolicy.lockTimeoutMs, statementTimeoutMs: 0 }, async (c) => {
-          if (await isDone(c, step)) return true;
-          await c.query(step.sql);
-          return false;
-        });
-      });
+      const done = step.index
+        ? await runIndexStep(options, step, step.index)
+        : await withLockRetry(retry, async () => {
+            if (step.tx === 'none') {
+              if (await isDone(client, step)) return true;
+              await client.query(`SET lock_timeout = ${lockPolicy.lockTimeoutMs}`);
+              try {
+                await client.query(step.sql);
+              } finally {
+                await client.query('RESET lock_timeout');
+              }
+              return false;
+            }
+            return transaction(client, { lockTimeoutMs: lockPolicy.lockTimeoutMs, statementTimeoutMs: 0 }, async (c) => {
+              if (await isDone(c, step)) return true;
+              await c.query(step.sql);
+              return false;
+            });
+          });
       (done ? skipped : ran).push(step.id);
       runs.push({ id: step.id, lock: step.lock, seconds: since(t0), skipped: done });
       log.info({ step: step.id, lock: step.lock, skipped: done }, done ? `already done: ${step.description}` : step.description);
@@ -111,26 +113,22 @@ export async function runSteps(
     };
     const phaseRuns: StepRun[] = [];
     const phaseRan = await withLockRetry(retry, () =>
-      transaction(
-        client,
-        { lockTimeoutMs: lockPolicy.lockTimeoutMs, statementTimeoutMs: options.phaseStatementTimeoutMs },
-        async (c) => {
-          const done: string[] = [];
-          // Timed again on each attempt: what is kept is the attempt that committed.
-          phaseRuns.length = 0;
-          for (const step of phaseSteps) {
-            const t0 = performance.now();
-            const skip = await isDone(c, step);
-            if (!skip) {
-              await c.query(step.sql);
-              done.push(step.id);
-            }
-            phaseRuns.push({ id: step.id, lock: step.lock, seconds: since(t0), skipped: skip });
+      transaction(client, { lockTimeoutMs: lockPolicy.lockTimeoutMs, statementTimeoutMs: options.phaseStatementTimeoutMs }, async (c) => {
+        const done: string[] = [];
+        // Timed again on each attempt: what is kept is the attempt that committed.
+        phaseRuns.length = 0;
+        for (const step of phaseSteps) {
+          const t0 = performance.now();
+          const skip = await isDone(c, step);
+          if (!skip) {
+            await c.query(step.sql);
+            done.push(step.id);
           }
-          await finalize(c);
-          return done;
-        },
-      ),
+          phaseRuns.push({ id: step.id, lock: step.lock, seconds: since(t0), skipped: skip });
+        }
+        await finalize(c);
+        return done;
+      }),
     );
     for (const step of phaseSteps) log.info({ step: step.id, lock: step.lock }, step.description);
     ran.push(...phaseRan);

@@ -1,5 +1,12 @@
 import pLimit from 'p-limit';
-import { ExitCode, FleetLockstepError, InterruptedError, InvalidArgumentError, MigrationNotFoundError, type ExitCode as ExitCodeT } from '../errors.js';
+import {
+  ExitCode,
+  FleetLockstepError,
+  InterruptedError,
+  InvalidArgumentError,
+  MigrationNotFoundError,
+  type ExitCode as ExitCodeT,
+} from '../errors.js';
 import { parseExpectation } from '../expect.js';
 import { nextPhase, type MigrationStatus } from '../orchestrator.js';
 import { PHASES, type MigrationState, type Phase } from '../plan/model.js';
@@ -74,7 +81,11 @@ export async function fleetAdvance(options: FleetOptions, advance: FleetAdvanceO
   const plans = await run.migrations();
   if (!plans.length) throw new InvalidArgumentError('no migrations found: pass the plans directory with --dir');
   (advance.expect ?? []).forEach(parseExpectation);
-  if (advance.migration && !plans.some((p) => p.id === advance.migration)) throw new MigrationNotFoundError(advance.migration, plans.map((p) => p.id));
+  if (advance.migration && !plans.some((p) => p.id === advance.migration))
+    throw new MigrationNotFoundError(
+      advance.migration,
+      plans.map((p) => p.id),
+    );
   const reports = new Map<string, FleetAdvanceTarget>(
     run.acting.map((t) => [t.name, { name: t.name, url: run.url(t), from: null, to: null, result: 'not-started', seconds: 0 }]),
   );
@@ -106,12 +117,18 @@ export async function fleetAdvance(options: FleetOptions, advance: FleetAdvanceO
     const reads = await run.statuses(run.all);
     // Which migration: the named one, else the first (by id) that some reachable target has not contracted.
     if (!migration) {
-      migration = plans.find((p) => [...reads.values()].some((r) => Array.isArray(r) && r.find((m) => m.id === p.id)?.state !== 'contract'))?.id ?? null;
+      migration =
+        plans.find((p) => [...reads.values()].some((r) => Array.isArray(r) && r.find((m) => m.id === p.id)?.state !== 'contract'))?.id ??
+        null;
       if (!migration) {
         for (const t of run.acting) {
           const r = reads.get(t.name)!;
           if (Array.isArray(r)) Object.assign(reports.get(t.name)!, { result: 'up-to-date', from: 'contract', to: 'contract' });
-          else Object.assign(reports.get(t.name)!, { result: run.outcomeOf(r.error) === 'unreachable' ? 'unreachable' : 'failed', error: run.errorOf(r.error) });
+          else
+            Object.assign(reports.get(t.name)!, {
+              result: run.outcomeOf(r.error) === 'unreachable' ? 'unreachable' : 'failed',
+              error: run.errorOf(r.error),
+            });
         }
         return finish();
       }
@@ -129,7 +146,10 @@ export async function fleetAdvance(options: FleetOptions, advance: FleetAdvanceO
     const unreachable = run.acting.filter((t) => 'error' in state.get(t.name)!);
     for (const t of unreachable) {
       const { error } = state.get(t.name) as { error: unknown };
-      Object.assign(reports.get(t.name)!, { result: run.outcomeOf(error) === 'unreachable' ? 'unreachable' : 'failed', error: run.errorOf(error) });
+      Object.assign(reports.get(t.name)!, {
+        result: run.outcomeOf(error) === 'unreachable' ? 'unreachable' : 'failed',
+        error: run.errorOf(error),
+      });
     }
     if (unreachable.length && run.policy === 'halt') {
       run.log.error({ targets: unreachable.map((t) => t.name) }, 'targets could not be read; --on-failure halt: nothing started');
@@ -155,12 +175,15 @@ export async function fleetAdvance(options: FleetOptions, advance: FleetAdvanceO
       const mismatches = reachable.flatMap((t) =>
         expected.flatMap((e) => {
           const actual = stateIn(reads.get(t.name)!, e.migration);
-          return 'state' in actual && actual.state !== e.state ? [{ name: t.name, migration: e.migration, expected: e.state, actual: actual.state }] : [];
+          return 'state' in actual && actual.state !== e.state
+            ? [{ name: t.name, migration: e.migration, expected: e.state, actual: actual.state }]
+            : [];
         }),
       );
       if (mismatches.length) {
         const message = `refused, nothing started: ${mismatches.map((m) => `${m.name}: ${m.migration} is ${m.actual}, expected ${m.expected}`).join('; ')}`;
-        for (const t of reachable) Object.assign(reports.get(t.name)!, { result: 'refused', error: { code: 'expectation_failed', message } });
+        for (const t of reachable)
+          Object.assign(reports.get(t.name)!, { result: 'refused', error: { code: 'expectation_failed', message } });
         refusal = { error: 'expectation_failed', message };
         return finish();
       }
@@ -196,9 +219,22 @@ export async function fleetAdvance(options: FleetOptions, advance: FleetAdvanceO
     }
     const planned = splitWaves(work, advance.waves ?? DEFAULT_WAVES);
     run.emit({ kind: 'step', migration: id, phase, waves: planned.map((w) => w.map((t) => t.name)), upToDate: done.map((t) => t.name) });
-    run.log.debug({ migration: id, phase, targets: work.length, waves: planned.length }, `${id}: ${phase} on ${work.length} target(s) in ${planned.length} wave(s)`);
+    run.log.debug(
+      { migration: id, phase, targets: work.length, waves: planned.length },
+      `${id}: ${phase} on ${work.length} target(s) in ${planned.length} wave(s)`,
+    );
 
-    const stepFailed = await runWaves(run, { id, phase, planned, waves, reports, advance, expect: first ? advance.expect : undefined, halted: () => halted, halt: () => (halted = true) });
+    const stepFailed = await runWaves(run, {
+      id,
+      phase,
+      planned,
+      waves,
+      reports,
+      advance,
+      expect: first ? advance.expect : undefined,
+      halted: () => halted,
+      halt: () => (halted = true),
+    });
     first = false;
     // Without --to, one phase per run; with it, the ledgers are read again before the next phase.
     if (stepFailed || halted || advance.to === undefined) return finish();
@@ -229,7 +265,10 @@ async function runWaves(run: FleetRun, step: StepContext): Promise<boolean> {
     step.halt();
     haltCause = cause;
     const stopping = [...running.keys()].filter((n) => n !== cause);
-    run.log.warn({ cause, stopping }, `${cause} failed; --on-failure halt: starting nothing new, stopping running backfills after their batch`);
+    run.log.warn(
+      { cause, stopping },
+      `${cause} failed; --on-failure halt: starting nothing new, stopping running backfills after their batch`,
+    );
     run.emit({ kind: 'halt', cause, stopping });
     for (const [name, controller] of running) if (name !== cause) controller.abort();
   };
@@ -255,13 +294,23 @@ async function runWaves(run: FleetRun, step: StepContext): Promise<boolean> {
     } catch (error) {
       const halted = haltCause !== null && error instanceof InterruptedError && !run.options.signal?.aborted;
       report.result = halted ? 'failed' : run.outcomeOf(error);
-      report.error = halted ? { code: 'interrupted', message: `stopped after its current batch: ${haltCause} failed and --on-failure is halt` } : run.errorOf(error);
+      report.error = halted
+        ? { code: 'interrupted', message: `stopped after its current batch: ${haltCause} failed and --on-failure is halt` }
+        : run.errorOf(error);
       if (!halted && report.result !== 'busy') stopOthers(t.name);
       return false;
     } finally {
       running.delete(t.name);
       report.seconds = Math.round((report.seconds + seconds(t0)) * 100) / 100;
-      run.emit({ kind: 'target-done', name: t.name, action: 'advance', result: report.result, state: report.to, seconds: report.seconds, ...(report.error ? { error: report.error } : {}) });
+      run.emit({
+        kind: 'target-done',
+        name: t.name,
+        action: 'advance',
+        result: report.result,
+        state: report.to,
+        seconds: report.seconds,
+        ...(report.error ? { error: report.error } : {}),
+      });
     }
   };
 
@@ -280,7 +329,8 @@ async function runWaves(run: FleetRun, step: StepContext): Promise<boolean> {
     let succeeded = ok.every(Boolean);
     if (succeeded && step.advance.verifyCanary && phase === 'backfill' && index < step.planned.length - 1) {
       succeeded = await verifyWave(run, id, targets, reports);
-      if (!succeeded) stopOthers(names.find((n) => reports.get(n)!.result !== 'advanced' && reports.get(n)!.result !== 'up-to-date') ?? names[0]!);
+      if (!succeeded)
+        stopOthers(names.find((n) => reports.get(n)!.result !== 'advanced' && reports.get(n)!.result !== 'up-to-date') ?? names[0]!);
     }
     wave.result = succeeded ? 'succeeded' : 'failed';
     run.emit({ kind: 'wave', phase, index, targets: names, status: wave.result });
@@ -304,16 +354,26 @@ async function verifyWave(run: FleetRun, id: string, targets: FleetTarget[], rep
           const failed = results.filter((v) => !v.passed);
           if (!failed.length) return true;
           report.result = 'refused';
-          report.error = { code: 'verification_failed', message: `${id}: the canary verification found ${failed.reduce((n, v) => n + Number(v.mismatches), 0)} mismatching row(s)` };
+          report.error = {
+            code: 'verification_failed',
+            message: `${id}: the canary verification found ${failed.reduce((n, v) => n + Number(v.mismatches), 0)} mismatching row(s)`,
+          };
         } catch (error) {
           report.result = run.outcomeOf(error);
           report.error = run.errorOf(error);
         }
-        run.emit({ kind: 'target-done', name: t.name, action: 'verify', result: report.result, state: report.to, seconds: report.seconds, error: report.error });
+        run.emit({
+          kind: 'target-done',
+          name: t.name,
+          action: 'verify',
+          result: report.result,
+          state: report.to,
+          seconds: report.seconds,
+          error: report.error,
+        });
         return false;
       }),
     ),
   );
   return ok.every(Boolean);
 }
-

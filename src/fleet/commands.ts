@@ -1,5 +1,12 @@
 import pLimit from 'p-limit';
-import { ExitCode, InvalidArgumentError, MigrationNotFoundError, WaitTimeoutError, WaitUnreachableError, type ExitCode as ExitCodeT } from '../errors.js';
+import {
+  ExitCode,
+  InvalidArgumentError,
+  MigrationNotFoundError,
+  WaitTimeoutError,
+  WaitUnreachableError,
+  type ExitCode as ExitCodeT,
+} from '../errors.js';
 import type { BackfillControl, Verification } from '../ledger/ledger.js';
 import type { MigrationStatus, Pgshift, TuneSettings } from '../orchestrator.js';
 import type { MigrationState } from '../plan/model.js';
@@ -28,7 +35,9 @@ export async function fleetStatus(options: FleetOptions, migration?: string): Pr
   const reads = await run.statuses(run.acting, migration);
   const targets = run.acting.map((t): FleetStatusTarget => {
     const r = reads.get(t.name)!;
-    return Array.isArray(r) ? { name: t.name, url: run.url(t), migrations: r } : { name: t.name, url: run.url(t), migrations: [], error: run.errorOf(r.error) };
+    return Array.isArray(r)
+      ? { name: t.name, url: run.url(t), migrations: r }
+      : { name: t.name, url: run.url(t), migrations: [], error: run.errorOf(r.error) };
   });
   const outcomes = run.acting.map((t) => {
     const r = reads.get(t.name)!;
@@ -50,7 +59,11 @@ export async function fleetStatus(options: FleetOptions, migration?: string): Pr
 async function checkMigration(run: FleetRun, migration: string | undefined): Promise<void> {
   if (migration === undefined) return;
   const plans = await run.migrations();
-  if (!plans.some((p) => p.id === migration)) throw new MigrationNotFoundError(migration, plans.map((p) => p.id));
+  if (!plans.some((p) => p.id === migration))
+    throw new MigrationNotFoundError(
+      migration,
+      plans.map((p) => p.id),
+    );
 }
 
 /** The migration a command without one is about: the first (by id) that some reachable target has not taken to `goal`. */
@@ -73,7 +86,14 @@ export interface FleetWaitReport {
   migration: string;
   target: WaitTarget;
   seconds: number;
-  targets: { name: string; url: string; result: FleetWaitResult; state: MigrationState | null; seconds: number; error?: FleetTargetError }[];
+  targets: {
+    name: string;
+    url: string;
+    result: FleetWaitResult;
+    state: MigrationState | null;
+    seconds: number;
+    error?: FleetTargetError;
+  }[];
   summary: Partial<Record<FleetWaitResult, number>>;
 }
 
@@ -86,7 +106,8 @@ export async function fleetWait(
   options: FleetOptions,
   wait: { migration?: string; target: WaitTarget; timeoutSeconds?: number; pollMs?: number },
 ): Promise<FleetWaitReport> {
-  if (!isWaitTarget(wait.target)) throw new InvalidArgumentError(`cannot wait for ${JSON.stringify(wait.target)}: use ${WAIT_TARGETS.join(', ')}`);
+  if (!isWaitTarget(wait.target))
+    throw new InvalidArgumentError(`cannot wait for ${JSON.stringify(wait.target)}: use ${WAIT_TARGETS.join(', ')}`);
   const run = new FleetRun(options);
   const migration = await resolveMigration(run, wait.migration, wait.target);
   const t0 = performance.now();
@@ -96,20 +117,51 @@ export async function fleetWait(
       run.emit({ kind: 'target-start', name: t.name, action: 'wait', phase: null, state: null });
       let out: FleetWaitReport['targets'][number];
       try {
-        const reached = await run.with(t, (pg) => pg.waitFor(migration, wait.target, { timeoutSeconds: wait.timeoutSeconds, pollMs: wait.pollMs }));
+        const reached = await run.with(t, (pg) =>
+          pg.waitFor(migration, wait.target, { timeoutSeconds: wait.timeoutSeconds, pollMs: wait.pollMs }),
+        );
         out = { name: t.name, url: run.url(t), result: 'reached', state: reached.state, seconds: reached.seconds };
       } catch (error) {
         const result: FleetWaitResult =
-          error instanceof WaitTimeoutError ? 'timeout' : error instanceof WaitUnreachableError ? 'refused' : run.outcomeOf(error) === 'unreachable' ? 'unreachable' : 'failed';
+          error instanceof WaitTimeoutError
+            ? 'timeout'
+            : error instanceof WaitUnreachableError
+              ? 'refused'
+              : run.outcomeOf(error) === 'unreachable'
+                ? 'unreachable'
+                : 'failed';
         const state = (error as { state?: unknown }).state;
-        out = { name: t.name, url: run.url(t), result, state: typeof state === 'string' ? (state as MigrationState) : null, seconds: seconds(start), error: run.errorOf(error) };
+        out = {
+          name: t.name,
+          url: run.url(t),
+          result,
+          state: typeof state === 'string' ? (state as MigrationState) : null,
+          seconds: seconds(start),
+          error: run.errorOf(error),
+        };
       }
-      run.emit({ kind: 'target-done', name: t.name, action: 'wait', result: out.result, state: out.state, seconds: out.seconds, ...(out.error ? { error: out.error } : {}) });
+      run.emit({
+        kind: 'target-done',
+        name: t.name,
+        action: 'wait',
+        result: out.result,
+        state: out.state,
+        seconds: out.seconds,
+        ...(out.error ? { error: out.error } : {}),
+      });
       return out;
     }),
   );
   const exitCode = exitCodeOfResults(targets.map((t) => t.result));
-  return { ok: exitCode === ExitCode.ok, exitCode, migration, target: wait.target, seconds: seconds(t0), targets, summary: countBy(targets.map((t) => t.result)) };
+  return {
+    ok: exitCode === ExitCode.ok,
+    exitCode,
+    migration,
+    target: wait.target,
+    seconds: seconds(t0),
+    targets,
+    summary: countBy(targets.map((t) => t.result)),
+  };
 }
 
 export type FleetEachResult = 'ok' | 'up-to-date' | 'failed' | 'busy' | 'unreachable' | 'refused' | 'not-started';
@@ -156,12 +208,23 @@ async function eachTarget<T>(
           out = { ...base, result: run.outcomeOf(error), seconds: seconds(t0), error: run.errorOf(error) };
           if (policy === 'halt' && out.result !== 'busy') halted = true;
         }
-        run.emit({ kind: 'target-done', name: t.name, action, result: out.result, state: null, seconds: out.seconds, ...(out.error ? { error: out.error } : {}) });
+        run.emit({
+          kind: 'target-done',
+          name: t.name,
+          action,
+          result: out.result,
+          state: null,
+          seconds: out.seconds,
+          ...(out.error ? { error: out.error } : {}),
+        });
         return out;
       }),
     ),
   );
-  const exitCode = exitCodeOfResults(targets.map((t) => t.result), ['failed', 'unreachable', 'not-started']);
+  const exitCode = exitCodeOfResults(
+    targets.map((t) => t.result),
+    ['failed', 'unreachable', 'not-started'],
+  );
   return { ok: exitCode === ExitCode.ok, exitCode, migration, targets, summary: countBy(targets.map((t) => t.result)) };
 }
 
@@ -176,7 +239,10 @@ export async function fleetVerify(options: FleetOptions, migration?: string): Pr
 }
 
 /** Rolls the migration back on each target that has not contracted (refused on those that have). */
-export async function fleetRollback(options: FleetOptions, migration: string): Promise<FleetEachReport<{ from: MigrationState; statements: number }>> {
+export async function fleetRollback(
+  options: FleetOptions,
+  migration: string,
+): Promise<FleetEachReport<{ from: MigrationState; statements: number }>> {
   const run = new FleetRun(options);
   await checkMigration(run, migration);
   return eachTarget(run, 'rollback', migration, async (pg) => {
@@ -185,10 +251,15 @@ export async function fleetRollback(options: FleetOptions, migration: string): P
   });
 }
 
-export type FleetControlAction = { action: 'tune'; settings: { [K in keyof TuneSettings]: TuneSettings[K] | null } } | { action: 'pause' } | { action: 'resume' };
+export type FleetControlAction =
+  { action: 'tune'; settings: { [K in keyof TuneSettings]: TuneSettings[K] | null } } | { action: 'pause' } | { action: 'resume' };
 
 /** `tune`, `pause` or `resume` on each target's backfill of the migration (default: the one being rolled out). */
-export async function fleetControl(options: FleetOptions, control: FleetControlAction, migration?: string): Promise<FleetEachReport<BackfillControl>> {
+export async function fleetControl(
+  options: FleetOptions,
+  control: FleetControlAction,
+  migration?: string,
+): Promise<FleetEachReport<BackfillControl>> {
   if (control.action === 'tune' && !Object.values(control.settings).some((v) => v !== undefined))
     throw new InvalidArgumentError('nothing to change: give at least one setting');
   const run = new FleetRun(options);
@@ -198,7 +269,14 @@ export async function fleetControl(options: FleetOptions, control: FleetControlA
     run,
     control.action,
     id,
-    async (pg) => ({ value: control.action === 'tune' ? await pg.tune(id, control.settings) : control.action === 'pause' ? await pg.pause(id) : await pg.resume(id) }),
+    async (pg) => ({
+      value:
+        control.action === 'tune'
+          ? await pg.tune(id, control.settings)
+          : control.action === 'pause'
+            ? await pg.pause(id)
+            : await pg.resume(id),
+    }),
     'continue',
   );
 }

@@ -46,7 +46,15 @@ export type FleetEvent =
   | { kind: 'wave'; phase: Phase; index: number; targets: string[]; status: 'started' | 'succeeded' | 'failed' | 'not-started' }
   | { kind: 'target-start'; name: string; action: string; phase: Phase | null; state: MigrationState | null }
   | { kind: 'target-progress'; name: string; progress: ProgressEvent }
-  | { kind: 'target-done'; name: string; action: string; result: string; state: MigrationState | null; seconds: number; error?: FleetTargetError }
+  | {
+      kind: 'target-done';
+      name: string;
+      action: string;
+      result: string;
+      state: MigrationState | null;
+      seconds: number;
+      error?: FleetTargetError;
+    }
   | { kind: 'halt'; cause: string; stopping: string[] };
 
 const UNREACHABLE_SQLSTATE = /^(08|28|3D000|57P03)/;
@@ -138,7 +146,11 @@ export class FleetRun {
     const { sqlstate, networkError } = facts(error);
     const code = error instanceof PgshiftError ? error.code : isUnreachable(error) ? 'unreachable' : 'failure';
     const message = this.scrub(error instanceof Error ? error.message : String(error));
-    return { code, message: networkError && !message.includes(networkError) ? `${message} (${networkError})` : message, ...(isSqlstate(sqlstate) ? { sqlstate } : {}) };
+    return {
+      code,
+      message: networkError && !message.includes(networkError) ? `${message} (${networkError})` : message,
+      ...(isSqlstate(sqlstate) ? { sqlstate } : {}),
+    };
   }
 
   /** The result word for a failed target: busy, unreachable, refused (a gate, exit 3) or failed. */

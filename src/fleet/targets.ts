@@ -25,12 +25,20 @@ export function parseTargets(text: string, source: string, env: NodeJS.ProcessEn
   } catch (error) {
     throw new FleetTargetsInvalidError(source, [`not JSON or YAML: ${(error as Error).message.split('\n')[0]}`]);
   }
-  const list = Array.isArray(doc) ? doc : doc && typeof doc === 'object' && 'targets' in doc ? (doc as { targets: unknown }).targets : undefined;
+  const list = Array.isArray(doc)
+    ? doc
+    : doc && typeof doc === 'object' && 'targets' in doc
+      ? (doc as { targets: unknown }).targets
+      : undefined;
   const where = Array.isArray(doc) ? '' : 'targets';
   if (!Array.isArray(list)) throw new FleetTargetsInvalidError(source, ['expected a list of { name, url } or { targets: [...] }']);
   if (doc && !Array.isArray(doc)) {
     const extra = Object.keys(doc as object).filter((k) => k !== 'targets');
-    if (extra.length) throw new FleetTargetsInvalidError(source, extra.map((k) => `${k}: unknown key (only "targets")`));
+    if (extra.length)
+      throw new FleetTargetsInvalidError(
+        source,
+        extra.map((k) => `${k}: unknown key (only "targets")`),
+      );
   }
   const problems: string[] = [];
   const targets: FleetTarget[] = [];
@@ -87,7 +95,12 @@ export async function loadTargets(from: { file?: string; command?: string; env?:
     const source = `from command "${from.command}"`;
     const stdout = await new Promise<string>((resolve, reject) => {
       exec(from.command!, { env, timeout: 120_000, maxBuffer: 64 * 1024 * 1024 }, (error, out, err) => {
-        if (error) reject(new FleetTargetsInvalidError(source, [`the command failed (${error.code ?? error.signal ?? error.message})${err.trim() ? `: ${err.trim().split('\n').slice(-3).join(' ')}` : ''}`]));
+        if (error)
+          reject(
+            new FleetTargetsInvalidError(source, [
+              `the command failed (${error.code ?? error.signal ?? error.message})${err.trim() ? `: ${err.trim().split('\n').slice(-3).join(' ')}` : ''}`,
+            ]),
+          );
         else resolve(out);
       });
     });
@@ -137,7 +150,8 @@ export function parseShard(value: string): Shard {
   const m = /^(\d+)\/(\d+)$/.exec(value.trim());
   const index = m ? Number(m[1]) : NaN;
   const count = m ? Number(m[2]) : NaN;
-  if (!(count >= 1) || !(index >= 1) || index > count) throw new InvalidArgumentError(`--shard must be i/n with 1 ≤ i ≤ n (e.g. 2/8), got "${value}"`);
+  if (!(count >= 1) || !(index >= 1) || index > count)
+    throw new InvalidArgumentError(`--shard must be i/n with 1 ≤ i ≤ n (e.g. 2/8), got "${value}"`);
   return { index, count };
 }
 

@@ -20,7 +20,8 @@ export function parseWaves(value: string): WaveSize[] {
     else sizes.push(m[2] ? { percent: n } : { count: n });
   }
   const last = sizes[sizes.length - 1];
-  if (!problems.length && !(last && 'percent' in last && last.percent === 100)) problems.push('the last wave must be 100%, so that every target is in a wave');
+  if (!problems.length && !(last && 'percent' in last && last.percent === 100))
+    problems.push('the last wave must be 100%, so that every target is in a wave');
   if (problems.length) throw new InvalidArgumentError(`--waves ${value}: ${problems.join('; ')}`);
   return sizes;
 }

@@ -10,7 +10,10 @@ import { LEDGER_MIGRATIONS, LEDGER_VERSION } from './schema.js';
 export class LedgerTooNewError extends PgshiftError {
   readonly exitCode = ExitCode.failure;
   readonly code = 'ledger_too_new';
-  constructor(readonly found: number, readonly known: number) {
+  constructor(
+    readonly found: number,
+    readonly known: number,
+  ) {
     super(`the pgshift ledger in this database is version ${found}, newer than this pgshift knows (${known}); upgrade pgshift`);
   }
 }
@@ -329,7 +332,13 @@ export async function createProgress(
 }
 
 /** Records the settings a (re)started run uses, for status. */
-export async function noteProgressSettings(db: Queryable, migrationId: string, taskPrefix: string, rowEstimate: number | null, settings: Record<string, unknown>): Promise<void> {
+export async function noteProgressSettings(
+  db: Queryable,
+  migrationId: string,
+  taskPrefix: string,
+  rowEstimate: number | null,
+  settings: Record<string, unknown>,
+): Promise<void> {
   await db.query(
     `UPDATE ${S}.backfill_progress SET settings = $3, row_estimate = coalesce($4, row_estimate)
       WHERE migration_id = $1 AND starts_with(task, $2 || '#')`,
@@ -419,15 +428,21 @@ export async function writeControl(
   return readControl(db, migrationId);
 }
 
-export async function recordVerification(
-  db: Queryable,
-  v: Omit<Verification, 'id'>,
-): Promise<Verification> {
+export async function recordVerification(db: Queryable, v: Omit<Verification, 'id'>): Promise<Verification> {
   const [row] = await queryRows<{ id: string }>(
     db,
     `INSERT INTO ${S}.verifications (migration_id, started_at, finished_at, rows_checked, mismatches, sample_keys, passed, details)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id`,
-    [v.migrationId, v.startedAt, v.finishedAt, v.rowsChecked, v.mismatches, JSON.stringify(v.sampleKeys), v.passed, JSON.stringify(v.details)],
+    [
+      v.migrationId,
+      v.startedAt,
+      v.finishedAt,
+      v.rowsChecked,
+      v.mismatches,
+      JSON.stringify(v.sampleKeys),
+      v.passed,
+      JSON.stringify(v.details),
+    ],
   );
   return { ...v, id: Number(row!.id) };
 }

@@ -60,19 +60,58 @@ export interface LintReport {
 export const DEFAULT_BIG_TABLE_BYTES = 10 * 1024 * 1024;
 
 /** Tables migration tools keep their own bookkeeping in: tiny, written by the tool in every migration. */
-const TOOL_TABLES = ['alembic_version', 'flyway_schema_history', '_prisma_migrations', 'django_migrations', 'schema_migrations', 'ar_internal_metadata', 'pgmigrations', 'knex_migrations', 'typeorm_migrations', 'goose_db_version', 'schema_version'];
+const TOOL_TABLES = [
+  'alembic_version',
+  'flyway_schema_history',
+  '_prisma_migrations',
+  'django_migrations',
+  'schema_migrations',
+  'ar_internal_metadata',
+  'pgmigrations',
+  'knex_migrations',
+  'typeorm_migrations',
+  'goose_db_version',
+  'schema_version',
+];
 
 function toolTable(r: RelName): boolean {
   return TOOL_TABLES.includes(r.name);
 }
 
-const LOCK_RANK = ['none', 'ACCESS SHARE', 'ROW SHARE', 'ROW EXCLUSIVE', 'SHARE UPDATE EXCLUSIVE', 'SHARE', 'SHARE ROW EXCLUSIVE', 'EXCLUSIVE', 'ACCESS EXCLUSIVE'];
+const LOCK_RANK = [
+  'none',
+  'ACCESS SHARE',
+  'ROW SHARE',
+  'ROW EXCLUSIVE',
+  'SHARE UPDATE EXCLUSIVE',
+  'SHARE',
+  'SHARE ROW EXCLUSIVE',
+  'EXCLUSIVE',
+  'ACCESS EXCLUSIVE',
+];
 const SHARE_RANK = LOCK_RANK.indexOf('SHARE');
 
 /** Functions whose result does not change within a statement: a default calling only these does not rewrite the table. */
 const NOT_VOLATILE = new Set([
-  'now', 'transaction_timestamp', 'statement_timestamp', 'current_setting', 'lower', 'upper', 'length', 'abs', 'round', 'concat',
-  'jsonb_build_object', 'json_build_object', 'jsonb_build_array', 'to_jsonb', 'to_json', 'make_interval', 'to_timestamp', 'date_trunc', 'array_fill',
+  'now',
+  'transaction_timestamp',
+  'statement_timestamp',
+  'current_setting',
+  'lower',
+  'upper',
+  'length',
+  'abs',
+  'round',
+  'concat',
+  'jsonb_build_object',
+  'json_build_object',
+  'jsonb_build_array',
+  'to_jsonb',
+  'to_json',
+  'make_interval',
+  'to_timestamp',
+  'date_trunc',
+  'array_fill',
 ]);
 
 /** Without a catalog: does the ADD COLUMN of `stmt` rewrite? Generated and identity columns do; a default does when it calls a function not known to be non-volatile. */
@@ -80,7 +119,7 @@ function addColumnRewritesStatically(stmt: Statement): boolean {
   for (const item of (stmt.node.cmds as Node[] | undefined) ?? []) {
     const cmd = item.AlterTableCmd as { subtype?: string; def?: Node } | undefined;
     if (cmd?.subtype !== 'AT_AddColumn') continue;
-    for (const c of ((cmd.def?.ColumnDef as { constraints?: Node[] } | undefined)?.constraints ?? [])) {
+    for (const c of (cmd.def?.ColumnDef as { constraints?: Node[] } | undefined)?.constraints ?? []) {
       const con = c.Constraint as { contype?: string; raw_expr?: unknown };
       if (con.contype === 'CONSTR_GENERATED' || con.contype === 'CONSTR_IDENTITY') return true;
       if (con.contype === 'CONSTR_DEFAULT' && callsVolatile(con.raw_expr)) return true;
@@ -180,7 +219,9 @@ async function sharedFindings(located: LocatedStatement[], options: LintOptions)
         detail: `${r.finding.detail}${r.extra ? ` (${r.extra})` : ''}`,
         severity: small ? 'warning' : severityOf(rule),
         ...(table ? { table } : {}),
-        ...(small ? { assumed: `${table!.name} is ${formatBytes(table!.bytes)}, under --big-table ${formatBytes(big)}: a warning, not an error` } : {}),
+        ...(small
+          ? { assumed: `${table!.name} is ${formatBytes(table!.bytes)}, under --big-table ${formatBytes(big)}: a warning, not an error` }
+          : {}),
       });
     }
     return out;
@@ -189,15 +230,24 @@ async function sharedFindings(located: LocatedStatement[], options: LintOptions)
     for (const f of list) {
       let assumed: string | undefined;
       const w = f.when;
-      if (w.kind === 'existing') assumed = `${w.relations.map(showRel).join(', ')} taken to exist and be big (no --database-url; tables the file creates are known to be new)`;
-      else if (w.kind === 'notNull') assumed = `no validated CHECK (${w.column} IS NOT NULL) on ${showRel(w.table)} taken to exist (no --database-url)`;
+      if (w.kind === 'existing')
+        assumed = `${w.relations.map(showRel).join(', ')} taken to exist and be big (no --database-url; tables the file creates are known to be new)`;
+      else if (w.kind === 'notNull')
+        assumed = `no validated CHECK (${w.column} IS NOT NULL) on ${showRel(w.table)} taken to exist (no --database-url)`;
       else if (w.kind === 'rewrites') {
         if (f.rule === 'add-column-rewrite') {
           if (!addColumnRewritesStatically(statement)) continue;
           assumed = `volatility from pgshift's list of built-in functions (no --database-url): a default calling anything else is taken to rewrite ${showRel(w.table)}`;
-        } else assumed = `the column's current type is unknown without --database-url: the change is taken to rewrite ${showRel(w.table)} (varchar(n) → text would not)`;
+        } else
+          assumed = `the column's current type is unknown without --database-url: the change is taken to rewrite ${showRel(w.table)} (varchar(n) → text would not)`;
       }
-      out.push({ rule: f.rule, stmt: byStatement.get(statement)!, detail: f.detail, severity: severityOf(f.rule), ...(assumed ? { assumed } : {}) });
+      out.push({
+        rule: f.rule,
+        stmt: byStatement.get(statement)!,
+        detail: f.detail,
+        severity: severityOf(f.rule),
+        ...(assumed ? { assumed } : {}),
+      });
     }
   }
   return out;
@@ -233,10 +283,13 @@ function typeFindings(l: LocatedStatement): Pending[] {
     if (!type) continue;
     const col = (def.ColumnDef as { colname?: string }).colname ?? (l.statement.kind === 'AlterTableStmt' ? '' : '?');
     const what = `column ${col}`.trim();
-    if (['int4', 'int2', 'serial', 'serial4', 'smallserial', 'serial2'].includes(type.name)) out.push({ rule: 'prefer-bigint', stmt: l, detail: `${what}: ${type.name}`, severity: 'warning' });
+    if (['int4', 'int2', 'serial', 'serial4', 'smallserial', 'serial2'].includes(type.name))
+      out.push({ rule: 'prefer-bigint', stmt: l, detail: `${what}: ${type.name}`, severity: 'warning' });
     if (SERIALS.includes(type.name)) out.push({ rule: 'prefer-identity', stmt: l, detail: `${what}: ${type.name}`, severity: 'warning' });
-    if (type.name === 'varchar' && type.typmods) out.push({ rule: 'prefer-text', stmt: l, detail: `${what}: varchar(n)`, severity: 'warning' });
-    if (type.name === 'timestamp') out.push({ rule: 'prefer-timestamptz', stmt: l, detail: `${what}: timestamp without time zone`, severity: 'warning' });
+    if (type.name === 'varchar' && type.typmods)
+      out.push({ rule: 'prefer-text', stmt: l, detail: `${what}: varchar(n)`, severity: 'warning' });
+    if (type.name === 'timestamp')
+      out.push({ rule: 'prefer-timestamptz', stmt: l, detail: `${what}: timestamp without time zone`, severity: 'warning' });
     if (type.name === 'bpchar') out.push({ rule: 'char-type', stmt: l, detail: `${what}: char`, severity: 'warning' });
   }
   return out;
@@ -259,8 +312,12 @@ function isLong(stmt: Statement, shared: readonly Pending[]): RelName | null {
     case 'CreateTableAsStmt':
       return relName((n.into as { rel?: unknown } | undefined)?.rel);
     case 'AlterTableStmt': {
-      const validates = ((n.cmds as Node[] | undefined) ?? []).some((c) => (c.AlterTableCmd as { subtype?: string }).subtype === 'AT_ValidateConstraint');
-      const scans = shared.some((p) => ['add-column-rewrite', 'alter-type-rewrite', 'set-not-null', 'constraint-not-valid', 'index-constraint'].includes(p.rule));
+      const validates = ((n.cmds as Node[] | undefined) ?? []).some(
+        (c) => (c.AlterTableCmd as { subtype?: string }).subtype === 'AT_ValidateConstraint',
+      );
+      const scans = shared.some((p) =>
+        ['add-column-rewrite', 'alter-type-rewrite', 'set-not-null', 'constraint-not-valid', 'index-constraint'].includes(p.rule),
+      );
       return validates || scans ? target : null;
     }
     default:
@@ -291,7 +348,15 @@ function orderFindings(located: LocatedStatement[], shared: readonly Pending[], 
     if (s.kind === 'TransactionStmt') {
       const kind = n.kind as string;
       if (kind === 'TRANS_STMT_BEGIN' || kind === 'TRANS_STMT_START') {
-        if (inTx) out.push({ rule: 'transaction-nesting', stmt: l, detail: explicit ? `BEGIN inside the transaction opened at line ${explicit.start.line}` : 'BEGIN inside the migration tool’s transaction (--assume-transaction)', severity: 'warning' });
+        if (inTx)
+          out.push({
+            rule: 'transaction-nesting',
+            stmt: l,
+            detail: explicit
+              ? `BEGIN inside the transaction opened at line ${explicit.start.line}`
+              : 'BEGIN inside the migration tool’s transaction (--assume-transaction)',
+            severity: 'warning',
+          });
         explicit = l;
       } else if (kind === 'TRANS_STMT_COMMIT' || kind === 'TRANS_STMT_ROLLBACK') {
         explicit = null;
@@ -301,7 +366,13 @@ function orderFindings(located: LocatedStatement[], shared: readonly Pending[], 
     }
     if (s.kind === 'VariableSetStmt' && n.name === 'lock_timeout') lockTimeoutSet = n.kind !== 'VAR_RESET';
     const mode = runModeOf(s);
-    if (inTx && mode.tx === 'none') out.push({ rule: 'concurrently-in-transaction', stmt: l, detail: `${s.kind.replace('Stmt', '')} cannot run inside a transaction block${explicit ? ` (opened at line ${explicit.start.line})` : ' (the tool’s, --assume-transaction)'}`, severity: 'error' });
+    if (inTx && mode.tx === 'none')
+      out.push({
+        rule: 'concurrently-in-transaction',
+        stmt: l,
+        detail: `${s.kind.replace('Stmt', '')} cannot run inside a transaction block${explicit ? ` (opened at line ${explicit.start.line})` : ' (the tool’s, --assume-transaction)'}`,
+        severity: 'error',
+      });
     const mine = shared.filter((p) => p.stmt === l);
     const long = isLong(s, mine);
     if (inTx && long && !toolTable(long) && !(isNew(long) && s.kind !== 'InsertStmt' && s.kind !== 'CreateTableAsStmt')) {
@@ -317,21 +388,37 @@ function orderFindings(located: LocatedStatement[], shared: readonly Pending[], 
     const table = mode.table;
     const strong = table && LOCK_RANK.indexOf(mode.lock) >= SHARE_RANK && !isNew(table) && !toolTable(table);
     if (strong && !lockTimeoutSet && !lockTimeoutReported) {
-      out.push({ rule: 'lock-timeout', stmt: l, detail: `${mode.lock} on ${showRel(table)} with no SET lock_timeout before it`, severity: 'warning' });
+      out.push({
+        rule: 'lock-timeout',
+        stmt: l,
+        detail: `${mode.lock} on ${showRel(table)} with no SET lock_timeout before it`,
+        severity: 'warning',
+      });
       lockTimeoutReported = true;
     }
     if (strong && inTx && mode.tx !== 'none') held.push({ table, lock: mode.lock, by: l });
     const made = createdBy(s);
     if (made) created.push(made);
   }
-  if (explicit) out.push({ rule: 'uncommitted-transaction', stmt: explicit, detail: `the transaction opened at line ${explicit.start.line} is still open at the end of the file (line ${eof.line})`, severity: 'error' });
+  if (explicit)
+    out.push({
+      rule: 'uncommitted-transaction',
+      stmt: explicit,
+      detail: `the transaction opened at line ${explicit.start.line} is still open at the end of the file (line ${eof.line})`,
+      severity: 'error',
+    });
   return out;
 }
 
 function domainFindings(located: LocatedStatement[]): Pending[] {
   return located
     .filter((l) => l.statement.kind === 'CreateDomainStmt' && ((l.statement.node.constraints as unknown[] | undefined) ?? []).length > 0)
-    .map((l) => ({ rule: 'create-domain-constraint' as const, stmt: l, detail: `CREATE DOMAIN ${names(l.statement.node.domainname).join('.')} with a constraint`, severity: 'warning' as const }));
+    .map((l) => ({
+      rule: 'create-domain-constraint' as const,
+      stmt: l,
+      detail: `CREATE DOMAIN ${names(l.statement.node.domainname).join('.')} with a constraint`,
+      severity: 'warning' as const,
+    }));
 }
 
 function toFinding(file: string, p: Pending): LintFinding {
@@ -378,19 +465,34 @@ export async function lintSources(sources: readonly LintSource[], options: LintO
     if (!parsed.ok) {
       unparsable = true;
       report.files.push({ file: source.name, statements: 0, parsed: false });
-      report.findings.push(toFinding(source.name, { rule: 'syntax-error', stmt: null, at: { start: parsed.at, end: { ...parsed.at, column: parsed.at.column + 1 } }, detail: parsed.error, severity: 'error' }));
+      report.findings.push(
+        toFinding(source.name, {
+          rule: 'syntax-error',
+          stmt: null,
+          at: { start: parsed.at, end: { ...parsed.at, column: parsed.at.column + 1 } },
+          detail: parsed.error,
+          severity: 'error',
+        }),
+      );
       continue;
     }
     report.files.push({ file: source.name, statements: parsed.statements.length, parsed: true });
     const located = parsed.statements;
     const shared = await sharedFindings(located, options);
     const eof = located.length ? located[located.length - 1]!.end : { line: 1, column: 1 };
-    const pending = [...shared, ...located.flatMap(typeFindings), ...domainFindings(located), ...orderFindings(located, shared, options, eof)];
+    const pending = [
+      ...shared,
+      ...located.flatMap(typeFindings),
+      ...domainFindings(located),
+      ...orderFindings(located, shared, options, eof),
+    ];
     const used = new Set<number>();
     const fileFindings: LintFinding[] = [];
     for (const p of pending) {
       const finding = toFinding(source.name, p);
-      const index = parsed.suppressions.findIndex((s) => s.rule === p.rule && s.reason !== '' && p.stmt && located.find((l) => l.startByte >= s.endByte) === p.stmt);
+      const index = parsed.suppressions.findIndex(
+        (s) => s.rule === p.rule && s.reason !== '' && p.stmt && located.find((l) => l.startByte >= s.endByte) === p.stmt,
+      );
       if (index >= 0) {
         used.add(index);
         report.suppressed.push({ ...finding, reason: parsed.suppressions[index]!.reason });
@@ -399,8 +501,25 @@ export async function lintSources(sources: readonly LintSource[], options: LintO
     parsed.suppressions.forEach((s, i) => {
       const at = { start: s.at, end: { line: s.at.line, column: s.at.column + 2 } };
       if (!isRuleId(s.rule) || s.reason === '')
-        fileFindings.push(toFinding(source.name, { rule: 'invalid-suppression', stmt: null, at, detail: !isRuleId(s.rule) ? `unknown rule ${JSON.stringify(s.rule)}` : `no reason given for allowing ${s.rule}`, severity: 'error' }));
-      else if (!used.has(i)) fileFindings.push(toFinding(source.name, { rule: 'unused-suppression', stmt: null, at, detail: `nothing on the next statement is flagged by ${s.rule}`, severity: 'warning' }));
+        fileFindings.push(
+          toFinding(source.name, {
+            rule: 'invalid-suppression',
+            stmt: null,
+            at,
+            detail: !isRuleId(s.rule) ? `unknown rule ${JSON.stringify(s.rule)}` : `no reason given for allowing ${s.rule}`,
+            severity: 'error',
+          }),
+        );
+      else if (!used.has(i))
+        fileFindings.push(
+          toFinding(source.name, {
+            rule: 'unused-suppression',
+            stmt: null,
+            at,
+            detail: `nothing on the next statement is flagged by ${s.rule}`,
+            severity: 'warning',
+          }),
+        );
     });
     report.findings.push(...fileFindings.sort(FINDING_ORDER));
   }

@@ -53,7 +53,13 @@ function human(report: LintReport, sources: ReadonlyMap<string, string>): string
 }
 
 function message(f: LintFinding): string {
-  return [`${f.detail}.`, `Why: ${f.why}.`, `Instead: ${f.alternative}.`, ...(f.safe ? [`With pgshift: ${f.safe.command} (operation ${JSON.stringify(f.safe.operation)})`] : []), ...(f.assumed ? [`Assumed: ${f.assumed}.`] : [])].join(' ');
+  return [
+    `${f.detail}.`,
+    `Why: ${f.why}.`,
+    `Instead: ${f.alternative}.`,
+    ...(f.safe ? [`With pgshift: ${f.safe.command} (operation ${JSON.stringify(f.safe.operation)})`] : []),
+    ...(f.assumed ? [`Assumed: ${f.assumed}.`] : []),
+  ].join(' ');
 }
 
 /** SARIF 2.1.0, as GitHub code scanning reads it. */
@@ -86,7 +92,13 @@ export function sarif(report: LintReport): unknown {
             {
               physicalLocation: {
                 artifactLocation: { uri: f.file === '-' ? 'stdin' : f.file.replaceAll('\\', '/').replace(/^\.\//, '') },
-                region: { startLine: f.line, startColumn: f.column, endLine: f.endLine, endColumn: Math.max(f.endColumn, 1), ...(f.statement ? { snippet: { text: f.statement } } : {}) },
+                region: {
+                  startLine: f.line,
+                  startColumn: f.column,
+                  endLine: f.endLine,
+                  endColumn: Math.max(f.endColumn, 1),
+                  ...(f.statement ? { snippet: { text: f.statement } } : {}),
+                },
               },
             },
           ],
@@ -99,7 +111,9 @@ export function sarif(report: LintReport): unknown {
 }
 
 function fingerprint(f: LintFinding): string {
-  return createHash('sha256').update(`${f.file}\0${f.rule}\0${f.statement.replace(/\s+/g, ' ')}\0${f.detail}`).digest('hex');
+  return createHash('sha256')
+    .update(`${f.file}\0${f.rule}\0${f.statement.replace(/\s+/g, ' ')}\0${f.detail}`)
+    .digest('hex');
 }
 
 function escapeData(s: string): string {

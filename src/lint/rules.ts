@@ -21,7 +21,8 @@ export const FILE_RULES = [
     id: 'concurrently-in-transaction',
     refuses: 'CREATE/DROP INDEX CONCURRENTLY, REINDEX CONCURRENTLY, DETACH PARTITION CONCURRENTLY, VACUUM inside a transaction',
     why: 'PostgreSQL refuses them inside a transaction block (25001): the migration fails',
-    alternative: 'run them outside the transaction (Alembic: autocommit_block(); Flyway: a migration of its own with executeInTransaction=false; Django: atomic = False); pgshift runs them outside by itself',
+    alternative:
+      'run them outside the transaction (Alembic: autocommit_block(); Flyway: a migration of its own with executeInTransaction=false; Django: atomic = False); pgshift runs them outside by itself',
   },
   {
     id: 'transaction-nesting',
@@ -37,15 +38,17 @@ export const FILE_RULES = [
   },
   {
     id: 'lock-held',
-    refuses: 'a long statement (UPDATE, DELETE, INSERT … SELECT, a scan or an index build) after a strong lock taken earlier in the same transaction',
+    refuses:
+      'a long statement (UPDATE, DELETE, INSERT … SELECT, a scan or an index build) after a strong lock taken earlier in the same transaction',
     why: 'the lock taken earlier is held until COMMIT, so every query on that table waits for the long statement too',
-    alternative: 'commit right after the statement that takes the strong lock, and run the long one in its own transaction (or as a pgshift backfill, in keyset batches)',
+    alternative:
+      'commit right after the statement that takes the strong lock, and run the long one in its own transaction (or as a pgshift backfill, in keyset batches)',
   },
   {
     id: 'lock-timeout',
     refuses: 'a statement taking SHARE or a stronger lock on an existing table with no SET lock_timeout before it in the file',
     why: 'while it waits for the lock, every later query on the table queues behind it (the lock queue is first in, first out): one long read stalls the app',
-    alternative: 'SET lock_timeout = \'2s\' first and retry on failure; pgshift runs its DDL with lock_timeout and jittered retries',
+    alternative: "SET lock_timeout = '2s' first and retry on failure; pgshift runs its DDL with lock_timeout and jittered retries",
   },
   {
     id: 'prefer-bigint',

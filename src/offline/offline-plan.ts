@@ -40,7 +40,11 @@ export interface OfflinePlanResult {
 export async function planOffline(migrationId: string, options: OfflinePlanOptions): Promise<OfflinePlanResult> {
   const loaded = options.migrations ?? (await loadMigrations(options.dir ?? 'migrations')).map((l) => l.migration);
   const migration = loaded.find((m) => m.id === migrationId);
-  if (!migration) throw new MigrationNotFoundError(migrationId, loaded.map((m) => m.id));
+  if (!migration)
+    throw new MigrationNotFoundError(
+      migrationId,
+      loaded.map((m) => m.id),
+    );
   const schema = await loadSchemaFile(options.schemaFile);
   try {
     return await planOnSchema(schema, migration, options);
@@ -58,7 +62,15 @@ export async function planOnSchema(
   const { facts, problems } = await inspectPlan(schema.db, migration);
   if (!problems.length) problems.push(...crossOperationProblems(migration.operations, facts));
   if (problems.length) throw new PlanRejectedError(migration.id, problems, `schema file ${options.schemaFile}`);
-  const steps = createdTablesFirst(migration.operations, migration.operations.map((op, i) => stepsFor(migration.id, op, i, facts[i])));
+  const steps = createdTablesFirst(
+    migration.operations,
+    migration.operations.map((op, i) => stepsFor(migration.id, op, i, facts[i])),
+  );
   const phases = renderPlan(steps, options.sizes).filter((p) => !options.phase || p.phase === options.phase);
-  return { id: migration.id, state: 'pending', phases, offline: { schemaFile: options.schemaFile, server: schema.serverVersion, rowEstimates: null } };
+  return {
+    id: migration.id,
+    state: 'pending',
+    phases,
+    offline: { schemaFile: options.schemaFile, server: schema.serverVersion, rowEstimates: null },
+  };
 }

@@ -64,9 +64,27 @@ async function extensionModules(file: string, statements: readonly Statement[]):
 
 /** node-postgres's own error class for PGlite's errors, so that code testing `instanceof pg.DatabaseError` sees one. */
 function asDatabaseError(error: unknown): unknown {
-  if (error instanceof pg.DatabaseError || !(error instanceof Error) || typeof (error as { code?: unknown }).code !== 'string') return error;
+  if (error instanceof pg.DatabaseError || !(error instanceof Error) || typeof (error as { code?: unknown }).code !== 'string')
+    return error;
   const e = new pg.DatabaseError(error.message, 0, 'error');
-  for (const key of ['severity', 'code', 'detail', 'hint', 'position', 'internalPosition', 'internalQuery', 'where', 'schema', 'table', 'column', 'dataType', 'constraint', 'file', 'line', 'routine'] as const)
+  for (const key of [
+    'severity',
+    'code',
+    'detail',
+    'hint',
+    'position',
+    'internalPosition',
+    'internalQuery',
+    'where',
+    'schema',
+    'table',
+    'column',
+    'dataType',
+    'constraint',
+    'file',
+    'line',
+    'routine',
+  ] as const)
     (e as unknown as Record<string, unknown>)[key] = (error as unknown as Record<string, unknown>)[key];
   return e;
 }
@@ -89,7 +107,10 @@ async function runStatement(db: Queryable, text: string): Promise<void> {
       await db.query(text);
       return;
     } catch (error) {
-      const role = error instanceof pg.DatabaseError && error.code === ROLE_MISSING ? /role "(.+)" does not exist/.exec(error.message)?.[1] : undefined;
+      const role =
+        error instanceof pg.DatabaseError && error.code === ROLE_MISSING
+          ? /role "(.+)" does not exist/.exec(error.message)?.[1]
+          : undefined;
       if (!role) throw error;
       await db.query(`CREATE ROLE ${ident(role)} NOLOGIN`);
     }
@@ -102,7 +123,12 @@ export async function loadSchemaFile(file: string): Promise<SchemaDatabase> {
   try {
     raw = await readFile(file, 'utf8');
   } catch (error) {
-    throw new SchemaFileError(file, (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message, undefined, { cause: error });
+    throw new SchemaFileError(
+      file,
+      (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message,
+      undefined,
+      { cause: error },
+    );
   }
   const text = blankMetaCommands(raw);
   if (/^COPY\s.+\sFROM\s+stdin;\s*$/im.test(text))
@@ -111,7 +137,10 @@ export async function loadSchemaFile(file: string): Promise<SchemaDatabase> {
   try {
     statements = splitStatements(file, text);
   } catch (error) {
-    if (error instanceof SqlTextError) throw new SchemaFileError(file, `not SQL that PostgreSQL parses: ${error.message.replace(`${file}: `, '')}`, undefined, { cause: error });
+    if (error instanceof SqlTextError)
+      throw new SchemaFileError(file, `not SQL that PostgreSQL parses: ${error.message.replace(`${file}: `, '')}`, undefined, {
+        cause: error,
+      });
     throw error;
   }
   const extensions = await extensionModules(file, statements);
@@ -130,12 +159,18 @@ export async function loadSchemaFile(file: string): Promise<SchemaDatabase> {
     await client.connect();
     const db = adapter(client);
     // A dump that creates the public schema itself (pg_dump of a database where it was dropped and recreated).
-    if (statements.some((s) => s.kind === 'CreateSchemaStmt' && s.node.schemaname === 'public')) await db.query('DROP SCHEMA public CASCADE');
+    if (statements.some((s) => s.kind === 'CreateSchemaStmt' && s.node.schemaname === 'public'))
+      await db.query('DROP SCHEMA public CASCADE');
     for (const s of statements) {
       try {
         await runStatement(db, s.text);
       } catch (error) {
-        throw new SchemaFileError(file, (error as Error).message, { number: s.number, line: lineOf(text, s), text: preview(s.text) }, { cause: error });
+        throw new SchemaFileError(
+          file,
+          (error as Error).message,
+          { number: s.number, line: lineOf(text, s), text: preview(s.text) },
+          { cause: error },
+        );
       }
     }
     // pg_dump's session settings (an empty search_path among them) must not shape the inspection.

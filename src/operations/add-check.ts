@@ -6,7 +6,15 @@ import { queryRows, type Queryable } from '../db/queryable.js';
 import { inTrialTransaction, singleStatement, TRIAL_LOCK_TIMEOUT_MS } from '../db/rolled-back.js';
 import { LockTimeoutError, SqlState, sqlStateOf } from '../errors.js';
 import { ident, qualified } from '../sql/ident.js';
-import { constraintDrift, constraintKey, dropStep, inspectTarget, presentCheck, validateStep, type ConstraintRef } from './blocks/constraint-steps.js';
+import {
+  constraintDrift,
+  constraintKey,
+  dropStep,
+  inspectTarget,
+  presentCheck,
+  validateStep,
+  type ConstraintRef,
+} from './blocks/constraint-steps.js';
 import type { BatchKey, ObjectNames, OperationSteps } from '../plan/steps.js';
 import type { OperationHandler } from './operation.js';
 import { defineOperation } from './operation.js';
@@ -105,7 +113,8 @@ async function tryExpression(db: Queryable, op: AddCheck): Promise<string | null
       }
       return null;
     } catch (error) {
-      if (sqlStateOf(error) === SqlState.lockNotAvailable) throw new LockTimeoutError(explain, 1, TRIAL_LOCK_TIMEOUT_MS, [], { cause: error });
+      if (sqlStateOf(error) === SqlState.lockNotAvailable)
+        throw new LockTimeoutError(explain, 1, TRIAL_LOCK_TIMEOUT_MS, [], { cause: error });
       if (!(error instanceof pg.DatabaseError)) throw error;
       return error.message;
     }

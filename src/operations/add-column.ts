@@ -78,7 +78,14 @@ function steps(op: AddColumn, facts: AddColumnFacts, names: ObjectNames, index: 
   const col = ident(op.column);
   const id = (phase: string, what: string) => `${index}.${phase}.${what}`;
   const fill = fillOf(op, facts);
-  const step = (phase: string, what: string, description: string, sql: string, lock: DdlStep['lock'], tx: DdlStep['tx'] = 'phase'): DdlStep => ({
+  const step = (
+    phase: string,
+    what: string,
+    description: string,
+    sql: string,
+    lock: DdlStep['lock'],
+    tx: DdlStep['tx'] = 'phase',
+  ): DdlStep => ({
     id: id(phase, what),
     description,
     sql,
@@ -89,7 +96,15 @@ function steps(op: AddColumn, facts: AddColumnFacts, names: ObjectNames, index: 
 
   const expand: DdlStep[] = [];
   if (op.default === undefined) {
-    expand.push(step('expand', 'add-column', `add ${op.column} (nullable, no default: no table rewrite)`, `ALTER TABLE ${t} ADD COLUMN ${col} ${op.type}`, 'ACCESS EXCLUSIVE'));
+    expand.push(
+      step(
+        'expand',
+        'add-column',
+        `add ${op.column} (nullable, no default: no table rewrite)`,
+        `ALTER TABLE ${t} ADD COLUMN ${col} ${op.type}`,
+        'ACCESS EXCLUSIVE',
+      ),
+    );
   } else if (!facts.volatileDefault) {
     expand.push(
       step(
@@ -102,8 +117,20 @@ function steps(op: AddColumn, facts: AddColumnFacts, names: ObjectNames, index: 
     );
   } else {
     expand.push(
-      step('expand', 'add-column', `add ${op.column} without its volatile default (which would rewrite the table)`, `ALTER TABLE ${t} ADD COLUMN ${col} ${op.type}`, 'ACCESS EXCLUSIVE'),
-      step('expand', 'set-default', 'the default for rows inserted from now on; the backfill gives it to existing rows', `ALTER TABLE ${t} ALTER COLUMN ${col} SET DEFAULT (${op.default})`, 'ACCESS EXCLUSIVE'),
+      step(
+        'expand',
+        'add-column',
+        `add ${op.column} without its volatile default (which would rewrite the table)`,
+        `ALTER TABLE ${t} ADD COLUMN ${col} ${op.type}`,
+        'ACCESS EXCLUSIVE',
+      ),
+      step(
+        'expand',
+        'set-default',
+        'the default for rows inserted from now on; the backfill gives it to existing rows',
+        `ALTER TABLE ${t} ALTER COLUMN ${col} SET DEFAULT (${op.default})`,
+        'ACCESS EXCLUSIVE',
+      ),
     );
   }
 
@@ -126,7 +153,15 @@ function steps(op: AddColumn, facts: AddColumnFacts, names: ObjectNames, index: 
     dropTrigger.push(...computer.contract);
     rollback.push(...computer.rollback);
   }
-  rollback.push(step('rollback', 'drop-column', `drop ${op.column}, which only this migration wrote`, `ALTER TABLE ${t} DROP COLUMN IF EXISTS ${col}`, 'ACCESS EXCLUSIVE'));
+  rollback.push(
+    step(
+      'rollback',
+      'drop-column',
+      `drop ${op.column}, which only this migration wrote`,
+      `ALTER TABLE ${t} DROP COLUMN IF EXISTS ${col}`,
+      'ACCESS EXCLUSIVE',
+    ),
+  );
 
   const contract: DdlStep[] = [];
   if (op.notNull) contract.push(...notNull.contract);
@@ -137,9 +172,13 @@ function steps(op: AddColumn, facts: AddColumnFacts, names: ObjectNames, index: 
   return {
     expand,
     dualWrite,
-    backfill: fill === null || !facts.key ? [] : [{ id: `${index}.backfill`, table, key, set: [{ column: op.column, expression: `(${fill})` }], pending: `${col} IS NULL` }],
+    backfill:
+      fill === null || !facts.key
+        ? []
+        : [{ id: `${index}.backfill`, table, key, set: [{ column: op.column, expression: `(${fill})` }], pending: `${col} IS NULL` }],
     afterBackfill: [],
-    verify: checked && facts.key ? [{ id: `${index}.verify`, table, key, mismatch: `${col} IS NULL`, description: `${op.column} is set` }] : [],
+    verify:
+      checked && facts.key ? [{ id: `${index}.verify`, table, key, mismatch: `${col} IS NULL`, description: `${op.column} is set` }] : [],
     checks: [],
     contract,
     rollback,
@@ -171,31 +210,34 @@ async function trial(db: Queryable, op: AddColumn, path: string): Promise<Trial>
       path,
       problems,
       noPrivilege: () => {
-        problems.push({ path: `${path}.type`, message: 'addColumn needs the TEMPORARY privilege to try the type and expressions on an empty copy of the table' });
+        problems.push({
+          path: `${path}.type`,
+          message: 'addColumn needs the TEMPORARY privilege to try the type and expressions on an empty copy of the table',
+        });
         return { problems, volatileDefault: true };
       },
     },
     async ({ client: c, attempt }) => {
-    if (!(await attempt('type', `SELECT NULL::${op.type}`))) return { problems, volatileDefault: true };
-    if (!(await attempt('type', `ALTER TABLE ${copy} ADD COLUMN ${col} ${op.type}`))) return { problems, volatileDefault: true };
-    let volatileDefault = false;
-    if (op.default !== undefined && (await attempt('default', `ALTER TABLE ${copy} ALTER COLUMN ${col} SET DEFAULT (${op.default})`))) {
-      await c.query(`ALTER TABLE ${copy} DROP COLUMN ${col}`);
-      await c.query(`ALTER TABLE ${copy} ADD COLUMN ${col} ${op.type} DEFAULT (${op.default})`);
-      const [row] = await queryRows<{ missing: boolean }>(
-        c,
-        `SELECT atthasmissing AS missing FROM pg_catalog.pg_attribute WHERE attrelid = ${literal(copy)}::regclass AND attname = $1`,
-        [op.column],
-      );
-      volatileDefault = !row?.missing;
-    }
-    if (op.backfill !== undefined) {
-      // The backfill's UPDATE, and the trigger's form of it.
-      if (await attempt('backfill', `EXPLAIN UPDATE ${copy} SET ${col} = (${op.backfill})`)) {
-        await attempt('backfill', `EXPLAIN SELECT (SELECT (${op.backfill}) FROM (SELECT (NULL::${copy}).*) AS ${ident(op.table)})`);
+      if (!(await attempt('type', `SELECT NULL::${op.type}`))) return { problems, volatileDefault: true };
+      if (!(await attempt('type', `ALTER TABLE ${copy} ADD COLUMN ${col} ${op.type}`))) return { problems, volatileDefault: true };
+      let volatileDefault = false;
+      if (op.default !== undefined && (await attempt('default', `ALTER TABLE ${copy} ALTER COLUMN ${col} SET DEFAULT (${op.default})`))) {
+        await c.query(`ALTER TABLE ${copy} DROP COLUMN ${col}`);
+        await c.query(`ALTER TABLE ${copy} ADD COLUMN ${col} ${op.type} DEFAULT (${op.default})`);
+        const [row] = await queryRows<{ missing: boolean }>(
+          c,
+          `SELECT atthasmissing AS missing FROM pg_catalog.pg_attribute WHERE attrelid = ${literal(copy)}::regclass AND attname = $1`,
+          [op.column],
+        );
+        volatileDefault = !row?.missing;
       }
-    }
-    return { problems, volatileDefault };
+      if (op.backfill !== undefined) {
+        // The backfill's UPDATE, and the trigger's form of it.
+        if (await attempt('backfill', `EXPLAIN UPDATE ${copy} SET ${col} = (${op.backfill})`)) {
+          await attempt('backfill', `EXPLAIN SELECT (SELECT (${op.backfill}) FROM (SELECT (NULL::${copy}).*) AS ${ident(op.table)})`);
+        }
+      }
+      return { problems, volatileDefault };
     },
   );
 }
@@ -210,7 +252,8 @@ async function inspect(db: Queryable, op: AddColumn, path: string) {
   }
   const needsKey = op.notNull || op.default !== undefined || op.backfill !== undefined;
   problems.push(...tableProblems(table, { kind: 'addColumn', path, typed: true, key: needsKey ? 'batch the backfill' : null }));
-  if (table.columns.some((c) => c.name === op.column)) problems.push({ path: `${path}.column`, message: `column ${op.column} already exists in ${where}` });
+  if (table.columns.some((c) => c.name === op.column))
+    problems.push({ path: `${path}.column`, message: `column ${op.column} already exists in ${where}` });
   if (problems.length) return { facts: null, problems };
   const tried = await trial(db, op, path);
   problems.push(...tried.problems);
@@ -224,7 +267,8 @@ async function drift(db: Queryable, op: AddColumn, _facts: AddColumnFacts, names
   if (!table) return [`table ${where} is gone`];
   if (completed.includes('contract')) return [];
   const problems: string[] = [];
-  if (completed.includes('expand') && !table.columns.some((c) => c.name === op.column)) problems.push(`column ${op.column} (added by expand) is missing from ${where}`);
+  if (completed.includes('expand') && !table.columns.some((c) => c.name === op.column))
+    problems.push(`column ${op.column} (added by expand) is missing from ${where}`);
   if (op.backfill !== undefined && completed.includes('dual-write')) {
     problems.push(...(await rowTriggerDrift(db, tableOf(op), names)));
   }
@@ -240,4 +284,9 @@ export const addColumnHandler: OperationHandler<AddColumn, AddColumnFacts> = {
   drift,
 };
 
-export const addColumnOperation = defineOperation({ schema: addColumnSchema, handler: addColumnHandler, createdByExpand: 'column', scaffoldCreates: 'column' });
+export const addColumnOperation = defineOperation({
+  schema: addColumnSchema,
+  handler: addColumnHandler,
+  createdByExpand: 'column',
+  scaffoldCreates: 'column',
+});

@@ -5,7 +5,15 @@ import { describeRef, findTable, relkindName, type TableRef } from '../catalog/i
 import type { Queryable } from '../db/queryable.js';
 import type { PlanProblem } from '../errors.js';
 import { ident, qualified } from '../sql/ident.js';
-import { constraintDrift, constraintKey, dropStep, inspectTarget, presentCheck, validateStep, type ConstraintRef } from './blocks/constraint-steps.js';
+import {
+  constraintDrift,
+  constraintKey,
+  dropStep,
+  inspectTarget,
+  presentCheck,
+  validateStep,
+  type ConstraintRef,
+} from './blocks/constraint-steps.js';
 import type { BatchKey, ObjectNames, OperationSteps } from '../plan/steps.js';
 import type { OperationHandler } from './operation.js';
 import { defineOperation } from './operation.js';
@@ -150,7 +158,12 @@ function steps(op: AddForeignKey, facts: AddForeignKeyFacts, _names: ObjectNames
       },
     ],
     checks: [presentCheck(c, index)],
-    contract: [{ ...validateStep(c, index, `validate ${op.name}: scan the existing rows while reads and writes go on${alsoOn('ROW SHARE')}`), ...(self ? {} : { otherTable: ref }) }],
+    contract: [
+      {
+        ...validateStep(c, index, `validate ${op.name}: scan the existing rows while reads and writes go on${alsoOn('ROW SHARE')}`),
+        ...(self ? {} : { otherTable: ref }),
+      },
+    ],
     rollback: [{ ...dropStep(c, index, `remove ${op.name}${alsoOn('ACCESS EXCLUSIVE')}`), ...(self ? {} : { otherTable: ref }) }],
     triggers: [],
   };
@@ -163,9 +176,15 @@ async function inspect(db: Queryable, op: AddForeignKey, path: string) {
   const referenced = await findTable(db, ref);
   if (!referenced) problems.push({ path: `${path}.references.table`, message: `table ${refWhere} does not exist` });
   else if (referenced.relkind !== 'r' && referenced.relkind !== 'p')
-    problems.push({ path: `${path}.references.table`, message: `${refWhere} is a ${relkindName(referenced.relkind)}; a foreign key references a table` });
+    problems.push({
+      path: `${path}.references.table`,
+      message: `${refWhere} is a ${relkindName(referenced.relkind)}; a foreign key references a table`,
+    });
   else if (referenced.relkind === 'r' && referenced.hasInheritanceChildren)
-    problems.push({ path: `${path}.references.table`, message: `${refWhere} has inheritance children (not supported yet: PostgreSQL would look only at the parent's rows)` });
+    problems.push({
+      path: `${path}.references.table`,
+      message: `${refWhere} has inheritance children (not supported yet: PostgreSQL would look only at the parent's rows)`,
+    });
 
   const own = table ? await columnTypes(db, table.oid, op.columns) : null;
   const theirs = referenced ? await columnTypes(db, referenced.oid, op.references.columns) : null;
@@ -218,9 +237,14 @@ export const addForeignKeyHandler: OperationHandler<AddForeignKey, AddForeignKey
   steps,
   drift: async (db, op, _facts, _names, completed) => {
     const problems = await constraintDrift(db, constraintOf(op), completed);
-    if (!completed.includes('contract') && !(await findTable(db, referencedOf(op)))) problems.push(`referenced table ${describeRef(referencedOf(op))} is gone`);
+    if (!completed.includes('contract') && !(await findTable(db, referencedOf(op))))
+      problems.push(`referenced table ${describeRef(referencedOf(op))} is gone`);
     return problems;
   },
 };
 
-export const addForeignKeyOperation = defineOperation({ schema: addForeignKeySchema, handler: addForeignKeyHandler, createdByExpand: 'name' });
+export const addForeignKeyOperation = defineOperation({
+  schema: addForeignKeySchema,
+  handler: addForeignKeyHandler,
+  createdByExpand: 'name',
+});

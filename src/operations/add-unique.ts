@@ -79,7 +79,9 @@ function steps(op: AddUnique, facts: AddUniqueFacts, _names: ObjectNames, index:
     backfill: [],
     afterBackfill: [],
     verify: [],
-    checks: [{ id: id('verify', 'index-valid'), description: `unique index ${op.name} exists on ${where} and is valid`, sql: validCheckSql(op) }],
+    checks: [
+      { id: id('verify', 'index-valid'), description: `unique index ${op.name} exists on ${where} and is valid`, sql: validCheckSql(op) },
+    ],
     contract: [
       {
         id: id('contract', 'add-unique'),
@@ -116,7 +118,8 @@ async function tryIndex(db: Queryable, op: AddUnique): Promise<string | null> {
   await onTrialCopy(
     db,
     { table: qualified(op.schema, op.table), copy: op.table, path: 'trial', problems: failed, noPrivilege: () => true },
-    ({ attempt }) => attempt('columns', `CREATE UNIQUE INDEX ON pg_temp.${ident(op.table)} USING btree (${op.columns.map(ident).join(', ')})`),
+    ({ attempt }) =>
+      attempt('columns', `CREATE UNIQUE INDEX ON pg_temp.${ident(op.table)} USING btree (${op.columns.map(ident).join(', ')})`),
   );
   return failed[0]?.message ?? null;
 }
@@ -128,10 +131,13 @@ async function inspect(db: Queryable, op: AddUnique, path: string) {
   if (!table) return { facts: null, problems: [{ path: `${path}.table`, message: `table ${where} does not exist` }] };
   if (table.relkind === 'p')
     problems.push({ path: `${path}.table`, message: `${where} is a partitioned table; CREATE INDEX CONCURRENTLY cannot build on it` });
-  else if (table.relkind !== 'r') problems.push({ path: `${path}.table`, message: `${where} is a ${relkindName(table.relkind)}; addUnique supports plain tables` });
+  else if (table.relkind !== 'r')
+    problems.push({ path: `${path}.table`, message: `${where} is a ${relkindName(table.relkind)}; addUnique supports plain tables` });
   op.columns.forEach((column, j) => {
-    if (!table.columns.some((c) => c.name === column)) problems.push({ path: `${path}.columns[${j}]`, message: `column ${column} does not exist in ${where}` });
-    else if (op.columns.indexOf(column) !== j) problems.push({ path: `${path}.columns[${j}]`, message: `column ${column} is listed twice` });
+    if (!table.columns.some((c) => c.name === column))
+      problems.push({ path: `${path}.columns[${j}]`, message: `column ${column} does not exist in ${where}` });
+    else if (op.columns.indexOf(column) !== j)
+      problems.push({ path: `${path}.columns[${j}]`, message: `column ${column} is listed twice` });
   });
   const taken = await findConstraint(db, table.oid, op.name);
   if (taken) problems.push({ path: `${path}.name`, message: `${where} already has a ${constraintTypeName(taken.type)} named ${op.name}` });
@@ -139,7 +145,8 @@ async function inspect(db: Queryable, op: AddUnique, path: string) {
   let state: AddUniqueFacts['existing'] = 'none';
   const existing = await findRelation(db, op.schema, op.name);
   const relation = describeRef({ schema: op.schema, name: op.name });
-  if (existing && !existing.index) problems.push({ path: `${path}.name`, message: `${relation} is already the name of a ${relkindName(existing.relkind)}` });
+  if (existing && !existing.index)
+    problems.push({ path: `${path}.name`, message: `${relation} is already the name of a ${relkindName(existing.relkind)}` });
   else if (existing?.index) {
     const i = existing.index;
     // Only the index an earlier expand of this very operation built is taken over; rollback drops it.
@@ -168,7 +175,8 @@ async function drift(db: Queryable, op: AddUnique, _facts: AddUniqueFacts, _name
   const existing = await findRelation(db, op.schema, op.name);
   const name = `index ${op.name} (built by expand)`;
   if (!existing?.index) return [`${name} is missing`];
-  if (existing.index.table.schema !== op.schema || existing.index.table.name !== op.table) return [`${name} is now on ${describeRef(existing.index.table)}`];
+  if (existing.index.table.schema !== op.schema || existing.index.table.name !== op.table)
+    return [`${name} is now on ${describeRef(existing.index.table)}`];
   if (!existing.index.valid) return [`${name} is INVALID`];
   return [];
 }

@@ -5,7 +5,13 @@ import type { Queryable } from '../db/queryable.js';
 import type { PlanProblem } from '../errors.js';
 import { ident, MAX_IDENTIFIER_BYTES, qualified } from '../sql/ident.js';
 import { expressionColumns, parseSql, rewriteColumns, SqlTextError } from '../sql/parser.js';
-import { inspectShadowColumn, shadowColumnDrift, shadowColumnSteps, type ShadowColumn, type ShadowColumnFacts } from './blocks/shadow-column.js';
+import {
+  inspectShadowColumn,
+  shadowColumnDrift,
+  shadowColumnSteps,
+  type ShadowColumn,
+  type ShadowColumnFacts,
+} from './blocks/shadow-column.js';
 import type { OperationHandler } from './operation.js';
 import { defineOperation } from './operation.js';
 
@@ -78,7 +84,8 @@ function typeProblem(type: string): string | null {
   try {
     const tree = parseSql(`SELECT NULL::${type}`, 'SELECT NULL::'.length);
     const stmts = tree.stmts ?? [];
-    const target = (stmts[0]?.stmt as { SelectStmt?: { targetList?: { ResTarget?: { val?: Record<string, unknown> } }[] } } | undefined)?.SelectStmt?.targetList;
+    const target = (stmts[0]?.stmt as { SelectStmt?: { targetList?: { ResTarget?: { val?: Record<string, unknown> } }[] } } | undefined)
+      ?.SelectStmt?.targetList;
     const val = target?.length === 1 ? target[0]?.ResTarget?.val : undefined;
     const cast = (val?.CollateClause as { arg?: Record<string, unknown> } | undefined)?.arg ?? val;
     if (stmts.length !== 1 || !cast || !('TypeCast' in cast)) return 'must be a type name (e.g. bigint, numeric(12,2), text COLLATE "C")';
@@ -100,7 +107,10 @@ async function inspect(db: Queryable, op: ChangeColumnType, path: string) {
   for (const [field, expr] of exprs) {
     if (expr === undefined) continue;
     try {
-      named.set(field, expressionColumns(expr).map((r) => r.name));
+      named.set(
+        field,
+        expressionColumns(expr).map((r) => r.name),
+      );
     } catch (error) {
       if (!(error instanceof SqlTextError)) throw error;
       problems.push({ path: `${path}.${field}`, message: error.message });
@@ -111,7 +121,16 @@ async function inspect(db: Queryable, op: ChangeColumnType, path: string) {
   const shadow = shadowName(op);
   const found = await inspectShadowColumn(
     db,
-    { table: tableOf(op), column: op.column, columnPath: 'column', shadow, shadowPath: op.shadow !== undefined ? 'shadow' : 'column', finalName: op.column, kind: 'changeColumnType', retype: { type: op.type, using: usingOf(op) } },
+    {
+      table: tableOf(op),
+      column: op.column,
+      columnPath: 'column',
+      shadow,
+      shadowPath: op.shadow !== undefined ? 'shadow' : 'column',
+      finalName: op.column,
+      kind: 'changeColumnType',
+      retype: { type: op.type, using: usingOf(op) },
+    },
     path,
   );
   const { table, column, carry } = found;
@@ -119,16 +138,22 @@ async function inspect(db: Queryable, op: ChangeColumnType, path: string) {
   if (table)
     for (const [field, columns] of named)
       for (const c of columns)
-        if (!table.columns.some((x) => x.name === c)) problems.push({ path: `${path}.${field}`, message: `column ${c} does not exist in ${describeRef(table)}` });
+        if (!table.columns.some((x) => x.name === c))
+          problems.push({ path: `${path}.${field}`, message: `column ${c} does not exist in ${describeRef(table)}` });
   if (problems.length || !table?.key || !column || !carry?.type) return { facts: null, problems };
   if (carry.type === column.type && (carry.collation?.name ?? null) === (column.collation?.name ?? null))
     return { facts: null, problems: [{ path: `${path}.type`, message: `${op.column} is already ${column.type}` }] };
 
   const reverse = reverseOf(op, column.type);
   try {
-    await db.query(`EXPLAIN SELECT (${rewriteColumns(reverse, (c) => (c === op.column ? `(NULL::${carry.type})` : ident(c)))})::${column.type} FROM ${qualified(table.schema, table.name)}`);
+    await db.query(
+      `EXPLAIN SELECT (${rewriteColumns(reverse, (c) => (c === op.column ? `(NULL::${carry.type})` : ident(c)))})::${column.type} FROM ${qualified(table.schema, table.name)}`,
+    );
   } catch (error) {
-    problems.push({ path: `${path}.reverse`, message: `cannot compute the old ${column.type} value from the new ${carry.type}: ${(error as Error).message}` });
+    problems.push({
+      path: `${path}.reverse`,
+      message: `cannot compute the old ${column.type} value from the new ${carry.type}: ${(error as Error).message}`,
+    });
     return { facts: null, problems };
   }
   const facts: ChangeColumnTypeFacts = {

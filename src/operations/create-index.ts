@@ -154,7 +154,10 @@ async function inspect(db: Queryable, op: CreateIndex, path: string) {
         message: `${where} is a partitioned table; CREATE INDEX CONCURRENTLY cannot build on it (index each partition, then the parent)`,
       });
     else if (table.relkind !== 'r' && table.relkind !== 'm')
-      problems.push({ path: `${path}.table`, message: `${where} is a ${relkindName(table.relkind)}; createIndex supports tables and materialized views` });
+      problems.push({
+        path: `${path}.table`,
+        message: `${where} is a ${relkindName(table.relkind)}; createIndex supports tables and materialized views`,
+      });
     op.columns.forEach((column, j) => {
       if (!table.columns.some((c) => c.name === column))
         problems.push({ path: `${path}.columns[${j}]`, message: `column ${column} does not exist in ${where}` });
@@ -186,7 +189,12 @@ async function inspect(db: Queryable, op: CreateIndex, path: string) {
   let state: CreateIndexFacts['existing'] = 'none';
   if (existing?.index) {
     state = existing.index.valid ? 'valid' : 'invalid';
-    const same = tried !== null && 'shape' in tried && tried.shape !== null && tried.shape === existing.index.shape && existing.index.unique === op.unique;
+    const same =
+      tried !== null &&
+      'shape' in tried &&
+      tried.shape !== null &&
+      tried.shape === existing.index.shape &&
+      existing.index.unique === op.unique;
     // A valid index is kept only if it is exactly the one asked for (an earlier expand built it)
     // and nothing else needs it, since rollback drops it.
     const needed = state === 'valid' && same ? (await indexConstraints(db, existing.oid)).map((c) => `constraint ${c.name}`) : [];
@@ -208,7 +216,8 @@ async function drift(db: Queryable, op: CreateIndex, _facts: CreateIndexFacts, _
   const existing = await findRelation(db, op.schema, op.name);
   const name = `index ${op.name} (built by expand)`;
   if (!existing?.index) return [`${name} is missing`];
-  if (existing.index.table.schema !== op.schema || existing.index.table.name !== op.table) return [`${name} is now on ${describeRef(existing.index.table)}`];
+  if (existing.index.table.schema !== op.schema || existing.index.table.name !== op.table)
+    return [`${name} is now on ${describeRef(existing.index.table)}`];
   if (!existing.index.valid) return [`${name} is INVALID`];
   return [];
 }

@@ -35,24 +35,38 @@ export const createTableSchema = z
       ...tableFields,
       columns: z.array(columnDef, { error: required('an array of columns') }).min(1, { error: 'must list at least one column' }),
       /** The primary key's columns, when it has several (or instead of a column's `primaryKey`). */
-      primaryKey: z.array(identifier, { error: required('an array of column names') }).min(1, { error: 'must list at least one column' }).optional(),
+      primaryKey: z
+        .array(identifier, { error: required('an array of column names') })
+        .min(1, { error: 'must list at least one column' })
+        .optional(),
     },
     { error: required('an object') },
   )
   .superRefine((op, ctx) => {
     const names = op.columns.map((c) => c.name);
     names.forEach((name, i) => {
-      if (names.indexOf(name) !== i) ctx.addIssue({ code: 'custom', path: ['columns', i, 'name'], message: `column ${name} is already listed` });
+      if (names.indexOf(name) !== i)
+        ctx.addIssue({ code: 'custom', path: ['columns', i, 'name'], message: `column ${name} is already listed` });
     });
     const marked = op.columns.flatMap((c, i) => (c.primaryKey ? [i] : []));
     marked.slice(1).forEach((i) =>
-      ctx.addIssue({ code: 'custom', path: ['columns', i, 'primaryKey'], message: 'only one column may be marked; list several in the table\'s "primaryKey"' }),
+      ctx.addIssue({
+        code: 'custom',
+        path: ['columns', i, 'primaryKey'],
+        message: 'only one column may be marked; list several in the table\'s "primaryKey"',
+      }),
     );
     if (op.primaryKey && marked.length)
-      ctx.addIssue({ code: 'custom', path: ['primaryKey'], message: `columns[${marked[0]}] is already marked primaryKey; use one or the other` });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['primaryKey'],
+        message: `columns[${marked[0]}] is already marked primaryKey; use one or the other`,
+      });
     op.primaryKey?.forEach((name, i) => {
-      if (!names.includes(name)) ctx.addIssue({ code: 'custom', path: ['primaryKey', i], message: `column ${name} is not among "columns"` });
-      else if (op.primaryKey!.indexOf(name) !== i) ctx.addIssue({ code: 'custom', path: ['primaryKey', i], message: `column ${name} is already listed` });
+      if (!names.includes(name))
+        ctx.addIssue({ code: 'custom', path: ['primaryKey', i], message: `column ${name} is not among "columns"` });
+      else if (op.primaryKey!.indexOf(name) !== i)
+        ctx.addIssue({ code: 'custom', path: ['primaryKey', i], message: `column ${name} is already listed` });
     });
   });
 
@@ -156,7 +170,10 @@ function steps(op: CreateTable, _facts: CreateTableFacts, _names: ObjectNames, i
  */
 async function tryDefinition(db: Queryable, sql: string): Promise<string | null> {
   return inRolledBackTransaction(db, async (c) => {
-    const [row] = await queryRows<{ temp: boolean }>(c, `SELECT pg_catalog.has_database_privilege(pg_catalog.current_database(), 'TEMPORARY') AS temp`);
+    const [row] = await queryRows<{ temp: boolean }>(
+      c,
+      `SELECT pg_catalog.has_database_privilege(pg_catalog.current_database(), 'TEMPORARY') AS temp`,
+    );
     if (!row?.temp) return null;
     try {
       await c.query(singleStatement(sql));
@@ -173,7 +190,8 @@ async function inspect(db: Queryable, op: CreateTable, path: string) {
   const [schema] = await queryRows<{ ok: boolean }>(db, `SELECT pg_catalog.to_regnamespace($1) IS NOT NULL AS ok`, [ident(op.schema)]);
   if (!schema?.ok) problems.push({ path: `${path}.schema`, message: `schema ${op.schema} does not exist` });
   const taken = await findRelation(db, op.schema, op.table);
-  if (taken) problems.push({ path: `${path}.table`, message: `${describeRef(tableOf(op))} already exists (a ${relkindName(taken.relkind)})` });
+  if (taken)
+    problems.push({ path: `${path}.table`, message: `${describeRef(tableOf(op))} already exists (a ${relkindName(taken.relkind)})` });
   // Each column alone first, so a bad type or default is reported at its own path.
   for (const [i, c] of op.columns.entries()) {
     const error = await tryDefinition(db, `CREATE TEMPORARY TABLE pgshift_trial (${columnSql(c)})`);
@@ -193,7 +211,10 @@ async function drift(db: Queryable, op: CreateTable, _facts: CreateTableFacts, _
 
 export const createTableHandler: OperationHandler<CreateTable, CreateTableFacts> = {
   describe: (op) => `create table ${describeRef(tableOf(op))} (${op.columns.map((c) => c.name).join(', ')})`,
-  columns: (op) => [{ schema: op.schema, table: op.table, column: '(table)' }, ...op.columns.map((c) => ({ schema: op.schema, table: op.table, column: c.name }))],
+  columns: (op) => [
+    { schema: op.schema, table: op.table, column: '(table)' },
+    ...op.columns.map((c) => ({ schema: op.schema, table: op.table, column: c.name })),
+  ],
   inspect,
   steps,
   drift,

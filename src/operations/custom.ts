@@ -57,9 +57,7 @@ export const customSchema = z
              * A row trigger keeping both shapes in sync: `up` computes new columns from the old ones
              * (for the old app's writes), `down` old columns from the new ones (for the new app's).
              */
-            trigger: z
-              .strictObject({ up: assignments, down: assignments.optional() }, { error: required('an object') })
-              .optional(),
+            trigger: z.strictObject({ up: assignments, down: assignments.optional() }, { error: required('an object') }).optional(),
           },
           { error: required('an object') },
         )
@@ -81,17 +79,29 @@ export const customSchema = z
       verify: sqlText.optional(),
       contract: statements.optional(),
       /** Undoes expand, dual-write and backfill from wherever they stopped: re-runnable (IF EXISTS). */
-      rollback: z.union([sqlText, z.array(sqlText)], { error: required('a string of SQL or a list of them ([] for nothing to undo)') }).optional(),
+      rollback: z
+        .union([sqlText, z.array(sqlText)], { error: required('a string of SQL or a list of them ([] for nothing to undo)') })
+        .optional(),
       /** Lint refusals set aside, one statement and rule each, with the reason. */
       allow: z.array(customAllowSchema, { error: required('an array') }).default([]),
     },
     { error: required('an object') },
   )
   .superRefine((op, ctx) => {
-    const needsTable = [op.dualWrite?.trigger && 'dualWrite.trigger', op.backfill?.set && 'backfill.set', op.verify !== undefined && 'verify'].filter(Boolean);
-    if (op.table === undefined && needsTable.length) ctx.addIssue({ code: 'custom', path: ['table'], message: `required with ${needsTable.join(', ')}` });
-    if (op.backfill && !op.backfill.set && op.backfill.pending !== undefined) ctx.addIssue({ code: 'custom', path: ['backfill', 'pending'], message: 'needs backfill.set' });
-    const changes = [op.expand !== undefined && 'expand', op.dualWrite?.sql !== undefined && 'dualWrite.sql', op.backfill?.after !== undefined && 'backfill.after'].filter(Boolean);
+    const needsTable = [
+      op.dualWrite?.trigger && 'dualWrite.trigger',
+      op.backfill?.set && 'backfill.set',
+      op.verify !== undefined && 'verify',
+    ].filter(Boolean);
+    if (op.table === undefined && needsTable.length)
+      ctx.addIssue({ code: 'custom', path: ['table'], message: `required with ${needsTable.join(', ')}` });
+    if (op.backfill && !op.backfill.set && op.backfill.pending !== undefined)
+      ctx.addIssue({ code: 'custom', path: ['backfill', 'pending'], message: 'needs backfill.set' });
+    const changes = [
+      op.expand !== undefined && 'expand',
+      op.dualWrite?.sql !== undefined && 'dualWrite.sql',
+      op.backfill?.after !== undefined && 'backfill.after',
+    ].filter(Boolean);
     if (changes.length && op.rollback === undefined)
       ctx.addIssue({
         code: 'custom',
@@ -99,13 +109,13 @@ export const customSchema = z
         message: `required because ${changes.join(', ')} change the database: give SQL that undoes them from any phase (re-runnable, e.g. DROP … IF EXISTS), or [] if nothing needs undoing`,
       });
     const anything = op.expand ?? op.dualWrite ?? op.backfill ?? op.verify ?? op.contract;
-    if (anything === undefined) ctx.addIssue({ code: 'custom', path: [], message: 'does nothing: give expand, dualWrite, backfill, verify or contract' });
+    if (anything === undefined)
+      ctx.addIssue({ code: 'custom', path: [], message: 'does nothing: give expand, dualWrite, backfill, verify or contract' });
   });
 
 export type Custom = z.output<typeof customSchema>;
 export type CustomInput = z.input<typeof customSchema>;
 export type CustomAllow = z.output<typeof customAllowSchema>;
-
 
 function tableOf(op: Custom): TableRef | null {
   return op.table === undefined ? null : { schema: op.schema, name: op.table };
@@ -123,7 +133,9 @@ export function customSyncBody(table: TableRef, up: Record<string, string>, down
   const onNew = (e: string) => `(${rewriteColumns(e, (c) => `NEW.${ident(c)}`)})`;
   const newCols = Object.keys(up);
   const into = (target: string, map: Record<string, string>) =>
-    `SELECT ${Object.values(map).map(onNew).join(', ')} INTO ${Object.keys(map).map((c) => `${target}.${ident(c)}`).join(', ')};`;
+    `SELECT ${Object.values(map).map(onNew).join(', ')} INTO ${Object.keys(map)
+      .map((c) => `${target}.${ident(c)}`)
+      .join(', ')};`;
   const hasDown = Object.keys(down).length > 0;
   const lines = [
     'DECLARE',
@@ -140,7 +152,11 @@ export function customSyncBody(table: TableRef, up: Record<string, string>, down
     `  ${into('computed', up)}`,
     `  IF ${newCols.map((c) => `NEW.${ident(c)} IS DISTINCT FROM OLD.${ident(c)}`).join(' OR ')} THEN`,
     ...(hasDown
-      ? [`    IF ${newCols.map((c) => `NEW.${ident(c)} IS DISTINCT FROM computed.${ident(c)}`).join(' OR ')} THEN`, `      ${into('NEW', down)}`, '    END IF;']
+      ? [
+          `    IF ${newCols.map((c) => `NEW.${ident(c)} IS DISTINCT FROM computed.${ident(c)}`).join(' OR ')} THEN`,
+          `      ${into('NEW', down)}`,
+          '    END IF;',
+        ]
       : ['    NULL;']),
     '  ELSE',
     ...newCols.map((c) => `    NEW.${ident(c)} := computed.${ident(c)};`),
@@ -151,7 +167,13 @@ export function customSyncBody(table: TableRef, up: Record<string, string>, down
   return lines.join('\n');
 }
 
-const PHASE_OF: Record<SqlField, string> = { expand: 'expand', 'dualWrite.sql': 'dual-write', 'backfill.after': 'backfill', rollback: 'rollback', contract: 'contract' };
+const PHASE_OF: Record<SqlField, string> = {
+  expand: 'expand',
+  'dualWrite.sql': 'dual-write',
+  'backfill.after': 'backfill',
+  rollback: 'rollback',
+  contract: 'contract',
+};
 
 /** The backfill's default pending predicate (and verification): a set column differs from its expression. */
 export function defaultPending(set: Record<string, string>): string {
@@ -162,8 +184,12 @@ export function defaultPending(set: Record<string, string>): string {
 
 function steps(op: Custom, facts: CustomFacts, names: ObjectNames, index: number): OperationSteps {
   const byField = Object.fromEntries(SQL_FIELDS.map((f) => [f, statementsOf(op, f)])) as Record<SqlField, ReturnType<typeof statementsOf>>;
-  const overrides = overridesByStatement(op, SQL_FIELDS.flatMap((f) => byField[f]));
-  const user = (field: SqlField) => statementSteps(byField[field], { index, phase: PHASE_OF[field], defaultSchema: op.schema, facts, overrides });
+  const overrides = overridesByStatement(
+    op,
+    SQL_FIELDS.flatMap((f) => byField[f]),
+  );
+  const user = (field: SqlField) =>
+    statementSteps(byField[field], { index, phase: PHASE_OF[field], defaultSchema: op.schema, facts, overrides });
   const table = tableOf(op);
   const spec = op.dualWrite?.trigger;
   const trigger =
@@ -186,7 +212,8 @@ function steps(op: Custom, facts: CustomFacts, names: ObjectNames, index: number
       ? [
           {
             id: `${index}.dual-write.check-expressions`,
-            description: 'try the trigger’s up/down assignments against the table as it is now (a wrong column or type fails this phase, not the apps’ writes)',
+            description:
+              'try the trigger’s up/down assignments against the table as it is now (a wrong column or type fails this phase, not the apps’ writes)',
             sql: `EXPLAIN UPDATE ${t} SET ${Object.entries({ ...spec.up, ...(spec.down ?? {}) })
               .map(([c, e]) => `${ident(c)} = (${e})`)
               .join(', ')}`,
@@ -210,12 +237,31 @@ function steps(op: Custom, facts: CustomFacts, names: ObjectNames, index: number
   return {
     expand: inPlanOrder(user('expand')),
     dualWrite: inPlanOrder([...user('dualWrite.sql'), ...check, ...(trigger?.dualWrite ?? [])]),
-    backfill: table && set && pending && facts.key ? [{ id: `${index}.backfill`, table, key, set: Object.entries(set).map(([column, e]) => ({ column, expression: `(${e})` })), pending }] : [],
+    backfill:
+      table && set && pending && facts.key
+        ? [
+            {
+              id: `${index}.backfill`,
+              table,
+              key,
+              set: Object.entries(set).map(([column, e]) => ({ column, expression: `(${e})` })),
+              pending,
+            },
+          ]
+        : [],
     // Run at the end of the backfill phase, where only short transactions of their own may run.
     afterBackfill: user('backfill.after').map((s) => (s.tx === 'phase' ? { ...s, tx: 'own' as const } : s)),
     verify:
       table && mismatch && facts.key
-        ? [{ id: `${index}.verify`, table, key, mismatch, description: op.verify !== undefined ? 'the verify expression is false' : 'every row holds the backfill’s values' }]
+        ? [
+            {
+              id: `${index}.verify`,
+              table,
+              key,
+              mismatch,
+              description: op.verify !== undefined ? 'the verify expression is false' : 'every row holds the backfill’s values',
+            },
+          ]
         : [],
     checks: [],
     contract: inPlanOrder([...(trigger?.contract ?? []).map((s) => ({ ...s, skipIf: skip[s.id] })), ...user('contract')]),
@@ -237,7 +283,12 @@ async function drift(db: Queryable, op: Custom, _facts: CustomFacts, names: Obje
 function describe(op: Custom): string {
   const table = tableOf(op);
   const what = op.description ?? `custom SQL${table ? ` on ${describeRef(table)}` : ''}`;
-  const undo = Array.isArray(op.rollback) && op.rollback.length === 0 ? ' (rollback: nothing to undo, as the plan says)' : op.rollback === undefined ? ' (no rollback SQL)' : '';
+  const undo =
+    Array.isArray(op.rollback) && op.rollback.length === 0
+      ? ' (rollback: nothing to undo, as the plan says)'
+      : op.rollback === undefined
+        ? ' (no rollback SQL)'
+        : '';
   return `${what}${undo}`;
 }
 
@@ -249,7 +300,13 @@ export const customHandler: OperationHandler<Custom, CustomFacts> = {
       ? []
       : [
           { schema: op.schema, table: op.table, column: '(table)' },
-          ...[...new Set([...Object.keys(op.dualWrite?.trigger?.up ?? {}), ...Object.keys(op.dualWrite?.trigger?.down ?? {}), ...Object.keys(op.backfill?.set ?? {})])].map((column) => ({
+          ...[
+            ...new Set([
+              ...Object.keys(op.dualWrite?.trigger?.up ?? {}),
+              ...Object.keys(op.dualWrite?.trigger?.down ?? {}),
+              ...Object.keys(op.backfill?.set ?? {}),
+            ]),
+          ].map((column) => ({
             schema: op.schema,
             table: op.table!,
             column,

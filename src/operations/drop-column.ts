@@ -73,7 +73,8 @@ async function inspect(db: Queryable, op: DropColumn, path: string) {
   if (table.relkind !== 'r' && table.relkind !== 'p')
     problems.push({ path: `${path}.table`, message: `${where} is a ${relkindName(table.relkind)}; dropColumn works on tables` });
   const column = table.columns.find((c) => c.name === op.column);
-  if (!column) return { facts: null, problems: [...problems, { path: `${path}.column`, message: `column ${op.column} does not exist in ${where}` }] };
+  if (!column)
+    return { facts: null, problems: [...problems, { path: `${path}.column`, message: `column ${op.column} does not exist in ${where}` }] };
   if (table.key?.columns.some((k) => k.name === op.column))
     problems.push({ path: `${path}.column`, message: `${op.column} is part of ${where}'s key (${table.key.source}); drop the key first` });
   // Objects that would silently go with the column (indexes, constraints) or block the drop (views):

@@ -110,17 +110,26 @@ async function inspect(db: Queryable, op: DropIndex, path: string) {
   const rel = await findRelation(db, op.schema, op.name);
   if (!rel) return { facts: null, problems: [{ path: `${path}.name`, message: `index ${name} does not exist` }] };
   const info = rel.index;
-  if (!info) return { facts: null, problems: [{ path: `${path}.name`, message: `${name} is a ${relkindName(rel.relkind)}, not an index` }] };
+  if (!info)
+    return { facts: null, problems: [{ path: `${path}.name`, message: `${name} is a ${relkindName(rel.relkind)}, not an index` }] };
   if (rel.relkind === 'I')
     problems.push({ path: `${path}.name`, message: `${name} is a partitioned index; DROP INDEX CONCURRENTLY cannot drop it` });
-  if (info.parent) problems.push({ path: `${path}.name`, message: `index ${name} is a partition of index ${info.parent}; it can only be dropped with its parent` });
+  if (info.parent)
+    problems.push({
+      path: `${path}.name`,
+      message: `index ${name} is a partition of index ${info.parent}; it can only be dropped with its parent`,
+    });
   for (const c of await indexConstraints(db, rel.oid)) problems.push({ path: `${path}.name`, message: constraintProblem(op, c) });
   if (info.replicaIdentity)
     problems.push({
       path: `${path}.name`,
       message: `index ${name} is the replica identity of ${describeRef(info.table)}; set another one first (ALTER TABLE ... REPLICA IDENTITY), or logical replication of its updates and deletes stops`,
     });
-  if (!problems.length && info.shape === null) problems.push({ path: `${path}.name`, message: `cannot read the definition of index ${name} to restore it on rollback: ${info.definition}` });
+  if (!problems.length && info.shape === null)
+    problems.push({
+      path: `${path}.name`,
+      message: `cannot read the definition of index ${name} to restore it on rollback: ${info.definition}`,
+    });
   if (problems.length || info.shape === null) return { facts: null, problems };
   return {
     facts: {

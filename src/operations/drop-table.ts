@@ -105,7 +105,10 @@ async function inspect(db: Queryable, op: DropTable, path: string) {
   const table = await findTable(db, tableOf(op));
   if (!table) return { facts: null, problems: [{ path: `${path}.table`, message: `table ${where} does not exist` }] };
   if (table.relkind !== 'r' && table.relkind !== 'p')
-    return { facts: null, problems: [{ path: `${path}.table`, message: `${where} is a ${relkindName(table.relkind)}; dropTable drops tables` }] };
+    return {
+      facts: null,
+      problems: [{ path: `${path}.table`, message: `${where} is a ${relkindName(table.relkind)}; dropTable drops tables` }],
+    };
   const problems: PlanProblem[] = (await tableDependents(db, table.oid)).map((what) => ({
     path: `${path}.table`,
     message: `cannot drop ${where}: ${what} (pgshift does not cascade)`,
@@ -127,4 +130,8 @@ export const dropTableHandler: OperationHandler<DropTable, DropTableFacts> = {
   drift,
 };
 
-export const dropTableOperation = defineOperation({ schema: dropTableSchema, handler: dropTableHandler, contractRefusals: [TABLE_HAS_DEPENDENTS] });
+export const dropTableOperation = defineOperation({
+  schema: dropTableSchema,
+  handler: dropTableHandler,
+  contractRefusals: [TABLE_HAS_DEPENDENTS],
+});

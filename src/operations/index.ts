@@ -29,7 +29,9 @@ export function stepsFor(migrationId: string, op: Operation, index: number, fact
 }
 
 /** The SQLSTATEs with which some operation's contract statements refuse (nothing changed): a refusal, not a failure. */
-export const CONTRACT_REFUSALS: ReadonlySet<string> = new Set(OPERATIONS.flatMap((o) => ('contractRefusals' in o ? (o.contractRefusals ?? []) : [])));
+export const CONTRACT_REFUSALS: ReadonlySet<string> = new Set(
+  OPERATIONS.flatMap((o) => ('contractRefusals' in o ? (o.contractRefusals ?? []) : [])),
+);
 
 /**
  * Problems no single operation can see: a carried-over foreign key whose other side another
@@ -39,7 +41,14 @@ export const CONTRACT_REFUSALS: ReadonlySet<string> = new Set(OPERATIONS.flatMap
  */
 export function crossOperationProblems(operations: readonly Operation[], facts: readonly unknown[]): PlanProblem[] {
   const problems: PlanProblem[] = [];
-  const touched = operations.map((op) => new Set(handlerFor(op).columns(op).map((c) => `${c.schema}.${c.table}.${c.column}`)));
+  const touched = operations.map(
+    (op) =>
+      new Set(
+        handlerFor(op)
+          .columns(op)
+          .map((c) => `${c.schema}.${c.table}.${c.column}`),
+      ),
+  );
   facts.forEach((f, i) => {
     const carry = (f as { carry?: CarryOverFacts } | null)?.carry;
     for (const c of carry?.constraints ?? []) {

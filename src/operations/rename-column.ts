@@ -2,7 +2,13 @@ import { z } from 'zod';
 import { identifier, required, tableFields } from '../plan/fields.js';
 import { describeRef, type TableRef } from '../catalog/introspect.js';
 import type { Queryable } from '../db/queryable.js';
-import { inspectShadowColumn, shadowColumnDrift, shadowColumnSteps, type ShadowColumn, type ShadowColumnFacts } from './blocks/shadow-column.js';
+import {
+  inspectShadowColumn,
+  shadowColumnDrift,
+  shadowColumnSteps,
+  type ShadowColumn,
+  type ShadowColumnFacts,
+} from './blocks/shadow-column.js';
 import type { OperationHandler } from './operation.js';
 import { defineOperation } from './operation.js';
 

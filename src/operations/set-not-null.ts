@@ -69,14 +69,9 @@ function steps(op: SetNotNull, facts: SetNotNullFacts, names: ObjectNames, index
           stopAtContract: 'stop filling NULL writes: the column refuses them from now on',
         });
   const dualWrite = filler?.dualWrite ?? [];
-  const contract: DdlStep[] = [
-    ...notNull.contract,
-    ...(filler?.contract ?? []),
-  ];
+  const contract: DdlStep[] = [...notNull.contract, ...(filler?.contract ?? [])];
 
-  const rollback: DdlStep[] = [
-    notNull.rollback,
-  ];
+  const rollback: DdlStep[] = [notNull.rollback];
   if (filler) rollback.push(...filler.rollback);
 
   return {
@@ -85,7 +80,15 @@ function steps(op: SetNotNull, facts: SetNotNullFacts, names: ObjectNames, index
     backfill:
       fill === undefined
         ? []
-        : [{ id: `${index}.backfill`, table, key: facts.key.columns, set: [{ column: op.column, expression: `(${fill})` }], pending: `${col} IS NULL` }],
+        : [
+            {
+              id: `${index}.backfill`,
+              table,
+              key: facts.key.columns,
+              set: [{ column: op.column, expression: `(${fill})` }],
+              pending: `${col} IS NULL`,
+            },
+          ],
     afterBackfill: [],
     verify: [{ id: `${index}.verify`, table, key: facts.key.columns, mismatch: `${col} IS NULL`, description: `${op.column} is not NULL` }],
     checks: [],
@@ -109,7 +112,8 @@ async function tryOnTable(db: Queryable, op: SetNotNull): Promise<{ fillError: s
       try {
         return await fn();
       } catch (error) {
-        if (sqlStateOf(error) === SqlState.lockNotAvailable) throw new LockTimeoutError(sql, 1, TRIAL_LOCK_TIMEOUT_MS, [], { cause: error });
+        if (sqlStateOf(error) === SqlState.lockNotAvailable)
+          throw new LockTimeoutError(sql, 1, TRIAL_LOCK_TIMEOUT_MS, [], { cause: error });
         throw error;
       }
     };
@@ -147,7 +151,8 @@ async function inspect(db: Queryable, op: SetNotNull, path: string) {
     return { facts: null, problems };
   }
   if (column.notNull) problems.push({ path: `${path}.column`, message: `${op.column} in ${where} is already NOT NULL` });
-  if (column.generated) problems.push({ path: `${path}.column`, message: `${op.column} is a generated column; its value cannot be filled` });
+  if (column.generated)
+    problems.push({ path: `${path}.column`, message: `${op.column} is a generated column; its value cannot be filled` });
   const { fillError, hasNulls } = await tryOnTable(db, op);
   if (fillError !== null) problems.push({ path: `${path}.fill`, message: fillError });
   if (hasNulls && op.fill === undefined) {

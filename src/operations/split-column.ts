@@ -1,12 +1,7 @@
 import { z } from 'zod';
 import { identifier, required, sqlText, tableFields } from '../plan/fields.js';
 import { expressionColumns, SqlTextError } from '../sql/parser.js';
-import {
-  columnDependents,
-  describeRef,
-  findTable,
-  type TableRef,
-} from '../catalog/introspect.js';
+import { columnDependents, describeRef, findTable, type TableRef } from '../catalog/introspect.js';
 import type { Queryable } from '../db/queryable.js';
 import { onTrialCopy } from '../db/rolled-back.js';
 import type { PlanProblem } from '../errors.js';
@@ -55,7 +50,8 @@ export const splitColumnSchema = z
     const names = op.into.map((c) => c.name);
     names.forEach((name, i) => {
       if (name === op.column) ctx.addIssue({ code: 'custom', path: ['into', i, 'name'], message: `is the column being split` });
-      else if (names.indexOf(name) !== i) ctx.addIssue({ code: 'custom', path: ['into', i, 'name'], message: `column ${name} is already listed` });
+      else if (names.indexOf(name) !== i)
+        ctx.addIssue({ code: 'custom', path: ['into', i, 'name'], message: `column ${name} is already listed` });
     });
     // What each expression may name is settled here, by PostgreSQL's parser; whether the names
     // exist in the table is inspect's business.
@@ -72,11 +68,19 @@ export const splitColumnSchema = z
     op.into.forEach((c, i) => {
       for (const name of columnsOf(c.up, ['into', i, 'up']) ?? [])
         if (added.includes(name))
-          ctx.addIssue({ code: 'custom', path: ['into', i, 'up'], message: `uses ${name}, a new column; "up" computes the new columns from the existing ones` });
+          ctx.addIssue({
+            code: 'custom',
+            path: ['into', i, 'up'],
+            message: `uses ${name}, a new column; "up" computes the new columns from the existing ones`,
+          });
     });
     for (const name of columnsOf(op.down, ['down']) ?? [])
       if (name === op.column)
-        ctx.addIssue({ code: 'custom', path: ['down'], message: `uses ${name}, the column it computes; "down" reads the new columns (and other existing ones)` });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['down'],
+          message: `uses ${name}, the column it computes; "down" reads the new columns (and other existing ones)`,
+        });
   });
 
 export type SplitColumn = z.output<typeof splitColumnSchema>;
@@ -214,7 +218,16 @@ function steps(op: SplitColumn, facts: SplitColumnFacts, names: ObjectNames, ind
     checks: [],
     contract: [
       ...sync.contract,
-      ...(op.dropOld ? [step('contract', 'drop-old-column', `drop ${op.column} (metadata only, no rewrite)`, `ALTER TABLE ${t} DROP COLUMN ${ident(op.column)}`)] : []),
+      ...(op.dropOld
+        ? [
+            step(
+              'contract',
+              'drop-old-column',
+              `drop ${op.column} (metadata only, no rewrite)`,
+              `ALTER TABLE ${t} DROP COLUMN ${ident(op.column)}`,
+            ),
+          ]
+        : []),
     ],
     rollback: [
       ...sync.rollback,
@@ -245,26 +258,38 @@ async function trial(db: Queryable, op: SplitColumn, facts: SplitColumnFacts, pa
       copy: TRIAL_TABLE,
       path,
       problems,
-      noPrivilege: () => [{ path: `${path}.into`, message: 'splitColumn needs the TEMPORARY privilege to try the types and expressions on an empty copy of the table' }],
+      noPrivilege: () => [
+        {
+          path: `${path}.into`,
+          message: 'splitColumn needs the TEMPORARY privilege to try the types and expressions on an empty copy of the table',
+        },
+      ],
     },
     async ({ attempt }) => {
-    for (const [i, col] of op.into.entries()) {
-      if (await attempt(`into[${i}].type`, `SELECT NULL::${col.type}`)) await attempt(`into[${i}].type`, `ALTER TABLE ${copy} ADD COLUMN ${ident(col.name)} ${col.type}`);
-    }
-    if (problems.length) return problems;
-    const row = splitExpressions(op, facts, 'row');
-    for (const [i] of op.into.entries()) await attempt(`into[${i}].up`, `EXPLAIN SELECT ${row.ups[i]} FROM ${copy}`);
-    await attempt('down', `EXPLAIN SELECT ${row.down} FROM ${copy}`);
-    if (problems.length) return problems;
-    // Types are checked above; values only by running them: on the first rows in key order, a
-    // sample that finds the common mistakes (a cast that most rows fail) before expand, not mid-backfill.
-    const order = facts.key.columns.map((k) => ident(k.name)).join(', ');
-    for (const [i] of op.into.entries())
-      await attempt(`into[${i}].up`, `SELECT count(s.v) FROM (SELECT ${row.ups[i]} AS v FROM ${qualified(op.schema, op.table)} ORDER BY ${order} LIMIT ${SAMPLE_ROWS}) s`);
-    if (problems.length) return problems;
-    // The comparisons of the backfill, the verification and the trigger (a type without equality fails here).
-    await attempt('into', `EXPLAIN UPDATE ${copy} SET ${op.into.map((col, i) => `${ident(col.name)} = ${row.ups[i]}`).join(', ')} WHERE ${row.outOfSync}`);
-    return problems;
+      for (const [i, col] of op.into.entries()) {
+        if (await attempt(`into[${i}].type`, `SELECT NULL::${col.type}`))
+          await attempt(`into[${i}].type`, `ALTER TABLE ${copy} ADD COLUMN ${ident(col.name)} ${col.type}`);
+      }
+      if (problems.length) return problems;
+      const row = splitExpressions(op, facts, 'row');
+      for (const [i] of op.into.entries()) await attempt(`into[${i}].up`, `EXPLAIN SELECT ${row.ups[i]} FROM ${copy}`);
+      await attempt('down', `EXPLAIN SELECT ${row.down} FROM ${copy}`);
+      if (problems.length) return problems;
+      // Types are checked above; values only by running them: on the first rows in key order, a
+      // sample that finds the common mistakes (a cast that most rows fail) before expand, not mid-backfill.
+      const order = facts.key.columns.map((k) => ident(k.name)).join(', ');
+      for (const [i] of op.into.entries())
+        await attempt(
+          `into[${i}].up`,
+          `SELECT count(s.v) FROM (SELECT ${row.ups[i]} AS v FROM ${qualified(op.schema, op.table)} ORDER BY ${order} LIMIT ${SAMPLE_ROWS}) s`,
+        );
+      if (problems.length) return problems;
+      // The comparisons of the backfill, the verification and the trigger (a type without equality fails here).
+      await attempt(
+        'into',
+        `EXPLAIN UPDATE ${copy} SET ${op.into.map((col, i) => `${ident(col.name)} = ${row.ups[i]}`).join(', ')} WHERE ${row.outOfSync}`,
+      );
+      return problems;
     },
   );
 }
@@ -287,14 +312,17 @@ async function inspect(db: Queryable, op: SplitColumn, path: string) {
   });
   const newNames = new Set(op.into.map((c) => c.name));
   for (const ref of new Set(expressionColumns(op.down).map((r) => r.name)))
-    if (!existing.has(ref) && !newNames.has(ref)) problems.push({ path: `${path}.down`, message: `column ${ref} is neither a new column nor one of ${where}` });
+    if (!existing.has(ref) && !newNames.has(ref))
+      problems.push({ path: `${path}.down`, message: `column ${ref} is neither a new column nor one of ${where}` });
   if (column) {
-    const cannot = (what: string) => problems.push({ path: `${path}.column`, message: `${op.column} has ${what}, which splitColumn cannot carry over` });
+    const cannot = (what: string) =>
+      problems.push({ path: `${path}.column`, message: `${op.column} has ${what}, which splitColumn cannot carry over` });
     if (column.identity) cannot('an identity (GENERATED ... AS IDENTITY)');
     if (column.generated) cannot('a generation expression (GENERATED ALWAYS AS ...); the trigger could not write it');
     if (column.hasColumnPrivileges) cannot('column-level privileges (GRANT ... (column)) the new columns would not get');
     // With the old column kept, whatever depends on it stays valid.
-    if (op.dropOld) for (const dependent of await columnDependents(db, table.oid, column.attnum)) cannot(`a dependent object: ${dependent}`);
+    if (op.dropOld)
+      for (const dependent of await columnDependents(db, table.oid, column.attnum)) cannot(`a dependent object: ${dependent}`);
   }
   if (problems.length || !table.key || !column) return { facts: null, problems };
   const facts: SplitColumnFacts = { key: table.key, type: column.type, collation: column.collation };
@@ -324,7 +352,11 @@ export const splitColumnHandler: OperationHandler<SplitColumn, SplitColumnFacts>
   // waits until this one has contracted.
   columns: (op) => {
     const read = [...op.into.flatMap((c) => expressionColumns(c.up)), ...expressionColumns(op.down)].map((r) => r.name);
-    return [...new Set([op.column, ...op.into.map((c) => c.name), ...read])].map((column) => ({ schema: op.schema, table: op.table, column }));
+    return [...new Set([op.column, ...op.into.map((c) => c.name), ...read])].map((column) => ({
+      schema: op.schema,
+      table: op.table,
+      column,
+    }));
   },
   inspect,
   steps,

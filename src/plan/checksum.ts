@@ -19,5 +19,7 @@ function canonical(value: unknown): unknown {
  */
 export function checksumOf(migration: Migration): string {
   const { description: _description, ...rest } = migration;
-  return createHash('sha256').update(JSON.stringify(canonical(rest))).digest('hex');
+  return createHash('sha256')
+    .update(JSON.stringify(canonical(rest)))
+    .digest('hex');
 }

@@ -21,11 +21,9 @@ export const MIGRATION_ID_PATTERN = /^[0-9A-Za-z][0-9A-Za-z_.-]{0,199}$/;
 
 export const migrationSchema = z.strictObject(
   {
-    id: z
-      .string({ error: required('a string') })
-      .regex(MIGRATION_ID_PATTERN, {
-        error: 'must start with a letter or digit and use only letters, digits, "_", "-" and "." (e.g. 20261121_rename_users_email)',
-      }),
+    id: z.string({ error: required('a string') }).regex(MIGRATION_ID_PATTERN, {
+      error: 'must start with a letter or digit and use only letters, digits, "_", "-" and "." (e.g. 20261121_rename_users_email)',
+    }),
     description: z.string({ error: required('a string') }).optional(),
     operations: z.array(operationSchema, { error: required('an array') }).min(1, { error: 'must list at least one operation' }),
   },

@@ -28,7 +28,11 @@ export async function resolve(specifier, context, next) {
 type ResolveFilename = (request: string, parent: unknown, isMain: boolean, options?: unknown) => string;
 interface SyncHooks {
   registerHooks?: (hooks: {
-    resolve: (specifier: string, context: unknown, next: (s: string, c: unknown) => { url: string }) => { url: string; shortCircuit?: boolean };
+    resolve: (
+      specifier: string,
+      context: unknown,
+      next: (s: string, c: unknown) => { url: string },
+    ) => { url: string; shortCircuit?: boolean };
   }) => unknown;
 }
 

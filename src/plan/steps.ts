@@ -20,14 +20,7 @@ export interface BatchKey {
 
 /** The table-level lock a statement takes, shown by `plan --sql` and used to decide retries. */
 export type LockLevel =
-  | 'ACCESS EXCLUSIVE'
-  | 'EXCLUSIVE'
-  | 'SHARE ROW EXCLUSIVE'
-  | 'SHARE'
-  | 'SHARE UPDATE EXCLUSIVE'
-  | 'ROW EXCLUSIVE'
-  | 'ACCESS SHARE'
-  | 'none';
+  'ACCESS EXCLUSIVE' | 'EXCLUSIVE' | 'SHARE ROW EXCLUSIVE' | 'SHARE' | 'SHARE UPDATE EXCLUSIVE' | 'ROW EXCLUSIVE' | 'ACCESS SHARE' | 'none';
 
 /**
  * - `phase`: runs in the phase's single transaction together with its ledger update

@@ -50,7 +50,8 @@ function crossChecks(migration: Migration): PlanProblem[] {
     if (op.kind !== 'addCheck' && op.kind !== 'addForeignKey') return;
     const key = JSON.stringify([op.schema, op.table, op.name]);
     const earlier = constraints.get(key);
-    if (earlier !== undefined) problems.push({ path: `operations[${i}].name`, message: `constraint ${op.name} is already added by operations[${earlier}]` });
+    if (earlier !== undefined)
+      problems.push({ path: `operations[${i}].name`, message: `constraint ${op.name} is already added by operations[${earlier}]` });
     else constraints.set(key, i);
   });
   return problems;
@@ -62,7 +63,9 @@ export const PLACEHOLDER = /^<[A-Za-z][\w ]*>$/;
 /** Placeholders left in operations: most are valid identifiers, so the schema alone would let them through. */
 function placeholderProblems(value: unknown, path: PropertyKey[]): PlanProblem[] {
   if (typeof value === 'string')
-    return PLACEHOLDER.test(value) ? [{ path: formatPath(path), message: `${value} is a placeholder left by pgshift new: fill it in` }] : [];
+    return PLACEHOLDER.test(value)
+      ? [{ path: formatPath(path), message: `${value} is a placeholder left by pgshift new: fill it in` }]
+      : [];
   if (Array.isArray(value)) return value.flatMap((v, i) => placeholderProblems(v, [...path, i]));
   if (value && typeof value === 'object') return Object.entries(value).flatMap(([k, v]) => placeholderProblems(v, [...path, k]));
   return [];
@@ -70,7 +73,8 @@ function placeholderProblems(value: unknown, path: PropertyKey[]): PlanProblem[]
 
 /** Parses a plan from untrusted input, reporting every problem at once. */
 export function parseMigration(input: unknown, source: string): Migration {
-  const placeholders = input && typeof input === 'object' ? placeholderProblems((input as { operations?: unknown }).operations, ['operations']) : [];
+  const placeholders =
+    input && typeof input === 'object' ? placeholderProblems((input as { operations?: unknown }).operations, ['operations']) : [];
   const result = migrationSchema.safeParse(input);
   if (!result.success) throw new PlanInvalidError(source, [...placeholders, ...problemsOf(result.error)]);
   const earlier = [...placeholders, ...crossChecks(result.data), ...indexNameProblems(result.data)];

@@ -25,31 +25,36 @@ export const LINT_RULES = [
     id: 'add-column-rewrite',
     refuses: 'ADD COLUMN that rewrites the table (a volatile default, a stored generated or an identity column)',
     why: 'PostgreSQL rewrites every row under ACCESS EXCLUSIVE: the table is unreadable and unwritable until it is done',
-    alternative: 'add the column without the default, SET DEFAULT for new rows, and fill existing rows with backfill.set (or use the addColumn operation)',
+    alternative:
+      'add the column without the default, SET DEFAULT for new rows, and fill existing rows with backfill.set (or use the addColumn operation)',
   },
   {
     id: 'alter-type-rewrite',
     refuses: 'ALTER COLUMN TYPE that rewrites the table (not binary-coercible, e.g. int → bigint)',
     why: 'PostgreSQL rewrites every row and rebuilds its indexes under ACCESS EXCLUSIVE',
-    alternative: 'add a column of the new type, keep it in sync with dualWrite.trigger, fill it with backfill.set, and swap at contract (or use the changeColumnType operation)',
+    alternative:
+      'add a column of the new type, keep it in sync with dualWrite.trigger, fill it with backfill.set, and swap at contract (or use the changeColumnType operation)',
   },
   {
     id: 'set-not-null',
     refuses: 'SET NOT NULL (or a NOT NULL constraint) without a validated CHECK (column IS NOT NULL)',
     why: 'it scans the whole table under ACCESS EXCLUSIVE to prove there is no NULL',
-    alternative: 'first ADD CONSTRAINT … CHECK (column IS NOT NULL) NOT VALID and VALIDATE CONSTRAINT it (PostgreSQL then skips the scan), or use the setNotNull operation',
+    alternative:
+      'first ADD CONSTRAINT … CHECK (column IS NOT NULL) NOT VALID and VALIDATE CONSTRAINT it (PostgreSQL then skips the scan), or use the setNotNull operation',
   },
   {
     id: 'constraint-not-valid',
     refuses: 'ADD CONSTRAINT CHECK / FOREIGN KEY (or a column CHECK / REFERENCES) without NOT VALID on an existing table',
     why: 'it checks every row while holding ACCESS EXCLUSIVE (CHECK) or SHARE ROW EXCLUSIVE on both tables (FOREIGN KEY): writes wait for the whole scan',
-    alternative: 'add it NOT VALID, then VALIDATE CONSTRAINT in a later statement (SHARE UPDATE EXCLUSIVE, writes go on), or use the addCheck / addForeignKey operation',
+    alternative:
+      'add it NOT VALID, then VALIDATE CONSTRAINT in a later statement (SHARE UPDATE EXCLUSIVE, writes go on), or use the addCheck / addForeignKey operation',
   },
   {
     id: 'index-constraint',
     refuses: 'ADD PRIMARY KEY / UNIQUE not USING INDEX, and EXCLUDE, on an existing table',
     why: 'it builds the index while holding ACCESS EXCLUSIVE: the table is unreadable and unwritable for the whole build',
-    alternative: 'CREATE UNIQUE INDEX CONCURRENTLY, then ADD CONSTRAINT … PRIMARY KEY / UNIQUE USING INDEX (or use the addUnique operation)',
+    alternative:
+      'CREATE UNIQUE INDEX CONCURRENTLY, then ADD CONSTRAINT … PRIMARY KEY / UNIQUE USING INDEX (or use the addUnique operation)',
   },
   {
     id: 'vacuum-full',
@@ -133,19 +138,22 @@ export const LINT_RULES = [
     id: 'add-required-column',
     refuses: 'ADD COLUMN … NOT NULL without a DEFAULT on an existing table',
     why: 'every existing row would hold NULL, so PostgreSQL fails it (23502) as soon as the table has a row; the old app, which does not know the column, could not insert either',
-    alternative: 'use the addColumn operation: the column is added nullable, filled in batches by the backfill, and made NOT NULL through a validated CHECK at contract',
+    alternative:
+      'use the addColumn operation: the column is added nullable, filled in batches by the backfill, and made NOT NULL through a validated CHECK at contract',
   },
   {
     id: 'create-table-references',
     refuses: 'CREATE TABLE with a FOREIGN KEY / REFERENCES to an existing table',
     why: 'it takes SHARE ROW EXCLUSIVE on the referenced table and holds it until the transaction commits: every write to that table waits meanwhile',
-    alternative: 'create the table without the foreign key, then add it with the addForeignKey operation (NOT VALID, then VALIDATE CONSTRAINT, each under lock_timeout)',
+    alternative:
+      'create the table without the foreign key, then add it with the addForeignKey operation (NOT VALID, then VALIDATE CONSTRAINT, each under lock_timeout)',
   },
   {
     id: 'drop-not-null',
     refuses: 'ALTER COLUMN … DROP NOT NULL outside contract and rollback',
     why: 'the new app may then write NULLs that the old app, still running, does not expect; once written, a rollback cannot restore the constraint',
-    alternative: 'drop NOT NULL at contract, when no old app runs; to write NULLs earlier, add a new nullable column (addColumn) and move to it',
+    alternative:
+      'drop NOT NULL at contract, when no old app runs; to write NULLs earlier, add a new nullable column (addColumn) and move to it',
   },
   {
     id: 'rename-column',
@@ -157,19 +165,21 @@ export const LINT_RULES = [
     id: 'rename-table',
     refuses: 'ALTER TABLE … RENAME TO of an existing table',
     why: 'it takes ACCESS EXCLUSIVE, and every query of the app still running that names the old table fails at once',
-    alternative: 'keep the old name until no app uses it: create a view under the new name (an updatable view of a single table) and rename at contract',
+    alternative:
+      'keep the old name until no app uses it: create a view under the new name (an updatable view of a single table) and rename at contract',
   },
   {
     id: 'enum-value-ordering',
     refuses: 'ALTER TYPE … ADD VALUE without BEFORE / AFTER on an existing enum',
-    why: 'the value goes last in the sort order, so comparisons and ORDER BY on the type (e.g. status < \'approved\') silently change meaning; and it cannot be used until its transaction commits',
+    why: "the value goes last in the sort order, so comparisons and ORDER BY on the type (e.g. status < 'approved') silently change meaning; and it cannot be used until its transaction commits",
     alternative: 'say where it belongs with ADD VALUE … BEFORE / AFTER, and use it only in a later migration',
   },
   {
     id: 'domain-constraint',
     refuses: 'ALTER DOMAIN … ADD CONSTRAINT without NOT VALID, and ALTER DOMAIN … SET NOT NULL',
     why: 'it checks every column of the domain in every table, holding a SHARE lock on each of them: writes to all of them wait for the whole scan',
-    alternative: 'ADD CONSTRAINT … NOT VALID, then VALIDATE CONSTRAINT in a later statement; or put a CHECK on the columns with the addCheck operation',
+    alternative:
+      'ADD CONSTRAINT … NOT VALID, then VALIDATE CONSTRAINT in a later statement; or put a CHECK on the columns with the addCheck operation',
   },
   {
     id: 'detach-partition',
@@ -234,7 +244,9 @@ export function provesNotNull(expr: unknown, column: string): boolean {
   if (bool?.boolop === 'AND_EXPR') return (bool.args ?? []).some((a) => provesNotNull(a, column));
   const test = e.NullTest as { nulltesttype?: string; arg?: Node } | undefined;
   if (test?.nulltesttype !== 'IS_NOT_NULL') return false;
-  const fields = ((test.arg?.ColumnRef as { fields?: Node[] } | undefined)?.fields ?? []).map((f) => (f.String as { sval?: string } | undefined)?.sval);
+  const fields = ((test.arg?.ColumnRef as { fields?: Node[] } | undefined)?.fields ?? []).map(
+    (f) => (f.String as { sval?: string } | undefined)?.sval,
+  );
   return fields.length === 1 && fields[0] === column;
 }
 
@@ -297,18 +309,27 @@ export function lintStatements(statements: readonly Statement[]): Lint {
         break;
       case 'AlterEnumStmt': {
         const type = names(n.typeName).join('.');
-        if (n.newVal !== undefined && n.newValNeighbor === undefined && !types.includes(type)) on('enum-value-ordering', `ALTER TYPE ${type} ADD VALUE '${n.newVal as string}'`, []);
+        if (n.newVal !== undefined && n.newValNeighbor === undefined && !types.includes(type))
+          on('enum-value-ordering', `ALTER TYPE ${type} ADD VALUE '${n.newVal as string}'`, []);
         break;
       }
       case 'AlterDomainStmt': {
         const con = (n.def as Node | undefined)?.Constraint as { skip_validation?: boolean } | undefined;
         if ((n.subtype === 'C' && !con?.skip_validation) || n.subtype === 'O')
-          on('domain-constraint', `ALTER DOMAIN ${names(n.typeName).join('.')} ${n.subtype === 'O' ? 'SET NOT NULL' : 'ADD CONSTRAINT'}`, []);
+          on(
+            'domain-constraint',
+            `ALTER DOMAIN ${names(n.typeName).join('.')} ${n.subtype === 'O' ? 'SET NOT NULL' : 'ADD CONSTRAINT'}`,
+            [],
+          );
         break;
       }
       case 'RenameStmt':
-        if (n.renameType === 'OBJECT_COLUMN' && n.relationType === 'OBJECT_TABLE') on('rename-column', `RENAME COLUMN ${(n.subname as string | undefined) ?? '?'} TO ${(n.newname as string | undefined) ?? '?'}`, [relName(n.relation)]);
-        else if (n.renameType === 'OBJECT_TABLE') on('rename-table', `RENAME TO ${(n.newname as string | undefined) ?? '?'}`, [relName(n.relation)]);
+        if (n.renameType === 'OBJECT_COLUMN' && n.relationType === 'OBJECT_TABLE')
+          on('rename-column', `RENAME COLUMN ${(n.subname as string | undefined) ?? '?'} TO ${(n.newname as string | undefined) ?? '?'}`, [
+            relName(n.relation),
+          ]);
+        else if (n.renameType === 'OBJECT_TABLE')
+          on('rename-table', `RENAME TO ${(n.newname as string | undefined) ?? '?'}`, [relName(n.relation)]);
         break;
       case 'CreateTableAsStmt': {
         const into = (n.into as { rel?: unknown } | undefined)?.rel;
@@ -319,7 +340,10 @@ export function lintStatements(statements: readonly Statement[]): Lint {
         const table = relName(n.relation);
         if (n.idxname) created.push({ schema: table?.schema ?? null, name: n.idxname as string });
         if (n.concurrent) {
-          if (!n.idxname) bad.push('CREATE INDEX CONCURRENTLY needs an index name: pgshift looks the index up by name to drop an INVALID one left by an interrupted build');
+          if (!n.idxname)
+            bad.push(
+              'CREATE INDEX CONCURRENTLY needs an index name: pgshift looks the index up by name to drop an INVALID one left by an interrupted build',
+            );
         } else on('create-index', `CREATE INDEX on ${table ? showRel(table) : '?'}`, [table]);
         break;
       }
@@ -343,7 +367,11 @@ export function lintStatements(statements: readonly Statement[]): Lint {
         break;
       case 'VacuumStmt':
         if (n.is_vacuumcmd && hasOption(n.options, 'full'))
-          on('vacuum-full', 'VACUUM FULL', ((n.rels as Node[] | undefined) ?? []).map((r) => relName((r.VacuumRelation as Node | undefined)?.relation)));
+          on(
+            'vacuum-full',
+            'VACUUM FULL',
+            ((n.rels as Node[] | undefined) ?? []).map((r) => relName((r.VacuumRelation as Node | undefined)?.relation)),
+          );
         break;
       case 'ClusterStmt':
         on('cluster', 'CLUSTER', n.relation ? [relName(n.relation)] : []);
@@ -353,13 +381,21 @@ export function lintStatements(statements: readonly Statement[]): Lint {
         break;
       case 'LockStmt':
         if (((n.mode as number | undefined) ?? 8) >= LOCK_MODE_SHARE)
-          on('lock-table', 'LOCK TABLE', ((n.relations as Node[] | undefined) ?? []).map((r) => relName(r.RangeVar)));
+          on(
+            'lock-table',
+            'LOCK TABLE',
+            ((n.relations as Node[] | undefined) ?? []).map((r) => relName(r.RangeVar)),
+          );
         break;
       case 'RefreshMatViewStmt':
         if (!n.concurrent) on('refresh-materialized-view', 'REFRESH MATERIALIZED VIEW', [relName(n.relation)]);
         break;
       case 'TruncateStmt':
-        on('truncate', 'TRUNCATE', ((n.relations as Node[] | undefined) ?? []).map((r) => relName(r.RangeVar)));
+        on(
+          'truncate',
+          'TRUNCATE',
+          ((n.relations as Node[] | undefined) ?? []).map((r) => relName(r.RangeVar)),
+        );
         break;
       case 'UpdateStmt':
       case 'DeleteStmt':
@@ -373,7 +409,9 @@ export function lintStatements(statements: readonly Statement[]): Lint {
         on('opaque-code', 'CALL', []);
         break;
       case 'TransactionStmt':
-        bad.push('transaction control is pgshift’s: each phase runs in transactions of its own (see the docs on how statements are grouped)');
+        bad.push(
+          'transaction control is pgshift’s: each phase runs in transactions of its own (see the docs on how statements are grouped)',
+        );
         break;
       case 'VariableSetStmt':
         if (!n.is_local) bad.push('SET / RESET without LOCAL would outlive the statement on pgshift’s pooled connection; use SET LOCAL');
@@ -388,7 +426,13 @@ export function lintStatements(statements: readonly Statement[]): Lint {
 function lintAlterTable(
   stmt: Statement,
   n: Node,
-  ctx: { on: (rule: RuleId, detail: string, rels: (RelName | null)[]) => void; isNew: (r: RelName) => boolean; checks: AddedCheck[]; found: Finding[]; destruction: boolean },
+  ctx: {
+    on: (rule: RuleId, detail: string, rels: (RelName | null)[]) => void;
+    isNew: (r: RelName) => boolean;
+    checks: AddedCheck[];
+    found: Finding[];
+    destruction: boolean;
+  },
 ): void {
   const table = relName(n.relation);
   if (!table) return;
@@ -397,7 +441,8 @@ function lintAlterTable(
   for (const item of (n.cmds as Node[] | undefined) ?? []) {
     const cmd = item.AlterTableCmd as { subtype?: string; name?: string; def?: Node } | undefined;
     if (!cmd) continue;
-    const constraint = cmd.def?.Constraint as { contype?: string; conname?: string; skip_validation?: boolean; indexname?: string; raw_expr?: Node; keys?: Node[] } | undefined;
+    const constraint = cmd.def?.Constraint as
+      { contype?: string; conname?: string; skip_validation?: boolean; indexname?: string; raw_expr?: Node; keys?: Node[] } | undefined;
     switch (cmd.subtype) {
       case 'AT_AddColumn': {
         const col = cmd.def?.ColumnDef as { colname?: string; constraints?: Node[] } | undefined;
@@ -405,28 +450,54 @@ function lintAlterTable(
         const what = `ADD COLUMN ${col?.colname ?? '?'}`;
         if (!fresh && kinds.some((k) => k === 'CONSTR_DEFAULT' || k === 'CONSTR_GENERATED' || k === 'CONSTR_IDENTITY'))
           ctx.found.push({ rule: 'add-column-rewrite', detail: what, when: { kind: 'rewrites', table, location } });
-        if (kinds.includes('CONSTR_NOTNULL') && !kinds.some((k) => k === 'CONSTR_DEFAULT' || k === 'CONSTR_GENERATED' || k === 'CONSTR_IDENTITY')) ctx.on('add-required-column', `${what} NOT NULL without a DEFAULT`, [table]);
-        if (kinds.some((k) => k === 'CONSTR_CHECK' || k === 'CONSTR_FOREIGN')) ctx.on('constraint-not-valid', `${what} with CHECK / REFERENCES`, [table]);
-        if (kinds.some((k) => k === 'CONSTR_PRIMARY' || k === 'CONSTR_UNIQUE' || k === 'CONSTR_EXCLUSION')) ctx.on('index-constraint', `${what} with PRIMARY KEY / UNIQUE`, [table]);
+        if (
+          kinds.includes('CONSTR_NOTNULL') &&
+          !kinds.some((k) => k === 'CONSTR_DEFAULT' || k === 'CONSTR_GENERATED' || k === 'CONSTR_IDENTITY')
+        )
+          ctx.on('add-required-column', `${what} NOT NULL without a DEFAULT`, [table]);
+        if (kinds.some((k) => k === 'CONSTR_CHECK' || k === 'CONSTR_FOREIGN'))
+          ctx.on('constraint-not-valid', `${what} with CHECK / REFERENCES`, [table]);
+        if (kinds.some((k) => k === 'CONSTR_PRIMARY' || k === 'CONSTR_UNIQUE' || k === 'CONSTR_EXCLUSION'))
+          ctx.on('index-constraint', `${what} with PRIMARY KEY / UNIQUE`, [table]);
         break;
       }
       case 'AT_AlterColumnType':
-        if (!fresh) ctx.found.push({ rule: 'alter-type-rewrite', detail: `ALTER COLUMN ${cmd.name ?? '?'} TYPE`, when: { kind: 'rewrites', table, location } });
+        if (!fresh)
+          ctx.found.push({
+            rule: 'alter-type-rewrite',
+            detail: `ALTER COLUMN ${cmd.name ?? '?'} TYPE`,
+            when: { kind: 'rewrites', table, location },
+          });
         break;
       case 'AT_SetNotNull':
-        if (!fresh && !provenInOperation(ctx.checks, table, cmd.name ?? '')) ctx.found.push({ rule: 'set-not-null', detail: `ALTER COLUMN ${cmd.name ?? '?'} SET NOT NULL`, when: { kind: 'notNull', table, column: cmd.name ?? '' } });
+        if (!fresh && !provenInOperation(ctx.checks, table, cmd.name ?? ''))
+          ctx.found.push({
+            rule: 'set-not-null',
+            detail: `ALTER COLUMN ${cmd.name ?? '?'} SET NOT NULL`,
+            when: { kind: 'notNull', table, column: cmd.name ?? '' },
+          });
         break;
       case 'AT_AddConstraint': {
         const type = constraint?.contype;
         const name = constraint?.conname ?? null;
         if (type === 'CONSTR_CHECK' || type === 'CONSTR_FOREIGN') {
-          if (!constraint?.skip_validation) ctx.on('constraint-not-valid', `ADD CONSTRAINT ${name ?? ''} ${type === 'CONSTR_CHECK' ? 'CHECK' : 'FOREIGN KEY'}`.replace('  ', ' '), [table]);
-          if (type === 'CONSTR_CHECK') ctx.checks.push({ table, name, expr: constraint?.raw_expr, validated: !constraint?.skip_validation });
+          if (!constraint?.skip_validation)
+            ctx.on(
+              'constraint-not-valid',
+              `ADD CONSTRAINT ${name ?? ''} ${type === 'CONSTR_CHECK' ? 'CHECK' : 'FOREIGN KEY'}`.replace('  ', ' '),
+              [table],
+            );
+          if (type === 'CONSTR_CHECK')
+            ctx.checks.push({ table, name, expr: constraint?.raw_expr, validated: !constraint?.skip_validation });
         } else if (type === 'CONSTR_NOTNULL') {
-          const column = ((constraint?.keys ?? []).map((k) => (k.String as { sval?: string }).sval))[0] ?? '';
+          const column = (constraint?.keys ?? []).map((k) => (k.String as { sval?: string }).sval)[0] ?? '';
           if (constraint?.skip_validation) ctx.checks.push({ table, name, expr: null, validated: false, column });
           else if (!fresh && !provenInOperation(ctx.checks, table, column))
-            ctx.found.push({ rule: 'set-not-null', detail: `ADD CONSTRAINT ${name ?? ''} NOT NULL ${column}`, when: { kind: 'notNull', table, column } });
+            ctx.found.push({
+              rule: 'set-not-null',
+              detail: `ADD CONSTRAINT ${name ?? ''} NOT NULL ${column}`,
+              when: { kind: 'notNull', table, column },
+            });
         } else if ((type === 'CONSTR_PRIMARY' || type === 'CONSTR_UNIQUE') && !constraint?.indexname) {
           ctx.on('index-constraint', `ADD ${type === 'CONSTR_PRIMARY' ? 'PRIMARY KEY' : 'UNIQUE'}`, [table]);
         } else if (type === 'CONSTR_EXCLUSION') {
@@ -441,7 +512,8 @@ function lintAlterTable(
         if (!ctx.destruction) ctx.on('drop-column', `DROP COLUMN ${cmd.name ?? '?'}`, [table]);
         break;
       case 'AT_DetachPartition':
-        if (!(cmd.def?.PartitionCmd as { concurrent?: boolean } | undefined)?.concurrent) ctx.on('detach-partition', 'DETACH PARTITION', [table]);
+        if (!(cmd.def?.PartitionCmd as { concurrent?: boolean } | undefined)?.concurrent)
+          ctx.on('detach-partition', 'DETACH PARTITION', [table]);
         break;
       case 'AT_ValidateConstraint':
         for (const c of ctx.checks) if (sameRel(c.table, table) && c.name === cmd.name) c.validated = true;
@@ -480,14 +552,16 @@ function foreignKeyTargets(n: Node): RelName[] {
   };
   for (const elt of (n.tableElts as Node[] | undefined) ?? []) {
     if (elt.Constraint) visit(elt);
-    for (const c of ((elt.ColumnDef as { constraints?: Node[] } | undefined)?.constraints ?? [])) visit(c);
+    for (const c of (elt.ColumnDef as { constraints?: Node[] } | undefined)?.constraints ?? []) visit(c);
   }
   return out;
 }
 
 /** A CHECK (or NOT NULL constraint) added and validated earlier in the operation proves the column non-null. */
 function provenInOperation(checks: readonly AddedCheck[], table: RelName, column: string): boolean {
-  return checks.some((c) => c.validated && sameRel(c.table, table) && (c.column === column || (c.column === undefined && provesNotNull(c.expr, column))));
+  return checks.some(
+    (c) => c.validated && sameRel(c.table, table) && (c.column === column || (c.column === undefined && provesNotNull(c.expr, column))),
+  );
 }
 
 /** The refusal message: the statement (where, text), the rule, why, the alternative, and how to override. */

@@ -80,8 +80,10 @@ export function expressionColumns(expression: string): ColumnRefAt[] {
   const extra = Object.keys(select).filter((k) => k !== 'targetList' && k !== 'limitOption' && k !== 'op');
   const targets = select.targetList as Node[] | undefined;
   if (extra.length || targets?.length !== 1) throw new SqlTextError('must be a single SQL expression (no FROM, WHERE, or list)');
-  if ((targets[0]!.ResTarget as Node | undefined)?.name !== undefined) throw new SqlTextError('must be a single SQL expression without an alias');
-  if (first.stmt_len !== undefined && first.stmt_len !== 0 && first.stmt_len < Buffer.byteLength(sql)) throw new SqlTextError('must be a single SQL expression');
+  if ((targets[0]!.ResTarget as Node | undefined)?.name !== undefined)
+    throw new SqlTextError('must be a single SQL expression without an alias');
+  if (first.stmt_len !== undefined && first.stmt_len !== 0 && first.stmt_len < Buffer.byteLength(sql))
+    throw new SqlTextError('must be a single SQL expression');
 
   const tokens = scanSync(sql).tokens;
   const offset = Buffer.byteLength(PREFIX);

@@ -102,7 +102,13 @@ describe('addCheck: expand → dual-write → backfill → verify → contract u
       `SELECT phase, status FROM pgshift.phase_runs WHERE migration_id = $1 AND action = 'apply' ORDER BY id`,
       [id],
     );
-    expect(runs.map((x) => `${x.phase}:${x.status}`)).toEqual(['expand:succeeded', 'dual-write:succeeded', 'backfill:succeeded', 'contract:refused', 'contract:succeeded']);
+    expect(runs.map((x) => `${x.phase}:${x.status}`)).toEqual([
+      'expand:succeeded',
+      'dual-write:succeeded',
+      'backfill:succeeded',
+      'contract:refused',
+      'contract:succeeded',
+    ]);
   });
 });
 
@@ -124,7 +130,10 @@ describe('addCheck refusals: exit 2 with the path, nothing changed', () => {
 
   test('an expression PostgreSQL cannot parse, or that is not boolean', async () => {
     await expectRefused({ table, name: 'c', check: `"e mail" LIKE` }, /operations\[0\]\.check: syntax error at or near "\)"/);
-    await expectRefused({ table, name: 'c', check: `"Qty ""x"""` }, /operations\[0\]\.check: argument of WHERE must be type boolean, not type integer/);
+    await expectRefused(
+      { table, name: 'c', check: `"Qty ""x"""` },
+      /operations\[0\]\.check: argument of WHERE must be type boolean, not type integer/,
+    );
   });
 
   test('an unknown column', async () => {
@@ -133,7 +142,10 @@ describe('addCheck refusals: exit 2 with the path, nothing changed', () => {
 
   test('what a CHECK cannot hold: a subquery, a system column', async () => {
     await expectRefused({ table, name: 'c', check: `id > (SELECT 0)` }, /operations\[0\]\.check: cannot use subquery in check constraint/);
-    await expectRefused({ table, name: 'c', check: `ctid IS NOT NULL` }, /operations\[0\]\.check: system column "ctid" reference in check constraint is invalid/);
+    await expectRefused(
+      { table, name: 'c', check: `ctid IS NOT NULL` },
+      /operations\[0\]\.check: system column "ctid" reference in check constraint is invalid/,
+    );
   });
 
   test('an expression that tries to reach outside its parentheses', async () => {
@@ -159,13 +171,16 @@ describe('addCheck refusals: exit 2 with the path, nothing changed', () => {
     expect(problems).toEqual([
       { path: 'operations[0].name', message: `${table} already has a check constraint named taken "name"` },
       { path: 'operations[1].table', message: 'table nope does not exist' },
-      { path: 'operations[2].table', message: 'nokey has no primary key or unique index over NOT NULL columns to verify the existing rows on' },
+      {
+        path: 'operations[2].table',
+        message: 'nokey has no primary key or unique index over NOT NULL columns to verify the existing rows on',
+      },
       { path: 'operations[3].name', message: `${table} already has a primary key named ${table}_pkey` },
       { path: 'operations[3].check', message: 'column "nope" does not exist' },
     ]);
   });
 
-  test('inspect on a client inside a transaction tries the expression under a savepoint, keeping the caller\'s work', async () => {
+  test("inspect on a client inside a transaction tries the expression under a savepoint, keeping the caller's work", async () => {
     const client = await db.pool.connect();
     try {
       await client.query('BEGIN');
@@ -178,7 +193,9 @@ describe('addCheck refusals: exit 2 with the path, nothing changed', () => {
       expect((await client.query(`SELECT to_regclass('callers_work') IS NOT NULL AS kept`)).rows).toEqual([{ kept: true }]);
       await client.query('ROLLBACK');
       // Outside a transaction it opens and rolls back its own: no temporary table is left behind.
-      expect((await addCheckHandler.inspect(client, { ...op, check: 'id > 0' }, 'operations[0]')).facts).toMatchObject({ key: { columns: [{ name: 'id' }] } });
+      expect((await addCheckHandler.inspect(client, { ...op, check: 'id > 0' }, 'operations[0]')).facts).toMatchObject({
+        key: { columns: [{ name: 'id' }] },
+      });
       expect((await client.query(`SELECT count(*)::int AS n FROM pg_class WHERE relpersistence = 't'`)).rows).toEqual([{ n: 0 }]);
     } finally {
       client.release();

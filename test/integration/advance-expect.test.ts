@@ -45,7 +45,10 @@ describe('advance --expect: a pipeline states where each migration must stand', 
 
   test('every expectation is checked, and all that fail are reported together', async () => {
     const other = '0002_users_name';
-    dir = planDir({ ...renamePlan(id, { table: 'users', from: 'email', to: 'email_address' }), ...renamePlan(other, { table: 'users', from: 'id', to: 'user_id' }) });
+    dir = planDir({
+      ...renamePlan(id, { table: 'users', from: 'email', to: 'email_address' }),
+      ...renamePlan(other, { table: 'users', from: 'id', to: 'user_id' }),
+    });
     const before = await ledger();
     const r = await run('advance', '--expect', `${id}@backfill`, '--expect', `${other}@expand`, '--json');
     expect(r.code).toBe(3);
@@ -88,9 +91,18 @@ describe('advance --expect: a pipeline states where each migration must stand', 
     const go = (...args: string[]) => cli([...args, '--json'], { url: db.url, dir: bdir });
     expect((await go('advance', bid, '--expect', `${bid}@pending`, '--to', 'dual-write')).code).toBe(0);
 
-    const backfill = spawnCli(['advance', bid, '--expect', `${bid}@dual-write`, '--batch-size', '200', '--batch-delay', '20', '--json'], { url: db.url, dir: bdir });
+    const backfill = spawnCli(['advance', bid, '--expect', `${bid}@dual-write`, '--batch-size', '200', '--batch-delay', '20', '--json'], {
+      url: db.url,
+      dir: bdir,
+    });
     await until(
-      async () => (await db.query<{ n: number }>(`SELECT coalesce(sum(batches), 0)::int AS n FROM pgshift.backfill_progress WHERE migration_id = $1`, [bid]))[0]!.n >= 2,
+      async () =>
+        (
+          await db.query<{ n: number }>(
+            `SELECT coalesce(sum(batches), 0)::int AS n FROM pgshift.backfill_progress WHERE migration_id = $1`,
+            [bid],
+          )
+        )[0]!.n >= 2,
       'the backfill to run two batches',
     );
     // Without --wait: busy, whatever it expects.

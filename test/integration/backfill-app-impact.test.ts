@@ -22,7 +22,9 @@ describe('the backfill and the app’s waits', () => {
     to: 'reference',
     rows: ROWS,
     async prepare() {
-      await db.query(`CREATE FUNCTION slow_for_backfill() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(1.5); RETURN NEW; END $$`);
+      await db.query(
+        `CREATE FUNCTION slow_for_backfill() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(1.5); RETURN NEW; END $$`,
+      );
       await db.query(
         `CREATE TRIGGER slow BEFORE UPDATE ON orders FOR EACH ROW
            WHEN (OLD.id = ${SLOW_ROW} AND current_setting('pgshift.backfill', true) = 'on') EXECUTE FUNCTION slow_for_backfill()`,
@@ -35,7 +37,12 @@ describe('the backfill and the app’s waits', () => {
     // The batch over SLOW_ROW sleeps with that row locked.
     const [sleeper] = [
       await until(
-        async () => (await db.query<{ pid: number }>(`SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND application_name LIKE 'pgshift%' AND wait_event = 'PgSleep'`))[0],
+        async () =>
+          (
+            await db.query<{ pid: number }>(
+              `SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND application_name LIKE 'pgshift%' AND wait_event = 'PgSleep'`,
+            )
+          )[0],
         'the backfill batch over the slow row',
       ),
     ];
@@ -44,7 +51,12 @@ describe('the backfill and the app’s waits', () => {
     try {
       const write = app.query(`UPDATE orders SET ref = 'from the app' WHERE id = ${SLOW_ROW}`);
       const blocked = await until(
-        async () => (await db.query<{ blockers: number[] }>(`SELECT pg_blocking_pids(pid) AS blockers FROM pg_stat_activity WHERE datname = current_database() AND application_name NOT LIKE 'pgshift%' AND query LIKE 'UPDATE orders SET ref = ''from the app''%' AND wait_event_type = 'Lock'`))[0],
+        async () =>
+          (
+            await db.query<{ blockers: number[] }>(
+              `SELECT pg_blocking_pids(pid) AS blockers FROM pg_stat_activity WHERE datname = current_database() AND application_name NOT LIKE 'pgshift%' AND query LIKE 'UPDATE orders SET ref = ''from the app''%' AND wait_event_type = 'Lock'`,
+            )
+          )[0],
         'the app write to wait on the batch',
       );
       expect(blocked.blockers).toContain(sleeper!.pid);

@@ -35,7 +35,17 @@ describe('a DBA steers a running backfill', () => {
     expect((await progress())!.rows_done).toBe(doneWhenHeld);
     const status = await orders.run('status', id, '--json');
     expect(status.json()).toMatchObject({
-      migrations: [{ state: 'dual-write', backfillSummary: { finished: false, holdReason: expect.stringMatching(/^paused/), workers: 1, control: { paused: true, settings: { batchSize: 777 } } } }],
+      migrations: [
+        {
+          state: 'dual-write',
+          backfillSummary: {
+            finished: false,
+            holdReason: expect.stringMatching(/^paused/),
+            workers: 1,
+            control: { paused: true, settings: { batchSize: 777 } },
+          },
+        },
+      ],
     });
     expect((await orders.run('status', id)).stdout).toMatch(/HELD: paused by `pgshift pause`/);
 
@@ -78,7 +88,9 @@ describe('health signals hold the backfill, never abort it', () => {
     // The primary itself is not a standby: the lag cannot be measured there.
     const run = events.spawn(['advance', '--replica-url', db.url, '--batch-size', '500'], { PGSHIFT_LOG_LEVEL: 'info' });
     const held = await events.held();
-    expect(held.hold_reason).toBe('cannot read replica lag (holding until it can be read): the --replica-url server is not a standby (pg_is_in_recovery() is false)');
+    expect(held.hold_reason).toBe(
+      'cannot read replica lag (holding until it can be read): the --replica-url server is not a standby (pg_is_in_recovery() is false)',
+    );
     expect(held.rows_done).toBe('0');
     // Both limits: --max-lag-bytes alone would still read the lag (and hold).
     expect((await events.run('tune', id, '--max-lag', 'off', '--max-lag-bytes', 'off')).code).toBe(0);

@@ -16,10 +16,12 @@ describe('a backfill killed with SIGKILL resumes from its checkpoint', () => {
     dir = planDir(renamePlan(ID, { table: 'events', from: 'payload', to: 'body' }));
     // updates counts how often each row is rewritten: a redone batch would show as 2.
     await db.query(`CREATE TABLE events (id bigint PRIMARY KEY, payload text NOT NULL, updates int NOT NULL DEFAULT 0)`);
-    await db.query(`CREATE FUNCTION count_updates() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW.updates := OLD.updates + 1; RETURN NEW; END $$`);
+    await db.query(
+      `CREATE FUNCTION count_updates() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW.updates := OLD.updates + 1; RETURN NEW; END $$`,
+    );
     await db.query(`CREATE TRIGGER count_updates BEFORE UPDATE ON events FOR EACH ROW EXECUTE FUNCTION count_updates()`);
     // Gaps in the key: every third id is missing.
-    await db.query(`INSERT INTO events (id, payload) SELECT g, 'p' || g FROM generate_series(1, ${ROWS * 3 / 2}) g WHERE g % 3 <> 0`);
+    await db.query(`INSERT INTO events (id, payload) SELECT g, 'p' || g FROM generate_series(1, ${(ROWS * 3) / 2}) g WHERE g % 3 <> 0`);
     await db.query(`ANALYZE events`);
     expect((await cli(['advance', '--to', 'dual-write'], { url: db.url, dir })).code).toBe(0);
   });
@@ -29,7 +31,9 @@ describe('a backfill killed with SIGKILL resumes from its checkpoint', () => {
     const progress = () =>
       db.query<{ rows_done: string }>(`SELECT rows_done FROM pgshift.backfill_progress WHERE migration_id = $1`, [ID]).catch(() => []);
     await until(async () => Number((await progress())[0]?.rows_done ?? 0) >= BATCH, 'the first batch');
-    const [holder] = await db.query<{ pid: number }>(`SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`);
+    const [holder] = await db.query<{ pid: number }>(
+      `SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
+    );
     const second = await cli(['advance', '--json'], { url: db.url, dir });
     expect(second.code).toBe(4);
     expect(second.json()).toMatchObject({ error: 'orchestrator_busy', holderPid: holder!.pid, holderApplication: 'pgshift advance' });
@@ -64,16 +68,25 @@ describe('a backfill killed with SIGKILL resumes from its checkpoint', () => {
     const rerun = spawnCli(['advance', '--batch-size', String(BATCH), '--json'], { url: db.url, dir });
     const r = await rerun.done;
     expect(r.code, r.stderr).toBe(0);
-    const task = r.json<{ migrations: { ran: { details: { tasks: Record<string, { resumedFrom: string[]; rowsUpdated: number; rowsDone: number }> } }[] }[] }>()
-      .migrations[0]!.ran[0]!.details.tasks['0.backfill']!;
+    const task = r.json<{
+      migrations: { ran: { details: { tasks: Record<string, { resumedFrom: string[]; rowsUpdated: number; rowsDone: number }> } }[] }[];
+    }>().migrations[0]!.ran[0]!.details.tasks['0.backfill']!;
     expect(task.resumedFrom).toEqual(cp!.cursor);
     expect(task.rowsUpdated).toBe(ROWS - doneAtKill);
     expect(task.rowsDone).toBe(ROWS);
 
     const [counts] = await db.query<{ max: number; min: number }>(`SELECT max(updates) AS max, min(updates) AS min FROM events`);
     expect(counts).toEqual({ max: 1, min: 1 });
-    const runs = await db.query<{ phase: string; status: string }>(`SELECT phase, status FROM pgshift.phase_runs WHERE migration_id = $1 ORDER BY id`, [ID]);
-    expect(runs.map((x) => `${x.phase}:${x.status}`)).toEqual(['expand:succeeded', 'dual-write:succeeded', 'backfill:interrupted', 'backfill:succeeded']);
+    const runs = await db.query<{ phase: string; status: string }>(
+      `SELECT phase, status FROM pgshift.phase_runs WHERE migration_id = $1 ORDER BY id`,
+      [ID],
+    );
+    expect(runs.map((x) => `${x.phase}:${x.status}`)).toEqual([
+      'expand:succeeded',
+      'dual-write:succeeded',
+      'backfill:interrupted',
+      'backfill:succeeded',
+    ]);
     const v = await cli(['verify', '--json'], { url: db.url, dir });
     expect(v.code).toBe(0);
     expect(v.json()).toMatchObject({ verifications: [{ passed: true, rowsChecked: ROWS, mismatches: 0 }] });
@@ -81,7 +94,10 @@ describe('a backfill killed with SIGKILL resumes from its checkpoint', () => {
 
   test('a crash between the last backfill commit and its run record does not wedge the migration', async () => {
     // As if the process died after the state commit but before the run was marked succeeded.
-    await db.query(`UPDATE pgshift.phase_runs SET status = 'interrupted' WHERE migration_id = $1 AND phase = 'backfill' AND status = 'succeeded'`, [ID]);
+    await db.query(
+      `UPDATE pgshift.phase_runs SET status = 'interrupted' WHERE migration_id = $1 AND phase = 'backfill' AND status = 'succeeded'`,
+      [ID],
+    );
     const r = await cli(['advance', '--json'], { url: db.url, dir });
     expect(r.code, r.stderr).toBe(0);
     expect(r.json()).toMatchObject({ migrations: [{ id: ID, state: 'contract', complete: true }] });

@@ -34,7 +34,9 @@ describe('the sync trigger during a backfill', () => {
     try {
       await app.query(`UPDATE orders SET ref = 'app-first' WHERE id = 1`);
       await app.query(`UPDATE orders SET ref = 'app-last' WHERE id = ${ROWS}`);
-      const { rows } = await app.query<{ id: string; reference: string }>(`SELECT id, reference FROM orders WHERE id IN (1, ${ROWS}) ORDER BY id`);
+      const { rows } = await app.query<{ id: string; reference: string }>(
+        `SELECT id, reference FROM orders WHERE id IN (1, ${ROWS}) ORDER BY id`,
+      );
       expect(rows.map((r) => r.reference)).toEqual(['app-first', 'app-last']);
     } finally {
       await app.end();

@@ -26,11 +26,22 @@ describe('the backfill vacuums what it has done', () => {
   let pool: pg.Pool;
 
   const setUp = (table: string) =>
-    backfillAtDualWrite(db, { id: `20261204_vacuum_${table}`, table, from: 'ref', to: 'reference', rows: ROWS, storage: 'autovacuum_enabled = false' });
+    backfillAtDualWrite(db, {
+      id: `20261204_vacuum_${table}`,
+      table,
+      from: 'ref',
+      to: 'reference',
+      rows: ROWS,
+      storage: 'autovacuum_enabled = false',
+    });
   const vacuumCount = async (table: string) =>
     Number((await db.query<{ n: string }>(`SELECT vacuum_count AS n FROM pg_stat_user_tables WHERE relname = '${table}'`))[0]!.n);
   const backfill = async (migration: BackfillFixture, ...flags: string[]) => {
-    const r = await cli(['advance', '--batch-size', '1000', '--hold-on-vacuum', 'all', ...flags, '--json'], { url: db.url, dir: migration.dir, env: { PGSHIFT_LOG_LEVEL: 'warn' } });
+    const r = await cli(['advance', '--batch-size', '1000', '--hold-on-vacuum', 'all', ...flags, '--json'], {
+      url: db.url,
+      dir: migration.dir,
+      env: { PGSHIFT_LOG_LEVEL: 'warn' },
+    });
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).not.toMatch(/backfill holding/);
     return backfillTask<VacuumDetails>(r);
@@ -70,7 +81,9 @@ describe('the backfill vacuums what it has done', () => {
     const growth = status
       .json<{ migrations: { id: string; tableGrowth: { task: string; heapGrowth: number; vacuums: number }[] }[] }>()
       .migrations.find((m) => m.id === '20261204_vacuum_orders_vacuumed')!.tableGrowth;
-    expect(growth).toEqual([expect.objectContaining({ task: '0.backfill', heapGrowth: vacuumed.tableSize.heapGrowth, vacuums: vacuumed.vacuum.runs })]);
+    expect(growth).toEqual([
+      expect.objectContaining({ task: '0.backfill', heapGrowth: vacuumed.tableSize.heapGrowth, vacuums: vacuumed.vacuum.runs }),
+    ]);
     const text = await withVacuum.run('status');
     expect(text.stdout).toContain(`20261204_vacuum_orders_vacuumed 0.backfill: table heap ×${vacuumed.tableSize.heapGrowth}, indexes ×`);
   });
@@ -98,7 +111,10 @@ describe('the backfill vacuums what it has done', () => {
       await vacuumer.query(`SET vacuum_cost_delay = 100; SET vacuum_cost_limit = 1`);
       const pid = (await vacuumer.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
       const running = vacuumer.query('/* (to prevent wraparound) */ VACUUM wrapped').catch((e: unknown) => e);
-      await until(async () => (await tableActivity(pool, table)).vacuums.find((v) => v.pid === pid && v.wraparound), 'the anti-wraparound VACUUM to show');
+      await until(
+        async () => (await tableActivity(pool, table)).vacuums.find((v) => v.pid === pid && v.wraparound),
+        'the anti-wraparound VACUUM to show',
+      );
       const countBefore = await vacuumCount('wrapped');
 
       const step = new VacuumStep(pool, table, 10, ROWS, 200, new Set(), createLogger({ level: 'silent', pretty: false }));
@@ -130,9 +146,19 @@ describe('the backfill vacuums what it has done', () => {
       await vacuumer.query(`SET vacuum_cost_delay = 100; SET vacuum_cost_limit = 1`);
       const pid = (await vacuumer.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
       const running = vacuumer.query('VACUUM slow_vacuum').catch((e: unknown) => e);
-      await until(async () => (await tableActivity(pool, table)).vacuums.find((v) => v.pid === pid), 'the slow VACUUM to show in pg_stat_progress_vacuum');
+      await until(
+        async () => (await tableActivity(pool, table)).vacuums.find((v) => v.pid === pid),
+        'the slow VACUUM to show in pg_stat_progress_vacuum',
+      );
 
-      const settings: SignalSettings = { maxLagMs: null, maxLagBytes: null, replicaUrl: null, requireStandbys: [], minStandbys: null, holdOnVacuum: 'all' };
+      const settings: SignalSettings = {
+        maxLagMs: null,
+        maxLagBytes: null,
+        replicaUrl: null,
+        requireStandbys: [],
+        minStandbys: null,
+        holdOnVacuum: 'all',
+      };
       const someoneElses = new HealthSignals(pool, [table]);
       expect(await someoneElses.check(settings)).toMatch(new RegExp(`VACUUM running on slow_vacuum \\(pid ${pid}`));
       const ours = new HealthSignals(pool, [table]);

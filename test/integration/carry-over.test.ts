@@ -58,7 +58,9 @@ describe('carry-over: rename, then retype, a column with everything hanging on i
     await db.query(`CREATE INDEX users_note_acct ON "App"."Users" (note, acct)`);
     await db.query(`COMMENT ON COLUMN "App"."Users".acct IS 'the account'`);
     await db.query(`GRANT SELECT (acct), UPDATE (acct) ON "App"."Users" TO PUBLIC`);
-    await db.query(`CREATE TABLE "App".orders (id bigint PRIMARY KEY, acct int CONSTRAINT orders_acct_fk REFERENCES "App"."Users" (acct) ON DELETE CASCADE)`);
+    await db.query(
+      `CREATE TABLE "App".orders (id bigint PRIMARY KEY, acct int CONSTRAINT orders_acct_fk REFERENCES "App"."Users" (acct) ON DELETE CASCADE)`,
+    );
     await db.query(`INSERT INTO "App".accounts SELECT g FROM generate_series(0, 9999) g`);
     await db.query(`INSERT INTO "App"."Users" SELECT g, g, CASE WHEN g % 3 = 0 THEN 'n' || g END FROM generate_series(1, 3000) g`);
     await db.query(`INSERT INTO "App".orders SELECT g, 1 + g % 3000 FROM generate_series(1, 2000) g`);
@@ -72,14 +74,23 @@ describe('carry-over: rename, then retype, a column with everything hanging on i
     await db.query(`CREATE INDEX users_acct_partial_x ON "Expected"."Users" ("Account No") WHERE note IS NOT NULL`);
     await db.query(`CREATE INDEX users_acct_expr_x ON "Expected"."Users" (("Account No" * 2))`);
     await db.query(`CREATE INDEX users_note_acct_x ON "Expected"."Users" (note, "Account No")`);
-    for (const i of ['users_acct_partial', 'users_acct_expr', 'users_note_acct']) await db.query(`ALTER INDEX "Expected".${i}_x RENAME TO ${i}`);
+    for (const i of ['users_acct_partial', 'users_acct_expr', 'users_note_acct'])
+      await db.query(`ALTER INDEX "Expected".${i}_x RENAME TO ${i}`);
     await db.query(`COMMENT ON COLUMN "Expected"."Users"."Account No" IS 'the account'`);
     await db.query(`GRANT SELECT ("Account No"), UPDATE ("Account No") ON "Expected"."Users" TO PUBLIC`);
-    await db.query(`CREATE TABLE "Expected".orders (id bigint PRIMARY KEY, acct int CONSTRAINT orders_acct_fk REFERENCES "Expected"."Users" ("Account No") ON DELETE CASCADE)`);
+    await db.query(
+      `CREATE TABLE "Expected".orders (id bigint PRIMARY KEY, acct int CONSTRAINT orders_acct_fk REFERENCES "Expected"."Users" ("Account No") ON DELETE CASCADE)`,
+    );
   });
 
-  const rename = { id: '20261201_rename_acct', operations: [{ kind: 'renameColumn', schema: 'App', table: 'Users', from: 'acct', to: 'Account No' }] };
-  const retype = { id: '20261202_acct_bigint', operations: [{ kind: 'changeColumnType', schema: 'App', table: 'Users', column: 'Account No', type: 'bigint' }] };
+  const rename = {
+    id: '20261201_rename_acct',
+    operations: [{ kind: 'renameColumn', schema: 'App', table: 'Users', from: 'acct', to: 'Account No' }],
+  };
+  const retype = {
+    id: '20261202_acct_bigint',
+    operations: [{ kind: 'changeColumnType', schema: 'App', table: 'Users', column: 'Account No', type: 'bigint' }],
+  };
 
   test('rename: every index, constraint, FK in and out, default, comment and grant is on the new name', async () => {
     const dir = planDir({ 'a.json': rename });
@@ -92,8 +103,12 @@ describe('carry-over: rename, then retype, a column with everything hanging on i
     const backfill = await cli(['advance', '--to', 'backfill', '--json'], { url: db.url, dir });
     expect(backfill.code, backfill.stderr).toBe(0);
     const plan = await cli(['plan', rename.id, '--sql'], { url: db.url, dir });
-    expect(plan.stdout).toMatch(/CREATE UNIQUE INDEX CONCURRENTLY "pgshift_[0-9a-f]{12}_i\d" ON "App"."Users" USING btree \("Account No"\)/);
-    expect(plan.stdout).toContain('FOREIGN KEY ("acct") REFERENCES "App"."Users" ("Account No") ON UPDATE NO ACTION ON DELETE CASCADE NOT VALID');
+    expect(plan.stdout).toMatch(
+      /CREATE UNIQUE INDEX CONCURRENTLY "pgshift_[0-9a-f]{12}_i\d" ON "App"."Users" USING btree \("Account No"\)/,
+    );
+    expect(plan.stdout).toContain(
+      'FOREIGN KEY ("acct") REFERENCES "App"."Users" ("Account No") ON UPDATE NO ACTION ON DELETE CASCADE NOT VALID',
+    );
     const contract = await cli(['advance', '--to', 'contract'], { url: db.url, dir });
     expect(contract.code, contract.stderr).toBe(0);
 
@@ -115,13 +130,19 @@ describe('carry-over: rename, then retype, a column with everything hanging on i
       ['users_acct_key', 'S."Users"', 'UNIQUE ("Account No")', true],
       ['users_acct_pos', 'S."Users"', 'CHECK (("Account No" >= 0))', true],
     ]);
-    expect(await db.query(`SELECT "Account No" AS v FROM "App"."Users" WHERE id IN (2997, 5001, 5002) ORDER BY id`)).toEqual([{ v: 7001 }, { v: 5001 }, { v: 5002 }]);
+    expect(await db.query(`SELECT "Account No" AS v FROM "App"."Users" WHERE id IN (2997, 5001, 5002) ORDER BY id`)).toEqual([
+      { v: 7001 },
+      { v: 5001 },
+      { v: 5002 },
+    ]);
     // The carried constraints act: the FK in cascades, the CHECK and the unique key refuse.
     await db.query(`DELETE FROM "App"."Users" WHERE id = 5002`);
     expect(await db.query(`SELECT count(*)::int AS n FROM "App".orders WHERE id = 9001`)).toEqual([{ n: 0 }]);
     await expect(db.query(`INSERT INTO "App"."Users" (id, "Account No") VALUES (6000, -1)`)).rejects.toThrow(/users_acct_pos/);
     await expect(db.query(`INSERT INTO "App"."Users" (id, "Account No") VALUES (6000, 5001)`)).rejects.toThrow(/users_acct_key/);
-    expect(await db.query(`SELECT count(*)::int AS n FROM pg_class WHERE relname LIKE 'pgshift\\_%' AND relkind = 'i'`)).toEqual([{ n: 0 }]);
+    expect(await db.query(`SELECT count(*)::int AS n FROM pg_class WHERE relname LIKE 'pgshift\\_%' AND relkind = 'i'`)).toEqual([
+      { n: 0 },
+    ]);
   });
 
   test('retype to bigint: the final catalog equals the control built directly, names included', async () => {
@@ -154,11 +175,15 @@ describe('carry-over: an identity primary key from int to bigint, with a foreign
       await db.query(`CREATE SCHEMA "${s}"`);
     }
     await db.query(`CREATE TABLE "App".events (id int GENERATED ALWAYS AS IDENTITY (CACHE 5) PRIMARY KEY, title text)`);
-    await db.query(`CREATE TABLE "App".event_tags (n int GENERATED ALWAYS AS IDENTITY PRIMARY KEY, event_id int NOT NULL REFERENCES "App".events (id), tag text)`);
+    await db.query(
+      `CREATE TABLE "App".event_tags (n int GENERATED ALWAYS AS IDENTITY PRIMARY KEY, event_id int NOT NULL REFERENCES "App".events (id), tag text)`,
+    );
     await db.query(`INSERT INTO "App".events (title) SELECT 'e' || g FROM generate_series(1, 2000) g`);
     await db.query(`INSERT INTO "App".event_tags (event_id, tag) SELECT 1 + g % 2000, 't' FROM generate_series(1, 3000) g`);
     await db.query(`CREATE TABLE "Expected".events (title text, id bigint GENERATED ALWAYS AS IDENTITY (CACHE 5) PRIMARY KEY)`);
-    await db.query(`CREATE TABLE "Expected".event_tags (event_id int NOT NULL CONSTRAINT event_tags_event_id_fkey REFERENCES "Expected".events (id), tag text)`);
+    await db.query(
+      `CREATE TABLE "Expected".event_tags (event_id int NOT NULL CONSTRAINT event_tags_event_id_fkey REFERENCES "Expected".events (id), tag text)`,
+    );
   });
 
   test('a key and the column referencing it, retyped in one migration: refused (exit 2), nothing changed', async () => {
@@ -175,13 +200,20 @@ describe('carry-over: an identity primary key from int to bigint, with a foreign
     expect(r.stderr).toContain(
       'operations[0]: foreign key event_tags_event_id_fkey links this column to App.event_tags (event_id), which operations[1] changes too; run them as two migrations, the referenced side first',
     );
-    expect(r.stderr).toContain('operations[1]: foreign key event_tags_event_id_fkey links this column to App.events (id), which operations[0] changes too');
+    expect(r.stderr).toContain(
+      'operations[1]: foreign key event_tags_event_id_fkey links this column to App.events (id), which operations[0] changes too',
+    );
     expect(await tableShape(db, 'App', 'events')).toEqual(before);
     expect(await db.query(`SELECT to_regnamespace('pgshift') AS ns`)).toEqual([{ ns: null }]);
   });
 
   test('the identity continues on the same sequence name, the PK and FK keep their names', async () => {
-    const dir = planDir({ 'a.json': { id: '20261203_events_bigint', operations: [{ kind: 'changeColumnType', schema: 'App', table: 'events', column: 'id', type: 'bigint' }] } });
+    const dir = planDir({
+      'a.json': {
+        id: '20261203_events_bigint',
+        operations: [{ kind: 'changeColumnType', schema: 'App', table: 'events', column: 'id', type: 'bigint' }],
+      },
+    });
     for (const phase of ['expand', 'dual-write']) expect((await cli(['advance', '--to', phase], { url: db.url, dir })).code).toBe(0);
     // The old app inserts as before: the identity fills id, the trigger fills id_new.
     await db.query(`INSERT INTO "App".events (title) VALUES ('during')`);
@@ -193,7 +225,9 @@ describe('carry-over: an identity primary key from int to bigint, with a foreign
     expect(after.columns.find((c) => c.name === 'id')).toMatchObject({ type: 'bigint', identity: 'a', sequence: 'events_id_seq' });
     const [next] = await db.query<{ id: string }>(`INSERT INTO "App".events (title) VALUES ('after') RETURNING id`);
     expect(Number(next!.id)).toBeGreaterThan(2001);
-    expect(await db.query(`SELECT count(*)::int AS n FROM "App".event_tags t JOIN "App".events e ON e.id = t.event_id`)).toEqual([{ n: 3000 }]);
+    expect(await db.query(`SELECT count(*)::int AS n FROM "App".event_tags t JOIN "App".events e ON e.id = t.event_id`)).toEqual([
+      { n: 3000 },
+    ]);
     await expect(db.query(`INSERT INTO "App".event_tags (event_id, tag) VALUES (999999, 'x')`)).rejects.toThrow(/event_tags_event_id_fkey/);
   });
 });
@@ -208,10 +242,17 @@ describe('carry-over: a serial column renamed keeps its sequence', () => {
   });
 
   test('the sequence is handed to the new column (OWNED BY), its default follows, numbering continues', async () => {
-    const dir = planDir({ 'a.json': { id: '20261204_ticket_no', operations: [{ kind: 'renameColumn', schema: 'App', table: 'tickets', from: 'no', to: 'ticket no' }] } });
+    const dir = planDir({
+      'a.json': {
+        id: '20261204_ticket_no',
+        operations: [{ kind: 'renameColumn', schema: 'App', table: 'tickets', from: 'no', to: 'ticket no' }],
+      },
+    });
     for (const phase of ['expand', 'dual-write']) expect((await cli(['advance', '--to', phase], { url: db.url, dir })).code).toBe(0);
     // The old app still inserts without the column: the serial default numbers the row, the trigger copies it.
-    const [during] = await db.query<{ no: number; copy: number }>(`INSERT INTO "App".tickets (id, title) VALUES (2000, 'during') RETURNING no, "ticket no" AS copy`);
+    const [during] = await db.query<{ no: number; copy: number }>(
+      `INSERT INTO "App".tickets (id, title) VALUES (2000, 'during') RETURNING no, "ticket no" AS copy`,
+    );
     expect(during).toEqual({ no: 1501, copy: 1501 });
     const r = await cli(['advance', '--to', 'contract'], { url: db.url, dir });
     expect(r.code, r.stderr).toBe(0);
@@ -222,7 +263,9 @@ describe('carry-over: a serial column renamed keeps its sequence', () => {
           WHERE a.attrelid = '"App".tickets'::regclass AND a.attname = 'ticket no'`,
       ),
     ).toEqual([{ seq: '"App".tickets_no_seq', not_null: true, def: `nextval('"App".tickets_no_seq'::regclass)` }]);
-    const [after] = await db.query<{ n: number }>(`INSERT INTO "App".tickets (id, title) VALUES (2001, 'after') RETURNING "ticket no" AS n`);
+    const [after] = await db.query<{ n: number }>(
+      `INSERT INTO "App".tickets (id, title) VALUES (2001, 'after') RETURNING "ticket no" AS n`,
+    );
     expect(after).toEqual({ n: 1502 });
   });
 });

@@ -2,7 +2,16 @@ import { beforeEach, describe, expect, test } from 'vitest';
 import { cli } from '../support/cli.js';
 import { useDatabase } from '../support/database.js';
 import { planDir } from '../support/plans.js';
-import { ACCOUNTS, ADD_COLUMN_THEN_CHECK, CREATE_THEN_CREATE_INDEX, CREATE_WITH_OTHER_TABLE_INDEX, CREATE_WITH_OTHER_TABLE_RENAME, CREATE_THEN_CONSTRAIN, CREATE_THEN_CUSTOM_INDEX, STACKED_ON_ONE_COLUMN } from '../support/combined-plans.js';
+import {
+  ACCOUNTS,
+  ADD_COLUMN_THEN_CHECK,
+  CREATE_THEN_CREATE_INDEX,
+  CREATE_WITH_OTHER_TABLE_INDEX,
+  CREATE_WITH_OTHER_TABLE_RENAME,
+  CREATE_THEN_CONSTRAIN,
+  CREATE_THEN_CUSTOM_INDEX,
+  STACKED_ON_ONE_COLUMN,
+} from '../support/combined-plans.js';
 
 // Issue 8 part 3: plans combining operations passed validation, then failed at contract or expand.
 describe('operations combined in one plan', () => {
@@ -25,11 +34,20 @@ describe('operations combined in one plan', () => {
   test('changeColumnType + setNotNull + addUnique + addCheck on one column: refused at validation with the order that works, nothing changed', async () => {
     const before = await shape();
     const dir = planDir({ [`${STACKED_ON_ONE_COLUMN.id}.json`]: STACKED_ON_ONE_COLUMN });
-    for (const args of [['advance', '--to', 'contract', '--dry-run'], ['advance', '--to', 'contract']]) {
+    for (const args of [
+      ['advance', '--to', 'contract', '--dry-run'],
+      ['advance', '--to', 'contract'],
+    ]) {
       const r = await cli(args, { url: db.url, dir });
       expect(r.code, r.stderr).toBe(2);
-      for (const [i, kind] of [[1, 'setNotNull'], [2, 'addUnique'], [3, 'addCheck']] as const)
-        expect(r.stderr).toContain(`operations[${i}] (${kind}) acts on column accounts.code, which operations[0] (changeColumnType) replaces or drops at contract; put operations[${i}] (${kind}) in a later migration`);
+      for (const [i, kind] of [
+        [1, 'setNotNull'],
+        [2, 'addUnique'],
+        [3, 'addCheck'],
+      ] as const)
+        expect(r.stderr).toContain(
+          `operations[${i}] (${kind}) acts on column accounts.code, which operations[0] (changeColumnType) replaces or drops at contract; put operations[${i}] (${kind}) in a later migration`,
+        );
     }
     expect(await shape()).toEqual(before);
   });
@@ -44,9 +62,13 @@ describe('operations combined in one plan', () => {
     expect(r.code, r.stderr).toBe(0);
     const again = await cli(['advance', '--to', 'contract'], { url: db.url, dir });
     expect(again.code, again.stderr).toBe(0);
-    const [col] = await db.query<{ data_type: string; is_nullable: string }>(`SELECT data_type, is_nullable FROM information_schema.columns WHERE table_name = 'accounts' AND column_name = 'code'`);
+    const [col] = await db.query<{ data_type: string; is_nullable: string }>(
+      `SELECT data_type, is_nullable FROM information_schema.columns WHERE table_name = 'accounts' AND column_name = 'code'`,
+    );
     expect(col).toEqual({ data_type: 'character varying', is_nullable: 'NO' });
-    const constraints = await db.query<{ conname: string; convalidated: boolean }>(`SELECT conname, convalidated FROM pg_constraint WHERE conrelid = 'accounts'::regclass AND contype IN ('u', 'c') ORDER BY 1`);
+    const constraints = await db.query<{ conname: string; convalidated: boolean }>(
+      `SELECT conname, convalidated FROM pg_constraint WHERE conrelid = 'accounts'::regclass AND contype IN ('u', 'c') ORDER BY 1`,
+    );
     expect(constraints).toEqual([
       { conname: 'accounts_code_key', convalidated: true },
       { conname: 'accounts_code_length', convalidated: true },
@@ -60,7 +82,9 @@ describe('operations combined in one plan', () => {
     expect(await db.query(`SELECT to_regclass('customers') AS t`)).toEqual([{ t: null }]);
     const r = await cli(['advance', '--to', 'contract'], { url: db.url, dir });
     expect(r.code, r.stderr).toBe(0);
-    const constraints = await db.query(`SELECT conname, contype, convalidated FROM pg_constraint WHERE conrelid = 'customers'::regclass AND contype IN ('u', 'c', 'f', 'p') ORDER BY 1`);
+    const constraints = await db.query(
+      `SELECT conname, contype, convalidated FROM pg_constraint WHERE conrelid = 'customers'::regclass AND contype IN ('u', 'c', 'f', 'p') ORDER BY 1`,
+    );
     expect(constraints).toEqual([
       { conname: 'customers_account_fk', contype: 'f', convalidated: true },
       { conname: 'customers_email_at', contype: 'c', convalidated: true },
@@ -75,7 +99,9 @@ describe('operations combined in one plan', () => {
     const dir = planDir({ [`${ADD_COLUMN_THEN_CHECK.id}.json`]: ADD_COLUMN_THEN_CHECK });
     const r = await cli(['advance', '--to', 'contract'], { url: db.url, dir });
     expect(r.code, r.stderr).toBe(2);
-    expect(r.stderr).toContain('operations[1] (addCheck) acts on column accounts.age, which operations[0] (addColumn) adds in this migration');
+    expect(r.stderr).toContain(
+      'operations[1] (addCheck) acts on column accounts.age, which operations[0] (addColumn) adds in this migration',
+    );
     expect(r.stderr).toContain('put operations[1] (addCheck) in a later migration');
     expect(await shape()).toEqual(before);
   });
@@ -86,7 +112,9 @@ describe('operations combined in one plan', () => {
     expect(sql.code, sql.stderr).toBe(0);
     const r = await cli(['advance', '--to', 'contract'], { url: db.url, dir });
     expect(r.code, r.stderr).toBe(0);
-    expect(await db.query(`SELECT indisvalid FROM pg_index WHERE indexrelid = 'tasks_title_idx'::regclass`)).toEqual([{ indisvalid: true }]);
+    expect(await db.query(`SELECT indisvalid FROM pg_index WHERE indexrelid = 'tasks_title_idx'::regclass`)).toEqual([
+      { indisvalid: true },
+    ]);
   });
 
   test('createTable then custom index: rollback after expand drops both', async () => {

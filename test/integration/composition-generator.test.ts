@@ -48,7 +48,9 @@ test('random combined plans are refused at validation or reach contract', async 
     }
     const run = await cli(['advance', '--to', 'contract', '--json'], { url: db.url, dir });
     expect(run.code, `${what}: ${run.stdout}`).toBe(0);
-    const [migration] = run.json<{ migrations: { state: string; ran: { phase: string; details: { verification?: { id: unknown } } }[] }[] }>().migrations;
+    const [migration] = run.json<{
+      migrations: { state: string; ran: { phase: string; details: { verification?: { id: unknown } } }[] }[];
+    }>().migrations;
     expect(migration!.state, what).toBe('contract');
     expect(migration!.ran.find((r) => r.phase === 'contract')?.details.verification, what).toBeDefined();
     outcomes.contracted++;

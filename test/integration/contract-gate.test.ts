@@ -30,7 +30,9 @@ describe('contract is refused until the backfill is verified by values', () => {
     expect(r.code).toBe(3);
     expect(r.json()).toMatchObject({ ok: false, exitCode: 3, error: 'contract_refused', migration: ID });
     expect(r.stderr).toContain(`contract of ${ID} refused: no verification recorded since the backfill finished`);
-    const [col] = await db.query(`SELECT 1 FROM pg_attribute WHERE attrelid = 'people'::regclass AND attname = 'email' AND NOT attisdropped`);
+    const [col] = await db.query(
+      `SELECT 1 FROM pg_attribute WHERE attrelid = 'people'::regclass AND attname = 'email' AND NOT attisdropped`,
+    );
     expect(col).toBeDefined();
   });
 

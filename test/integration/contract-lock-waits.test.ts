@@ -49,14 +49,22 @@ async function appDuringContract(db: TestDatabase, until_: { exited: () => boole
   const running = () => !until_.exited() && done.length < (until_.max ?? Infinity);
   try {
     for (let i = 1; running(); i++) {
-      const waiting = await until(async () => !running() || (await waitsForLock(db, TABLE, 'pgshift advance')), 'pgshift waiting for the lock');
+      const waiting = await until(
+        async () => !running() || (await waitsForLock(db, TABLE, 'pgshift advance')),
+        'pgshift waiting for the lock',
+      );
       if (!running() || !waiting) break;
       const t0 = Date.now();
       let finished = false;
-      const query = (i % 2 ? app.query(`UPDATE ${TABLE} SET "Status" = 'paid' WHERE id = $1`, [i]) : app.query(`SELECT count(*) FROM ${TABLE}`)).finally(() => (finished = true));
+      const query = (
+        i % 2 ? app.query(`UPDATE ${TABLE} SET "Status" = 'paid' WHERE id = $1`, [i]) : app.query(`SELECT count(*) FROM ${TABLE}`)
+      ).finally(() => (finished = true));
       let queued = false;
       while (!finished && !queued) {
-        const [row] = await db.query<{ waiting: boolean }>(`SELECT wait_event_type = 'Lock' AS waiting FROM pg_stat_activity WHERE pid = $1`, [pid]);
+        const [row] = await db.query<{ waiting: boolean }>(
+          `SELECT wait_event_type = 'Lock' AS waiting FROM pg_stat_activity WHERE pid = $1`,
+          [pid],
+        );
         queued = row?.waiting === true;
         if (!queued) await new Promise((r) => setTimeout(r, 5));
       }
@@ -87,7 +95,10 @@ describe('contract while a session holds a conflicting lock', () => {
 
   test('app queries meanwhile wait about one lock_timeout each; the DDL retries and succeeds once the blocker ends', async () => {
     const b = await blocker(db, TABLE);
-    const run = spawnCli(['--lock-timeout', String(LOCK_TIMEOUT_MS), '--lock-attempts', '100', '--lock-max-delay', '100', 'advance', id, '--json'], { url: db.url, dir });
+    const run = spawnCli(
+      ['--lock-timeout', String(LOCK_TIMEOUT_MS), '--lock-attempts', '100', '--lock-max-delay', '100', 'advance', id, '--json'],
+      { url: db.url, dir },
+    );
     let exited = false;
     void run.done.then(() => (exited = true));
     let queries: AppQuery[] = [];
@@ -109,7 +120,10 @@ describe('contract while a session holds a conflicting lock', () => {
     expect(retries.length).toBeGreaterThanOrEqual(2);
     expect(retries[0]!.blockers).toEqual([expect.objectContaining({ pid: b.pid, application: 'long reader', query: b.query })]);
 
-    const cols = await db.query<{ attname: string }>(`SELECT attname FROM pg_attribute WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum`, [TABLE]);
+    const cols = await db.query<{ attname: string }>(
+      `SELECT attname FROM pg_attribute WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum`,
+      [TABLE],
+    );
     expect(cols.map((c) => c.attname)).toEqual(['id', 'state']);
     const runs = await db.query(`SELECT phase, status FROM pgshift.phase_runs WHERE migration_id = $1 AND phase = 'contract'`, [id]);
     expect(runs).toEqual([{ phase: 'contract', status: 'succeeded' }]);
@@ -131,7 +145,10 @@ describe('contract that cannot get its lock within its budget', () => {
     let r: CliResult;
     let queries: AppQuery[];
     try {
-      const run = spawnCli(['--lock-timeout', String(LOCK_TIMEOUT_MS), '--lock-attempts', '4', '--lock-max-delay', '100', 'advance', id, '--json'], { url: db.url, dir });
+      const run = spawnCli(
+        ['--lock-timeout', String(LOCK_TIMEOUT_MS), '--lock-attempts', '4', '--lock-max-delay', '100', 'advance', id, '--json'],
+        { url: db.url, dir },
+      );
       let exited = false;
       void run.done.then(() => (exited = true));
       queries = await appDuringContract(db, { exited: () => exited });
@@ -163,7 +180,10 @@ describe('contract that cannot get its lock within its budget', () => {
     expect(after.ledger!.verifications).toHaveLength(1);
     expect(after.columns.map((c) => c.attname)).toEqual(['id', 'Status', 'state']);
     expect(after.ledger!.migrations).toEqual([{ id, state: 'backfill' }]);
-    const runs = await db.query<{ status: string; error: string }>(`SELECT status, error FROM pgshift.phase_runs WHERE migration_id = $1 AND phase = 'contract'`, [id]);
+    const runs = await db.query<{ status: string; error: string }>(
+      `SELECT status, error FROM pgshift.phase_runs WHERE migration_id = $1 AND phase = 'contract'`,
+      [id],
+    );
     expect(runs).toEqual([{ status: 'failed', error: expect.stringContaining('gave up after 4 attempt(s)') }]);
 
     const again = await cli(['advance', id, '--json'], { url: db.url, dir });

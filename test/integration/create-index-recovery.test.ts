@@ -19,7 +19,9 @@ async function indexRow(db: TestDatabase, name: string) {
 }
 
 async function invalidIndexes(db: TestDatabase) {
-  return (await db.query<{ name: string }>(`SELECT indexrelid::regclass::text AS name FROM pg_index WHERE NOT indisvalid OR NOT indisready`)).map((r) => r.name);
+  return (
+    await db.query<{ name: string }>(`SELECT indexrelid::regclass::text AS name FROM pg_index WHERE NOT indisvalid OR NOT indisready`)
+  ).map((r) => r.name);
 }
 
 /** What a crash in the middle of CREATE INDEX CONCURRENTLY leaves: the index, INVALID. */
@@ -37,7 +39,13 @@ async function session(db: TestDatabase, application: string) {
 describe('a UNIQUE index over duplicate keys', () => {
   const db = useDatabase();
   const id = '20261121_customers_email';
-  const dir = indexPlan(id, { table: 'customers', name: 'customers_email_key', columns: ['email', 'region'], unique: true, where: 'active' });
+  const dir = indexPlan(id, {
+    table: 'customers',
+    name: 'customers_email_key',
+    columns: ['email', 'region'],
+    unique: true,
+    where: 'active',
+  });
 
   beforeAll(async () => {
     await db.query(`CREATE TABLE customers (id int PRIMARY KEY, email text, region text, active boolean NOT NULL DEFAULT true)`);
@@ -61,10 +69,14 @@ describe('a UNIQUE index over duplicate keys', () => {
       ],
       sqlstate: '23505',
     });
-    expect(r.stderr).toContain('cannot build unique index customers_email_key on customers: duplicate values in (email, region), e.g. ["c5@x","eu"], ["c9@x","eu"]');
+    expect(r.stderr).toContain(
+      'cannot build unique index customers_email_key on customers: duplicate values in (email, region), e.g. ["c5@x","eu"], ["c9@x","eu"]',
+    );
     expect(await indexRow(db, 'customers_email_key')).toBeNull();
     expect(await invalidIndexes(db)).toEqual([]);
-    const runs = await db.query<{ phase: string; status: string }>(`SELECT phase, status FROM pgshift.phase_runs WHERE migration_id = $1`, [id]);
+    const runs = await db.query<{ phase: string; status: string }>(`SELECT phase, status FROM pgshift.phase_runs WHERE migration_id = $1`, [
+      id,
+    ]);
     expect(runs).toEqual([{ phase: 'expand', status: 'failed' }]);
   });
 
@@ -72,9 +84,9 @@ describe('a UNIQUE index over duplicate keys', () => {
     await leaveInvalidIndex(db, `CREATE UNIQUE INDEX CONCURRENTLY customers_email_key ON customers (email, region) WHERE active`);
     expect(await indexRow(db, 'customers_email_key')).toEqual({ valid: false, ready: false });
     const plan = await cli(['plan', id, '--json'], { url: db.url, dir });
-    expect(plan.json<{ phases: { phase: string; statements: { description: string }[] }[] }>().phases[0]!.statements[0]!.description).toContain(
-      'the INVALID index of that name (left by an interrupted build) is dropped first',
-    );
+    expect(
+      plan.json<{ phases: { phase: string; statements: { description: string }[] }[] }>().phases[0]!.statements[0]!.description,
+    ).toContain('the INVALID index of that name (left by an interrupted build) is dropped first');
     const r = await cli(['advance', '--json'], { url: db.url, dir });
     expect(r.code).toBe(1);
     expect(r.json()).toMatchObject({ error: 'unique_index_duplicates' });
@@ -87,7 +99,9 @@ describe('a UNIQUE index over duplicate keys', () => {
     const run = spawnCli(['advance', '--json'], { url: db.url, dir, env: { PGSHIFT_LOG_LEVEL: 'warn' } });
     const r = await run.done;
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stderr).toContain('found INVALID index customers_email_key on customers (left by a failed or interrupted build); dropping it to build it again');
+    expect(r.stderr).toContain(
+      'found INVALID index customers_email_key on customers (left by a failed or interrupted build); dropping it to build it again',
+    );
     expect(await indexRow(db, 'customers_email_key')).toEqual({ valid: true, ready: true });
     expect(await invalidIndexes(db)).toEqual([]);
   });
@@ -106,7 +120,9 @@ describe('an index that already holds the name', () => {
     const dir = indexPlan('20261121_items_price', { table: 'items', name: 'items_price', columns: ['price'], where: '(price > 10)' });
     const r = await cli(['advance', '--json'], { url: db.url, dir });
     expect(r.code, r.stderr).toBe(0);
-    expect(r.json()).toMatchObject({ migrations: [{ state: 'expand', ran: [{ details: { statements: 0, skipped: ['0.expand.create-index'] } }] }] });
+    expect(r.json()).toMatchObject({
+      migrations: [{ state: 'expand', ran: [{ details: { statements: 0, skipped: ['0.expand.create-index'] } }] }],
+    });
     expect((await cli(['rollback', '20261121_items_price'], { url: db.url, dir })).code).toBe(0);
     expect(await indexRow(db, 'items_price')).toBeNull();
   });
@@ -116,7 +132,9 @@ describe('an index that already holds the name', () => {
     const dir = indexPlan('20261121_items_sku', { table: 'items', name: 'items_sku', columns: ['sku'], unique: true });
     const r = await cli(['advance'], { url: db.url, dir });
     expect(r.code).toBe(2);
-    expect(r.stderr).toContain('operations[0].name: index items_sku already exists on items with another definition: CREATE INDEX items_sku ON public.items USING btree (sku)');
+    expect(r.stderr).toContain(
+      'operations[0].name: index items_sku already exists on items with another definition: CREATE INDEX items_sku ON public.items USING btree (sku)',
+    );
   });
 });
 
@@ -137,7 +155,12 @@ describe('CREATE INDEX CONCURRENTLY waits for older transactions', () => {
       const dir = indexPlan('20261121_parcels_code', { table: 'parcels', name: 'parcels_code', columns: ['code'] });
       const r = await cli(['--lock-timeout', '200', '--lock-attempts', '2', 'advance', '--json'], { url: db.url, dir });
       expect(r.code).toBe(1);
-      expect(r.json()).toMatchObject({ error: 'lock_timeout', attempts: 2, lockTimeoutMs: 200, blockers: [{ pid: blocker.pid, application: 'old report' }] });
+      expect(r.json()).toMatchObject({
+        error: 'lock_timeout',
+        attempts: 2,
+        lockTimeoutMs: 200,
+        blockers: [{ pid: blocker.pid, application: 'old report' }],
+      });
       expect(r.stderr).toContain('on: CREATE INDEX CONCURRENTLY "parcels_code"');
       expect(await indexRow(db, 'parcels_code')).toBeNull();
       expect(await invalidIndexes(db)).toEqual([]);
@@ -175,7 +198,11 @@ describe('CREATE INDEX CONCURRENTLY waits for older transactions', () => {
     let stderr = '';
     run.child.stderr!.on('data', (d) => (stderr += d));
     try {
-      await until(async () => stderr.includes('building index parcels_id_code on parcels: waiting for old snapshots'), 'a progress line', 30_000);
+      await until(
+        async () => stderr.includes('building index parcels_id_code on parcels: waiting for old snapshots'),
+        'a progress line',
+        30_000,
+      );
     } finally {
       await blocker.end();
     }
@@ -184,7 +211,16 @@ describe('CREATE INDEX CONCURRENTLY waits for older transactions', () => {
     const progress = r.stderr
       .split('\n')
       .filter((l) => l.includes('building index parcels_id_code'))
-      .map((l) => JSON.parse(l) as { phase: string; buildPid: number; blocks: { total: number }; tuples: { done: number }; lockers: { current: number | null } });
+      .map(
+        (l) =>
+          JSON.parse(l) as {
+            phase: string;
+            buildPid: number;
+            blocks: { total: number };
+            tuples: { done: number };
+            lockers: { current: number | null };
+          },
+      );
     expect(progress[0]).toMatchObject({ phase: 'waiting for old snapshots', lockers: { current: blocker.pid } });
     expect(await indexRow(db, 'parcels_id_code')).toEqual({ valid: true, ready: true });
   });

@@ -54,7 +54,9 @@ describe('createTable with hostile identifiers', () => {
     });
     const plan = await cli(['plan', id, '--sql'], { url: db.url, dir });
     expect(plan.code, plan.stderr).toBe(0);
-    expect(plan.stdout).toContain(`CREATE TABLE "Odd Schema"."Order Items'; --" ("Weird""Quote" text DEFAULT ('x'), "select" int NOT NULL, PRIMARY KEY ("select", "Weird""Quote"));`);
+    expect(plan.stdout).toContain(
+      `CREATE TABLE "Odd Schema"."Order Items'; --" ("Weird""Quote" text DEFAULT ('x'), "select" int NOT NULL, PRIMARY KEY ("select", "Weird""Quote"));`,
+    );
     expect((await cli(['advance', '--to', 'backfill'], { url: db.url, dir })).code).toBe(0);
     expect(await exists(db, `"Odd Schema"."Order Items'; --"`)).toBe(true);
     expect((await cli(['rollback', id], { url: db.url, dir })).code).toBe(0);
@@ -81,7 +83,13 @@ describe('createTable refusals: exit 2 with paths, database untouched', () => {
         op({ table: 'taken' }),
         op({ table: 'taken_seq' }),
         op({ schema: 'nope', table: 't2' }),
-        op({ table: 't3', columns: [{ name: 'a', type: 'no_such_type' }, { name: 'b', type: 'int', default: `'x'` }] }),
+        op({
+          table: 't3',
+          columns: [
+            { name: 'a', type: 'no_such_type' },
+            { name: 'b', type: 'int', default: `'x'` },
+          ],
+        }),
         op({ table: 't4', columns: [{ name: 'a', type: 'int); DROP TABLE taken; --' }] }),
         op({ table: 't5', columns: [{ name: 'doc', type: 'json' }], primaryKey: ['doc'] }),
       ),
@@ -94,7 +102,10 @@ describe('createTable refusals: exit 2 with paths, database untouched', () => {
       { path: 'operations[3].columns[0]', message: 'CREATE TABLE would fail: type "no_such_type" does not exist' },
       { path: 'operations[3].columns[1]', message: 'CREATE TABLE would fail: invalid input syntax for type integer: "x"' },
       { path: 'operations[4].columns[0]', message: 'CREATE TABLE would fail: cannot insert multiple commands into a prepared statement' },
-      { path: 'operations[5].primaryKey', message: expect.stringMatching(/^CREATE TABLE would fail: data type json has no default operator class for access method "btree"/) },
+      {
+        path: 'operations[5].primaryKey',
+        message: expect.stringMatching(/^CREATE TABLE would fail: data type json has no default operator class for access method "btree"/),
+      },
     ]);
     expect(await db.query(`SELECT relname FROM pg_class WHERE relname ~ '^t[0-9]$' OR relname = 'pgshift_trial'`)).toEqual([]);
     expect(await db.query(`SELECT count(*)::int AS n FROM taken`)).toEqual([{ n: 0 }]);

@@ -74,7 +74,14 @@ describe('dropTable acts only at contract', () => {
     expect(v.code).toBe(3);
     expect(v.json()).toMatchObject({
       verifications: [
-        { passed: false, details: { failedChecks: [{ id: '0.verify.droppable', detail: `cannot drop table ${SCHEMA}.${TABLE}: view "Odd Schema"."recent events" depends on it` }] } },
+        {
+          passed: false,
+          details: {
+            failedChecks: [
+              { id: '0.verify.droppable', detail: `cannot drop table ${SCHEMA}.${TABLE}: view "Odd Schema"."recent events" depends on it` },
+            ],
+          },
+        },
       ],
     });
     expect(await exists(db, T)).toBe(true);
@@ -140,7 +147,10 @@ describe('dropTable refusals: every dependent named in one error, exit 2, nothin
     expect(problems).toEqual([
       { path: 'operations[0].table', message: 'table nope does not exist' },
       { path: 'operations[1].table', message: 'lonely_view is a view; dropTable drops tables' },
-      { path: 'operations[2].table', message: `cannot drop parent: constraint child_fk_parent_fkey on table child_fk depends on it ${note}` },
+      {
+        path: 'operations[2].table',
+        message: `cannot drop parent: constraint child_fk_parent_fkey on table child_fk depends on it ${note}`,
+      },
       { path: 'operations[2].table', message: `cannot drop parent: function parent_note(parent) depends on it ${note}` },
       { path: 'operations[2].table', message: `cannot drop parent: it is in publication parent_pub ${note}` },
       { path: 'operations[2].table', message: `cannot drop parent: materialized view parent_count depends on it ${note}` },
@@ -150,14 +160,22 @@ describe('dropTable refusals: every dependent named in one error, exit 2, nothin
         path: 'operations[3].table',
         message: `cannot drop Odd "Seq" Owner: default value for column id of table borrower depends on it (through sequence "Odd ""Seq"" Owner_id_seq") ${note}`,
       },
-      { path: 'operations[4].table', message: `cannot drop measures: it has partition table measures_2026, which would go with it ${note}` },
-      { path: 'operations[5].table', message: `cannot drop measures_2026: it is a partition of table measures, whose readers would lose its rows ${note}` },
+      {
+        path: 'operations[4].table',
+        message: `cannot drop measures: it has partition table measures_2026, which would go with it ${note}`,
+      },
+      {
+        path: 'operations[5].table',
+        message: `cannot drop measures_2026: it is a partition of table measures, whose readers would lose its rows ${note}`,
+      },
     ]);
   });
 
   test('an inheritance child is refused too: queries on its parent would lose its rows', async () => {
     const r = await cli(['advance'], { url: db.url, dir: plan('20261201_heir', ['heir']) });
     expect(r.code).toBe(2);
-    expect(r.stderr).toContain('operations[0].table: cannot drop heir: it is an inheritance child of table parent, whose readers would lose its rows');
+    expect(r.stderr).toContain(
+      'operations[0].table: cannot drop heir: it is an inheritance child of table parent, whose readers would lose its rows',
+    );
   });
 });

@@ -35,7 +35,10 @@ describe('pgshift fleet tune, pause, resume, verify, rollback', () => {
     const tuned = await run('tune', '--max-rate', '500');
     expect(tuned.doc).toMatchObject({ ok: true, command: 'fleet tune', summary: { ok: 3 } });
     for (const db of fleet.dbs) {
-      const [row] = await db.query<{ paused: boolean; rate: string }>(`SELECT paused, settings->>'maxRate' AS rate FROM pgshift.backfill_control WHERE migration_id = $1`, [id]);
+      const [row] = await db.query<{ paused: boolean; rate: string }>(
+        `SELECT paused, settings->>'maxRate' AS rate FROM pgshift.backfill_control WHERE migration_id = $1`,
+        [id],
+      );
       expect(row).toEqual({ paused: true, rate: '500' });
     }
     expect((await run('resume')).doc.summary).toEqual({ ok: 3 });
@@ -45,14 +48,18 @@ describe('pgshift fleet tune, pause, resume, verify, rollback', () => {
     expect((await run('advance', '--to', 'backfill')).code).toBe(0);
     const verified = await run('verify', id);
     expect(verified.doc).toMatchObject({ ok: true, command: 'fleet verify', summary: { ok: 3 } });
-    expect(verified.doc.targets.every((t) => Array.isArray(t.value) && (t.value as unknown as { passed: boolean }[])[0]!.passed)).toBe(true);
+    expect(verified.doc.targets.every((t) => Array.isArray(t.value) && (t.value as unknown as { passed: boolean }[])[0]!.passed)).toBe(
+      true,
+    );
 
     const rolled = await run('rollback', id);
     expect(rolled.doc).toMatchObject({ ok: true, command: 'fleet rollback', summary: { ok: 3 } });
     const status = await run('status');
     expect(status.doc.summary).toMatchObject({ byState: { [`${id}@pending`]: 3 } });
     for (const db of fleet.dbs) {
-      const cols = await db.query<{ column_name: string }>(`SELECT column_name FROM information_schema.columns WHERE table_name = 'users' ORDER BY 1`);
+      const cols = await db.query<{ column_name: string }>(
+        `SELECT column_name FROM information_schema.columns WHERE table_name = 'users' ORDER BY 1`,
+      );
       expect(cols.map((c) => c.column_name)).toEqual(['email', 'id']);
     }
     expect(fleet.outputs.join('\n')).not.toContain(fleet.password);

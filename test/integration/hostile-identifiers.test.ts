@@ -22,7 +22,9 @@ describe('hostile identifiers survive every phase', () => {
     // A composite text key with a non-default collation, and gaps.
     await db.query(`CREATE TABLE "Odd Schema"."Key ""Pairs""" (
       "Region" text COLLATE "C" NOT NULL, "seq" int NOT NULL, "user" text, PRIMARY KEY ("Region", "seq"))`);
-    await db.query(`INSERT INTO "Odd Schema"."Key ""Pairs""" SELECT r, s, r || s FROM unnest(ARRAY['eu', 'EU', 'us-east', 'Ümlaut', 'a b']) r, generate_series(1, 900, 2) s`);
+    await db.query(
+      `INSERT INTO "Odd Schema"."Key ""Pairs""" SELECT r, s, r || s FROM unnest(ARRAY['eu', 'EU', 'us-east', 'Ümlaut', 'a b']) r, generate_series(1, 900, 2) s`,
+    );
     dir = planDir({
       '20261121_evil.json': {
         id: '20261121_evil',
@@ -59,7 +61,9 @@ describe('hostile identifiers survive every phase', () => {
     expect(stats.errors, stats.lastError ?? '').toBe(0);
     const check = await checkWrites(db.pool, { schema: 'Odd Schema', name: 'Order Items', key: 'user', column: EVIL }, [writer]);
     expect(check.missing).toEqual([]);
-    const [pairs] = await db.query<{ n: string }>(`SELECT count(*) AS n FROM "Odd Schema"."Key ""Pairs""" WHERE "select" IS DISTINCT FROM "user"`);
+    const [pairs] = await db.query<{ n: string }>(
+      `SELECT count(*) AS n FROM "Odd Schema"."Key ""Pairs""" WHERE "select" IS DISTINCT FROM "user"`,
+    );
     expect(Number(pairs!.n)).toBe(0);
   });
 

@@ -39,7 +39,11 @@ describe('--json prints one JSON document for every failure', () => {
     const expand = await cli(['advance', '--json'], { url: db.url, dir });
     expect(expand.code, expand.stderr).toBe(0);
     // advance --json lists each statement that ran, with its step id, lock level, time and whether it was skipped.
-    const [ran] = expand.json<{ migrations: { ran: { details: { statements: number; steps: { id: string; lock: string; seconds: number; skipped: boolean }[] } }[] }[] }>().migrations[0]!.ran;
+    const [ran] = expand.json<{
+      migrations: {
+        ran: { details: { statements: number; steps: { id: string; lock: string; seconds: number; skipped: boolean }[] } }[];
+      }[];
+    }>().migrations[0]!.ran;
     expect(ran!.details.steps.map(({ seconds, ...s }) => ({ ...s, timed: seconds >= 0 }))).toEqual([
       { id: '0.expand.add-column', lock: 'ACCESS EXCLUSIVE', skipped: false, timed: true },
     ]);

@@ -204,12 +204,19 @@ describe('every command prints one JSON document that its shipped schema accepts
     await db.query(`ANALYZE items`);
     const plans = planDir({
       ...renamePlan(C, { table: 'items', from: 'label', to: 'title' }),
-      [`${D}.json`]: { id: D, operations: [{ kind: 'createIndex', name: 'items_code_key', table: 'items', columns: ['code'], unique: true }] },
+      [`${D}.json`]: {
+        id: D,
+        operations: [{ kind: 'createIndex', name: 'items_code_key', table: 'items', columns: ['code'], unique: true }],
+      },
     });
     const go = (...args: string[]) => cli([...args, '--json'], { url: db.url, dir: plans });
     const spawned = (args: string[], env: NodeJS.ProcessEnv = {}) => spawnCli([...args, '--json'], { url: db.url, dir: plans, env });
     const batchesDone = async () =>
-      Number((await db.query<{ n: string }>(`SELECT coalesce(sum(batches), 0) AS n FROM pgshift.backfill_progress WHERE migration_id = $1`, [C]))[0]!.n);
+      Number(
+        (
+          await db.query<{ n: string }>(`SELECT coalesce(sum(batches), 0) AS n FROM pgshift.backfill_progress WHERE migration_id = $1`, [C])
+        )[0]!.n,
+      );
     /** A `wait` process that has polled the ledger at least once (its first snapshot fixes which runs are history). */
     const waiting = async (target: string) => {
       const w = spawned(['wait', C, '--for', target, '--poll', '50', '--timeout', '120'], { PGSHIFT_LOG_LEVEL: 'info' });
@@ -224,7 +231,12 @@ describe('every command prints one JSON document that its shipped schema accepts
     await holder.client.connect();
     await holder.client.query(`BEGIN`);
     await holder.client.query(`SELECT count(*) FROM items`);
-    const timedOut = documentOf('advance', await go('advance', C, '--lock-timeout', '50', '--lock-attempts', '2', '--lock-max-delay', '10'), 1, 'lock_timeout');
+    const timedOut = documentOf(
+      'advance',
+      await go('advance', C, '--lock-timeout', '50', '--lock-attempts', '2', '--lock-max-delay', '10'),
+      1,
+      'lock_timeout',
+    );
     expect(timedOut).toMatchObject({ attempts: 2, lockTimeoutMs: 50, blockers: [{ application: 'json-schemas reader' }] });
     await holder.client.query(`ROLLBACK`);
     await holder.client.end();
@@ -266,7 +278,11 @@ describe('every command prints one JSON document that its shipped schema accepts
     // The migration a wait is watching is rolled back: it can no longer get there.
     const hopeful = await waiting('contract');
     documentOf('rollback', await go('rollback', C), 0);
-    expect(documentOf('wait', await hopeful.done, 3, 'wait_unreachable')).toMatchObject({ migration: C, target: 'contract', state: 'pending' });
+    expect(documentOf('wait', await hopeful.done, 3, 'wait_unreachable')).toMatchObject({
+      migration: C,
+      target: 'contract',
+      state: 'pending',
+    });
 
     // A unique index over duplicate values.
     const duplicates = documentOf('advance', await go('advance', D), 1, 'unique_index_duplicates');
@@ -279,7 +295,12 @@ describe('every command prints one JSON document that its shipped schema accepts
 
     // A well-formed plan that does not fit this database: the column is not there.
     const misfit = planDir(renamePlan('0005_items_colour', { table: 'items', from: 'colour', to: 'color' }));
-    const rejected = documentOf('plan', await cli(['plan', '0005_items_colour', '--json'], { url: db.url, dir: misfit }), 2, 'plan_rejected');
+    const rejected = documentOf(
+      'plan',
+      await cli(['plan', '0005_items_colour', '--json'], { url: db.url, dir: misfit }),
+      2,
+      'plan_rejected',
+    );
     expect(rejected).toMatchObject({ migration: '0005_items_colour' });
 
     // An unlock that released nothing (a pooler's reset took the lock first): the real error, rendered
@@ -291,10 +312,13 @@ describe('every command prints one JSON document that its shipped schema accepts
       (e: unknown) => e,
     );
     expect(notReleased).toBeInstanceOf(LockNotReleasedError);
-    const rendered = JSON.parse(JSON.stringify({ ok: false, exitCode: (notReleased as LockNotReleasedError).exitCode, ...(notReleased as LockNotReleasedError).toJSON() })) as Record<
-      string,
-      unknown
-    >;
+    const rendered = JSON.parse(
+      JSON.stringify({
+        ok: false,
+        exitCode: (notReleased as LockNotReleasedError).exitCode,
+        ...(notReleased as LockNotReleasedError).toJSON(),
+      }),
+    ) as Record<string, unknown>;
     expect(validator.validate('error', rendered), JSON.stringify(rendered)).toEqual([]);
     realDocuments.push({ command: 'error', doc: rendered });
     errorsSeen.add('lock_not_released');

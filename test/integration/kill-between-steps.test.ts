@@ -58,13 +58,16 @@ async function state(db: TestDatabase) {
   const out: Record<string, unknown> = {};
   for (const t of TABLES) {
     const { columns, constraints, indexes, triggers, functions } = await snapshot(db, t);
-    const [{ digest }] = (await db.query<{ digest: string }>(`SELECT md5(string_agg(x::text, ',' ORDER BY id)) AS digest FROM ${t} x`)) as [{ digest: string }];
+    const [{ digest }] = (await db.query<{ digest: string }>(`SELECT md5(string_agg(x::text, ',' ORDER BY id)) AS digest FROM ${t} x`)) as [
+      { digest: string },
+    ];
     out[t] = { columns, constraints, indexes, triggers, functions, digest };
   }
   return out;
 }
 
-const invalidIndexes = (db: TestDatabase) => db.query(`SELECT indexrelid::regclass::text AS name FROM pg_index WHERE NOT (indisvalid AND indisready)`);
+const invalidIndexes = (db: TestDatabase) =>
+  db.query(`SELECT indexrelid::regclass::text AS name FROM pg_index WHERE NOT (indisvalid AND indisready)`);
 
 async function holdLock(db: TestDatabase, sql: string) {
   const c = new pg.Client({ connectionString: db.url, application_name: 'blocker' });
@@ -76,12 +79,14 @@ async function holdLock(db: TestDatabase, sql: string) {
 
 /** pgshift's backend (in this database: other test files run theirs) waiting for a lock on `table`. */
 function waitingOn(db: TestDatabase, table: string, locktype = 'relation') {
-  return db.query(
-    `SELECT l.pid FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+  return db
+    .query(
+      `SELECT l.pid FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
       WHERE NOT l.granted AND a.application_name = 'pgshift advance' AND a.datname = current_database()
         AND (l.locktype = $2 AND ($2 <> 'relation' OR l.relation = $1::regclass))`,
-    [table, locktype],
-  ).then((rows) => rows.length > 0);
+      [table, locktype],
+    )
+    .then((rows) => rows.length > 0);
 }
 
 interface KillPoint {
@@ -100,9 +105,14 @@ interface KillPoint {
 }
 
 const indexValidity = (db: TestDatabase) =>
-  db.query(`SELECT c.relname AS name, i.indisvalid AS valid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname IN ('A amount', 'B code') ORDER BY 1`);
+  db.query(
+    `SELECT c.relname AS name, i.indisvalid AS valid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname IN ('A amount', 'B code') ORDER BY 1`,
+  );
 const constraintsOf = (db: TestDatabase, table: string) =>
-  db.query(`SELECT conname AS name, convalidated AS validated FROM pg_constraint WHERE conrelid = $1::regclass AND contype = 'c' ORDER BY 1`, [table]);
+  db.query(
+    `SELECT conname AS name, convalidated AS validated FROM pg_constraint WHERE conrelid = $1::regclass AND contype = 'c' ORDER BY 1`,
+    [table],
+  );
 
 const POINTS: KillPoint[] = [
   {
@@ -113,7 +123,12 @@ const POINTS: KillPoint[] = [
     blocker: `UPDATE ${B} SET code = code WHERE id = 1`,
     leftInvalid: ['"B code"'],
     reached: (db) =>
-      db.query(`SELECT 1 FROM pg_stat_progress_create_index WHERE datname = current_database() AND relid = $1::regclass AND phase LIKE 'waiting for writers%'`, [B]).then((r) => r.length > 0),
+      db
+        .query(
+          `SELECT 1 FROM pg_stat_progress_create_index WHERE datname = current_database() AND relid = $1::regclass AND phase LIKE 'waiting for writers%'`,
+          [B],
+        )
+        .then((r) => r.length > 0),
     async atKill(db) {
       expect(await indexValidity(db)).toEqual([
         { name: 'A amount', valid: true },
@@ -157,8 +172,12 @@ const POINTS: KillPoint[] = [
       expect(await constraintsOf(db, A)).toEqual([{ name: 'A positive', validated: true }]);
       // The NOT NULL helper check is there and validated; the column is not NOT NULL yet, C's old column still there.
       expect(await constraintsOf(db, B)).toEqual([{ name: expect.stringMatching(/^pgshift_nn_/), validated: true }]);
-      expect(await db.query(`SELECT attnotnull FROM pg_attribute WHERE attrelid = $1::regclass AND attname = 'e Mail'`, [B])).toEqual([{ attnotnull: false }]);
-      expect((await db.query(`SELECT 1 FROM pg_attribute WHERE attrelid = $1::regclass AND attname = 'label' AND NOT attisdropped`, [C])).length).toBe(1);
+      expect(await db.query(`SELECT attnotnull FROM pg_attribute WHERE attrelid = $1::regclass AND attname = 'e Mail'`, [B])).toEqual([
+        { attnotnull: false },
+      ]);
+      expect(
+        (await db.query(`SELECT 1 FROM pg_attribute WHERE attrelid = $1::regclass AND attname = 'label' AND NOT attisdropped`, [C])).length,
+      ).toBe(1);
     },
   },
 ];
@@ -192,7 +211,11 @@ describe('SIGKILL between steps, then a rerun', () => {
         // A long lock_timeout, so that the step waits there until it is killed.
         const run = spawnCli(['--lock-timeout', '600000', 'advance', ID], { url: db.url, dir });
         await until(() => point.reached(db), `pgshift waiting at the step (${point.when})`);
-        pids = (await db.query<{ pid: number }>(`SELECT pid FROM pg_stat_activity WHERE application_name = 'pgshift advance' AND datname = current_database()`)).map((r) => r.pid);
+        pids = (
+          await db.query<{ pid: number }>(
+            `SELECT pid FROM pg_stat_activity WHERE application_name = 'pgshift advance' AND datname = current_database()`,
+          )
+        ).map((r) => r.pid);
         expect(pids.length).toBeGreaterThan(0);
         await point.atKill(db);
         run.child.kill('SIGKILL');
@@ -202,7 +225,7 @@ describe('SIGKILL between steps, then a rerun', () => {
         // The server ends the dead client's backends, even the one still waiting for the lock.
         await until(
           async () => (await db.query(`SELECT 1 FROM pg_stat_activity WHERE pid = ANY($1)`, [pids])).length === 0,
-          'the killed orchestrator\'s backends to end',
+          "the killed orchestrator's backends to end",
         );
       } finally {
         await blocker.end();

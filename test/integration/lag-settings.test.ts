@@ -41,12 +41,21 @@ describe('the byte-lag setting and the standby requirements, without a standby',
   test('--require-standby that is not attached holds before the first batch, naming it; status --json says why', async () => {
     await createBackfillTable(db, { table: 'items', from: 'ref', rows: 500, analyze: false });
     const id2 = '20261204_lag_settings_b';
-    const dir2 = planDir({ ...renamePlan(id, { table: 'orders', from: 'ref', to: 'reference' }), ...renamePlan(id2, { table: 'items', from: 'ref', to: 'reference' }) });
+    const dir2 = planDir({
+      ...renamePlan(id, { table: 'orders', from: 'ref', to: 'reference' }),
+      ...renamePlan(id2, { table: 'items', from: 'ref', to: 'reference' }),
+    });
     expect((await cli(['advance', id2, '--to', 'dual-write'], { url: db.url, dir: dir2 })).code).toBe(0);
     const stop = new AbortController();
     const running = cli(['advance', id2, '--require-standby', 'replica_east', '--json'], { url: db.url, dir: dir2, signal: stop.signal });
     const held = await until(
-      async () => (await db.query<{ hold_reason: string | null; rows_done: string }>(`SELECT hold_reason, rows_done FROM pgshift.backfill_progress WHERE migration_id = $1`, [id2]))[0]?.hold_reason,
+      async () =>
+        (
+          await db.query<{ hold_reason: string | null; rows_done: string }>(
+            `SELECT hold_reason, rows_done FROM pgshift.backfill_progress WHERE migration_id = $1`,
+            [id2],
+          )
+        )[0]?.hold_reason,
       'the hold',
     );
     expect(held).toBe('required standby "replica_east" not attached to the primary (pg_stat_replication has none; --require-standby)');

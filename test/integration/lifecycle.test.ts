@@ -115,7 +115,12 @@ const ROWS: LifecycleCase[] = [
     backfillArgs: ['--batch-size', '500'],
     async expanded(ctx) {
       // Nullable and without the default until contract, so the INSERT direction is unambiguous.
-      expect((await ctx.columns()).at(-1)).toEqual({ name: 'Email "Address"', type: 'character varying(200)', notnull: false, default: null });
+      expect((await ctx.columns()).at(-1)).toEqual({
+        name: 'Email "Address"',
+        type: 'character varying(200)',
+        notnull: false,
+        default: null,
+      });
     },
     async dualWriting(ctx) {
       const [a] = await ctx.probe(`INSERT INTO ${ctx.t} ("Email ""Address""") VALUES ('fresh@new') RETURNING "e Mail" AS v`);
@@ -130,7 +135,9 @@ const ROWS: LifecycleCase[] = [
     async backfilled(ctx, r) {
       const ran = r.json<{ migrations: { ran: { details: { tasks: Record<string, { batches: number }> } }[] }[] }>().migrations[0]!.ran[0]!;
       expect(ran.details.tasks['0.backfill']!.batches).toBeGreaterThanOrEqual(N / 500);
-      expect(await ctx.q(`SELECT count(*)::int AS n FROM ${ctx.t} WHERE "e Mail" IS DISTINCT FROM "Email ""Address"""`)).toEqual([{ n: 0 }]);
+      expect(await ctx.q(`SELECT count(*)::int AS n FROM ${ctx.t} WHERE "e Mail" IS DISTINCT FROM "Email ""Address"""`)).toEqual([
+        { n: 0 },
+      ]);
     },
     async verified(_ctx, r) {
       const [v] = r.json<{ verifications: { rowsChecked: number }[] }>().verifications;
@@ -178,9 +185,9 @@ const ROWS: LifecycleCase[] = [
     },
     async backfilled(ctx) {
       // The carried index and CHECK are on the shadow under temporary names, valid.
-      expect((await ctx.indexes()).filter((i) => i.name.startsWith('pgshift_')).map((i) => [i.def.replace(/^.* USING /, ''), i.valid])).toEqual([
-        ['btree (lower("e Mail_new")) WHERE ("Qty" > 0)', true],
-      ]);
+      expect(
+        (await ctx.indexes()).filter((i) => i.name.startsWith('pgshift_')).map((i) => [i.def.replace(/^.* USING /, ''), i.valid]),
+      ).toEqual([['btree (lower("e Mail_new")) WHERE ("Qty" > 0)', true]]);
       expect((await ctx.constraints()).filter((c) => c.name.startsWith('pgshift_')).map((c) => [c.def, c.validated])).toEqual([
         [`CHECK (("e Mail_new" ~~ '%@%'::text))`, true],
       ]);
@@ -223,7 +230,17 @@ const ROWS: LifecycleCase[] = [
   {
     name: 'createIndex',
     setup: orderItems(),
-    operations: [{ kind: 'createIndex', schema: S, table: TABLE.name, name: 'idx "Email" lookup; --', columns: ['e Mail', 'Qty'], unique: true, where: `"Qty" > 0` }],
+    operations: [
+      {
+        kind: 'createIndex',
+        schema: S,
+        table: TABLE.name,
+        name: 'idx "Email" lookup; --',
+        columns: ['e Mail', 'Qty'],
+        unique: true,
+        where: `"Qty" > 0`,
+      },
+    ],
     table: TABLE,
     rows: N,
     actsFrom: 'expand',
@@ -250,7 +267,9 @@ const ROWS: LifecycleCase[] = [
         ['idx "Email" lookup; --', true],
       ]);
       const [row] = await ctx.q<{ m: string; qty: number }>(`SELECT "e Mail" AS m, "Qty" AS qty FROM ${ctx.t} WHERE id = 1`);
-      await expect(ctx.probe(`INSERT INTO ${ctx.t} ("e Mail", "Qty") VALUES ($1, $2)`, [row!.m, row!.qty])).rejects.toMatchObject({ code: '23505' });
+      await expect(ctx.probe(`INSERT INTO ${ctx.t} ("e Mail", "Qty") VALUES ($1, $2)`, [row!.m, row!.qty])).rejects.toMatchObject({
+        code: '23505',
+      });
     },
   },
   {
@@ -291,7 +310,10 @@ const ROWS: LifecycleCase[] = [
         def: `CHECK ((("e Mail" ~~ '%@%'::text) AND ("Qty" > 0))) NOT VALID`,
         validated: false,
       });
-      await expect(ctx.probe(`INSERT INTO ${ctx.t} ("e Mail") VALUES ('nope')`)).rejects.toMatchObject({ code: '23514', constraint: 'ck "mail" ok; --' });
+      await expect(ctx.probe(`INSERT INTO ${ctx.t} ("e Mail") VALUES ('nope')`)).rejects.toMatchObject({
+        code: '23514',
+        constraint: 'ck "mail" ok; --',
+      });
       await expect(ctx.probe(`INSERT INTO ${ctx.t} ("e Mail", "Qty") VALUES ('a@b', 0)`)).rejects.toMatchObject({ code: '23514' });
       await ctx.probe(`INSERT INTO ${ctx.t} ("e Mail") VALUES (NULL)`); // NULL passes, as in any CHECK
     },
@@ -313,7 +335,11 @@ const ROWS: LifecycleCase[] = [
       `CREATE SCHEMA "My Shop"`,
       `CREATE TABLE "My Shop"."select" ("Weird""Quote" bigint PRIMARY KEY, name text)`,
       `INSERT INTO "My Shop"."select" SELECT g, 'c' || g FROM generate_series(1, 200) g`,
-      ...orderItems({ ddl: `"Customer ""Ref""" bigint`, columns: `"Customer ""Ref"""`, values: `CASE WHEN g = 99 THEN NULL ELSE 1 + g % 200 END` }),
+      ...orderItems({
+        ddl: `"Customer ""Ref""" bigint`,
+        columns: `"Customer ""Ref"""`,
+        values: `CASE WHEN g = 99 THEN NULL ELSE 1 + g % 200 END`,
+      }),
     ],
     operations: [
       {
@@ -339,11 +365,16 @@ const ROWS: LifecycleCase[] = [
         def: `FOREIGN KEY ("Customer ""Ref""") REFERENCES "My Shop"."select"("Weird""Quote") ON DELETE RESTRICT NOT VALID`,
         validated: false,
       });
-      await expect(ctx.probe(`INSERT INTO ${ctx.t} ("Customer ""Ref""") VALUES (123456)`)).rejects.toMatchObject({ code: '23503', constraint: 'fk "order" → customer' });
+      await expect(ctx.probe(`INSERT INTO ${ctx.t} ("Customer ""Ref""") VALUES (123456)`)).rejects.toMatchObject({
+        code: '23503',
+        constraint: 'fk "order" → customer',
+      });
       await expect(ctx.probe(`UPDATE ${ctx.t} SET "Customer ""Ref""" = 123456 WHERE id = 1`)).rejects.toMatchObject({ code: '23503' });
       // ON DELETE RESTRICT: restrict_violation (23001) from PostgreSQL 18 on (release notes); before, foreign_key_violation (23503).
       const [v] = await ctx.q<{ v: number }>(`SELECT current_setting('server_version_num')::int AS v`);
-      await expect(ctx.probe(`DELETE FROM "My Shop"."select" WHERE "Weird""Quote" = 7`)).rejects.toMatchObject({ code: restrictCode(v!.v) });
+      await expect(ctx.probe(`DELETE FROM "My Shop"."select" WHERE "Weird""Quote" = 7`)).rejects.toMatchObject({
+        code: restrictCode(v!.v),
+      });
     },
     async rolledBack(ctx) {
       // The key's internal triggers on the referenced table are gone with it.
@@ -370,8 +401,12 @@ const ROWS: LifecycleCase[] = [
       expect(await ctx.probe(`INSERT INTO ${ctx.t} ("Weird""Quote") VALUES (NULL) RETURNING "Weird""Quote" AS v`)).toEqual([{ v: null }]);
     },
     async dualWriting(ctx) {
-      expect(await ctx.probe(`INSERT INTO ${ctx.t} ("Weird""Quote") VALUES (NULL) RETURNING "Weird""Quote" AS v`)).toEqual([{ v: 'none; --' }]);
-      expect(await ctx.probe(`UPDATE ${ctx.t} SET "Weird""Quote" = NULL WHERE id = 1 RETURNING "Weird""Quote" AS v`)).toEqual([{ v: 'none; --' }]);
+      expect(await ctx.probe(`INSERT INTO ${ctx.t} ("Weird""Quote") VALUES (NULL) RETURNING "Weird""Quote" AS v`)).toEqual([
+        { v: 'none; --' },
+      ]);
+      expect(await ctx.probe(`UPDATE ${ctx.t} SET "Weird""Quote" = NULL WHERE id = 1 RETURNING "Weird""Quote" AS v`)).toEqual([
+        { v: 'none; --' },
+      ]);
     },
     async backfilled(ctx) {
       expect(await ctx.q(`SELECT count(*)::int AS n FROM ${ctx.t} WHERE "Weird""Quote" IS NULL`)).toEqual([{ n: 0 }]);
@@ -390,8 +425,24 @@ const ROWS: LifecycleCase[] = [
     setup: orderItems({ ddl: `price numeric(12,2) NOT NULL DEFAULT 1`, columns: 'price', values: 'g' }),
     // Three kinds: computed from others (trigger + backfill), a volatile default, a constant default.
     operations: [
-      { kind: 'addColumn', schema: S, table: TABLE.name, column: 'Total "€"', type: 'numeric(14,2)', notNull: true, backfill: `price * "Qty"` },
-      { kind: 'addColumn', schema: S, table: TABLE.name, column: 'created at', type: 'timestamptz', default: 'clock_timestamp()', notNull: true },
+      {
+        kind: 'addColumn',
+        schema: S,
+        table: TABLE.name,
+        column: 'Total "€"',
+        type: 'numeric(14,2)',
+        notNull: true,
+        backfill: `price * "Qty"`,
+      },
+      {
+        kind: 'addColumn',
+        schema: S,
+        table: TABLE.name,
+        column: 'created at',
+        type: 'timestamptz',
+        default: 'clock_timestamp()',
+        notNull: true,
+      },
       { kind: 'addColumn', schema: S, table: TABLE.name, column: 'select', type: 'text', default: `'new; --'`, notNull: true },
     ],
     table: TABLE,
@@ -410,7 +461,9 @@ const ROWS: LifecycleCase[] = [
       expect(await ctx.probe(`INSERT INTO ${ctx.t} DEFAULT VALUES RETURNING "created at" IS NOT NULL AS set`)).toEqual([{ set: true }]);
     },
     async dualWriting(ctx) {
-      expect(await ctx.probe(`INSERT INTO ${ctx.t} (price, "Qty") VALUES (2.5, 4) RETURNING "Total ""€"""::text AS total`)).toEqual([{ total: '10.00' }]);
+      expect(await ctx.probe(`INSERT INTO ${ctx.t} (price, "Qty") VALUES (2.5, 4) RETURNING "Total ""€"""::text AS total`)).toEqual([
+        { total: '10.00' },
+      ]);
     },
     async backfilled(ctx) {
       expect(await nullCounts(ctx.q, ctx.t)).toEqual({ total: 0, created: 0, sel: 0, wrong: 0 });
@@ -447,7 +500,10 @@ const ROWS: LifecycleCase[] = [
         ['uq "Weird" name; --', 'u'],
       ]);
       const [row] = await ctx.q<{ m: string; qty: number }>(`SELECT "e Mail" AS m, "Qty" AS qty FROM ${ctx.t} WHERE id = 1`);
-      await expect(ctx.probe(`INSERT INTO ${ctx.t} ("e Mail", "Qty") VALUES ($1, $2)`, [row!.m, row!.qty])).rejects.toMatchObject({ code: '23505', constraint: 'uq "Weird" name; --' });
+      await expect(ctx.probe(`INSERT INTO ${ctx.t} ("e Mail", "Qty") VALUES ($1, $2)`, [row!.m, row!.qty])).rejects.toMatchObject({
+        code: '23505',
+        constraint: 'uq "Weird" name; --',
+      });
       // NULLs are distinct: any number of rows may leave a column NULL.
       await ctx.probe(`INSERT INTO ${ctx.t} ("e Mail") VALUES (NULL), (NULL)`);
     },
@@ -521,10 +577,16 @@ const ROWS: LifecycleCase[] = [
     async dualWriting(ctx) {
       // Each app version writes its own columns and the trigger fills the others (the table in docs/operations/split-column.md).
       const one = (sql: string) => ctx.probe(`${sql} ${RETURNING_NAMES}`);
-      expect(await one(`INSERT INTO ${ctx.t} (${QF}) VALUES ('Ada King Lovelace')`)).toEqual([{ full: 'Ada King Lovelace', first: 'Ada', last: 'King Lovelace' }]);
-      expect(await one(`INSERT INTO ${ctx.t} (${QFI}, ${QL}) VALUES ('Mary Ann', 'Evans')`)).toEqual([{ full: 'Mary Ann Evans', first: 'Mary Ann', last: 'Evans' }]);
+      expect(await one(`INSERT INTO ${ctx.t} (${QF}) VALUES ('Ada King Lovelace')`)).toEqual([
+        { full: 'Ada King Lovelace', first: 'Ada', last: 'King Lovelace' },
+      ]);
+      expect(await one(`INSERT INTO ${ctx.t} (${QFI}, ${QL}) VALUES ('Mary Ann', 'Evans')`)).toEqual([
+        { full: 'Mary Ann Evans', first: 'Mary Ann', last: 'Evans' },
+      ]);
       expect(await one(`INSERT INTO ${ctx.t} (${QFI}) VALUES ('Cher')`)).toEqual([{ full: 'Cher', first: 'Cher', last: null }]);
-      expect(await one(`INSERT INTO ${ctx.t} (${QF}, ${QFI}, ${QL}) VALUES ('Old Name', 'New', 'Name')`)).toEqual([{ full: 'New Name', first: 'New', last: 'Name' }]);
+      expect(await one(`INSERT INTO ${ctx.t} (${QF}, ${QFI}, ${QL}) VALUES ('Old Name', 'New', 'Name')`)).toEqual([
+        { full: 'New Name', first: 'New', last: 'Name' },
+      ]);
       // Rows 6 ("First6 Last6") and 7 are no app's. The new app's values are kept as written even
       // when `up` of their `down` differs ("Mary Ann" + "Evans" → "Mary" + "Ann Evans"), also
       // through a later write of another column.
@@ -543,8 +605,12 @@ const ROWS: LifecycleCase[] = [
         ),
       ).toEqual([[{ full: 'Grace Hopper', first: 'Grace', last: 'Hopper' }], [{ full: 'Grace New', first: 'Grace', last: 'New' }]]);
       // A row the backfill has not reached yet, touched by an unrelated write, is brought in sync.
-      expect(await ctx.q(`SELECT ${QF} AS full, ${QFI} AS first, ${QL} AS last FROM ${ctx.t} WHERE id = 7`)).toEqual([{ full: 'First7 Last7 Jr', first: null, last: null }]);
-      expect(await one(`UPDATE ${ctx.t} SET note = 'y' WHERE id = 7`)).toEqual([{ full: 'First7 Last7 Jr', first: 'First7', last: 'Last7 Jr' }]);
+      expect(await ctx.q(`SELECT ${QF} AS full, ${QFI} AS first, ${QL} AS last FROM ${ctx.t} WHERE id = 7`)).toEqual([
+        { full: 'First7 Last7 Jr', first: null, last: null },
+      ]);
+      expect(await one(`UPDATE ${ctx.t} SET note = 'y' WHERE id = 7`)).toEqual([
+        { full: 'First7 Last7 Jr', first: 'First7', last: 'Last7 Jr' },
+      ]);
     },
     async backfilled(ctx, r) {
       const ran = r.json<{ migrations: { ran: { details: { tasks: Record<string, { batches: number }> } }[] }[] }>().migrations[0]!.ran[0]!;
@@ -567,7 +633,9 @@ const ROWS: LifecycleCase[] = [
     },
     async rolledBack(ctx) {
       // The rows no app wrote hold their seeded full name (the runner checks the old app's rows).
-      const rows = await ctx.q<{ id: string; full: string | null }>(`SELECT id::text AS id, ${QF} AS full FROM ${ctx.t} WHERE ${UNWRITTEN} ORDER BY id`);
+      const rows = await ctx.q<{ id: string; full: string | null }>(
+        `SELECT id::text AS id, ${QF} AS full FROM ${ctx.t} WHERE ${UNWRITTEN} ORDER BY id`,
+      );
       expect(rows).toHaveLength(N / 2);
       expect(rows.map((r) => [r.id, r.full])).toEqual(rows.map((r) => [r.id, seededName(Number(r.id))]));
     },
@@ -628,7 +696,9 @@ const ROWS: LifecycleCase[] = [
     newApp: null,
     async expanded(ctx) {
       expect(await ctx.catalog()).toEqual(ctx.before);
-      expect(await ctx.q(`SELECT relname FROM pg_class WHERE relkind = 'S' AND relnamespace = $1::regnamespace`, [`"${S}"`])).toEqual([{ relname: 'Old "Events"_id_seq' }]);
+      expect(await ctx.q(`SELECT relname FROM pg_class WHERE relkind = 'S' AND relnamespace = $1::regnamespace`, [`"${S}"`])).toEqual([
+        { relname: 'Old "Events"_id_seq' },
+      ]);
     },
     async backfilled(ctx) {
       expect(await ctx.catalog()).toEqual(ctx.before);
@@ -690,10 +760,21 @@ const ROWS: LifecycleCase[] = [
       // The plan places the raw SQL: the concurrent build outside a transaction, SET NOT NULL allowed, after the trigger is gone.
       const plan = await ctx.run('plan', ctx.id, '--json');
       expect(plan.code, plan.stderr).toBe(0);
-      const phases = plan.json<{ phases: { phase: string; statements: { id: string; sql: string; transaction: string; description: string }[] }[] }>().phases;
+      const phases = plan.json<{
+        phases: { phase: string; statements: { id: string; sql: string; transaction: string; description: string }[] }[];
+      }>().phases;
       const of = (p: string) => phases.find((x) => x.phase === p)!.statements;
-      expect(of('backfill').at(-1)).toMatchObject({ id: '0.backfill.backfill-after-1', sql: `CREATE INDEX CONCURRENTLY ${QPI} ON ${T} (${QP})`, transaction: 'none' });
-      expect(of('contract').map((s) => s.id)).toEqual(['0.contract.drop-trigger', '0.contract.drop-function', '0.contract.contract-1', '0.contract.contract-2']);
+      expect(of('backfill').at(-1)).toMatchObject({
+        id: '0.backfill.backfill-after-1',
+        sql: `CREATE INDEX CONCURRENTLY ${QPI} ON ${T} (${QP})`,
+        transaction: 'none',
+      });
+      expect(of('contract').map((s) => s.id)).toEqual([
+        '0.contract.drop-trigger',
+        '0.contract.drop-function',
+        '0.contract.contract-1',
+        '0.contract.contract-2',
+      ]);
       expect(of('contract').at(-1)!.description).toContain('allowed despite set-not-null (verification has found every row set)');
     },
     async dualWriting(ctx) {
@@ -706,7 +787,9 @@ const ROWS: LifecycleCase[] = [
       expect(await ctx.probe(`UPDATE ${ctx.t} SET note = 'x' WHERE id = 6 RETURNING ${QP}::text AS price`)).toEqual([{ price: '0.42' }]);
     },
     async backfilled(ctx) {
-      const [c] = await ctx.q(`SELECT count(*) FILTER (WHERE ${QP} * 100 <> ${QC})::int AS wrong, count(*) FILTER (WHERE ${QP} IS NULL)::int AS nulls FROM ${ctx.t}`);
+      const [c] = await ctx.q(
+        `SELECT count(*) FILTER (WHERE ${QP} * 100 <> ${QC})::int AS wrong, count(*) FILTER (WHERE ${QP} IS NULL)::int AS nulls FROM ${ctx.t}`,
+      );
       expect(c).toEqual({ wrong: 0, nulls: 0 });
       // backfill.after built its index at the end of the phase.
       expect((await ctx.indexes()).find((i) => i.name === PRICE_INDEX)).toMatchObject({ valid: true, unique: false });
@@ -753,7 +836,9 @@ describe.each(ROWS)('$name lifecycle', (row) => {
 
   beforeAll(() => harness.setup());
 
-  test.each(ROLLBACK_PHASES)('rollback from %s restores the catalog and the ledger, the old app writing', (phase) => harness.rollbackFrom(phase));
+  test.each(ROLLBACK_PHASES)('rollback from %s restores the catalog and the ledger, the old app writing', (phase) =>
+    harness.rollbackFrom(phase),
+  );
 
   test('expand → dual-write → backfill → verify → contract through the CLI, both apps writing', () => harness.lifecycle());
 });

@@ -15,7 +15,11 @@ describe('migrations that touch the same columns run one after the other', () =>
   beforeAll(async () => {
     await db.query(`CREATE TABLE t (id int PRIMARY KEY, a text NOT NULL DEFAULT 'd', other text)`);
     await db.query(`INSERT INTO t SELECT g, 'v' || g, 'o' || g FROM generate_series(1, 1000) g`);
-    dir = planDir({ ...rename('20261121_1_a_to_b', 'a', 'b'), ...rename('20261121_2_b_to_c', 'b', 'c'), ...rename('20261121_3_other', 'other', 'o2') });
+    dir = planDir({
+      ...rename('20261121_1_a_to_b', 'a', 'b'),
+      ...rename('20261121_2_b_to_c', 'b', 'c'),
+      ...rename('20261121_3_other', 'other', 'o2'),
+    });
   });
 
   test('a rename of the column another unfinished rename creates waits; unrelated ones advance', async () => {
@@ -30,7 +34,9 @@ describe('migrations that touch the same columns run one after the other', () =>
     });
     const named = await run('advance', '20261121_2_b_to_c');
     expect(named.code).toBe(3);
-    expect(named.stderr).toContain('20261121_2_b_to_c: waits for 20261121_1_a_to_b, which is not finished and touches the same column(s): public.t.b');
+    expect(named.stderr).toContain(
+      '20261121_2_b_to_c: waits for 20261121_1_a_to_b, which is not finished and touches the same column(s): public.t.b',
+    );
   });
 
   test('once the first has contracted, the second runs on its final column and keeps NOT NULL and the default', async () => {

@@ -24,7 +24,10 @@ describe('pgshift new', () => {
 
   test('--recipe setNotNull --table users --column email: the TypeScript file is valid as written, with the catalog facts in comments', async () => {
     const dir = freshDir();
-    const r = await cli(['new', 'email_not_null', '--recipe', 'setNotNull', '--table', 'users', '--column', 'email', '--json'], { url: db.url, dir });
+    const r = await cli(['new', 'email_not_null', '--recipe', 'setNotNull', '--table', 'users', '--column', 'email', '--json'], {
+      url: db.url,
+      dir,
+    });
     expect(r.code, r.stderr).toBe(0);
     const result = r.json<{ id: string; file: string; catalog: boolean; placeholders: string[] }>();
     expect(result).toMatchObject({ ok: true, format: 'ts', recipe: 'setNotNull', catalog: true, placeholders: [] });
@@ -44,23 +47,43 @@ describe('pgshift new', () => {
 
   test('renameColumn as JSON: the key and the old column are filled, <to> is left to fill, and then the plan is valid', async () => {
     const dir = freshDir();
-    const r = await cli(['new', 'rename_display_name', '--format', 'json', '--recipe', 'renameColumn', '--table', 'users', '--column', 'Display Name', '--json'], {
-      url: db.url,
-      dir,
-    });
+    const r = await cli(
+      [
+        'new',
+        'rename_display_name',
+        '--format',
+        'json',
+        '--recipe',
+        'renameColumn',
+        '--table',
+        'users',
+        '--column',
+        'Display Name',
+        '--json',
+      ],
+      {
+        url: db.url,
+        dir,
+      },
+    );
     expect(r.code, r.stderr).toBe(0);
     const result = r.json<{ id: string; file: string; placeholders: string[]; notes: string[] }>();
     expect(result.placeholders).toEqual(['to']);
     expect(result.notes).toContain(`column Display Name: text, nullable, DEFAULT 'x'::text`);
     const plan = JSON.parse(readFileSync(result.file, 'utf8'));
-    expect(plan).toMatchObject({ id: result.id, operations: [{ kind: 'renameColumn', schema: 'public', table: 'users', from: 'Display Name', to: '<to>' }] });
+    expect(plan).toMatchObject({
+      id: result.id,
+      operations: [{ kind: 'renameColumn', schema: 'public', table: 'users', from: 'Display Name', to: '<to>' }],
+    });
     expect(plan.description).toContain('batch key: id (bigint)');
 
     const unfilled = await cli(['plan', result.id, '--json'], { url: db.url, dir });
     expect(unfilled.code).toBe(2);
     expect(unfilled.json()).toMatchObject({
       error: 'plan_invalid',
-      problems: [{ path: `${path.basename(result.file)} operations[0].to`, message: '<to> is a placeholder left by pgshift new: fill it in' }],
+      problems: [
+        { path: `${path.basename(result.file)} operations[0].to`, message: '<to> is a placeholder left by pgshift new: fill it in' },
+      ],
     });
     plan.operations[0].to = 'display_name';
     writeFileSync(result.file, JSON.stringify(plan));
@@ -69,11 +92,21 @@ describe('pgshift new', () => {
   });
 
   test('what hangs on the column is listed: a foreign key out, and the one into the referenced key', async () => {
-    const out = await cli(['new', 'drop_user_id', '--recipe', 'dropColumn', '--table', 'orders', '--column', 'user_id', '--json'], { url: db.url, dir: freshDir() });
+    const out = await cli(['new', 'drop_user_id', '--recipe', 'dropColumn', '--table', 'orders', '--column', 'user_id', '--json'], {
+      url: db.url,
+      dir: freshDir(),
+    });
     expect(out.code, out.stderr).toBe(0);
-    expect(out.json<{ notes: string[] }>().notes).toContain('on user_id, to carry over (an operation that replaces the column refuses what it cannot carry): constraint orders_user_id_fkey on table orders');
-    const into = await cli(['new', 'users_id', '--recipe', 'dropColumn', '--table', 'users', '--column', 'id', '--json'], { url: db.url, dir: freshDir() });
-    expect(into.json<{ notes: string[] }>().notes.join('\n')).toMatch(/on id, to carry over .*constraint orders_user_id_fkey on table orders/);
+    expect(out.json<{ notes: string[] }>().notes).toContain(
+      'on user_id, to carry over (an operation that replaces the column refuses what it cannot carry): constraint orders_user_id_fkey on table orders',
+    );
+    const into = await cli(['new', 'users_id', '--recipe', 'dropColumn', '--table', 'users', '--column', 'id', '--json'], {
+      url: db.url,
+      dir: freshDir(),
+    });
+    expect(into.json<{ notes: string[] }>().notes.join('\n')).toMatch(
+      /on id, to carry over .*constraint orders_user_id_fkey on table orders/,
+    );
   });
 
   test('an unknown table or column exits 2 naming it, and writes nothing', async () => {
@@ -94,16 +127,24 @@ describe('pgshift new', () => {
   // Rules across fields (custom needs one of several optional fields) are reported at the operation itself.
   test('every registered operation kind scaffolds a file that loads; validation problems, if any, are only at its placeholders', async () => {
     const dir = freshDir();
-    expect(recipeKinds()).toEqual(expect.arrayContaining(['renameColumn', 'dropColumn', 'createIndex', 'setNotNull', 'addColumn', 'createTable']));
+    expect(recipeKinds()).toEqual(
+      expect.arrayContaining(['renameColumn', 'dropColumn', 'createIndex', 'setNotNull', 'addColumn', 'createTable']),
+    );
     for (const kind of recipeKinds()) {
-      const r = await cli(['new', `k_${kind}`, '--recipe', kind, '--table', kind === 'createTable' ? 'fresh' : 'users', '--json'], { url: db.url, dir });
+      const r = await cli(['new', `k_${kind}`, '--recipe', kind, '--table', kind === 'createTable' ? 'fresh' : 'users', '--json'], {
+        url: db.url,
+        dir,
+      });
       expect(r.code, `${kind}: ${r.stderr}`).toBe(0);
       const { file, placeholders } = r.json<{ file: string; placeholders: string[] }>();
       try {
         await loadMigrationFile(file);
       } catch (error) {
         expect(error, kind).toBeInstanceOf(PlanInvalidError);
-        for (const p of (error as PlanInvalidError).problems) expect(['operations[0]', ...placeholders.map((f) => `operations[0].${f}`)], `${kind}: ${p.path} ${p.message}`).toContain(p.path.replace(/(\.\w+)\[\d+\]$/, '$1'));
+        for (const p of (error as PlanInvalidError).problems)
+          expect(['operations[0]', ...placeholders.map((f) => `operations[0].${f}`)], `${kind}: ${p.path} ${p.message}`).toContain(
+            p.path.replace(/(\.\w+)\[\d+\]$/, '$1'),
+          );
       }
     }
   });
@@ -113,7 +154,9 @@ describe('pgshift new', () => {
     const now = new Date('2026-12-01T10:00:00Z');
     const first = await scaffoldMigration({ name: 'twice', dir, now });
     expect(first.id).toBe('20261201100000_twice');
-    await expect(scaffoldMigration({ name: 'twice', dir, now, format: 'json' })).rejects.toThrow(/20261201100000_twice\.ts already exists; not overwritten/);
+    await expect(scaffoldMigration({ name: 'twice', dir, now, format: 'json' })).rejects.toThrow(
+      /20261201100000_twice\.ts already exists; not overwritten/,
+    );
     expect(readFileSync(first.file, 'utf8')).toContain(`id: '20261201100000_twice'`);
   });
 });

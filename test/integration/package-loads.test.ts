@@ -18,7 +18,11 @@ interface Packed {
 
 /** Builds the current sources into a staging copy and packs it there, leaving the checkout's dist/ alone. */
 async function pack(stage: string): Promise<Packed> {
-  await run(process.execPath, [path.join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json', '--outDir', path.join(stage, 'dist')], { cwd: ROOT });
+  await run(
+    process.execPath,
+    [path.join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json', '--outDir', path.join(stage, 'dist')],
+    { cwd: ROOT },
+  );
   cpSync(path.join(ROOT, 'package.json'), path.join(stage, 'package.json'));
   cpSync(path.join(ROOT, 'README.md'), path.join(stage, 'README.md'));
   cpSync(path.join(ROOT, 'schemas'), path.join(stage, 'schemas'), { recursive: true });
@@ -64,7 +68,8 @@ function writePlans(dir: string, style: 'esm' | 'cjs'): string[] {
   return Object.keys(files).map((f) => f.replace(/\.[a-z]+$/, ''));
 }
 
-const node = (cwd: string, args: string[], env: NodeJS.ProcessEnv = {}) => run(process.execPath, args, { cwd, env: { ...process.env, ...env } });
+const node = (cwd: string, args: string[], env: NodeJS.ProcessEnv = {}) =>
+  run(process.execPath, args, { cwd, env: { ...process.env, ...env } });
 
 // Each test starts node on the unpacked package: a minute and more on a loaded machine.
 describe('the packed package', { timeout: 600_000 }, () => {
@@ -94,7 +99,11 @@ describe('the packed package', { timeout: 600_000 }, () => {
 
     test('require() and import both load pgshift, with no top-level await on the way', async () => {
       const required = await node(project, ['-e', `const p = require('pgshift'); console.log(typeof p.Pgshift, p.VERSION)`]);
-      const imported = await node(project, ['--input-type=module', '-e', `import { Pgshift, VERSION } from 'pgshift'; console.log(typeof Pgshift, VERSION)`]);
+      const imported = await node(project, [
+        '--input-type=module',
+        '-e',
+        `import { Pgshift, VERSION } from 'pgshift'; console.log(typeof Pgshift, VERSION)`,
+      ]);
       const version = (JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
       expect(required.stdout.trim()).toBe(`function ${version}`);
       expect(imported.stdout.trim()).toBe(`function ${version}`);
@@ -102,14 +111,24 @@ describe('the packed package', { timeout: 600_000 }, () => {
     });
 
     test('the JSON Schemas of --json output resolve from the installed package, by require and by import', async () => {
-      const viaRequire = await node(project, ['-e', `const s = require('pgshift/schemas/advance.schema.json'); console.log(s.$id, s.$schema)`]);
+      const viaRequire = await node(project, [
+        '-e',
+        `const s = require('pgshift/schemas/advance.schema.json'); console.log(s.$id, s.$schema)`,
+      ]);
       expect(viaRequire.stdout.trim()).toBe('advance.schema.json https://json-schema.org/draft/2020-12/schema');
-      const viaImport = await node(project, ['--input-type=module', '-e', `console.log(import.meta.resolve('pgshift/schemas/error.schema.json'))`]);
+      const viaImport = await node(project, [
+        '--input-type=module',
+        '-e',
+        `console.log(import.meta.resolve('pgshift/schemas/error.schema.json'))`,
+      ]);
       expect(viaImport.stdout.trim()).toMatch(/node_modules\/pgshift\/schemas\/error\.schema\.json$/);
     });
 
     test('loadMigrations reads a plan in every format, from require() and from import', async () => {
-      const viaRequire = await node(project, ['-e', `require('pgshift').loadMigrations('migrations').then((l) => console.log(JSON.stringify(l.map((x) => x.migration.id))))`]);
+      const viaRequire = await node(project, [
+        '-e',
+        `require('pgshift').loadMigrations('migrations').then((l) => console.log(JSON.stringify(l.map((x) => x.migration.id))))`,
+      ]);
       const viaImport = await node(project, [
         '--input-type=module',
         '-e',
@@ -132,12 +151,21 @@ describe('the packed package', { timeout: 600_000 }, () => {
     test('pgshift new --format js writes what this project loads (require or import, as its package.json says)', async () => {
       const bin = path.join(project, 'node_modules/pgshift/dist/src/cli/main.js');
       const dir = path.join(project, 'new-plans');
-      const { stdout } = await node(project, [bin, 'new', 'drop_c1', '--format', 'js', '--recipe', 'dropColumn', '--table', 'users', '--column', 'c1', '--dir', dir, '--json'], {
-        DATABASE_URL: db.url,
-      });
+      const { stdout } = await node(
+        project,
+        [bin, 'new', 'drop_c1', '--format', 'js', '--recipe', 'dropColumn', '--table', 'users', '--column', 'c1', '--dir', dir, '--json'],
+        {
+          DATABASE_URL: db.url,
+        },
+      );
       const { file } = JSON.parse(stdout) as { file: string };
-      expect(readFileSync(path.resolve(project, file), 'utf8')).toMatch(style === 'esm' ? /^import \{ defineMigration \} from 'pgshift';/ : /^const \{ defineMigration \} = require\('pgshift'\);/);
-      const loaded = await node(project, ['-e', `require('pgshift').loadMigrations(${JSON.stringify(dir)}).then((l) => console.log(l[0].migration.operations[0].kind))`]);
+      expect(readFileSync(path.resolve(project, file), 'utf8')).toMatch(
+        style === 'esm' ? /^import \{ defineMigration \} from 'pgshift';/ : /^const \{ defineMigration \} = require\('pgshift'\);/,
+      );
+      const loaded = await node(project, [
+        '-e',
+        `require('pgshift').loadMigrations(${JSON.stringify(dir)}).then((l) => console.log(l[0].migration.operations[0].kind))`,
+      ]);
       expect(loaded.stdout.trim()).toBe('dropColumn');
     });
   });

@@ -10,7 +10,9 @@ describe('the ledger keeps each plan honest', () => {
   const db = useDatabase();
 
   beforeAll(async () => {
-    await db.query(`CREATE TABLE users (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, email text NOT NULL, name text, nickname text)`);
+    await db.query(
+      `CREATE TABLE users (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, email text NOT NULL, name text, nickname text)`,
+    );
     await db.query(`INSERT INTO users (email, name) SELECT 'u' || g, 'n' || g FROM generate_series(1, 500) g`);
   });
 
@@ -54,7 +56,14 @@ describe('the ledger keeps each plan honest', () => {
     // Reformatting or reordering keys is not a change.
     writeFileSync(
       path.join(dir, '20261121_changed.json'),
-      JSON.stringify({ operations: [{ to: 'handle', from: 'nickname', table: 'users', schema: 'public', kind: 'renameColumn' }], id: '20261121_changed' }, null, 4),
+      JSON.stringify(
+        {
+          operations: [{ to: 'handle', from: 'nickname', table: 'users', schema: 'public', kind: 'renameColumn' }],
+          id: '20261121_changed',
+        },
+        null,
+        4,
+      ),
     );
     expect((await cli(['advance', '20261121_changed'], { url: db.url, dir })).code).toBe(0);
   });
@@ -66,7 +75,9 @@ describe('the ledger keeps each plan honest', () => {
     expect(listed.find((m) => m.id === '20261121_changed')).toMatchObject({ source: 'ledger', state: 'dual-write' });
     const rb = await cli(['rollback', '20261121_changed'], { url: db.url, dir: empty });
     expect(rb.code, rb.stderr).toBe(0);
-    const cols = await db.query<{ attname: string }>(`SELECT attname FROM pg_attribute WHERE attrelid = 'users'::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum`);
+    const cols = await db.query<{ attname: string }>(
+      `SELECT attname FROM pg_attribute WHERE attrelid = 'users'::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum`,
+    );
     expect(cols.map((c) => c.attname)).toEqual(['id', 'email', 'name', 'nickname', 'email_address', 'full_name']);
   });
 
@@ -77,7 +88,9 @@ describe('the ledger keeps each plan honest', () => {
       await old.query(`INSERT INTO users SELECT g, 'e' || g FROM generate_series(1, 100) g`);
       // Version 1 exactly as it shipped, with one migration expanded by hand.
       await old.query(`CREATE SCHEMA pgshift`);
-      await old.query(`CREATE TABLE pgshift.ledger_version (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now(), pgshift_version text)`);
+      await old.query(
+        `CREATE TABLE pgshift.ledger_version (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now(), pgshift_version text)`,
+      );
       await old.query(LEDGER_MIGRATIONS[0]!);
       await old.query(`INSERT INTO pgshift.ledger_version (version) VALUES (1)`);
       const dir = planDir(renamePlan('20261121_old', { table: 'users', from: 'email', to: 'mail' }));
@@ -105,10 +118,19 @@ describe('the ledger keeps each plan honest', () => {
                          DROP COLUMN rows_per_second, DROP COLUMN hold_reason, DROP COLUMN held_since`);
       await old.query(`DELETE FROM pgshift.ledger_version WHERE version >= 2`);
       await old.query(`UPDATE users SET email = email WHERE id <= 400`);
-      await old.query(`INSERT INTO pgshift.backfill_progress (migration_id, task, cursor, rows_done, batches) VALUES ('20261121_inflight', '0.backfill', '["400"]', 400, 2)`);
+      await old.query(
+        `INSERT INTO pgshift.backfill_progress (migration_id, task, cursor, rows_done, batches) VALUES ('20261121_inflight', '0.backfill', '["400"]', 400, 2)`,
+      );
       const r = await cli(['advance', '--json'], { url: old.url, dir });
       expect(r.code, r.stderr).toBe(0);
-      expect(r.json()).toMatchObject({ migrations: [{ state: 'backfill', ran: [{ details: { tasks: { '0.backfill': { resumedFrom: ['400'], rowsUpdated: 600, rowsDone: 1000 } } } }] }] });
+      expect(r.json()).toMatchObject({
+        migrations: [
+          {
+            state: 'backfill',
+            ran: [{ details: { tasks: { '0.backfill': { resumedFrom: ['400'], rowsUpdated: 600, rowsDone: 1000 } } } }],
+          },
+        ],
+      });
       const c = await cli(['advance', '--json'], { url: old.url, dir });
       expect(c.code, c.stderr).toBe(0);
       expect(c.json()).toMatchObject({ migrations: [{ state: 'contract' }] });

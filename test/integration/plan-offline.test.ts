@@ -42,9 +42,13 @@ const PLANS: Record<string, unknown> = {
     }),
   ),
   ...Object.fromEntries(
-    [CREATE_THEN_CONSTRAIN, CREATE_THEN_CUSTOM_INDEX, CREATE_WITH_OTHER_TABLE_RENAME, CREATE_WITH_OTHER_TABLE_INDEX, CREATE_THEN_CREATE_INDEX].map(
-      (p) => [`${p.id}.json`, p],
-    ),
+    [
+      CREATE_THEN_CONSTRAIN,
+      CREATE_THEN_CUSTOM_INDEX,
+      CREATE_WITH_OTHER_TABLE_RENAME,
+      CREATE_WITH_OTHER_TABLE_INDEX,
+      CREATE_THEN_CREATE_INDEX,
+    ].map((p) => [`${p.id}.json`, p]),
   ),
   '20261204_hostile.json': {
     id: '20261204_hostile',
@@ -94,45 +98,60 @@ describe.skipIf(!pgDump)(
       await pgshift?.close();
     });
 
-    const ids = [...Object.values(PLANS).map((p) => (p as { id: string }).id), ...readdirSync(EXAMPLES).map((f) => f.replace(/\.(json|ts)$/, ''))];
+    const ids = [
+      ...Object.values(PLANS).map((p) => (p as { id: string }).id),
+      ...readdirSync(EXAMPLES).map((f) => f.replace(/\.(json|ts)$/, '')),
+    ];
 
-    it.each(ids)('%s: the same phases, statements and templates', async (id) => {
-      const migration = (await loadMigrations(dir)).find((l) => l.migration.id === id)!.migration;
-      const online = await pgshift.plan(id).then(
-        (p) => ({ phases: p.phases }),
-        (e: { code?: string; problems?: unknown }) => ({ error: e.code, problems: e.problems }),
-      );
-      const offline = await planOnSchema(schema, migration, { schemaFile: dumpFile }).then(
-        (p) => ({ phases: p.phases }),
-        (e: { code?: string; problems?: unknown }) => ({ error: e.code, problems: e.problems }),
-      );
-      expect(offline).toEqual(online);
-      // Every one of these plans is valid on this schema: the comparison is of two real plans.
-      expect(online).toHaveProperty('phases');
-    }, PGLITE_TIMEOUT);
+    it.each(ids)(
+      '%s: the same phases, statements and templates',
+      async (id) => {
+        const migration = (await loadMigrations(dir)).find((l) => l.migration.id === id)!.migration;
+        const online = await pgshift.plan(id).then(
+          (p) => ({ phases: p.phases }),
+          (e: { code?: string; problems?: unknown }) => ({ error: e.code, problems: e.problems }),
+        );
+        const offline = await planOnSchema(schema, migration, { schemaFile: dumpFile }).then(
+          (p) => ({ phases: p.phases }),
+          (e: { code?: string; problems?: unknown }) => ({ error: e.code, problems: e.problems }),
+        );
+        expect(offline).toEqual(online);
+        // Every one of these plans is valid on this schema: the comparison is of two real plans.
+        expect(online).toHaveProperty('phases');
+      },
+      PGLITE_TIMEOUT,
+    );
 
-    it('the CLI prints the same --sql script without a database (the examples)', async () => {
-      for (const f of readdirSync(EXAMPLES)) {
-        const id = f.replace(/\.(json|ts)$/, '');
-        const online = await cli(['plan', id, '--sql'], { url: db.url, dir: EXAMPLES });
-        const offline = await cli(['plan', id, '--sql', '--schema-file', dumpFile], { url: NO_DATABASE, dir: EXAMPLES });
-        expect(online.code, online.stderr).toBe(0);
-        expect(offline.code, offline.stderr).toBe(0);
-        const lines = offline.stdout.split('\n');
-        expect(lines[1]).toMatch(/^-- planned offline from .*schema\.sql \(PostgreSQL [\d.]+ in process\): row counts unknown$/);
-        expect([lines[0], ...lines.slice(2)].join('\n')).toBe(online.stdout);
-        expect(online.stdout).not.toMatch(/\$1\b/);
-      }
-    }, PGLITE_TIMEOUT);
+    it(
+      'the CLI prints the same --sql script without a database (the examples)',
+      async () => {
+        for (const f of readdirSync(EXAMPLES)) {
+          const id = f.replace(/\.(json|ts)$/, '');
+          const online = await cli(['plan', id, '--sql'], { url: db.url, dir: EXAMPLES });
+          const offline = await cli(['plan', id, '--sql', '--schema-file', dumpFile], { url: NO_DATABASE, dir: EXAMPLES });
+          expect(online.code, online.stderr).toBe(0);
+          expect(offline.code, offline.stderr).toBe(0);
+          const lines = offline.stdout.split('\n');
+          expect(lines[1]).toMatch(/^-- planned offline from .*schema\.sql \(PostgreSQL [\d.]+ in process\): row counts unknown$/);
+          expect([lines[0], ...lines.slice(2)].join('\n')).toBe(online.stdout);
+          expect(online.stdout).not.toMatch(/\$1\b/);
+        }
+      },
+      PGLITE_TIMEOUT,
+    );
 
-    it('a plan whose table is not in the dump: exit 2, the problem named, one JSON document', async () => {
-      const missing = planDir({ 'm.json': { id: 'm', operations: [{ kind: 'renameColumn', table: 'invoices', from: 'a', to: 'b' }] } });
-      const r = await cli(['--json', 'plan', 'm', '--sql', '--schema-file', dumpFile], { url: NO_DATABASE, dir: missing });
-      expect(r.code).toBe(2);
-      const body = r.json<{ ok: boolean; error: string; against: string; problems: { path: string; message: string }[] }>();
-      expect(body).toMatchObject({ ok: false, error: 'plan_rejected', against: `schema file ${dumpFile}` });
-      expect(body.problems[0]!.message).toMatch(/invoices/);
-    }, PGLITE_TIMEOUT);
+    it(
+      'a plan whose table is not in the dump: exit 2, the problem named, one JSON document',
+      async () => {
+        const missing = planDir({ 'm.json': { id: 'm', operations: [{ kind: 'renameColumn', table: 'invoices', from: 'a', to: 'b' }] } });
+        const r = await cli(['--json', 'plan', 'm', '--sql', '--schema-file', dumpFile], { url: NO_DATABASE, dir: missing });
+        expect(r.code).toBe(2);
+        const body = r.json<{ ok: boolean; error: string; against: string; problems: { path: string; message: string }[] }>();
+        expect(body).toMatchObject({ ok: false, error: 'plan_rejected', against: `schema file ${dumpFile}` });
+        expect(body.problems[0]!.message).toMatch(/invoices/);
+      },
+      PGLITE_TIMEOUT,
+    );
   },
 );
 
@@ -144,10 +163,14 @@ function schemaFile(text: string): string {
 }
 
 describe('plan --schema-file input', () => {
-  const dir = planDir({ 'r.json': { id: 'r', operations: [{ kind: 'renameColumn', table: 'users', from: 'email', to: 'email_address' }] } });
+  const dir = planDir({
+    'r.json': { id: 'r', operations: [{ kind: 'renameColumn', table: 'users', from: 'email', to: 'email_address' }] },
+  });
 
-  it('loads what pg_dump 18 writes: \\restrict, transaction_timeout, owners and grantees that do not exist, an extension PGlite has', async () => {
-    const file = schemaFile(`--
+  it(
+    'loads what pg_dump 18 writes: \\restrict, transaction_timeout, owners and grantees that do not exist, an extension PGlite has',
+    async () => {
+      const file = schemaFile(`--
 -- PostgreSQL database dump
 --
 
@@ -181,36 +204,60 @@ GRANT SELECT,INSERT,UPDATE ON TABLE public.users TO "App Writer";
 
 \\unrestrict 0123456789abcdef
 `);
-    const r = await cli(['--json', 'plan', 'r', '--schema-file', file], { url: NO_DATABASE, dir });
-    expect(r.code, r.stderr).toBe(0);
-    const body = r.json<{ ok: boolean; state: string; offline: { rowEstimates: null }; phases: { phase: string; statements: { sql: string }[] }[] }>();
-    expect(body).toMatchObject({ ok: true, state: 'pending', offline: { rowEstimates: null } });
-    expect(body.phases[0]!.statements[0]!.sql).toBe('ALTER TABLE "public"."users" ADD COLUMN "email_address" citext');
-  }, PGLITE_TIMEOUT);
+      const r = await cli(['--json', 'plan', 'r', '--schema-file', file], { url: NO_DATABASE, dir });
+      expect(r.code, r.stderr).toBe(0);
+      const body = r.json<{
+        ok: boolean;
+        state: string;
+        offline: { rowEstimates: null };
+        phases: { phase: string; statements: { sql: string }[] }[];
+      }>();
+      expect(body).toMatchObject({ ok: true, state: 'pending', offline: { rowEstimates: null } });
+      expect(body.phases[0]!.statements[0]!.sql).toBe('ALTER TABLE "public"."users" ADD COLUMN "email_address" citext');
+    },
+    PGLITE_TIMEOUT,
+  );
 
-  it('an extension PGlite lacks: exit 2, naming it', async () => {
-    const file = schemaFile(`CREATE EXTENSION IF NOT EXISTS postgis WITH SCHEMA public;
+  it(
+    'an extension PGlite lacks: exit 2, naming it',
+    async () => {
+      const file = schemaFile(`CREATE EXTENSION IF NOT EXISTS postgis WITH SCHEMA public;
 CREATE EXTENSION IF NOT EXISTS "uuid-ossp" WITH SCHEMA public;
 CREATE TABLE public.users (id bigint PRIMARY KEY, email text);`);
-    const r = await cli(['--json', 'plan', 'r', '--schema-file', file], { url: NO_DATABASE, dir });
-    expect(r.code).toBe(2);
-    expect(r.json()).toMatchObject({ ok: false, error: 'schema_file_extension_unavailable', extensions: ['postgis'] });
-  }, PGLITE_TIMEOUT);
+      const r = await cli(['--json', 'plan', 'r', '--schema-file', file], { url: NO_DATABASE, dir });
+      expect(r.code).toBe(2);
+      expect(r.json()).toMatchObject({ ok: false, error: 'schema_file_extension_unavailable', extensions: ['postgis'] });
+    },
+    PGLITE_TIMEOUT,
+  );
 
-  it('a missing file, data in the file, or SQL that fails: exit 2, one JSON document naming the file (and the statement)', async () => {
-    const missing = await cli(['--json', 'plan', 'r', '--schema-file', '/nonexistent/schema.sql'], { url: NO_DATABASE, dir });
-    expect(missing.code).toBe(2);
-    expect(missing.json()).toMatchObject({ ok: false, error: 'schema_file_invalid', schemaFile: '/nonexistent/schema.sql', reason: 'no such file' });
+  it(
+    'a missing file, data in the file, or SQL that fails: exit 2, one JSON document naming the file (and the statement)',
+    async () => {
+      const missing = await cli(['--json', 'plan', 'r', '--schema-file', '/nonexistent/schema.sql'], { url: NO_DATABASE, dir });
+      expect(missing.code).toBe(2);
+      expect(missing.json()).toMatchObject({
+        ok: false,
+        error: 'schema_file_invalid',
+        schemaFile: '/nonexistent/schema.sql',
+        reason: 'no such file',
+      });
 
-    const withData = schemaFile(`CREATE TABLE public.users (id bigint PRIMARY KEY, email text);\nCOPY public.users (id, email) FROM stdin;\n1\ta@b\n\\.\n`);
-    const data = await cli(['--json', 'plan', 'r', '--schema-file', withData], { url: NO_DATABASE, dir });
-    expect(data.code).toBe(2);
-    expect(data.json<{ reason: string }>().reason).toMatch(/--schema-only/);
+      const withData = schemaFile(
+        `CREATE TABLE public.users (id bigint PRIMARY KEY, email text);\nCOPY public.users (id, email) FROM stdin;\n1\ta@b\n\\.\n`,
+      );
+      const data = await cli(['--json', 'plan', 'r', '--schema-file', withData], { url: NO_DATABASE, dir });
+      expect(data.code).toBe(2);
+      expect(data.json<{ reason: string }>().reason).toMatch(/--schema-only/);
 
-    const failing = schemaFile(`CREATE TABLE public.users (id bigint PRIMARY KEY, email text);\n\nCREATE INDEX users_x ON public.users (no_such_column);\n`);
-    const bad = await cli(['--json', 'plan', 'r', '--schema-file', failing], { url: NO_DATABASE, dir });
-    expect(bad.code).toBe(2);
-    expect(bad.json()).toMatchObject({ error: 'schema_file_invalid', statement: { number: 2, line: 3 } });
-    expect(bad.json<{ reason: string }>().reason).toMatch(/no_such_column/);
-  }, PGLITE_TIMEOUT);
+      const failing = schemaFile(
+        `CREATE TABLE public.users (id bigint PRIMARY KEY, email text);\n\nCREATE INDEX users_x ON public.users (no_such_column);\n`,
+      );
+      const bad = await cli(['--json', 'plan', 'r', '--schema-file', failing], { url: NO_DATABASE, dir });
+      expect(bad.code).toBe(2);
+      expect(bad.json()).toMatchObject({ error: 'schema_file_invalid', statement: { number: 2, line: 3 } });
+      expect(bad.json<{ reason: string }>().reason).toMatch(/no_such_column/);
+    },
+    PGLITE_TIMEOUT,
+  );
 });

@@ -21,7 +21,9 @@ describe('rendered loop templates', () => {
   it('the setNotNull backfill template fills every NULL in batches; the verify template fails before and passes after', async () => {
     await db.query(`CREATE TABLE "Tpl Items" ("Key" bigint PRIMARY KEY, code text)`);
     await db.query(`INSERT INTO "Tpl Items" SELECT g, CASE WHEN g % 3 = 0 THEN NULL ELSE 'c' || g END FROM generate_series(1, ${ROWS}) g`);
-    const dir = planDir({ 't.json': { id: 't', operations: [{ kind: 'setNotNull', table: 'Tpl Items', column: 'code', fill: `'none'` }] } });
+    const dir = planDir({
+      't.json': { id: 't', operations: [{ kind: 'setNotNull', table: 'Tpl Items', column: 'code', fill: `'none'` }] },
+    });
     const pgshift = new Pgshift({ databaseUrl: db.url, dir });
     try {
       const { phases } = await pgshift.plan('t');

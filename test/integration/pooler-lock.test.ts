@@ -87,7 +87,11 @@ describe(`pgshift behind PgBouncer takes its lock only on a backend of its own${
       const loser = await Promise.race(runs.map((r, i) => r.done.then((result) => ({ i, result }))));
       expect(loser.result.code, loser.result.stderr).toBe(4);
       const [holder] = await advisoryLocks();
-      expect(loser.result.json()).toMatchObject({ error: 'orchestrator_busy', holderPid: holder!.pid, holderApplication: 'pgshift advance' });
+      expect(loser.result.json()).toMatchObject({
+        error: 'orchestrator_busy',
+        holderPid: holder!.pid,
+        holderApplication: 'pgshift advance',
+      });
       expect(loser.result.stderr).toContain(`another pgshift orchestrator is running on this database: backend pid ${holder!.pid}`);
 
       // While the winner runs: a third advance through transaction pooling is refused as pooled, one through session pooling is busy.
@@ -225,6 +229,12 @@ describe(`pooling is detected by what the connection observes, whatever the pool
       (e: unknown) => e,
     );
     expect(error).toBeInstanceOf(LockNotReleasedError);
-    expect(error).toMatchObject({ code: 'lock_not_released', exitCode: 1, lockedOnPid: lock.backendPid, unlockedOnPid: lock.backendPid, holderPids: [] });
+    expect(error).toMatchObject({
+      code: 'lock_not_released',
+      exitCode: 1,
+      lockedOnPid: lock.backendPid,
+      unlockedOnPid: lock.backendPid,
+      holderPids: [],
+    });
   });
 });

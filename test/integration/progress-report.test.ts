@@ -52,7 +52,9 @@ describe('pause, tune and resume around a running backfill', () => {
 
     const backfill = spawnCli(['advance', '--to', 'backfill', '--batch-size', '200'], { url: db.url, dir });
     const held = await until(async () => {
-      const s = (await run('status', id, '--json')).json<{ migrations: { backfillSummary: { holdReason: string | null; etaSeconds: number | null } | null }[] }>();
+      const s = (await run('status', id, '--json')).json<{
+        migrations: { backfillSummary: { holdReason: string | null; etaSeconds: number | null } | null }[];
+      }>();
       return s.migrations[0]!.backfillSummary?.holdReason ? s.migrations[0]!.backfillSummary : null;
     }, 'the backfill to hold');
     expect(held.holdReason).toMatch(/^paused by `pgshift pause` \(pgshift pause /);
@@ -65,7 +67,9 @@ describe('pause, tune and resume around a running backfill', () => {
     const done = await backfill.done;
     expect(done.code, done.stderr).toBe(0);
 
-    const history = (await run('history', id, '--json')).json<{ runs: { action: string; status: string; details: Record<string, unknown> }[] }>();
+    const history = (await run('history', id, '--json')).json<{
+      runs: { action: string; status: string; details: Record<string, unknown> }[];
+    }>();
     const control = history.runs.filter((r) => ['tune', 'pause', 'resume'].includes(r.action));
     expect(control.map((r) => r.action)).toEqual(['pause', 'tune', 'resume']);
     expect(control[1]!.details).toMatchObject({ settings: { batchSize: 300 } });

@@ -24,7 +24,10 @@ async function createTable(db: TestDatabase, table: string, { nulls = true } = {
 }
 
 async function columnState(db: TestDatabase, table: string) {
-  const [row] = await db.query<{ notnull: boolean }>(`SELECT attnotnull AS notnull FROM pg_attribute WHERE attrelid = $1::regclass AND attname = $2`, [`"${table}"`, COLUMN]);
+  const [row] = await db.query<{ notnull: boolean }>(
+    `SELECT attnotnull AS notnull FROM pg_attribute WHERE attrelid = $1::regclass AND attname = $2`,
+    [`"${table}"`, COLUMN],
+  );
   return row!.notnull;
 }
 
@@ -63,7 +66,7 @@ describe('setNotNull refusals: exit 2 with the path, nothing changed', () => {
     await db.query(`CREATE TABLE nokey (a int, b text)`);
   });
 
-  test('every problem at once, with PostgreSQL\'s verdict on fill', async () => {
+  test("every problem at once, with PostgreSQL's verdict on fill", async () => {
     const op = (o: Record<string, unknown>) => ({ kind: 'setNotNull', table, column: COLUMN, ...o });
     const { problems } = await expectPlanRejected(
       db,

@@ -32,9 +32,12 @@ async function desync(db: TestDatabase, sql: string): Promise<void> {
 }
 
 const columnsOf = async (db: TestDatabase, table: string) =>
-  (await db.query<{ attname: string }>(`SELECT attname FROM pg_attribute WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum`, [table])).map(
-    (c) => c.attname,
-  );
+  (
+    await db.query<{ attname: string }>(
+      `SELECT attname FROM pg_attribute WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum`,
+      [table],
+    )
+  ).map((c) => c.attname);
 
 describe('stamp: adopting phases done by hand', () => {
   const db = useDatabase();
@@ -67,7 +70,9 @@ describe('stamp: adopting phases done by hand', () => {
     const noTrigger = await cli(['stamp', id, '--phase', 'dual-write', '--json'], { url: db.url, dir });
     expect(noTrigger.code).toBe(3);
     expect(noTrigger.json()).toMatchObject({ error: 'stamp_refused', migration: id, phase: 'dual-write' });
-    expect(noTrigger.stderr).toMatch(/contract checks pgshift's own dual-write trigger\(s\) by name.*pgshift_sync_[0-9a-f]{12} on users \(missing\)/);
+    expect(noTrigger.stderr).toMatch(
+      /contract checks pgshift's own dual-write trigger\(s\) by name.*pgshift_sync_[0-9a-f]{12} on users \(missing\)/,
+    );
 
     await runByHand(db, await ddlOf(db.url, dir, id, 'dual-write'));
     expect((await cli(['stamp', id, '--phase', 'dual-write'], { url: db.url, dir })).code).toBe(0);
@@ -77,7 +82,14 @@ describe('stamp: adopting phases done by hand', () => {
     await desync(db, `UPDATE users SET email_address = 'wrong' WHERE id = 7`);
     const backfill = await cli(['stamp', id, '--phase', 'backfill', '--json'], { url: db.url, dir });
     expect(backfill.code, backfill.stderr).toBe(0);
-    expect(backfill.json()).toMatchObject({ ok: true, id, from: 'dual-write', state: 'backfill', next: 'contract', stamped: [{ phase: 'backfill' }] });
+    expect(backfill.json()).toMatchObject({
+      ok: true,
+      id,
+      from: 'dual-write',
+      state: 'backfill',
+      next: 'contract',
+      stamped: [{ phase: 'backfill' }],
+    });
     expect(JSON.stringify(backfill.json())).toContain('contract still verifies every row');
 
     const refused = await cli(['advance', id, '--json'], { url: db.url, dir });
@@ -88,11 +100,15 @@ describe('stamp: adopting phases done by hand', () => {
     await desync(db, `UPDATE users SET email_address = email WHERE id = 7`);
     const contract = await cli(['advance', id, '--json'], { url: db.url, dir });
     expect(contract.code, contract.stderr).toBe(0);
-    expect(contract.json()).toMatchObject({ migrations: [{ id, state: 'contract', ran: [{ phase: 'contract', details: { verification: { rowsChecked: 1000 } } }] }] });
+    expect(contract.json()).toMatchObject({
+      migrations: [{ id, state: 'contract', ran: [{ phase: 'contract', details: { verification: { rowsChecked: 1000 } } }] }],
+    });
     expect(await columnsOf(db, 'users')).toEqual(['id', 'name', 'email_address']);
 
     const history = await cli(['history', id, '--json'], { url: db.url, dir });
-    const runs = history.json<{ runs: { action: string; phase: string; status: string; application: string; host: string; pid: number }[] }>().runs;
+    const runs = history.json<{
+      runs: { action: string; phase: string; status: string; application: string; host: string; pid: number }[];
+    }>().runs;
     expect(runs.filter((r) => r.action !== 'verify').map((r) => [r.action, r.phase, r.status])).toEqual([
       ['stamp', 'expand', 'succeeded'],
       ['stamp', 'dual-write', 'succeeded'],
@@ -104,7 +120,9 @@ describe('stamp: adopting phases done by hand', () => {
     expect((await cli(['history', id], { url: db.url, dir })).stdout).toMatch(/stamp\s+backfill\s+succeeded/);
 
     const status = await cli(['status', id, '--json'], { url: db.url, dir });
-    expect(status.json()).toMatchObject({ migrations: [{ id, state: 'contract', complete: true, stamped: ['expand', 'dual-write', 'backfill'] }] });
+    expect(status.json()).toMatchObject({
+      migrations: [{ id, state: 'contract', complete: true, stamped: ['expand', 'dual-write', 'backfill'] }],
+    });
     expect((await cli(['status', id], { url: db.url, dir })).stdout).toContain('contract (stamped: expand, dual-write, backfill)');
   });
 
@@ -112,7 +130,11 @@ describe('stamp: adopting phases done by hand', () => {
     const other = '20261202_rename_name';
     const missing = await cli(['stamp', other, '--phase', 'expand', '--json'], { url: db.url, dir });
     expect(missing.code).toBe(3);
-    expect(missing.json()).toMatchObject({ error: 'stamp_refused', phase: 'expand', problems: ['column full_name (added by expand) is missing from users'] });
+    expect(missing.json()).toMatchObject({
+      error: 'stamp_refused',
+      phase: 'expand',
+      problems: ['column full_name (added by expand) is missing from users'],
+    });
 
     // --through checks every phase before recording any: dual-write's trigger is missing, so expand is not recorded either.
     await db.query(`ALTER TABLE users ADD COLUMN full_name text`);
@@ -124,7 +146,10 @@ describe('stamp: adopting phases done by hand', () => {
     expect((await cli(['stamp', other, '--phase', 'expand'], { url: db.url, dir })).code).toBe(0);
     const again = await cli(['stamp', other, '--phase', 'expand', '--json'], { url: db.url, dir });
     expect(again.code).toBe(3);
-    expect(again.json()).toMatchObject({ error: 'phase_order', reason: 'expand is already done (now: expand); a stamp records a phase that is not' });
+    expect(again.json()).toMatchObject({
+      error: 'phase_order',
+      reason: 'expand is already done (now: expand); a stamp records a phase that is not',
+    });
 
     // Stamped phases are pgshift's from then on: rollback undoes them like run ones.
     expect((await cli(['rollback', other], { url: db.url, dir })).code).toBe(0);
@@ -150,7 +175,9 @@ describe('stamp: adopting phases done by hand', () => {
     await runByHand(db, await ddlOf(db.url, codeDir, code, 'backfill'));
     expect((await cli(['stamp', code, '--through', 'backfill'], { url: db.url, dir: codeDir })).code).toBe(0);
     expect((await cli(['advance', code], { url: db.url, dir: codeDir })).code).toBe(0);
-    expect(await db.query(`SELECT attnotnull FROM pg_attribute WHERE attrelid = 'users'::regclass AND attname = 'product_code'`)).toEqual([{ attnotnull: true }]);
+    expect(await db.query(`SELECT attnotnull FROM pg_attribute WHERE attrelid = 'users'::regclass AND attname = 'product_code'`)).toEqual([
+      { attnotnull: true },
+    ]);
   });
 
   test('bad arguments exit 2; another orchestrator holding the lock exits 4', async () => {
@@ -179,7 +206,9 @@ describe('ledger version 3', () => {
     try {
       await old.query(`CREATE TABLE users (id bigint PRIMARY KEY, email text)`);
       await old.query(`CREATE SCHEMA pgshift`);
-      await old.query(`CREATE TABLE pgshift.ledger_version (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now(), pgshift_version text)`);
+      await old.query(
+        `CREATE TABLE pgshift.ledger_version (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now(), pgshift_version text)`,
+      );
       await old.query(LEDGER_MIGRATIONS[0]!);
       await old.query(LEDGER_MIGRATIONS[1]!);
       await old.query(`INSERT INTO pgshift.ledger_version (version) VALUES (1), (2)`);
@@ -194,9 +223,9 @@ describe('ledger version 3', () => {
       const dir = planDir(renamePlan('0002_mail', { table: 'users', from: 'email', to: 'mail' }));
       const r = await cli(['stamp', '0002_mail', '--phase', 'expand'], { url: old.url, dir });
       expect(r.code, r.stderr).toBe(0);
-      expect((await old.query<{ version: number }>(`SELECT version FROM pgshift.ledger_version ORDER BY version`)).map((v) => v.version)).toEqual(
-        Array.from({ length: LEDGER_VERSION }, (_, i) => i + 1),
-      );
+      expect(
+        (await old.query<{ version: number }>(`SELECT version FROM pgshift.ledger_version ORDER BY version`)).map((v) => v.version),
+      ).toEqual(Array.from({ length: LEDGER_VERSION }, (_, i) => i + 1));
       expect(await old.query(`SELECT migration_id, action, status FROM pgshift.phase_runs ORDER BY id`)).toEqual([
         { migration_id: '0001_earlier', action: 'apply', status: 'succeeded' },
         { migration_id: '0002_mail', action: 'stamp', status: 'succeeded' },

@@ -36,7 +36,13 @@ describe('invalid input: exit 2, database untouched', () => {
 
   test('a malformed plan reports every problem at once, with its path', async () => {
     const r = await expectRejected(
-      { 'bad.json': { id: 'not an id!', extra: true, operations: [{ kind: 'renameColumn', table: 'users', from: 7, by: 'x' }, { kind: 'dropEverything' }] } },
+      {
+        'bad.json': {
+          id: 'not an id!',
+          extra: true,
+          operations: [{ kind: 'renameColumn', table: 'users', from: 7, by: 'x' }, { kind: 'dropEverything' }],
+        },
+      },
       /id: must start with a letter or digit/,
       /extra: unknown key/,
       /operations\[0\]\.from: expected a string/,
@@ -53,15 +59,27 @@ describe('invalid input: exit 2, database untouched', () => {
 
   test('two files with the same id', async () => {
     await expectRejected(
-      { ...renamePlan('20261121_a', { table: 'users', from: 'name', to: 'n2' }), 'b.json': { id: '20261121_a', operations: [{ kind: 'renameColumn', table: 'users', from: 'name', to: 'n3' }] } },
+      {
+        ...renamePlan('20261121_a', { table: 'users', from: 'name', to: 'n2' }),
+        'b.json': { id: '20261121_a', operations: [{ kind: 'renameColumn', table: 'users', from: 'name', to: 'n3' }] },
+      },
       /id 20261121_a is also used by/,
     );
   });
 
   test('unknown table, unknown column, target taken', async () => {
-    await expectRejected(renamePlan('20261121_t', { table: 'nope', from: 'a', to: 'b' }), /operations\[0\]\.table: table nope does not exist/);
-    await expectRejected(renamePlan('20261121_c', { table: 'users', from: 'nope', to: 'b' }), /operations\[0\]\.from: column nope does not exist in users/);
-    await expectRejected(renamePlan('20261121_x', { table: 'users', from: 'name', to: 'code' }), /operations\[0\]\.to: column code already exists in users/);
+    await expectRejected(
+      renamePlan('20261121_t', { table: 'nope', from: 'a', to: 'b' }),
+      /operations\[0\]\.table: table nope does not exist/,
+    );
+    await expectRejected(
+      renamePlan('20261121_c', { table: 'users', from: 'nope', to: 'b' }),
+      /operations\[0\]\.from: column nope does not exist in users/,
+    );
+    await expectRejected(
+      renamePlan('20261121_x', { table: 'users', from: 'name', to: 'code' }),
+      /operations\[0\]\.to: column code already exists in users/,
+    );
     await expectRejected(
       renamePlan('20261121_s', { schema: 'other', table: 'users', from: 'name', to: 'b' }),
       /table other\.users does not exist/,
@@ -69,17 +87,38 @@ describe('invalid input: exit 2, database untouched', () => {
   });
 
   test('no key to batch on (a nullable unique column is not a key)', async () => {
-    await expectRejected(renamePlan('20261121_k', { table: 'nokey', from: 'b', to: 'c' }), /nokey has no primary key or unique index over NOT NULL columns/);
+    await expectRejected(
+      renamePlan('20261121_k', { table: 'nokey', from: 'b', to: 'c' }),
+      /nokey has no primary key or unique index over NOT NULL columns/,
+    );
     await expectRejected(renamePlan('20261121_k2', { table: 'nullable_unique', from: 'b', to: 'c' }), /nullable_unique has no primary key/);
   });
 
   test('what hangs on the column and cannot be carried over is listed, with the reason', async () => {
-    await expectRejected(renamePlan('20261121_u', { table: 'users', from: 'email', to: 'mail' }), /email has constraint users_email_excl on table users, which cannot be carried over: exclusion constraints/);
-    await expectRejected(renamePlan('20261121_v', { table: 'users', from: 'name', to: 'full_name' }), /name has rule _RETURN on view user_names, which cannot be carried over: a view or rule reads the column/);
-    await expectRejected(renamePlan('20261121_e', { table: 'users', from: 'code', to: 'c2' }), /code has trigger code_changed on table users, which cannot be carried over: a trigger names the column/);
-    await expectRejected(renamePlan('20261121_g', { table: 'users', from: 'doc', to: 'd2' }), /doc has policy docs_visible on table users, which cannot be carried over: a row-level security policy/);
-    await expectRejected(renamePlan('20261121_s', { table: 'users', from: 'tag', to: 't2' }), /tag has statistics object users_tag_code, which cannot be carried over: extended statistics/);
-    await expectRejected(renamePlan('20261121_l', { table: 'users', from: 'label', to: 'l2' }), /label has default value for column label_upper of table users, which cannot be carried over: a generated column is computed from it/);
+    await expectRejected(
+      renamePlan('20261121_u', { table: 'users', from: 'email', to: 'mail' }),
+      /email has constraint users_email_excl on table users, which cannot be carried over: exclusion constraints/,
+    );
+    await expectRejected(
+      renamePlan('20261121_v', { table: 'users', from: 'name', to: 'full_name' }),
+      /name has rule _RETURN on view user_names, which cannot be carried over: a view or rule reads the column/,
+    );
+    await expectRejected(
+      renamePlan('20261121_e', { table: 'users', from: 'code', to: 'c2' }),
+      /code has trigger code_changed on table users, which cannot be carried over: a trigger names the column/,
+    );
+    await expectRejected(
+      renamePlan('20261121_g', { table: 'users', from: 'doc', to: 'd2' }),
+      /doc has policy docs_visible on table users, which cannot be carried over: a row-level security policy/,
+    );
+    await expectRejected(
+      renamePlan('20261121_s', { table: 'users', from: 'tag', to: 't2' }),
+      /tag has statistics object users_tag_code, which cannot be carried over: extended statistics/,
+    );
+    await expectRejected(
+      renamePlan('20261121_l', { table: 'users', from: 'label', to: 'l2' }),
+      /label has default value for column label_upper of table users, which cannot be carried over: a generated column is computed from it/,
+    );
   });
 
   test('several migrations: every problem of the first invalid one is reported', async () => {

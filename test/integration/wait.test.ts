@@ -15,7 +15,11 @@ async function setup(db: TestDatabase, table: string, rows: number) {
 }
 
 const batches = async (db: TestDatabase, id: string) =>
-  Number((await db.query<{ n: string }>(`SELECT coalesce(sum(batches), 0) AS n FROM pgshift.backfill_progress WHERE migration_id = $1`, [id]))[0]!.n);
+  Number(
+    (
+      await db.query<{ n: string }>(`SELECT coalesce(sum(batches), 0) AS n FROM pgshift.backfill_progress WHERE migration_id = $1`, [id])
+    )[0]!.n,
+  );
 
 describe('pgshift wait and advance --wait, with a backfill running in another process', () => {
   const db = useDatabase();
@@ -34,14 +38,19 @@ describe('pgshift wait and advance --wait, with a backfill running in another pr
     expect(busy.code).toBe(4);
     expect(busy.json()).toMatchObject({ ok: false, error: 'orchestrator_busy' });
 
-    const [waited, advanced] = await Promise.all([run('wait', id, '--for', 'backfill', '--json'), run('advance', '--to', 'backfill', '--wait', '--json')]);
+    const [waited, advanced] = await Promise.all([
+      run('wait', id, '--for', 'backfill', '--json'),
+      run('advance', '--to', 'backfill', '--wait', '--json'),
+    ]);
     const done = await backfill.done;
     expect(done.code, done.stderr).toBe(0);
     expect(waited.code, waited.stderr).toBe(0);
     expect(waited.json()).toMatchObject({ ok: true, migration: id, target: 'backfill', state: 'backfill' });
     expect(advanced.code, advanced.stderr).toBe(0);
     expect(advanced.json()).toEqual({ ok: true, dryRun: false, migrations: [] });
-    const runs = await db.query<{ phase: string }>(`SELECT phase FROM pgshift.phase_runs WHERE action = 'apply' AND status = 'succeeded' ORDER BY id`);
+    const runs = await db.query<{ phase: string }>(
+      `SELECT phase FROM pgshift.phase_runs WHERE action = 'apply' AND status = 'succeeded' ORDER BY id`,
+    );
     expect(runs.map((r) => r.phase)).toEqual(['expand', 'dual-write', 'backfill']);
 
     // Already there: at once. Not reached within the timeout: exit 1 with a JSON error.
@@ -57,7 +66,11 @@ describe('pgshift wait and advance --wait, with a backfill running in another pr
     await setup(db, 'orders', 100);
     expect((await cli(['advance', '--to', 'dual-write'], { url: db.url, dir })).code).toBe(0);
 
-    const waiting = spawnCli(['wait', id, '--for', 'contract', '--timeout', '60', '--poll', '50', '--json'], { url: db.url, dir, env: { PGSHIFT_LOG_LEVEL: 'info' } });
+    const waiting = spawnCli(['wait', id, '--for', 'contract', '--timeout', '60', '--poll', '50', '--json'], {
+      url: db.url,
+      dir,
+      env: { PGSHIFT_LOG_LEVEL: 'info' },
+    });
     let stderr = '';
     waiting.child.stderr!.on('data', (d) => (stderr += d));
     await until(async () => stderr.includes('waiting for contract'), 'the wait to poll');
@@ -113,7 +126,10 @@ try {
     expect(outs.map((o) => o.stateAfter)).toEqual(['backfill', 'backfill']);
     expect(outs.map((o) => o.ran).sort((a, b) => a.length - b.length)).toEqual([[], ['expand', 'dual-write', 'backfill']]);
     // The one that ran nothing waited for the lock (it may also have found the lock free only after).
-    const runs = await db.query<{ phase: string }>(`SELECT phase FROM pgshift.phase_runs WHERE migration_id = $1 AND action = 'apply' ORDER BY id`, [id]);
+    const runs = await db.query<{ phase: string }>(
+      `SELECT phase FROM pgshift.phase_runs WHERE migration_id = $1 AND action = 'apply' ORDER BY id`,
+      [id],
+    );
     expect(runs.map((r) => r.phase)).toEqual(['expand', 'dual-write', 'backfill']);
   });
 });

@@ -27,7 +27,10 @@ describe.skipIf(!standby)(`a standby cut off from its primary (primary_conninfo 
   test('with --replica-url: holds naming why (not streaming); resumes once it streams again', async () => {
     const sb = standby!;
     const dir = await prepare(db, sb, id);
-    const run = spawnCli(['advance', '--batch-size', '300', '--batch-delay', '50', '--replica-url', sb.urlFor(db.name)], { url: db.url, dir });
+    const run = spawnCli(['advance', '--batch-size', '300', '--batch-delay', '50', '--replica-url', sb.urlFor(db.name)], {
+      url: db.url,
+      dir,
+    });
     await until(async () => Number((await progress(db, id))?.batches ?? 0) >= 2, 'two batches');
 
     restore = await sb.cutOff(await unusedPort());

@@ -21,7 +21,10 @@ describe.skipIf(!standby)(`replay paused on the standby, lag read on the primary
     const [paused] = await sb.query<{ lsn: string }>('SELECT pg_last_wal_replay_lsn()::text AS lsn');
     const replayed = lsnBytes(paused!.lsn);
 
-    const run = spawnCli(['advance', '--batch-size', '300', '--batch-delay', '50', '--max-lag', 'off', '--max-lag-bytes', `${LIMIT_BYTES}`], { url: db.url, dir });
+    const run = spawnCli(
+      ['advance', '--batch-size', '300', '--batch-delay', '50', '--max-lag', 'off', '--max-lag-bytes', `${LIMIT_BYTES}`],
+      { url: db.url, dir },
+    );
     const reason = await expectHeld(db, dir, id, /replica lag .* of WAL .*max 512 kB/);
     expect(reason).toContain('standby "');
 

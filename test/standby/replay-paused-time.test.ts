@@ -19,7 +19,19 @@ describe.skipIf(!standby)(`replay paused on the standby, lag read there (--repli
     const sb = standby!;
     const dir = await prepare(db, sb, id);
     const run = spawnCli(
-      ['advance', '--batch-size', '300', '--batch-delay', '100', '--max-lag', `${LIMIT_MS}`, '--max-lag-bytes', 'off', '--replica-url', sb.urlFor(db.name)],
+      [
+        'advance',
+        '--batch-size',
+        '300',
+        '--batch-delay',
+        '100',
+        '--max-lag',
+        `${LIMIT_MS}`,
+        '--max-lag-bytes',
+        'off',
+        '--replica-url',
+        sb.urlFor(db.name),
+      ],
       { url: db.url, dir },
     );
     // Pause once batches flow (the orchestrator's start-up is no part of the lag): from here the

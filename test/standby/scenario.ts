@@ -37,7 +37,8 @@ export async function expectHeld(db: TestDatabase, dir: string, id: string, reas
   expect(held.hold_reason).toMatch(reason);
   const status = await cli(['status', id, '--json'], { url: db.url, dir });
   expect(status.code, status.stderr).toBe(0);
-  const summary = status.json<{ migrations: { backfillSummary: { holdReason: string | null; finished: boolean } }[] }>().migrations[0]!.backfillSummary;
+  const summary = status.json<{ migrations: { backfillSummary: { holdReason: string | null; finished: boolean } }[] }>().migrations[0]!
+    .backfillSummary;
   expect(summary.finished).toBe(false);
   expect(summary.holdReason).toMatch(reason);
   // Two re-checks later (holdCheckMs is 1000 by default) still no batch has run.

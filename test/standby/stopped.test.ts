@@ -23,7 +23,14 @@ describe.skipIf(!standby)(`a standby stopped during the backfill${skipReason}`, 
 
     await sb.stop();
     stopped = true;
-    await expectHeld(db, dir, id, new RegExp(`${attached!.n - 1} standby\\(s\\) attached to the primary, fewer than the ${attached!.n} attached when the backfill started`));
+    await expectHeld(
+      db,
+      dir,
+      id,
+      new RegExp(
+        `${attached!.n - 1} standby\\(s\\) attached to the primary, fewer than the ${attached!.n} attached when the backfill started`,
+      ),
+    );
 
     await sb.start();
     stopped = false;

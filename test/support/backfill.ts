@@ -63,7 +63,9 @@ export interface BackfillFixture {
 /** Creates the table of `c` and fills it (no plan, no migration): for a second table in one file. */
 export async function createBackfillTable(db: TestDatabase, c: Omit<BackfillCase, 'id' | 'to'>) {
   const t = ident(c.table);
-  await db.query(`CREATE TABLE ${t} (${c.columns ?? `id bigint PRIMARY KEY, ${ident(c.from)} text NOT NULL`})${c.storage ? ` WITH (${c.storage})` : ''}`);
+  await db.query(
+    `CREATE TABLE ${t} (${c.columns ?? `id bigint PRIMARY KEY, ${ident(c.from)} text NOT NULL`})${c.storage ? ` WITH (${c.storage})` : ''}`,
+  );
   await db.query(`INSERT INTO ${t} SELECT g, '${c.prefix ?? 'r'}' || g FROM generate_series(1, ${c.rows}) g`);
   await c.prepare?.(db);
   if (c.analyze ?? true) await db.query(`ANALYZE ${t}`);
@@ -103,14 +105,17 @@ function backfillFixture(db: TestDatabase, c: BackfillCase, holder: { dir: strin
     },
     run: (...args) => cli(args, { url: url(), dir: holder.dir }),
     spawn: (args, env) => spawnCli(args, { url: url(), dir: holder.dir, env }),
-    progress: async () => (await db.query<ProgressRow>(`SELECT * FROM pgshift.backfill_progress WHERE migration_id = $1 ORDER BY task`, [c.id]))[0],
+    progress: async () =>
+      (await db.query<ProgressRow>(`SELECT * FROM pgshift.backfill_progress WHERE migration_id = $1 ORDER BY task`, [c.id]))[0],
     held: () =>
       until(async () => {
         const p = await fixture.progress();
         return p?.hold_reason ? p : null;
       }, 'the hold'),
     async unsynced() {
-      const [row] = await db.query<{ n: string }>(`SELECT count(*) AS n FROM ${ident(c.table)} WHERE ${ident(c.to)} IS DISTINCT FROM ${ident(c.from)}`);
+      const [row] = await db.query<{ n: string }>(
+        `SELECT count(*) AS n FROM ${ident(c.table)} WHERE ${ident(c.to)} IS DISTINCT FROM ${ident(c.from)}`,
+      );
       return Number(row!.n);
     },
   };
@@ -119,14 +124,22 @@ function backfillFixture(db: TestDatabase, c: BackfillCase, holder: { dir: strin
 
 /** What `advance --json` reports of the first backfill task it ran. */
 export function backfillTask<T = Record<string, unknown>>(r: CliResult): T {
-  return r.json<{ migrations: { ran: { details: { tasks: Record<string, T> } }[] }[] }>().migrations[0]!.ran[0]!.details.tasks['0.backfill']!;
+  return r.json<{ migrations: { ran: { details: { tasks: Record<string, T> } }[] }[] }>().migrations[0]!.ran[0]!.details.tasks[
+    '0.backfill'
+  ]!;
 }
 
 /** Waits until no pgshift session is connected to the test database (their statistics are then flushed). */
 export function pgshiftSessionsGone(db: TestDatabase) {
   return until(
     async () =>
-      Number((await db.query<{ n: string }>(`SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND application_name LIKE 'pgshift%'`))[0]!.n) === 0,
+      Number(
+        (
+          await db.query<{ n: string }>(
+            `SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND application_name LIKE 'pgshift%'`,
+          )
+        )[0]!.n,
+      ) === 0,
     'the backfill’s sessions to exit',
   );
 }

@@ -18,7 +18,10 @@ export async function snapshot(db: TestDatabase, table: string, migrationId?: st
     `SELECT conname, contype::text, pg_get_constraintdef(oid) AS def, convalidated FROM pg_constraint WHERE conrelid = $1::regclass ORDER BY conname`,
     [table],
   );
-  const indexes = await db.query(`SELECT indexname, indexdef FROM pg_indexes WHERE format('%I.%I', schemaname, tablename)::regclass = $1::regclass ORDER BY 1`, [table]);
+  const indexes = await db.query(
+    `SELECT indexname, indexdef FROM pg_indexes WHERE format('%I.%I', schemaname, tablename)::regclass = $1::regclass ORDER BY 1`,
+    [table],
+  );
   const triggers = await db.query(
     `SELECT tgname, tgenabled::text FROM pg_trigger WHERE tgrelid = $1::regclass AND NOT tgisinternal ORDER BY 1`,
     [table],

@@ -15,7 +15,10 @@ export interface CliResult {
 }
 
 /** Runs the CLI in-process (same code path as the bin, minus process startup); `signal` stops it as SIGINT would. */
-export async function cli(args: string[], options: { url: string; dir?: string; env?: NodeJS.ProcessEnv; signal?: AbortSignal }): Promise<CliResult> {
+export async function cli(
+  args: string[],
+  options: { url: string; dir?: string; env?: NodeJS.ProcessEnv; signal?: AbortSignal },
+): Promise<CliResult> {
   let stdout = '';
   let stderr = '';
   const full = ['--database-url', options.url, '--log-level', 'silent', ...(options.dir ? ['--dir', options.dir] : []), ...args];
@@ -29,13 +32,24 @@ export async function cli(args: string[], options: { url: string; dir?: string; 
 }
 
 /** Runs the real `pgshift` process (through tsx), for exit codes, signals and locks across processes. */
-export function spawnCli(args: string[], options: { url: string; dir?: string; env?: NodeJS.ProcessEnv }): {
+export function spawnCli(
+  args: string[],
+  options: { url: string; dir?: string; env?: NodeJS.ProcessEnv },
+): {
   child: ChildProcess;
   done: Promise<CliResult>;
 } {
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', path.join(ROOT, 'src/cli/main.ts'), '--database-url', options.url, ...(options.dir ? ['--dir', options.dir] : []), ...args],
+    [
+      '--import',
+      'tsx',
+      path.join(ROOT, 'src/cli/main.ts'),
+      '--database-url',
+      options.url,
+      ...(options.dir ? ['--dir', options.dir] : []),
+      ...args,
+    ],
     { cwd: ROOT, env: { ...process.env, PGSHIFT_LOG_LEVEL: 'warn', ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   // A test that fails half-way must not leave its orchestrator running (and holding the lock).
@@ -47,9 +61,7 @@ export function spawnCli(args: string[], options: { url: string; dir?: string; e
   child.stdout!.on('data', (d) => (stdout += d));
   child.stderr!.on('data', (d) => (stderr += d));
   const done = new Promise<CliResult>((resolve) => {
-    child.on('close', (code, signal) =>
-      resolve({ code: code ?? (signal ? 128 : 1), stdout, stderr, json: () => JSON.parse(stdout) }),
-    );
+    child.on('close', (code, signal) => resolve({ code: code ?? (signal ? 128 : 1), stdout, stderr, json: () => JSON.parse(stdout) }));
   });
   return { child, done };
 }

@@ -15,10 +15,24 @@ export const STACKED_ON_ONE_COLUMN = {
 export const CREATE_THEN_CONSTRAIN = {
   id: '20261204_create_then_constrain',
   operations: [
-    { kind: 'createTable', table: 'customers', columns: [{ name: 'id', type: 'bigint', primaryKey: true }, { name: 'email', type: 'text' }, { name: 'account', type: 'bigint' }] },
+    {
+      kind: 'createTable',
+      table: 'customers',
+      columns: [
+        { name: 'id', type: 'bigint', primaryKey: true },
+        { name: 'email', type: 'text' },
+        { name: 'account', type: 'bigint' },
+      ],
+    },
     { kind: 'addUnique', table: 'customers', name: 'customers_email_key', columns: ['email'] },
     { kind: 'addCheck', table: 'customers', name: 'customers_email_at', check: `email LIKE '%@%'` },
-    { kind: 'addForeignKey', table: 'customers', name: 'customers_account_fk', columns: ['account'], references: { table: 'accounts', columns: ['id'] } },
+    {
+      kind: 'addForeignKey',
+      table: 'customers',
+      name: 'customers_account_fk',
+      columns: ['account'],
+      references: { table: 'accounts', columns: ['id'] },
+    },
   ],
 };
 
@@ -33,8 +47,20 @@ export const ADD_COLUMN_THEN_CHECK = {
 export const CREATE_THEN_CUSTOM_INDEX = {
   id: '20261204_create_then_custom_index',
   operations: [
-    { kind: 'createTable', table: 'tasks', columns: [{ name: 'id', type: 'bigint', primaryKey: true }, { name: 'title', type: 'text' }] },
-    { kind: 'custom', table: 'tasks', expand: ['CREATE INDEX CONCURRENTLY tasks_title_idx ON tasks (title)'], rollback: ['DROP INDEX CONCURRENTLY IF EXISTS tasks_title_idx'] },
+    {
+      kind: 'createTable',
+      table: 'tasks',
+      columns: [
+        { name: 'id', type: 'bigint', primaryKey: true },
+        { name: 'title', type: 'text' },
+      ],
+    },
+    {
+      kind: 'custom',
+      table: 'tasks',
+      expand: ['CREATE INDEX CONCURRENTLY tasks_title_idx ON tasks (title)'],
+      rollback: ['DROP INDEX CONCURRENTLY IF EXISTS tasks_title_idx'],
+    },
   ],
 };
 
@@ -50,16 +76,36 @@ INSERT INTO accounts (code, name) SELECT CASE WHEN g = 7 THEN NULL ELSE 'c' || g
 export const CREATE_WITH_OTHER_TABLE_RENAME = {
   id: '20261204_create_with_other_table_rename',
   operations: [
-    { kind: 'createTable', table: 'orders', columns: [{ name: 'id', type: 'bigint', primaryKey: true }, { name: 'account', type: 'bigint' }] },
+    {
+      kind: 'createTable',
+      table: 'orders',
+      columns: [
+        { name: 'id', type: 'bigint', primaryKey: true },
+        { name: 'account', type: 'bigint' },
+      ],
+    },
     { kind: 'renameColumn', table: 'accounts', from: 'name', to: 'full_name' },
-    { kind: 'addForeignKey', table: 'orders', name: 'orders_account_fk', columns: ['account'], references: { table: 'accounts', columns: ['id'] } },
+    {
+      kind: 'addForeignKey',
+      table: 'orders',
+      name: 'orders_account_fk',
+      columns: ['account'],
+      references: { table: 'accounts', columns: ['id'] },
+    },
   ],
 };
 
 export const CREATE_WITH_OTHER_TABLE_INDEX = {
   id: '20261204_create_with_other_table_index',
   operations: [
-    { kind: 'createTable', table: 'orders', columns: [{ name: 'id', type: 'bigint', primaryKey: true }, { name: 'note', type: 'text' }] },
+    {
+      kind: 'createTable',
+      table: 'orders',
+      columns: [
+        { name: 'id', type: 'bigint', primaryKey: true },
+        { name: 'note', type: 'text' },
+      ],
+    },
     { kind: 'createIndex', table: 'accounts', name: 'accounts_name_idx', columns: ['name'] },
     { kind: 'addUnique', table: 'orders', name: 'orders_note_key', columns: ['note'] },
   ],
@@ -69,7 +115,14 @@ export const CREATE_WITH_OTHER_TABLE_INDEX = {
 export const CREATE_THEN_CREATE_INDEX = {
   id: '20261204_create_then_create_index',
   operations: [
-    { kind: 'createTable', table: 'orders', columns: [{ name: 'id', type: 'bigint', primaryKey: true }, { name: 'note', type: 'text' }] },
+    {
+      kind: 'createTable',
+      table: 'orders',
+      columns: [
+        { name: 'id', type: 'bigint', primaryKey: true },
+        { name: 'note', type: 'text' },
+      ],
+    },
     { kind: 'createIndex', table: 'orders', name: 'orders_note_idx', columns: ['note'] },
     { kind: 'addCheck', table: 'orders', name: 'orders_note_short', check: 'length(note) < 100' },
   ],

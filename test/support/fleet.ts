@@ -108,7 +108,10 @@ export function lockstepViolations(runs: Awaited<ReturnType<typeof phaseRuns>>, 
     if (!done.length || !later.length) continue;
     const lastDone = done.reduce((a, b) => (+b.finished_at! > +a.finished_at! ? b : a));
     for (const r of later)
-      if (+r.started_at < +lastDone.finished_at!) problems.push(`${r.db} started ${phases[i]} at ${r.started_at.toISOString()} before ${lastDone.db} finished ${phases[i - 1]} at ${lastDone.finished_at!.toISOString()}`);
+      if (+r.started_at < +lastDone.finished_at!)
+        problems.push(
+          `${r.db} started ${phases[i]} at ${r.started_at.toISOString()} before ${lastDone.db} finished ${phases[i - 1]} at ${lastDone.finished_at!.toISOString()}`,
+        );
   }
   return problems;
 }

@@ -25,7 +25,9 @@ export default async function setup(project: TestProject) {
     stop = () => container.stop();
   } else if (!url) {
     // Durability is not under test; fsync off keeps the suite fast on small machines.
-    const server = await startEmbeddedPostgres({ settings: { fsync: 'off', synchronous_commit: 'off', full_page_writes: 'off', max_connections: 200 } });
+    const server = await startEmbeddedPostgres({
+      settings: { fsync: 'off', synchronous_commit: 'off', full_page_writes: 'off', max_connections: 200 },
+    });
     url = server.url;
     stop = () => server.stop();
   }

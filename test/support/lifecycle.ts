@@ -368,7 +368,9 @@ export function lifecycleRunner(c: LifecycleCase, db: TestDatabase) {
       expect(rb.code).toBe(3);
       expect(rb.stderr).toContain(`rollback of ${id} refused: contract has run`);
       const applied = (await ledgerRuns()).filter((x) => x.action === 'apply');
-      expect(applied.slice(-4)).toEqual(['expand', 'dual-write', 'backfill', 'contract'].map((phase) => ({ action: 'apply', phase, status: 'succeeded' })));
+      expect(applied.slice(-4)).toEqual(
+        ['expand', 'dual-write', 'backfill', 'contract'].map((phase) => ({ action: 'apply', phase, status: 'succeeded' })),
+      );
     },
   };
 }

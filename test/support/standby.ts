@@ -60,7 +60,10 @@ export class Standby {
 
   async pauseReplay(): Promise<void> {
     await this.query('SELECT pg_wal_replay_pause()');
-    await until(async () => (await this.query<{ s: string }>('SELECT pg_get_wal_replay_pause_state() AS s'))[0]?.s === 'paused', 'replay paused');
+    await until(
+      async () => (await this.query<{ s: string }>('SELECT pg_get_wal_replay_pause_state() AS s'))[0]?.s === 'paused',
+      'replay paused',
+    );
   }
 
   async resumeReplay(): Promise<void> {
@@ -73,7 +76,10 @@ export class Standby {
     const original = row!.primary_conninfo;
     await this.query(`ALTER SYSTEM SET primary_conninfo = 'host=127.0.0.1 port=${deadPort} user=postgres connect_timeout=2'`);
     await this.query('SELECT pg_reload_conf()');
-    await until(async () => !(await this.query('SELECT 1 FROM pg_stat_wal_receiver WHERE status = $1', ['streaming'])).length, 'the WAL receiver to stop streaming');
+    await until(
+      async () => !(await this.query('SELECT 1 FROM pg_stat_wal_receiver WHERE status = $1', ['streaming'])).length,
+      'the WAL receiver to stop streaming',
+    );
     return async () => {
       await this.query(`ALTER SYSTEM SET primary_conninfo = ${pg.escapeLiteral(original)}`);
       await this.query('SELECT pg_reload_conf()');
@@ -122,7 +128,9 @@ export interface TraceRow {
  * each batch ended, without polling.
  */
 export async function installTrace(db: pg.Pool): Promise<void> {
-  await db.query(`CREATE TABLE lag_trace (seq bigserial PRIMARY KEY, at timestamptz NOT NULL DEFAULT clock_timestamp(), batches bigint, rows_done bigint, hold_reason text, lsn pg_lsn NOT NULL DEFAULT pg_current_wal_insert_lsn())`);
+  await db.query(
+    `CREATE TABLE lag_trace (seq bigserial PRIMARY KEY, at timestamptz NOT NULL DEFAULT clock_timestamp(), batches bigint, rows_done bigint, hold_reason text, lsn pg_lsn NOT NULL DEFAULT pg_current_wal_insert_lsn())`,
+  );
   await db.query(`CREATE FUNCTION lag_trace_row() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN INSERT INTO public.lag_trace (batches, rows_done, hold_reason) VALUES (NEW.batches, NEW.rows_done, NEW.hold_reason); RETURN NEW; END $$`);
   await db.query(`CREATE TRIGGER lag_trace AFTER UPDATE ON pgshift.backfill_progress FOR EACH ROW EXECUTE FUNCTION lag_trace_row()`);
@@ -132,14 +140,23 @@ export async function readTrace(db: pg.Pool): Promise<TraceRow[]> {
   const { rows } = await db.query<{ at: Date; batches: string; rows_done: string; hold_reason: string | null; lsn: string }>(
     `SELECT at, batches, rows_done, hold_reason, lsn::text FROM lag_trace ORDER BY seq`,
   );
-  return rows.map((r) => ({ at: r.at, batches: Number(r.batches), rows_done: Number(r.rows_done), hold_reason: r.hold_reason, lsn: r.lsn }));
+  return rows.map((r) => ({
+    at: r.at,
+    batches: Number(r.batches),
+    rows_done: Number(r.rows_done),
+    hold_reason: r.hold_reason,
+    lsn: r.lsn,
+  }));
 }
 
 /**
  * How many batches committed after the first one that took the lag past the limit, up to the
  * first hold (0 when the hold came at or before the crossing), or null when it never held.
  */
-export function batchesPastLimit(trace: TraceRow[], crossed: (row: TraceRow) => boolean): { held: TraceRow; crossing: TraceRow | null; past: number } | null {
+export function batchesPastLimit(
+  trace: TraceRow[],
+  crossed: (row: TraceRow) => boolean,
+): { held: TraceRow; crossing: TraceRow | null; past: number } | null {
   const held = trace.find((r) => r.hold_reason);
   if (!held) return null;
   const crossing = trace.find((r) => !r.hold_reason && r.batches <= held.batches && crossed(r)) ?? null;

@@ -39,9 +39,17 @@ describe('addCheck renders the exact SQL of each phase', () => {
 
   test('verify: rows where the expression is false (NULL passes, as in a CHECK), over the batch key', () => {
     expect(steps.verify).toEqual([
-      { id: '0.verify', table: { schema: 'public', name: 'orders' }, key: facts.key.columns, mismatch: '(amount > 0) IS FALSE', description: 'check orders_amount_positive holds' },
+      {
+        id: '0.verify',
+        table: { schema: 'public', name: 'orders' },
+        key: facts.key.columns,
+        mismatch: '(amount > 0) IS FALSE',
+        description: 'check orders_amount_positive holds',
+      },
     ]);
-    const verify = renderPlan([steps]).find((p) => p.phase === 'verify')!.statements.map((s) => s.sql);
+    const verify = renderPlan([steps])
+      .find((p) => p.phase === 'verify')!
+      .statements.map((s) => s.sql);
     expect(verify).toContain(
       'SELECT count(*)::int AS rows, count(*) FILTER (WHERE (amount > 0) IS FALSE)::int AS mismatches FROM "public"."orders" WHERE "id" > $1::bigint AND "id" <= $2::bigint',
     );
@@ -53,7 +61,9 @@ describe('addCheck renders the exact SQL of each phase', () => {
   });
 
   test('contract: VALIDATE in its own transaction, skipped once validated', () => {
-    expect(rows(steps.contract)).toEqual([['ALTER TABLE "public"."orders" VALIDATE CONSTRAINT "orders_amount_positive"', 'SHARE UPDATE EXCLUSIVE', 'own']]);
+    expect(rows(steps.contract)).toEqual([
+      ['ALTER TABLE "public"."orders" VALIDATE CONSTRAINT "orders_amount_positive"', 'SHARE UPDATE EXCLUSIVE', 'own'],
+    ]);
     expect(steps.contract[0]!.skipIf).toBe(
       `SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint WHERE conrelid = pg_catalog.to_regclass('"public"."orders"') ` +
         `AND conname = 'orders_amount_positive' AND convalidated) AS done`,
@@ -61,13 +71,23 @@ describe('addCheck renders the exact SQL of each phase', () => {
   });
 
   test('rollback: idempotent drop', () => {
-    expect(rows(steps.rollback)).toEqual([['ALTER TABLE "public"."orders" DROP CONSTRAINT IF EXISTS "orders_amount_positive"', 'ACCESS EXCLUSIVE', 'phase']]);
+    expect(rows(steps.rollback)).toEqual([
+      ['ALTER TABLE "public"."orders" DROP CONSTRAINT IF EXISTS "orders_amount_positive"', 'ACCESS EXCLUSIVE', 'phase'],
+    ]);
   });
 
   test('hostile names are quoted; the expression goes verbatim inside parentheses, never rewritten', () => {
-    const evil: AddCheck = { kind: 'addCheck', schema: 'S"s', table: 'Order Items', name: 'ck "positive"; --', check: `"Qty ""x""" > 0 AND note <> 'id'` };
+    const evil: AddCheck = {
+      kind: 'addCheck',
+      schema: 'S"s',
+      table: 'Order Items',
+      name: 'ck "positive"; --',
+      check: `"Qty ""x""" > 0 AND note <> 'id'`,
+    };
     const s = addCheckHandler.steps(evil, facts, names, 2);
-    expect(s.expand[0]!.sql).toBe(`ALTER TABLE "S""s"."Order Items" ADD CONSTRAINT "ck ""positive""; --" CHECK ("Qty ""x""" > 0 AND note <> 'id') NOT VALID`);
+    expect(s.expand[0]!.sql).toBe(
+      `ALTER TABLE "S""s"."Order Items" ADD CONSTRAINT "ck ""positive""; --" CHECK ("Qty ""x""" > 0 AND note <> 'id') NOT VALID`,
+    );
     expect(s.verify[0]!.mismatch).toBe(`("Qty ""x""" > 0 AND note <> 'id') IS FALSE`);
     expect(s.contract[0]!.sql).toBe(`ALTER TABLE "S""s"."Order Items" VALIDATE CONSTRAINT "ck ""positive""; --"`);
     expect(s.contract[0]!.skipIf).toContain(`to_regclass('"S""s"."Order Items"') AND conname = 'ck "positive"; --' AND convalidated`);
@@ -83,12 +103,24 @@ describe('addCheck renders the exact SQL of each phase', () => {
 describe('addCheck plan validation', () => {
   test('the documented shape, schema filled in; the TypeScript helper gives the same', () => {
     const input = { id: '20261201_ck', operations: [{ kind: 'addCheck', table: 'orders', name: 'ck', check: 'amount > 0' }] };
-    expect(parseMigration(input, 'x').operations).toEqual([{ kind: 'addCheck', schema: 'public', table: 'orders', name: 'ck', check: 'amount > 0' }]);
-    expect(defineMigration({ id: '20261201_ck', operations: [addCheck({ table: 'orders', name: 'ck', check: 'amount > 0' })] })).toEqual(input);
+    expect(parseMigration(input, 'x').operations).toEqual([
+      { kind: 'addCheck', schema: 'public', table: 'orders', name: 'ck', check: 'amount > 0' },
+    ]);
+    expect(defineMigration({ id: '20261201_ck', operations: [addCheck({ table: 'orders', name: 'ck', check: 'amount > 0' })] })).toEqual(
+      input,
+    );
   });
 
   test('every problem with its path', () => {
-    expect(problems({ id: 'x', operations: [{ kind: 'addCheck', table: 'orders', check: '', colour: 1 }, { kind: 'addCheck', table: 'o', name: 7, check: 'a\0' }] })).toEqual([
+    expect(
+      problems({
+        id: 'x',
+        operations: [
+          { kind: 'addCheck', table: 'orders', check: '', colour: 1 },
+          { kind: 'addCheck', table: 'o', name: 7, check: 'a\0' },
+        ],
+      }),
+    ).toEqual([
       'operations[0].name: required',
       'operations[0].check: must not be empty',
       'operations[0].colour: unknown key',

@@ -23,7 +23,9 @@ describe('addColumn renders the exact SQL of each phase', () => {
 
   test('non-volatile default: in ADD COLUMN (no rewrite, existing rows read it from the catalog), no backfill', () => {
     const s = render({ ...base, column: 'status', type: 'text', default: `'new'`, notNull: true });
-    expect(rows(s.expand)).toEqual([[`ALTER TABLE "public"."orders" ADD COLUMN "status" text DEFAULT ('new')`, 'ACCESS EXCLUSIVE', 'phase']]);
+    expect(rows(s.expand)).toEqual([
+      [`ALTER TABLE "public"."orders" ADD COLUMN "status" text DEFAULT ('new')`, 'ACCESS EXCLUSIVE', 'phase'],
+    ]);
     expect(s.backfill).toEqual([]);
     expect(s.verify.map((v) => v.mismatch)).toEqual(['"status" IS NULL']);
     expect(rows(s.contract)).toEqual([
@@ -46,7 +48,13 @@ describe('addColumn renders the exact SQL of each phase', () => {
       ['ALTER TABLE "public"."orders" ALTER COLUMN "created_at" SET DEFAULT (clock_timestamp())', 'ACCESS EXCLUSIVE', 'phase'],
     ]);
     expect(s.backfill).toEqual([
-      { id: '0.backfill', table: { schema: 'public', name: 'orders' }, key: key.columns, set: [{ column: 'created_at', expression: '(clock_timestamp())' }], pending: '"created_at" IS NULL' },
+      {
+        id: '0.backfill',
+        table: { schema: 'public', name: 'orders' },
+        key: key.columns,
+        set: [{ column: 'created_at', expression: '(clock_timestamp())' }],
+        pending: '"created_at" IS NULL',
+      },
     ]);
     expect(s.dualWrite).toEqual([]);
   });
@@ -60,7 +68,11 @@ describe('addColumn renders the exact SQL of each phase', () => {
         'none',
         'phase',
       ],
-      [`CREATE TRIGGER "pgshift_sync_${h}" BEFORE INSERT OR UPDATE ON "public"."orders" FOR EACH ROW WHEN (pg_catalog.current_setting('pgshift.backfill', true) IS DISTINCT FROM 'on') EXECUTE FUNCTION "pgshift"."sync_${h}"()`, 'SHARE ROW EXCLUSIVE', 'phase'],
+      [
+        `CREATE TRIGGER "pgshift_sync_${h}" BEFORE INSERT OR UPDATE ON "public"."orders" FOR EACH ROW WHEN (pg_catalog.current_setting('pgshift.backfill', true) IS DISTINCT FROM 'on') EXECUTE FUNCTION "pgshift"."sync_${h}"()`,
+        'SHARE ROW EXCLUSIVE',
+        'phase',
+      ],
     ]);
     expect(s.backfill[0]!.set).toEqual([{ column: 'total', expression: '(price * qty)' }]);
     expect(s.triggers).toEqual([{ table: { schema: 'public', name: 'orders' }, name: `pgshift_sync_${h}` }]);
@@ -81,15 +93,26 @@ describe('addColumn renders the exact SQL of each phase', () => {
   });
 
   test('hostile names are quoted; expressions go verbatim inside parentheses', () => {
-    const s = render({ ...base, schema: 'S"s', table: 'Order Items', column: 'Weird"Quote', type: 'text', backfill: `'$pgshift$' || "e mail"` });
+    const s = render({
+      ...base,
+      schema: 'S"s',
+      table: 'Order Items',
+      column: 'Weird"Quote',
+      type: 'text',
+      backfill: `'$pgshift$' || "e mail"`,
+    });
     expect(s.expand[0]!.sql).toBe(`ALTER TABLE "S""s"."Order Items" ADD COLUMN "Weird""Quote" text`);
     expect(s.dualWrite[0]!.sql).toContain(`AS $pgshift1$`);
-    expect(s.dualWrite[0]!.sql).toContain(`NEW."Weird""Quote" := (SELECT ('$pgshift$' || "e mail") FROM (SELECT (NEW).*) AS "Order Items");`);
+    expect(s.dualWrite[0]!.sql).toContain(
+      `NEW."Weird""Quote" := (SELECT ('$pgshift$' || "e mail") FROM (SELECT (NEW).*) AS "Order Items");`,
+    );
   });
 
   test('the builder gives the same plan as JSON; notNull defaults to false', () => {
     const plan = defineMigration({ id: '20261201_x', operations: [addColumn({ table: 'orders', column: 'note', type: 'text' })] });
     expect(parseMigration(plan, 'test').operations).toEqual([{ ...base, column: 'note', type: 'text' }]);
-    expect(addColumnHandler.columns({ ...base, column: 'note', type: 'text' })).toEqual([{ schema: 'public', table: 'orders', column: 'note' }]);
+    expect(addColumnHandler.columns({ ...base, column: 'note', type: 'text' })).toEqual([
+      { schema: 'public', table: 'orders', column: 'note' },
+    ]);
   });
 });

@@ -17,7 +17,10 @@ const op: AddForeignKey = {
   references: { table: 'customers', columns: ['id'] },
   onDelete: 'set null',
 };
-const facts: AddForeignKeyFacts = { key: { source: 'orders_pkey', kind: 'primary key', columns: [{ name: 'id', type: 'bigint' }] }, collations: [null] };
+const facts: AddForeignKeyFacts = {
+  key: { source: 'orders_pkey', kind: 'primary key', columns: [{ name: 'id', type: 'bigint' }] },
+  collations: [null],
+};
 const names = objectNames('20261202_orders_customer_fkey', 0);
 const steps = addForeignKeyHandler.steps(op, facts, names, 0);
 const rows = (list: { sql: string; lock: string; tx: string }[]) => list.map((s) => [s.sql, s.lock, s.tx]);
@@ -55,7 +58,9 @@ describe('addForeignKey renders the exact SQL of each phase', () => {
     expect(steps.dualWrite).toEqual([]);
     expect(steps.backfill).toEqual([]);
     expect(steps.verify[0]!.mismatch).toBe(ORPHAN);
-    const verify = renderPlan([steps]).find((p) => p.phase === 'verify')!.statements.map((s) => s.sql);
+    const verify = renderPlan([steps])
+      .find((p) => p.phase === 'verify')!
+      .statements.map((s) => s.sql);
     expect(verify).toContain(
       `SELECT count(*)::int AS rows, count(*) FILTER (WHERE ${ORPHAN})::int AS mismatches FROM "public"."orders" WHERE "id" > $1::bigint AND "id" <= $2::bigint`,
     );
@@ -82,12 +87,24 @@ describe('addForeignKey renders the exact SQL of each phase', () => {
         'WHERE "pgshift_ref"."region" = "sales"."orders"."region" COLLATE "pg_catalog"."C" AND "pgshift_ref"."no" = "sales"."orders"."customer_no")',
     );
     // Without a schema, the referenced table is in the referencing table's.
-    const sameSchema = addForeignKeyHandler.steps({ ...composite, references: { table: 'customers', columns: ['region', 'no'] } }, facts, names, 0);
+    const sameSchema = addForeignKeyHandler.steps(
+      { ...composite, references: { table: 'customers', columns: ['region', 'no'] } },
+      facts,
+      names,
+      0,
+    );
     expect(sameSchema.expand[0]!.sql).toContain('REFERENCES "sales"."customers"');
   });
 
   test('a table that references itself: the subquery has its own alias', () => {
-    const self: AddForeignKey = { ...op, table: 'employees', name: 'boss_fk', columns: ['boss_id'], references: { table: 'employees', columns: ['id'] }, onDelete: undefined };
+    const self: AddForeignKey = {
+      ...op,
+      table: 'employees',
+      name: 'boss_fk',
+      columns: ['boss_id'],
+      references: { table: 'employees', columns: ['id'] },
+      onDelete: undefined,
+    };
     const s = addForeignKeyHandler.steps(self, facts, names, 0);
     expect(s.verify[0]!.mismatch).toBe(
       '"public"."employees"."boss_id" IS NOT NULL AND NOT EXISTS (SELECT 1 FROM "public"."employees" AS "pgshift_ref" WHERE "pgshift_ref"."id" = "public"."employees"."boss_id")',
@@ -102,9 +119,13 @@ describe('addForeignKey renders the exact SQL of each phase', () => {
   });
 
   test('contract: VALIDATE in its own transaction, skipped once validated; rollback: idempotent drop', () => {
-    expect(rows(steps.contract)).toEqual([['ALTER TABLE "public"."orders" VALIDATE CONSTRAINT "orders_customer_fkey"', 'SHARE UPDATE EXCLUSIVE', 'own']]);
+    expect(rows(steps.contract)).toEqual([
+      ['ALTER TABLE "public"."orders" VALIDATE CONSTRAINT "orders_customer_fkey"', 'SHARE UPDATE EXCLUSIVE', 'own'],
+    ]);
     expect(steps.contract[0]!.skipIf).toContain(`conname = 'orders_customer_fkey' AND convalidated) AS done`);
-    expect(rows(steps.rollback)).toEqual([['ALTER TABLE "public"."orders" DROP CONSTRAINT IF EXISTS "orders_customer_fkey"', 'ACCESS EXCLUSIVE', 'phase']]);
+    expect(rows(steps.rollback)).toEqual([
+      ['ALTER TABLE "public"."orders" DROP CONSTRAINT IF EXISTS "orders_customer_fkey"', 'ACCESS EXCLUSIVE', 'phase'],
+    ]);
     expect(steps.triggers).toEqual([]);
   });
 
@@ -138,10 +159,20 @@ describe('addForeignKey renders the exact SQL of each phase', () => {
 
 describe('addForeignKey plan validation', () => {
   test('the documented shape; the TypeScript helper gives the same', () => {
-    const fk = { kind: 'addForeignKey', table: 'orders', name: 'fk', columns: ['customer_id'], references: { table: 'customers', columns: ['id'] }, onDelete: 'cascade' };
+    const fk = {
+      kind: 'addForeignKey',
+      table: 'orders',
+      name: 'fk',
+      columns: ['customer_id'],
+      references: { table: 'customers', columns: ['id'] },
+      onDelete: 'cascade',
+    };
     expect(parseMigration({ id: 'x', operations: [fk] }, 'x').operations).toEqual([{ ...fk, schema: 'public' }]);
     const { kind: _kind, ...options } = fk;
-    expect(defineMigration({ id: 'x', operations: [addForeignKey({ ...options, onDelete: 'cascade' })] })).toEqual({ id: 'x', operations: [fk] });
+    expect(defineMigration({ id: 'x', operations: [addForeignKey({ ...options, onDelete: 'cascade' })] })).toEqual({
+      id: 'x',
+      operations: [fk],
+    });
   });
 
   test('every problem with its path', () => {
@@ -149,7 +180,14 @@ describe('addForeignKey plan validation', () => {
       problems({
         id: 'x',
         operations: [
-          { kind: 'addForeignKey', table: 'orders', name: 'fk', columns: [], references: { table: 'c', columns: ['id'], colour: 1 }, onDelete: 'explode' },
+          {
+            kind: 'addForeignKey',
+            table: 'orders',
+            name: 'fk',
+            columns: [],
+            references: { table: 'c', columns: ['id'], colour: 1 },
+            onDelete: 'explode',
+          },
           { kind: 'addForeignKey', table: 'orders', name: 'fk', columns: ['a', 'b', 'a'], references: 'customers', onUpdate: 'SET NULL' },
           { kind: 'addForeignKey', table: 'orders', name: 'fk', columns: ['a', 'b'], references: { table: 'c', columns: ['id'] } },
         ],

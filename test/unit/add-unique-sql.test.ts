@@ -9,7 +9,8 @@ import { renderPlan } from '../../src/render-plan.js';
 
 const names = objectNames('20261121_unique', 0);
 const parse = (operations: unknown[]) => parseMigration({ id: '20261121_unique', operations }, 'test');
-const parsed = (op: Omit<AddUnique, 'kind' | 'schema'> & Partial<AddUnique>) => parse([{ kind: 'addUnique', ...op }]).operations[0] as AddUnique;
+const parsed = (op: Omit<AddUnique, 'kind' | 'schema'> & Partial<AddUnique>) =>
+  parse([{ kind: 'addUnique', ...op }]).operations[0] as AddUnique;
 
 function problems(operations: unknown[]): string[] {
   try {
@@ -33,7 +34,15 @@ describe('addUnique renders the exact SQL of each phase', () => {
         lock: 'SHARE UPDATE EXCLUSIVE',
         table: { schema: 'public', name: 'accounts' },
         tx: 'none',
-        index: { action: 'create', schema: 'public', name: 'accounts_email_key', table: 'accounts', unique: true, columns: ['email', 'tenant_id'], where: null },
+        index: {
+          action: 'create',
+          schema: 'public',
+          name: 'accounts_email_key',
+          table: 'accounts',
+          unique: true,
+          columns: ['email', 'tenant_id'],
+          where: null,
+        },
       },
     ]);
     expect([steps.dualWrite, steps.backfill, steps.verify, steps.triggers]).toEqual([[], [], [], []]);
@@ -52,16 +61,26 @@ describe('addUnique renders the exact SQL of each phase', () => {
       },
     ]);
     expect(steps.rollback.map((s) => [s.id, s.sql, s.lock, s.tx, s.index?.action])).toEqual([
-      ['0.rollback.drop-index', 'DROP INDEX CONCURRENTLY IF EXISTS "public"."accounts_email_key"', 'SHARE UPDATE EXCLUSIVE', 'none', 'drop'],
+      [
+        '0.rollback.drop-index',
+        'DROP INDEX CONCURRENTLY IF EXISTS "public"."accounts_email_key"',
+        'SHARE UPDATE EXCLUSIVE',
+        'none',
+        'drop',
+      ],
     ]);
   });
 
   test('hostile names are quoted everywhere, including the catalog check and skipIf', () => {
     const op = parsed({ schema: 'Odd Schema', table: "Order Items'", name: 'uq "q"; --', columns: ['Weird"Quote', 'select'] });
     const steps = addUniqueHandler.steps(op, { existing: 'invalid' }, names, 3);
-    expect(steps.expand[0]!.sql).toBe(`CREATE UNIQUE INDEX CONCURRENTLY "uq ""q""; --" ON "Odd Schema"."Order Items'" USING btree ("Weird""Quote", "select")`);
+    expect(steps.expand[0]!.sql).toBe(
+      `CREATE UNIQUE INDEX CONCURRENTLY "uq ""q""; --" ON "Odd Schema"."Order Items'" USING btree ("Weird""Quote", "select")`,
+    );
     expect(steps.expand[0]!.description).toContain('the INVALID index of that name');
-    expect(steps.contract[0]!.sql).toBe(`ALTER TABLE "Odd Schema"."Order Items'" ADD CONSTRAINT "uq ""q""; --" UNIQUE USING INDEX "uq ""q""; --"`);
+    expect(steps.contract[0]!.sql).toBe(
+      `ALTER TABLE "Odd Schema"."Order Items'" ADD CONSTRAINT "uq ""q""; --" UNIQUE USING INDEX "uq ""q""; --"`,
+    );
     expect(steps.contract[0]!.skipIf).toContain(`to_regclass('"Odd Schema"."Order Items''"') AND conname = 'uq "q"; --'`);
     expect(steps.checks[0]!.sql).toContain(`WHERE n.nspname = 'Odd Schema' AND c.relname = 'uq "q"; --'`);
     expect(steps.rollback[0]!.sql).toBe(`DROP INDEX CONCURRENTLY IF EXISTS "Odd Schema"."uq ""q""; --"`);
@@ -88,7 +107,10 @@ describe('addUnique renders the exact SQL of each phase', () => {
 
 describe('addUnique plan validation', () => {
   test('the builder gives the same plan as JSON', () => {
-    const m = parseMigration(defineMigration({ id: '20261121_unique', operations: [addUnique({ table: 't', name: 'u', columns: ['a'] })] }), 'ts');
+    const m = parseMigration(
+      defineMigration({ id: '20261121_unique', operations: [addUnique({ table: 't', name: 'u', columns: ['a'] })] }),
+      'ts',
+    );
     expect(m.operations).toEqual([{ kind: 'addUnique', schema: 'public', table: 't', name: 'u', columns: ['a'] }]);
   });
 
@@ -102,7 +124,11 @@ describe('addUnique plan validation', () => {
     expect(problems([{ kind: 'addUnique', table: 't', name: 'u', columns: ['a', 'x'.repeat(64)] }])).toEqual([
       'operations[0].columns[1]: longer than 63 bytes (PostgreSQL would truncate it)',
     ]);
-    expect(problems([{ kind: 'addUnique' }])).toEqual(['operations[0].table: required', 'operations[0].name: required', 'operations[0].columns: required']);
+    expect(problems([{ kind: 'addUnique' }])).toEqual([
+      'operations[0].table: required',
+      'operations[0].name: required',
+      'operations[0].columns: required',
+    ]);
     // Its index shares the namespace of createIndex's: the second build would otherwise find the first's index and skip.
     expect(
       problems([

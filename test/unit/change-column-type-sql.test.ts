@@ -24,8 +24,26 @@ const facts: ChangeColumnTypeFacts = {
   carry: {
     type: 'numeric(12,2)',
     collation: null,
-    indexes: [{ name: 'orders_price', unique: false, shape: 'USING btree (price_new)', columns: ['price'], where: null, constraint: null, replicaIdentity: false }],
-    constraints: [{ name: 'price_pos', table: { schema: 'public', name: 'orders' }, definition: 'CHECK ((price_new > (0)::numeric))', validated: true, kind: 'check' }],
+    indexes: [
+      {
+        name: 'orders_price',
+        unique: false,
+        shape: 'USING btree (price_new)',
+        columns: ['price'],
+        where: null,
+        constraint: null,
+        replicaIdentity: false,
+      },
+    ],
+    constraints: [
+      {
+        name: 'price_pos',
+        table: { schema: 'public', name: 'orders' },
+        definition: 'CHECK ((price_new > (0)::numeric))',
+        validated: true,
+        kind: 'check',
+      },
+    ],
     defaultExpr: '0.00',
     ownedSequence: null,
     identity: null,
@@ -45,13 +63,17 @@ describe('changeColumnType renders the exact SQL of each phase', () => {
   test('expand adds the shadow with the new type; the trigger computes each side with the expressions', () => {
     expect(sql(steps.expand)).toEqual(['ALTER TABLE "public"."orders" ADD COLUMN "price_new" numeric(12,2)']);
     const body = steps.dualWrite[0]!.sql;
-    expect(body).toContain(`IF NEW."price_new" IS NULL THEN NEW."price_new" := (nullif(NEW."price", '')::numeric(12,2)); ELSE NEW."price" := (coalesce(NEW."price_new"::text, '')); END IF;`);
+    expect(body).toContain(
+      `IF NEW."price_new" IS NULL THEN NEW."price_new" := (nullif(NEW."price", '')::numeric(12,2)); ELSE NEW."price" := (coalesce(NEW."price_new"::text, '')); END IF;`,
+    );
     // A shadow set to up(old row), as the backfill does, leaves the old column alone.
     expect(body).toContain(
       `ELSIF NEW."price_new" IS DISTINCT FROM OLD."price_new" THEN\n    IF NEW."price_new" IS DISTINCT FROM (nullif(NEW."price", '')::numeric(12,2)) THEN NEW."price" := (coalesce(NEW."price_new"::text, '')); END IF;`,
     );
     // An UPDATE of another column leaves a shadow value alone; a change to what USING reads recomputes it.
-    expect(body).toContain(`  ELSIF NEW."price" IS DISTINCT FROM OLD."price" OR NEW."price_new" IS NULL THEN\n    NEW."price_new" := (nullif(NEW."price", '')::numeric(12,2));`);
+    expect(body).toContain(
+      `  ELSIF NEW."price" IS DISTINCT FROM OLD."price" OR NEW."price_new" IS NULL THEN\n    NEW."price_new" := (nullif(NEW."price", '')::numeric(12,2));`,
+    );
   });
 
   test('backfill computes with USING; indexes and constraints follow the copy', () => {
@@ -65,7 +87,11 @@ describe('changeColumnType renders the exact SQL of each phase', () => {
     expect(steps.verify[0]!.mismatch).toBe(steps.backfill[0]!.pending);
     expect(steps.afterBackfill.map((s) => [s.sql, s.lock, s.tx])).toEqual([
       [`CREATE INDEX CONCURRENTLY "pgshift_${h}_i0" ON "public"."orders" USING btree (price_new)`, 'SHARE UPDATE EXCLUSIVE', 'none'],
-      [`ALTER TABLE "public"."orders" ADD CONSTRAINT "pgshift_${h}_c0" CHECK ((price_new > (0)::numeric)) NOT VALID`, 'ACCESS EXCLUSIVE', 'own'],
+      [
+        `ALTER TABLE "public"."orders" ADD CONSTRAINT "pgshift_${h}_c0" CHECK ((price_new > (0)::numeric)) NOT VALID`,
+        'ACCESS EXCLUSIVE',
+        'own',
+      ],
       [`ALTER TABLE "public"."orders" VALIDATE CONSTRAINT "pgshift_${h}_c0"`, 'SHARE UPDATE EXCLUSIVE', 'own'],
     ]);
     expect(steps.afterBackfill[0]!.index).toMatchObject({ action: 'create', name: `pgshift_${h}_i0`, columns: ['price_new'] });

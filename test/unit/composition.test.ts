@@ -2,7 +2,12 @@ import { describe, expect, test } from 'vitest';
 import { COMPOSITION, ROLE_OF, compositionProblems, type Role } from '../../src/operations/blocks/composition.js';
 import { parseMigration } from '../../src/plan/validate.js';
 import { PlanInvalidError } from '../../src/errors.js';
-import { ADD_COLUMN_THEN_CHECK, CREATE_THEN_CONSTRAIN, CREATE_THEN_CUSTOM_INDEX, STACKED_ON_ONE_COLUMN } from '../support/combined-plans.js';
+import {
+  ADD_COLUMN_THEN_CHECK,
+  CREATE_THEN_CONSTRAIN,
+  CREATE_THEN_CUSTOM_INDEX,
+  STACKED_ON_ONE_COLUMN,
+} from '../support/combined-plans.js';
 import type { Operation } from '../../src/plan/model.js';
 
 const ROLES = [...new Set(Object.values(ROLE_OF))] as Role[];
@@ -13,7 +18,10 @@ describe('the composition table', () => {
       for (const b of ROLES) {
         const rule = COMPOSITION[a][b];
         expect(rule, `${a} → ${b}`).toBeDefined();
-        if (rule.verdict === 'refuse') expect(rule.advice('A', 'B', 'column t.c')).toMatch(/later migration|first|keep one|leave B out|write the column as it should be/);
+        if (rule.verdict === 'refuse')
+          expect(rule.advice('A', 'B', 'column t.c')).toMatch(
+            /later migration|first|keep one|leave B out|write the column as it should be/,
+          );
       }
   });
 
@@ -56,7 +64,8 @@ describe('the composition table', () => {
   });
 
   test('createTable followed by operations on it passes validation', () => {
-    for (const plan of [CREATE_THEN_CONSTRAIN, CREATE_THEN_CUSTOM_INDEX]) expect(parseMigration(plan, 'test').operations.length).toBe(plan.operations.length);
+    for (const plan of [CREATE_THEN_CONSTRAIN, CREATE_THEN_CUSTOM_INDEX])
+      expect(parseMigration(plan, 'test').operations.length).toBe(plan.operations.length);
   });
 
   test('an operation on a table before its createTable is refused: createTable first', () => {

@@ -67,9 +67,19 @@ describe('createTable renders the exact SQL of each phase', () => {
   });
 
   test('a composite primary key; hostile names quoted everywhere', () => {
-    const op = parsed({ schema: 'Odd Schema', table: `Order Items'`, columns: [{ name: 'Weird"Quote', type: 'text' }, { name: 'select', type: 'int' }], primaryKey: ['select', 'Weird"Quote'] });
+    const op = parsed({
+      schema: 'Odd Schema',
+      table: `Order Items'`,
+      columns: [
+        { name: 'Weird"Quote', type: 'text' },
+        { name: 'select', type: 'int' },
+      ],
+      primaryKey: ['select', 'Weird"Quote'],
+    });
     const steps = createTableHandler.steps(op, {}, names, 2);
-    expect(steps.expand[0]!.sql).toBe(`CREATE TABLE "Odd Schema"."Order Items'" ("Weird""Quote" text, "select" int, PRIMARY KEY ("select", "Weird""Quote"))`);
+    expect(steps.expand[0]!.sql).toBe(
+      `CREATE TABLE "Odd Schema"."Order Items'" ("Weird""Quote" text, "select" int, PRIMARY KEY ("select", "Weird""Quote"))`,
+    );
     expect(steps.rollback[0]!.sql).toContain(`IF pg_catalog.to_regclass('"Odd Schema"."Order Items''"') IS NULL`);
     expect(steps.rollback[0]!.sql).toContain(`DROP TABLE "Odd Schema"."Order Items'";`);
     expect(createTableHandler.columns(op)).toEqual([
@@ -82,8 +92,13 @@ describe('createTable renders the exact SQL of each phase', () => {
 
 describe('createTable plan validation', () => {
   test('the builder gives the same plan as JSON, with defaults', () => {
-    const m = parseMigration(defineMigration({ id: '20261121_table', operations: [createTable({ table: 't', columns: [{ name: 'id', type: 'int' }] })] }), 'ts');
-    expect(m.operations).toEqual([{ kind: 'createTable', schema: 'public', table: 't', columns: [{ name: 'id', type: 'int', notNull: false, primaryKey: false }] }]);
+    const m = parseMigration(
+      defineMigration({ id: '20261121_table', operations: [createTable({ table: 't', columns: [{ name: 'id', type: 'int' }] })] }),
+      'ts',
+    );
+    expect(m.operations).toEqual([
+      { kind: 'createTable', schema: 'public', table: 't', columns: [{ name: 'id', type: 'int', notNull: false, primaryKey: false }] },
+    ]);
   });
 
   test('every problem at once, each with its path', () => {

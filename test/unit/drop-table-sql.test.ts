@@ -17,7 +17,9 @@ describe('dropTable renders the exact SQL of each phase', () => {
   });
 
   test('contract: lock, list dependents again under the lock, raise PGS03 naming them all, else DROP TABLE without CASCADE', () => {
-    expect(s.contract.map((c) => [c.id, c.lock, c.tx, c.table])).toEqual([['2.contract.drop-table', 'ACCESS EXCLUSIVE', 'phase', { schema: 'Odd Schema', name: 'Old "Events"' }]]);
+    expect(s.contract.map((c) => [c.id, c.lock, c.tx, c.table])).toEqual([
+      ['2.contract.drop-table', 'ACCESS EXCLUSIVE', 'phase', { schema: 'Odd Schema', name: 'Old "Events"' }],
+    ]);
     const dependents = tableDependentsSql(`'"Odd Schema"."Old ""Events"""'::pg_catalog.regclass`).replaceAll('\n', '\n    ');
     expect(s.contract[0]!.sql).toBe(
       [
@@ -59,7 +61,9 @@ describe('dropTable renders the exact SQL of each phase', () => {
 
   test('the dependents query starts from the table and follows auto and internal dependencies, as DROP does', () => {
     const sql = tableDependentsSql('$1::pg_catalog.oid');
-    expect(sql).toMatch(/^WITH RECURSIVE goes\(classid, objid\) AS \(\n {4}SELECT 'pg_catalog.pg_class'::pg_catalog.regclass::oid, \(\$1::pg_catalog.oid\)::oid\n/);
+    expect(sql).toMatch(
+      /^WITH RECURSIVE goes\(classid, objid\) AS \(\n {4}SELECT 'pg_catalog.pg_class'::pg_catalog.regclass::oid, \(\$1::pg_catalog.oid\)::oid\n/,
+    );
     expect(sql).toContain(`WHERE d.deptype IN ('a', 'i')`);
     expect(sql).toContain(`WHERE d.deptype = 'n'`);
     expect(sql).toContain('pg_catalog.pg_publication_rel');
@@ -70,6 +74,8 @@ describe('dropTable renders the exact SQL of each phase', () => {
     expect(dropTableHandler.columns(op)).toEqual([{ schema: 'Odd Schema', table: 'Old "Events"', column: '(table)' }]);
     const parsed = parseMigration(defineMigration({ id: '20261201_drop_events', operations: [dropTable({ table: 'events' })] }), 'test');
     expect(parsed.operations).toEqual([{ kind: 'dropTable', schema: 'public', table: 'events' }]);
-    expect(() => parseMigration({ id: 'x1', operations: [{ kind: 'dropTable', table: 'events', cascade: true }] }, 'test')).toThrow(/operations\[0\]\.cascade: unknown key/);
+    expect(() => parseMigration({ id: 'x1', operations: [{ kind: 'dropTable', table: 'events', cascade: true }] }, 'test')).toThrow(
+      /operations\[0\]\.cascade: unknown key/,
+    );
   });
 });

@@ -1,11 +1,23 @@
 import { describe, expect, test } from 'vitest';
-import { FleetTargetsInvalidError, inShard, parseShard, parseTargets, parseWaves, redactUrl, shardOf, splitWaves } from '../../src/index.js';
+import {
+  FleetTargetsInvalidError,
+  inShard,
+  parseShard,
+  parseTargets,
+  parseWaves,
+  redactUrl,
+  shardOf,
+  splitWaves,
+} from '../../src/index.js';
 
-const names = (n: number, prefix = 'db') => Array.from({ length: n }, (_, i) => ({ name: `${prefix}-${i}`, url: `postgres://u:p@h/${prefix}${i}` }));
+const names = (n: number, prefix = 'db') =>
+  Array.from({ length: n }, (_, i) => ({ name: `${prefix}-${i}`, url: `postgres://u:p@h/${prefix}${i}` }));
 
 describe('fleet targets', () => {
   test('JSON list, YAML { targets }, ${VAR} from the environment', () => {
-    expect(parseTargets('[{"name":"a","url":"postgres://u:${PW}@h:5432/a"}]', 'f', { PW: 's3cret' })).toEqual([{ name: 'a', url: 'postgres://u:s3cret@h:5432/a' }]);
+    expect(parseTargets('[{"name":"a","url":"postgres://u:${PW}@h:5432/a"}]', 'f', { PW: 's3cret' })).toEqual([
+      { name: 'a', url: 'postgres://u:s3cret@h:5432/a' },
+    ]);
     expect(parseTargets('targets:\n  - name: b\n    url: postgresql://h/b\n', 'f', {})).toEqual([{ name: 'b', url: 'postgresql://h/b' }]);
   });
 
@@ -35,7 +47,9 @@ describe('fleet targets', () => {
   });
 
   test('redaction removes the password and password parameters, keeps the rest', () => {
-    expect(redactUrl('postgres://app:s%40cret@db.example:6432/shop?sslmode=require')).toBe('postgres://app@db.example:6432/shop?sslmode=require');
+    expect(redactUrl('postgres://app:s%40cret@db.example:6432/shop?sslmode=require')).toBe(
+      'postgres://app@db.example:6432/shop?sslmode=require',
+    );
     expect(redactUrl('postgres://app@h/x?password=abc')).toBe('postgres://app@h/x?password=REDACTED');
   });
 });

@@ -39,7 +39,15 @@ describe('createIndex renders the exact SQL of each phase', () => {
         lock: 'SHARE UPDATE EXCLUSIVE',
         table: { schema: 'public', name: 'orders' },
         tx: 'none',
-        index: { action: 'create', schema: 'public', name: 'orders_customer', table: 'orders', unique: false, columns: ['customer_id', 'id'], where: null },
+        index: {
+          action: 'create',
+          schema: 'public',
+          name: 'orders_customer',
+          table: 'orders',
+          unique: false,
+          columns: ['customer_id', 'id'],
+          where: null,
+        },
       },
     ]);
     expect([steps.dualWrite, steps.backfill, steps.verify, steps.contract, steps.triggers]).toEqual([[], [], [], [], []]);
@@ -71,8 +79,12 @@ describe('createIndex renders the exact SQL of each phase', () => {
 
   test('an INVALID or already built index of that name is said in the step description', () => {
     const op = created({ table: 't', name: 'i', columns: ['a'] });
-    expect(createIndexHandler.steps(op, { existing: 'invalid' }, names, 0).expand[0]!.description).toMatch(/INVALID index of that name .* is dropped first/);
-    expect(createIndexHandler.steps(op, { existing: 'valid' }, names, 0).expand[0]!.description).toMatch(/already exists with this definition/);
+    expect(createIndexHandler.steps(op, { existing: 'invalid' }, names, 0).expand[0]!.description).toMatch(
+      /INVALID index of that name .* is dropped first/,
+    );
+    expect(createIndexHandler.steps(op, { existing: 'valid' }, names, 0).expand[0]!.description).toMatch(
+      /already exists with this definition/,
+    );
   });
 
   test('plan --sql shows the verification check; rollback runs outside the transaction', () => {
@@ -89,7 +101,9 @@ describe('createIndex renders the exact SQL of each phase', () => {
       { schema: 'public', table: 't', column: 'b' },
       { schema: 'public', table: 'i', column: '(index)' },
     ]);
-    expect(dropIndexHandler.columns({ kind: 'dropIndex', schema: 'public', name: 'i' })).toEqual([{ schema: 'public', table: 'i', column: '(index)' }]);
+    expect(dropIndexHandler.columns({ kind: 'dropIndex', schema: 'public', name: 'i' })).toEqual([
+      { schema: 'public', table: 'i', column: '(index)' },
+    ]);
   });
 });
 
@@ -113,7 +127,15 @@ describe('dropIndex renders the exact SQL of each phase', () => {
         'DROP INDEX CONCURRENTLY IF EXISTS "Odd Schema"."Old ""Idx"""',
         'SHARE UPDATE EXCLUSIVE',
         'none',
-        { action: 'drop', schema: 'Odd Schema', name: 'Old "Idx"', table: 'Order Items', unique: true, columns: ['email'], where: '(email IS NOT NULL)' },
+        {
+          action: 'drop',
+          schema: 'Odd Schema',
+          name: 'Old "Idx"',
+          table: 'Order Items',
+          unique: true,
+          columns: ['email'],
+          where: '(email IS NOT NULL)',
+        },
       ],
     ]);
   });
@@ -147,7 +169,9 @@ describe('index plans are validated', () => {
   });
 
   test('every problem with its path', () => {
-    expect(problems([{ kind: 'createIndex', table: 't', name: '', columns: [], unique: 'yes', using: 'bitmap', where: '', colour: 1 }])).toEqual([
+    expect(
+      problems([{ kind: 'createIndex', table: 't', name: '', columns: [], unique: 'yes', using: 'bitmap', where: '', colour: 1 }]),
+    ).toEqual([
       'operations[0].name: must not be empty',
       'operations[0].columns: must list at least one column',
       'operations[0].unique: expected true or false',
@@ -155,7 +179,9 @@ describe('index plans are validated', () => {
       'operations[0].using: expected one of btree, hash, gin, gist, brin',
       'operations[0].colour: unknown key',
     ]);
-    expect(problems([{ kind: 'createIndex', table: 't', name: 'i', columns: ['a', 7] }])).toEqual(['operations[0].columns[1]: expected a string']);
+    expect(problems([{ kind: 'createIndex', table: 't', name: 'i', columns: ['a', 7] }])).toEqual([
+      'operations[0].columns[1]: expected a string',
+    ]);
     expect(problems([{ kind: 'dropIndex' }])).toEqual(['operations[0].name: required']);
   });
 
@@ -178,11 +204,19 @@ describe('steps of several operations run non-transactional first', () => {
   const step = (id: string, tx: DdlStep['tx']): DdlStep => ({ id, description: id, sql: id, lock: 'none', table: null, tx });
 
   test("another operation's CONCURRENTLY step moves before the phase transaction; each operation keeps its order", () => {
-    const order = nonTransactionalFirst([step('0.expand.a', 'phase'), step('0.expand.b', 'phase'), step('1.expand.c', 'none'), step('2.expand.d', 'own'), step('2.expand.e', 'phase')]);
+    const order = nonTransactionalFirst([
+      step('0.expand.a', 'phase'),
+      step('0.expand.b', 'phase'),
+      step('1.expand.c', 'none'),
+      step('2.expand.d', 'own'),
+      step('2.expand.e', 'phase'),
+    ]);
     expect(order.map((s) => s.id)).toEqual(['1.expand.c', '2.expand.d', '0.expand.a', '0.expand.b', '2.expand.e']);
   });
 
   test('within one operation, a transactional step before a non-transactional one is a bug', () => {
-    expect(() => nonTransactionalFirst([step('0.contract.a', 'phase'), step('0.contract.b', 'own')])).toThrow(/bug: transactional steps must come last/);
+    expect(() => nonTransactionalFirst([step('0.contract.a', 'phase'), step('0.contract.b', 'own')])).toThrow(
+      /bug: transactional steps must come last/,
+    );
   });
 });

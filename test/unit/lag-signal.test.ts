@@ -20,7 +20,9 @@ describe('the lag signal (no database needed)', () => {
     expect(growth.bytes).toBeCloseTo(1024, 6);
     const predicted = predictLag(current, growth, 300);
     expect(predicted.bytes).toBeGreaterThan(limits.maxLagBytes);
-    expect(lagHold(limits, { ms: 300, bytes: 800 * 1024, detail: '' }, predicted)).toMatch(/^replica lag 800 kB of WAL is growing: would pass max 1.0 MB during the next batch/);
+    expect(lagHold(limits, { ms: 300, bytes: 800 * 1024, detail: '' }, predicted)).toMatch(
+      /^replica lag 800 kB of WAL is growing: would pass max 1.0 MB during the next batch/,
+    );
     // Shrinking lag predicts nothing worse than now.
     const shrinking = lagGrowth(current, { at: 1400, ms: 50, bytes: 100 })!;
     expect(predictLag({ at: 1400, ms: 50, bytes: 100 }, shrinking, 1000)).toEqual({ ms: 50, bytes: 100 });
@@ -28,8 +30,12 @@ describe('the lag signal (no database needed)', () => {
 
   test('missing standbys hold, named or counted', () => {
     expect(missingStandbys(['a', 'b'], ['a'], 2, 'x')).toBeNull();
-    expect(missingStandbys(['b'], ['a', 'b'], 0, 'x')).toBe('required standby "a" not attached to the primary (pg_stat_replication has "b"; --require-standby)');
-    expect(missingStandbys([], [], 1, 'attached when the backfill started')).toMatch(/^0 standby\(s\) attached to the primary, fewer than the 1 attached when the backfill started/);
+    expect(missingStandbys(['b'], ['a', 'b'], 0, 'x')).toBe(
+      'required standby "a" not attached to the primary (pg_stat_replication has "b"; --require-standby)',
+    );
+    expect(missingStandbys([], [], 1, 'attached when the backfill started')).toMatch(
+      /^0 standby\(s\) attached to the primary, fewer than the 1 attached when the backfill started/,
+    );
     expect(missingStandbys([], [], 0, 'x')).toBeNull();
   });
 

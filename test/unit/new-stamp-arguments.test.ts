@@ -17,7 +17,20 @@ describe('pgshift new (no database)', () => {
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   test('writes the file without catalog facts and says so', async () => {
-    const r = await run(['--dir', dir, 'new', 'add_users_nickname', '--format', 'json', '--recipe', 'addColumn', '--table', 'users', '--column', 'nickname']);
+    const r = await run([
+      '--dir',
+      dir,
+      'new',
+      'add_users_nickname',
+      '--format',
+      'json',
+      '--recipe',
+      'addColumn',
+      '--table',
+      'users',
+      '--column',
+      'nickname',
+    ]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain('no database given: written without catalog facts');
     expect(r.stdout).toContain('fill in: <type>');

@@ -50,7 +50,10 @@ function librarySources(): string[] {
 describe('the npm package', () => {
   test('holds only the built library and CLI, the JSON Schemas of its output, plus package.json and the README', () => {
     const outside = packed.filter(
-      (p) => !/^dist\/(src|phases)\//.test(p) && !/^schemas\/[a-z-]+\.schema\.json$/.test(p) && !/^(package\.json|README\.md|LICEN[CS]E(\.\w+)?)$/i.test(p),
+      (p) =>
+        !/^dist\/(src|phases)\//.test(p) &&
+        !/^schemas\/[a-z-]+\.schema\.json$/.test(p) &&
+        !/^(package\.json|README\.md|LICEN[CS]E(\.\w+)?)$/i.test(p),
     );
     expect(outside).toEqual([]);
   });

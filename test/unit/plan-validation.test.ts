@@ -42,7 +42,9 @@ describe('plan validation', () => {
     expect(problems({ id: 'a', operations: [{ kind: 'explode' }] })).toEqual([
       expect.stringMatching(/^operations\[0\]\.kind: unknown operation kind "explode" \(known: renameColumn, dropColumn/),
     ]);
-    expect(problems({ id: '../etc', operations: [{ kind: 'renameColumn', table: 't', from: 'a', to: 'b' }] })[0]).toMatch(/^id: must start/);
+    expect(problems({ id: '../etc', operations: [{ kind: 'renameColumn', table: 't', from: 'a', to: 'b' }] })[0]).toMatch(
+      /^id: must start/,
+    );
     expect(problems({ id: 'a', operations: [{ kind: 'renameColumn', table: 't', from: 'a', to: 'é'.repeat(32) }] })).toEqual([
       'operations[0].to: longer than 63 bytes (PostgreSQL would truncate it)',
     ]);
@@ -64,7 +66,10 @@ describe('plan validation', () => {
       defineMigration({ id: 'm1', description: 'x', operations: [renameColumn({ table: 'users', from: 'email', to: 'mail' })] }),
       'ts',
     );
-    const json = parseMigration({ operations: [{ to: 'mail', from: 'email', table: 'users', schema: 'public', kind: 'renameColumn' }], id: 'm1' }, 'json');
+    const json = parseMigration(
+      { operations: [{ to: 'mail', from: 'email', table: 'users', schema: 'public', kind: 'renameColumn' }], id: 'm1' },
+      'json',
+    );
     expect(checksumOf(ts)).toBe(checksumOf(json));
     const renamed = json.operations[0] as RenameColumn;
     expect(checksumOf(json)).not.toBe(checksumOf({ ...json, operations: [{ ...renamed, to: 'other' }] }));

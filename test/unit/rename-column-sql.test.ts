@@ -113,7 +113,13 @@ $pgshift$`,
   });
 
   test('hostile names are quoted everywhere, and cannot close the function body quote', () => {
-    const evil: RenameColumn = { kind: 'renameColumn', schema: 'S"s', table: 'Order Items', from: 'a$pgshift$b', to: 'x"; DROP TABLE t; --' };
+    const evil: RenameColumn = {
+      kind: 'renameColumn',
+      schema: 'S"s',
+      table: 'Order Items',
+      from: 'a$pgshift$b',
+      to: 'x"; DROP TABLE t; --',
+    };
     const s = renameColumnHandler.steps(evil, { ...facts, collation: null, comment: null }, names, 0);
     expect(s.expand[0]!.sql).toBe('ALTER TABLE "S""s"."Order Items" ADD COLUMN "x""; DROP TABLE t; --" character varying(200)');
     const fn = s.dualWrite[0]!.sql;

@@ -26,7 +26,7 @@ function problems(input: unknown): string[] {
 }
 
 describe('setNotNull renders the exact SQL of each phase', () => {
-  test('expand: nothing (a NOT VALID check now would break the old app\'s NULL writes)', () => {
+  test("expand: nothing (a NOT VALID check now would break the old app's NULL writes)", () => {
     expect(steps.expand).toEqual([]);
   });
 
@@ -49,18 +49,36 @@ describe('setNotNull renders the exact SQL of each phase', () => {
 
   test('backfill: keyset UPDATE of the NULL rows only; verify: the rows still NULL', () => {
     expect(steps.backfill).toEqual([
-      { id: '0.backfill', table: { schema: 'public', name: 'orders' }, key: facts.key.columns, set: [{ column: 'currency', expression: `('EUR')` }], pending: '"currency" IS NULL' },
+      {
+        id: '0.backfill',
+        table: { schema: 'public', name: 'orders' },
+        key: facts.key.columns,
+        set: [{ column: 'currency', expression: `('EUR')` }],
+        pending: '"currency" IS NULL',
+      },
     ]);
     expect(steps.verify).toEqual([
-      { id: '0.verify', table: { schema: 'public', name: 'orders' }, key: facts.key.columns, mismatch: '"currency" IS NULL', description: 'currency is not NULL' },
+      {
+        id: '0.verify',
+        table: { schema: 'public', name: 'orders' },
+        key: facts.key.columns,
+        mismatch: '"currency" IS NULL',
+        description: 'currency is not NULL',
+      },
     ]);
     const sql = renderPlan([steps]).flatMap((p) => p.statements.map((s) => s.sql));
-    expect(sql).toContain(`UPDATE "public"."orders" SET "currency" = ('EUR') WHERE "id" > $1::bigint AND "id" <= $2::bigint AND ("currency" IS NULL)`);
+    expect(sql).toContain(
+      `UPDATE "public"."orders" SET "currency" = ('EUR') WHERE "id" > $1::bigint AND "id" <= $2::bigint AND ("currency" IS NULL)`,
+    );
   });
 
   test('contract: CHECK NOT VALID and VALIDATE in their own transactions, then SET NOT NULL, drop the check and the trigger', () => {
     expect(rows(steps.contract)).toEqual([
-      [`ALTER TABLE "public"."orders" ADD CONSTRAINT "pgshift_nn_${h}" CHECK ("currency" IS NOT NULL) NOT VALID`, 'ACCESS EXCLUSIVE', 'own'],
+      [
+        `ALTER TABLE "public"."orders" ADD CONSTRAINT "pgshift_nn_${h}" CHECK ("currency" IS NOT NULL) NOT VALID`,
+        'ACCESS EXCLUSIVE',
+        'own',
+      ],
       [`ALTER TABLE "public"."orders" VALIDATE CONSTRAINT "pgshift_nn_${h}"`, 'SHARE UPDATE EXCLUSIVE', 'own'],
       ['ALTER TABLE "public"."orders" ALTER COLUMN "currency" SET NOT NULL', 'ACCESS EXCLUSIVE', 'phase'],
       [`ALTER TABLE "public"."orders" DROP CONSTRAINT "pgshift_nn_${h}"`, 'ACCESS EXCLUSIVE', 'phase'],
@@ -89,16 +107,25 @@ describe('setNotNull renders the exact SQL of each phase', () => {
     expect(s.backfill).toEqual([]);
     expect(s.triggers).toEqual([]);
     expect(s.verify.map((v) => v.mismatch)).toEqual(['"currency" IS NULL']);
-    expect(s.contract.map((c) => c.id)).toEqual(['0.contract.not-null-check', '0.contract.validate-check', '0.contract.set-not-null', '0.contract.drop-check']);
+    expect(s.contract.map((c) => c.id)).toEqual([
+      '0.contract.not-null-check',
+      '0.contract.validate-check',
+      '0.contract.set-not-null',
+      '0.contract.drop-check',
+    ]);
     expect(s.rollback.map((c) => c.id)).toEqual(['0.rollback.drop-check']);
   });
 
   test('hostile names are quoted; the fill goes verbatim inside parentheses, inside a dollar quote it cannot close', () => {
     const evil: SetNotNull = { kind: 'setNotNull', schema: 'S"s', table: 'Order Items', column: 'Weird"Quote', fill: `'$pgshift$ "x"'` };
     const s = setNotNullHandler.steps(evil, facts, names, 2);
-    expect(s.dualWrite[0]!.sql).toContain(`AS $pgshift1$\nBEGIN\n  IF NEW."Weird""Quote" IS NULL THEN NEW."Weird""Quote" := ('$pgshift$ "x"'); END IF;`);
+    expect(s.dualWrite[0]!.sql).toContain(
+      `AS $pgshift1$\nBEGIN\n  IF NEW."Weird""Quote" IS NULL THEN NEW."Weird""Quote" := ('$pgshift$ "x"'); END IF;`,
+    );
     expect(s.contract[2]!.sql).toBe(`ALTER TABLE "S""s"."Order Items" ALTER COLUMN "Weird""Quote" SET NOT NULL`);
-    expect(s.contract[0]!.sql).toBe(`ALTER TABLE "S""s"."Order Items" ADD CONSTRAINT "pgshift_nn_${h}" CHECK ("Weird""Quote" IS NOT NULL) NOT VALID`);
+    expect(s.contract[0]!.sql).toBe(
+      `ALTER TABLE "S""s"."Order Items" ADD CONSTRAINT "pgshift_nn_${h}" CHECK ("Weird""Quote" IS NOT NULL) NOT VALID`,
+    );
     expect(s.verify[0]!.mismatch).toBe('"Weird""Quote" IS NULL');
     expect(s.rollback[0]!.id).toBe('2.rollback.drop-check');
   });

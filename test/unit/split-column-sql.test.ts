@@ -44,7 +44,9 @@ describe('splitColumn renders the exact SQL of each phase', () => {
   const s = splitColumnHandler.steps(op(), facts, names, 0);
 
   test('expand adds the new columns in one ALTER (nullable, no default: no rewrite)', () => {
-    expect(rows(s.expand)).toEqual([['ALTER TABLE "public"."users" ADD COLUMN "first_name" text, ADD COLUMN "last_name" text', 'ACCESS EXCLUSIVE', 'phase']]);
+    expect(rows(s.expand)).toEqual([
+      ['ALTER TABLE "public"."users" ADD COLUMN "first_name" text, ADD COLUMN "last_name" text', 'ACCESS EXCLUSIVE', 'phase'],
+    ]);
   });
 
   test('dual-write: the trigger decides per row which side was written, and never recomputes a value from its own image', () => {
@@ -79,7 +81,11 @@ describe('splitColumn renders the exact SQL of each phase', () => {
         'none',
         'phase',
       ],
-      [`CREATE TRIGGER "pgshift_sync_${h}" BEFORE INSERT OR UPDATE ON "public"."users" FOR EACH ROW WHEN (pg_catalog.current_setting('pgshift.backfill', true) IS DISTINCT FROM 'on') EXECUTE FUNCTION "pgshift"."sync_${h}"()`, 'SHARE ROW EXCLUSIVE', 'phase'],
+      [
+        `CREATE TRIGGER "pgshift_sync_${h}" BEFORE INSERT OR UPDATE ON "public"."users" FOR EACH ROW WHEN (pg_catalog.current_setting('pgshift.backfill', true) IS DISTINCT FROM 'on') EXECUTE FUNCTION "pgshift"."sync_${h}"()`,
+        'SHARE ROW EXCLUSIVE',
+        'phase',
+      ],
     ]);
     expect(s.triggers).toEqual([{ table: { schema: 'public', name: 'users' }, name: `pgshift_sync_${h}` }]);
   });
@@ -97,7 +103,15 @@ describe('splitColumn renders the exact SQL of each phase', () => {
         pending: OUT_OF_SYNC,
       },
     ]);
-    expect(s.verify).toEqual([{ id: '0.verify', table: { schema: 'public', name: 'users' }, key: key.columns, mismatch: OUT_OF_SYNC, description: 'first_name, last_name are up(full_name), or full_name is down(first_name, last_name)' }]);
+    expect(s.verify).toEqual([
+      {
+        id: '0.verify',
+        table: { schema: 'public', name: 'users' },
+        key: key.columns,
+        mismatch: OUT_OF_SYNC,
+        description: 'first_name, last_name are up(full_name), or full_name is down(first_name, last_name)',
+      },
+    ]);
     expect(s.afterBackfill).toEqual([]);
   });
 
@@ -119,7 +133,7 @@ describe('splitColumn renders the exact SQL of each phase', () => {
     expect(kept.contract.map((c) => c.id)).toEqual(['0.contract.drop-trigger', '0.contract.drop-function']);
   });
 
-  test('hostile names: every column reference is quoted in the trigger, user text is kept as written; down takes the old column\'s collation', () => {
+  test("hostile names: every column reference is quoted in the trigger, user text is kept as written; down takes the old column's collation", () => {
     const hostile = op({
       schema: 'Odd Schema',
       table: 'user',
@@ -133,7 +147,9 @@ describe('splitColumn renders the exact SQL of each phase', () => {
     const r = splitColumnHandler.steps(hostile, { key, type: 'text', collation: { schema: 'pg_catalog', name: 'C' } }, names, 3);
     expect(r.expand[0]!.sql).toBe('ALTER TABLE "Odd Schema"."user" ADD COLUMN "select" text, ADD COLUMN "Last Name" varchar(80)');
     const body = r.dualWrite[0]!.sql;
-    expect(body).toContain(`NEW."select" := CAST((split_part(NEW."Full ""Name""", ' ', 1) || 'NEW.x') AS text); NEW."Last Name" := CAST((NEW."Full ""Name""") AS varchar(80));`);
+    expect(body).toContain(
+      `NEW."select" := CAST((split_part(NEW."Full ""Name""", ' ', 1) || 'NEW.x') AS text); NEW."Last Name" := CAST((NEW."Full ""Name""") AS varchar(80));`,
+    );
     expect(body).toContain(`NEW."Full ""Name""" := CAST((NEW."select" || ' ' || NEW."Last Name") AS text) COLLATE "pg_catalog"."C";`);
     expect(r.backfill[0]!.set).toEqual([
       { column: 'select', expression: `CAST((split_part("Full ""Name""", ' ', 1) || 'NEW.x') AS text)` },
@@ -154,7 +170,7 @@ describe('splitColumn plan validation (before any database)', () => {
     }
   };
 
-  test('expressions are read by PostgreSQL\'s parser: up may not use the new columns, down not the old one', () => {
+  test("expressions are read by PostgreSQL's parser: up may not use the new columns, down not the old one", () => {
     expect(
       problems({
         into: [
@@ -169,13 +185,18 @@ describe('splitColumn plan validation (before any database)', () => {
       { path: 'operations[0].down', message: 'refer to columns unqualified (found users.x)' },
     ]);
     expect(problems({ down: "full_name || 'x'" })).toEqual([
-      { path: 'operations[0].down', message: 'uses full_name, the column it computes; "down" reads the new columns (and other existing ones)' },
+      {
+        path: 'operations[0].down',
+        message: 'uses full_name, the column it computes; "down" reads the new columns (and other existing ones)',
+      },
     ]);
     expect(problems({ down: '1; DROP TABLE users' })).toEqual([{ path: 'operations[0].down', message: 'must be a single SQL expression' }]);
   });
 
   test('at least two new columns, each named once, none the old column', () => {
-    expect(problems({ into: [{ name: 'a', type: 'text', up: 'full_name' }] })).toEqual([{ path: 'operations[0].into', message: 'must list at least two columns' }]);
+    expect(problems({ into: [{ name: 'a', type: 'text', up: 'full_name' }] })).toEqual([
+      { path: 'operations[0].into', message: 'must list at least two columns' },
+    ]);
     expect(
       problems({
         into: [

@@ -1,7 +1,14 @@
 import { describe, expect, test } from 'vitest';
 import { backoffMs, DEFAULT_LOCK_POLICY } from '../../src/db/lock-retry.js';
 import { dollarQuote, ident, literal, qualified } from '../../src/sql/ident.js';
-import { renderBatchUpdate, renderBoundary, renderKeySample, renderLastKey, renderMismatchKeys, renderVerifyCount } from '../../src/sql/keyset.js';
+import {
+  renderBatchUpdate,
+  renderBoundary,
+  renderKeySample,
+  renderLastKey,
+  renderMismatchKeys,
+  renderVerifyCount,
+} from '../../src/sql/keyset.js';
 
 describe('quoting', () => {
   test('identifiers are always quoted, quotes doubled', () => {
@@ -54,7 +61,9 @@ describe('keyset SQL over a composite key', () => {
     expect(renderBoundary(q, { cursor: true, end: true })).toContain(
       'WHERE ("Region", "seq") > ($1::text, $2::integer) AND ("Region", "seq") <= ($3::text, $4::integer) ORDER BY "Region", "seq" LIMIT 1 OFFSET $5',
     );
-    expect(renderBoundary(q, { cursor: false, end: true })).toContain('WHERE ("Region", "seq") <= ($1::text, $2::integer) ORDER BY "Region", "seq" LIMIT 1 OFFSET $3');
+    expect(renderBoundary(q, { cursor: false, end: true })).toContain(
+      'WHERE ("Region", "seq") <= ($1::text, $2::integer) ORDER BY "Region", "seq" LIMIT 1 OFFSET $3',
+    );
     expect(renderLastKey(q, { cursor: true, end: true })).toBe(
       'SELECT "Region"::text AS k0, "seq"::text AS k1 FROM "public"."pairs" WHERE ("Region", "seq") > ($1::text, $2::integer) AND ("Region", "seq") <= ($3::text, $4::integer) ORDER BY "Region" DESC, "seq" DESC LIMIT 1',
     );

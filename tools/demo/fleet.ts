@@ -55,17 +55,25 @@ function positiveInt(flag: string) {
 
 function parseOptions(argv: string[]): DemoOptions {
   const o = new Command('npm run demo:fleet --')
-    .description('Roll a column rename out over a fleet of databases in waves, with one shard failing mid-backfill, while an app writes to every shard.')
+    .description(
+      'Roll a column rename out over a fleet of databases in waves, with one shard failing mid-backfill, while an app writes to every shard.',
+    )
     .option('--shards <n>', 'databases in the fleet (at least 3)', positiveInt('--shards'), 16)
     .option('--rows <n>', 'rows in each shard’s users table', positiveInt('--rows'), 10_000)
     .option('--concurrency <n>', 'shards worked on at once (fleet --concurrency)', positiveInt('--concurrency'), 4)
     .option('--faulty <i>', 'the shard (1-based) whose backfill is made to fail (not the canary)', positiveInt('--faulty'), 4)
     .option('--batch-size <n>', 'rows per backfill batch', positiveInt('--batch-size'), 500)
-    .option('--max-rate <n>', 'backfill rows/s per shard (keeps backfills running long enough to interrupt)', positiveInt('--max-rate'), 4_000)
+    .option(
+      '--max-rate <n>',
+      'backfill rows/s per shard (keeps backfills running long enough to interrupt)',
+      positiveInt('--max-rate'),
+      4_000,
+    )
     .parse(argv)
     .opts<DemoOptions>();
   if (o.shards < 3) throw new InvalidArgumentError('--shards must be at least 3 (a canary, the faulty shard and another)');
-  if (o.faulty < 2 || o.faulty > o.shards) throw new InvalidArgumentError(`--faulty must be between 2 and --shards (${o.shards}): shard 1 is the canary`);
+  if (o.faulty < 2 || o.faulty > o.shards)
+    throw new InvalidArgumentError(`--faulty must be between 2 and --shards (${o.shards}): shard 1 is the canary`);
   return o;
 }
 
@@ -99,7 +107,10 @@ async function createFleet(server: string, options: DemoOptions): Promise<FleetT
       name text,
       created_at timestamptz NOT NULL DEFAULT now()
     )`);
-    await c.query(`INSERT INTO users (email, name) SELECT 'user' || g || '@example.com', 'User ' || g FROM generate_series(1, $1::int) AS g`, [options.rows]);
+    await c.query(
+      `INSERT INTO users (email, name) SELECT 'user' || g || '@example.com', 'User ' || g FROM generate_series(1, $1::int) AS g`,
+      [options.rows],
+    );
     await c.query('ANALYZE users');
   });
   const targets: FleetTarget[] = [];
@@ -185,7 +196,8 @@ class HeldLock {
 }
 
 function printAdvance(r: FleetAdvanceReport): void {
-  for (const w of r.waves) console.log(`  ${w.phase} wave ${w.index + 1} (${w.targets.length === 1 ? w.targets[0] : `${w.targets.length} shards`}): ${w.result}`);
+  for (const w of r.waves)
+    console.log(`  ${w.phase} wave ${w.index + 1} (${w.targets.length === 1 ? w.targets[0] : `${w.targets.length} shards`}): ${w.result}`);
   const groups = new Map<string, string[]>();
   for (const t of r.targets) {
     const key = `${t.result}${t.to ? ` (now ${t.to})` : ''}`;
@@ -193,7 +205,9 @@ function printAdvance(r: FleetAdvanceReport): void {
   }
   for (const [key, names] of groups) console.log(`  ${key.padEnd(28)} ${names.join(' ')}`);
   for (const t of r.targets.filter((t) => t.error)) {
-    console.log(`  ${t.name}: ${t.error!.code}${t.error!.sqlstate ? ` (SQLSTATE ${t.error!.sqlstate})` : ''}: ${t.error!.message.split('\n')[0]}`);
+    console.log(
+      `  ${t.name}: ${t.error!.code}${t.error!.sqlstate ? ` (SQLSTATE ${t.error!.sqlstate})` : ''}: ${t.error!.message.split('\n')[0]}`,
+    );
   }
   console.log(`  exit code ${r.exitCode}; summary ${JSON.stringify(r.summary)}`);
 }
@@ -216,7 +230,10 @@ async function main(): Promise<void> {
     // The plans directory holds this plan only: it is what the fleet rolls out.
     await mkdir(planDir);
     await copyFile(PLAN_FILE, path.join(planDir, path.basename(PLAN_FILE)));
-    const version = await withClient(server.url, async (c) => (await c.query<{ server_version: string }>('SHOW server_version')).rows[0]!.server_version);
+    const version = await withClient(
+      server.url,
+      async (c) => (await c.query<{ server_version: string }>('SHOW server_version')).rows[0]!.server_version,
+    );
     console.log(`PostgreSQL ${version}, embedded server on port ${server.port}`);
     console.log(`\nCreating ${options.shards} databases, each with users (${num(options.rows)} rows)…`);
     const targets = await createFleet(server.url, options);
@@ -238,7 +255,14 @@ async function main(): Promise<void> {
       onEvent: (e) => {
         events.push(e);
         // The fault: once the faulty shard's backfill has copied a batch, the manual job takes its lock.
-        if (e.kind === 'target-progress' && e.name === faulty.name && e.progress.kind === 'backfill' && e.progress.rowsDone > 0 && !e.progress.finished && !lock!.taken) {
+        if (
+          e.kind === 'target-progress' &&
+          e.name === faulty.name &&
+          e.progress.kind === 'backfill' &&
+          e.progress.rowsDone > 0 &&
+          !e.progress.finished &&
+          !lock!.taken
+        ) {
           console.log(`  ⚡ ${faulty.name}: backfill at ${num(e.progress.rowsDone)} rows; a manual job opens a transaction there and runs`);
           console.log('     CREATE INDEX users_name_idx ON users (name)  (not CONCURRENTLY: holds SHARE on users until it ends)');
           void lock!.take().catch((error: unknown) => console.log(`     (the manual job failed: ${String(error)})`));
@@ -255,7 +279,9 @@ async function main(): Promise<void> {
       const start = performance.now();
       const r = await fleetAdvance(base, { migration: MIGRATION, ...extra });
       printAdvance(r);
-      console.log(`  took ${secs((performance.now() - start) / 1000)}; the app made ${num(app!.writes() - writes)} writes across the fleet meanwhile`);
+      console.log(
+        `  took ${secs((performance.now() - start) / 1000)}; the app made ${num(app!.writes() - writes)} writes across the fleet meanwhile`,
+      );
       return r;
     };
 
@@ -277,16 +303,30 @@ async function main(): Promise<void> {
     const faultyReport = failed.targets.find((t) => t.name === faulty.name)!;
     check(lock.taken !== null, `the lock was taken while ${faulty.name}'s backfill ran`);
     check(failed.exitCode === 1, 'fleet advance exited 1 (some failed)');
-    check(faultyReport.result === 'failed' && faultyReport.to === 'dual-write', `${faulty.name} failed and is still at dual-write (${faultyReport.error?.code ?? 'no error'})`);
+    check(
+      faultyReport.result === 'failed' && faultyReport.to === 'dual-write',
+      `${faulty.name} failed and is still at dual-write (${faultyReport.error?.code ?? 'no error'})`,
+    );
     const halt = events.find((e): e is Extract<FleetEvent, { kind: 'halt' }> => e.kind === 'halt');
-    check(halt?.cause === faulty.name, `the fleet halted because of ${faulty.name}${halt ? `; stopping after their batch: ${halt.stopping.join(', ') || 'none'}` : ''}`);
+    check(
+      halt?.cause === faulty.name,
+      `the fleet halted because of ${faulty.name}${halt ? `; stopping after their batch: ${halt.stopping.join(', ') || 'none'}` : ''}`,
+    );
     const notStarted = failed.targets.filter((t) => t.result === 'not-started').map((t) => t.name);
     console.log(`  left alone after the halt: ${notStarted.join(' ') || 'none'}`);
 
     const status = await fleetStatus(base, MIGRATION);
     console.log(`\n▶ where the fleet stands\n  $ pgshift fleet status ${MIGRATION} --targets fleet.json`);
-    console.log(`  ${Object.entries(status.summary.byState).map(([k, n]) => `${k}: ${n}`).join(', ')}`);
-    const partial = status.targets.flatMap((t) => t.migrations.filter((m) => m.state === 'dual-write' && (m.backfillSummary?.rowsDone ?? 0) > 0).map((m) => `${t.name} ${num(m.backfillSummary!.rowsDone)} rows`));
+    console.log(
+      `  ${Object.entries(status.summary.byState)
+        .map(([k, n]) => `${k}: ${n}`)
+        .join(', ')}`,
+    );
+    const partial = status.targets.flatMap((t) =>
+      t.migrations
+        .filter((m) => m.state === 'dual-write' && (m.backfillSummary?.rowsDone ?? 0) > 0)
+        .map((m) => `${t.name} ${num(m.backfillSummary!.rowsDone)} rows`),
+    );
     console.log(`  backfills stopped part way (kept, resumed from their checkpoint): ${partial.join(', ') || 'none'}`);
 
     console.log(`\n▶ the fix: the manual job on ${faulty.name} is rolled back (its lock is released)`);
@@ -297,7 +337,10 @@ async function main(): Promise<void> {
 
     console.log(`\n▶ verify every shard\n  $ pgshift fleet verify ${MIGRATION} --targets fleet.json`);
     const verified = await fleetVerify(base, MIGRATION);
-    const mismatches = verified.targets.reduce((n, t) => n + ((t.value as { mismatches: number }[] | undefined) ?? []).reduce((m, v) => m + Number(v.mismatches), 0), 0);
+    const mismatches = verified.targets.reduce(
+      (n, t) => n + ((t.value as { mismatches: number }[] | undefined) ?? []).reduce((m, v) => m + Number(v.mismatches), 0),
+      0,
+    );
     console.log(`  ${JSON.stringify(verified.summary)}, ${mismatches} mismatching rows`);
     check(verified.exitCode === 0 && mismatches === 0, 'every shard verified with 0 mismatches');
 
@@ -316,13 +359,19 @@ async function main(): Promise<void> {
       const writers = app.writers(t.name);
       const [result, dropped] = await withClient(t.url, async (c): Promise<[WriteCheck, boolean]> => [
         await checkWrites(c, { name: 'users', key: 'id', column: 'email_address' }, writers),
-        (await c.query(`SELECT 1 FROM pg_catalog.pg_attribute WHERE attrelid = 'public.users'::regclass AND attname = 'email' AND NOT attisdropped`)).rowCount === 0,
+        (
+          await c.query(
+            `SELECT 1 FROM pg_catalog.pg_attribute WHERE attrelid = 'public.users'::regclass AND attname = 'email' AND NOT attisdropped`,
+          )
+        ).rowCount === 0,
       ]);
       const writes = writers.reduce((n, w) => n + w.stats.inserts + w.stats.updates, 0);
       const errs = writers.reduce((n, w) => n + w.stats.errors, 0);
       lost += result.issued - result.found;
       errors += errs;
-      console.log(`  ${t.name}  ${num(writes).padStart(6)}  ${num(result.issued).padStart(5)}  ${num(result.found).padStart(5)}  ${String(errs).padStart(6)}  ${dropped ? 'yes' : 'NO'}`);
+      console.log(
+        `  ${t.name}  ${num(writes).padStart(6)}  ${num(result.issued).padStart(5)}  ${num(result.found).padStart(5)}  ${String(errs).padStart(6)}  ${dropped ? 'yes' : 'NO'}`,
+      );
       if (!dropped) problems.push(`${t.name}: column email still exists`);
       for (const m of result.missing.slice(0, 3)) console.log(`    id ${m.id}: expected ${m.expected}, found ${m.actual ?? 'NULL'}`);
       for (const w of writers) if (w.stats.lastError) console.log(`    ${w.stats.label} last error: ${w.stats.lastError}`);
@@ -342,7 +391,9 @@ async function main(): Promise<void> {
     console.log('\nFAIL');
     for (const p of problems) console.log(`  - ${p}`);
   } else {
-    console.log(`\nPASS: the rename reached every shard in lockstep, the failed shard resumed, and no write was lost on any of the ${options.shards} shards`);
+    console.log(
+      `\nPASS: the rename reached every shard in lockstep, the failed shard resumed, and no write was lost on any of the ${options.shards} shards`,
+    );
   }
   process.exitCode = problems.length ? 1 : 0;
 }

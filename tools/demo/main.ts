@@ -377,8 +377,10 @@ function printReport(report: Report, totalSeconds: number): void {
   console.log('                 (rows the dual-write trigger had already synced need no copy)');
   for (const v of report.verifications)
     console.log(`${v.label.padEnd(16)} ${num(v.rowsChecked)} rows checked, ${num(v.mismatches)} mismatches${v.passed ? '' : ' — FAILED'}`);
-  console.log(`schema           email dropped: ${yes(report.schema.emailDropped)}; email_address NOT NULL: ${yes(report.schema.emailAddressNotNull)}`);
-  console.log('\nwrites (rows = distinct rows written; found = rows whose email_address holds that writer\'s last value):');
+  console.log(
+    `schema           email dropped: ${yes(report.schema.emailDropped)}; email_address NOT NULL: ${yes(report.schema.emailAddressNotNull)}`,
+  );
+  console.log("\nwrites (rows = distinct rows written; found = rows whose email_address holds that writer's last value):");
   console.log(
     table([
       ['writer', 'inserts', 'updates', 'rows', 'found', 'errors'],
@@ -387,8 +389,7 @@ function printReport(report: Report, totalSeconds: number): void {
     ]),
   );
   for (const { stats } of report.writers) if (stats.lastError) console.log(`  ${stats.label} last error: ${stats.lastError}`);
-  for (const m of report.allWrites.missing.slice(0, 5))
-    console.log(`  id ${m.id}: expected ${m.expected}, found ${m.actual ?? 'NULL'}`);
+  for (const m of report.allWrites.missing.slice(0, 5)) console.log(`  id ${m.id}: expected ${m.expected}, found ${m.actual ?? 'NULL'}`);
 }
 
 /** First Ctrl-C stops at the next safe point and cleans up; a second one exits at once. */

@@ -2,7 +2,19 @@ import { Option, type Command } from 'commander';
 import { InvalidArgumentError, PHASES, VACUUM_HOLDS, type Phase, type VacuumHold } from '../../index.js';
 import type { Wire } from '../command.js';
 import { formatAdvance } from '../format.js';
-import { bytesOr, collect, growth, intOr, nonNegativeInt, nonNegativeNumber, orNull, percentOr, phaseArg, positiveInt, type Maybe } from '../options.js';
+import {
+  bytesOr,
+  collect,
+  growth,
+  intOr,
+  nonNegativeInt,
+  nonNegativeNumber,
+  orNull,
+  percentOr,
+  phaseArg,
+  positiveInt,
+  type Maybe,
+} from '../options.js';
 import { waitLogger } from '../wait-log.js';
 
 interface AdvanceFlags {
@@ -50,17 +62,38 @@ export function registerAdvance(program: Command, wire: Wire): void {
     .option('--pause-ratio <ratio>', 'after each batch, sleep ratio × its duration (default 0)', nonNegativeNumber('--pause-ratio'))
     .option('--batch-delay <ms>', 'fixed pause after each batch (default 0)', nonNegativeInt('--batch-delay'))
     .option('--max-lag <ms|off>', 'hold while replica replay lag exceeds this (default 10000)', intOr('off', '--max-lag'))
-    .option('--max-lag-bytes <size|off>', 'hold while a standby is more than this much WAL behind the primary, e.g. 64MB (default 64MB)', bytesOr('off', '--max-lag-bytes'))
-    .option('--replica-url <url>', 'measure replica lag on this standby instead of on the primary; holds while it is not streaming')
-    .option('--require-standby <name>', 'on the primary: hold while no standby with this application_name is attached (repeatable)', collect)
-    .option('--min-standbys <n>', 'on the primary: hold while fewer standbys are attached (default: as many as at the start of the backfill)', nonNegativeInt('--min-standbys'))
-    .option('--max-app-wait <ms|off>', 'shrink batches when an app session waits on a batch longer than this (default 50)', intOr('off', '--max-app-wait'))
-    .addOption(
-      new Option('--hold-on-vacuum <which>', 'vacuums of the table that hold the backfill: anti-wraparound and manual (wraparound, default), every one (all), none (off)').choices(
-        VACUUM_HOLDS,
-      ),
+    .option(
+      '--max-lag-bytes <size|off>',
+      'hold while a standby is more than this much WAL behind the primary, e.g. 64MB (default 64MB)',
+      bytesOr('off', '--max-lag-bytes'),
     )
-    .option('--vacuum-every <percent|off>', "VACUUM the table each time this share of its rows has been backfilled, so later batches reuse the dead rows' space (default 20%)", percentOr('off', '--vacuum-every'))
+    .option('--replica-url <url>', 'measure replica lag on this standby instead of on the primary; holds while it is not streaming')
+    .option(
+      '--require-standby <name>',
+      'on the primary: hold while no standby with this application_name is attached (repeatable)',
+      collect,
+    )
+    .option(
+      '--min-standbys <n>',
+      'on the primary: hold while fewer standbys are attached (default: as many as at the start of the backfill)',
+      nonNegativeInt('--min-standbys'),
+    )
+    .option(
+      '--max-app-wait <ms|off>',
+      'shrink batches when an app session waits on a batch longer than this (default 50)',
+      intOr('off', '--max-app-wait'),
+    )
+    .addOption(
+      new Option(
+        '--hold-on-vacuum <which>',
+        'vacuums of the table that hold the backfill: anti-wraparound and manual (wraparound, default), every one (all), none (off)',
+      ).choices(VACUUM_HOLDS),
+    )
+    .option(
+      '--vacuum-every <percent|off>',
+      "VACUUM the table each time this share of its rows has been backfilled, so later batches reuse the dead rows' space (default 20%)",
+      percentOr('off', '--vacuum-every'),
+    )
     .addOption(
       new Option(
         '--reindex-after [growth]',
@@ -71,7 +104,11 @@ export function registerAdvance(program: Command, wire: Wire): void {
     )
     .option('--workers <n>', 'backfill workers over disjoint key ranges (default 1)', positiveInt('--workers'))
     .option('--batch-timeout <ms>', 'statement_timeout of one batch (default 10000)', positiveInt('--batch-timeout'))
-    .option('--max-attempts <n>', 'attempts at a batch that times out, each smaller, before failing (default 5)', positiveInt('--max-attempts'))
+    .option(
+      '--max-attempts <n>',
+      'attempts at a batch that times out, each smaller, before failing (default 5)',
+      positiveInt('--max-attempts'),
+    )
     .option(
       '--expect <migration@state>',
       'refuse (exit 3, nothing changed) unless the migration is in this state before this advance: pending or its last completed phase; repeatable',

@@ -91,7 +91,14 @@ function common(cmd: Command): Command {
     .option('--targets-command <cmd>', 'shell command whose stdout lists the fleet (same format)')
     .option('--shard <i/n>', 'act on shard i of n only (a stable split by target name; lockstep still reads every target)')
     .option('--concurrency <n>', 'targets worked on at once', positiveInt('--concurrency'), 4)
-    .addOption(new Option('--on-failure <policy>', 'halt: start nothing new and stop running backfills after their batch; continue: report and go on').choices(FAILURE_POLICIES).default('halt'))
+    .addOption(
+      new Option(
+        '--on-failure <policy>',
+        'halt: start nothing new and stop running backfills after their batch; continue: report and go on',
+      )
+        .choices(FAILURE_POLICIES)
+        .default('halt'),
+    )
     .addHelpText('after', EXIT_CODES_HELP);
 }
 
@@ -137,7 +144,9 @@ export const registerFleet: RegisterCommand = (program, wire) => {
 
 /** `pgshift fleet <advance|status|wait|verify|rollback|tune|pause|resume>`: one plan over many databases. */
 export function registerFleetCommand(program: Command, ctx: FleetCommandContext): void {
-  const fleet = program.command('fleet').description('roll a migration out over many databases (a fleet) in lockstep, in waves; see docs/fleets.md');
+  const fleet = program
+    .command('fleet')
+    .description('roll a migration out over many databases (a fleet) in lockstep, in waves; see docs/fleets.md');
 
   const options = async (flags: CommonFlags, log: Logger, onEvent?: (e: FleetEvent) => void): Promise<FleetOptions> => {
     const g = ctx.globals();
@@ -178,13 +187,19 @@ export function registerFleetCommand(program: Command, ctx: FleetCommandContext)
   };
 
   common(fleet.command('advance'))
-    .description('take every target to the next phase of a migration (or phase by phase up to --to), never starting a phase anywhere before every target finished the one before')
+    .description(
+      'take every target to the next phase of a migration (or phase by phase up to --to), never starting a phase anywhere before every target finished the one before',
+    )
     .argument('[migration]', 'the migration (default: the first that some target has not contracted)')
     .option('--to <phase>', 'advance phase by phase, in lockstep, up to and including this one', phaseArg)
     .option('--waves <sizes>', 'cumulative wave sizes, e.g. 1,10%,100% (default 1,100%: one canary, then the rest)')
     .option('--verify-canary', 'after each backfill wave but the last, verify its targets before the next wave starts')
     .option('--no-verify', 'before contract, rely on the recorded verification instead of running a fresh one')
-    .option('--expect <migration@state>', 'refuse (exit 3, nothing started) unless every target is in this state; repeatable', (v: string, prev: string[] = []) => [...prev, v])
+    .option(
+      '--expect <migration@state>',
+      'refuse (exit 3, nothing started) unless every target is in this state; repeatable',
+      (v: string, prev: string[] = []) => [...prev, v],
+    )
     .option('--batch-size <rows>', 'fixed rows per backfill batch (default: adaptive)', positiveInt('--batch-size'))
     .option('--target-ms <ms>', 'target time of one batch for the adaptive size', positiveInt('--target-ms'))
     .option('--min-batch <rows>', 'smallest adaptive batch', positiveInt('--min-batch'))
@@ -193,8 +208,16 @@ export function registerFleetCommand(program: Command, ctx: FleetCommandContext)
     .option('--pause-ratio <ratio>', 'after each batch, sleep ratio × its duration', nonNegativeNumber('--pause-ratio'))
     .option('--batch-delay <ms>', 'fixed pause after each batch', nonNegativeNumber('--batch-delay'))
     .option('--max-lag <ms|off>', 'hold while replica replay lag exceeds this', intOr('off', '--max-lag'))
-    .option('--max-lag-bytes <bytes|off>', 'hold while a standby is more than this many bytes of WAL behind', intOr('off', '--max-lag-bytes'))
-    .option('--max-app-wait <ms|off>', 'shrink batches when an app session waits on a batch longer than this', intOr('off', '--max-app-wait'))
+    .option(
+      '--max-lag-bytes <bytes|off>',
+      'hold while a standby is more than this many bytes of WAL behind',
+      intOr('off', '--max-lag-bytes'),
+    )
+    .option(
+      '--max-app-wait <ms|off>',
+      'shrink batches when an app session waits on a batch longer than this',
+      intOr('off', '--max-app-wait'),
+    )
     .addOption(new Option('--hold-on-vacuum <which>', 'vacuums of the table that hold the backfill').choices(VACUUM_HOLDS))
     .option('--workers <n>', 'backfill workers per target', positiveInt('--workers'))
     .option('--batch-timeout <ms>', 'statement_timeout of one batch', positiveInt('--batch-timeout'))
@@ -246,7 +269,8 @@ export function registerFleetCommand(program: Command, ctx: FleetCommandContext)
             'fleet advance',
             f,
             { backfill },
-            (o: FleetOptions) => fleetAdvance(o, { migration, to: f.to, waves, verifyCanary: f.verifyCanary, verify: f.verify, expect: f.expect }),
+            (o: FleetOptions) =>
+              fleetAdvance(o, { migration, to: f.to, waves, verifyCanary: f.verifyCanary, verify: f.verify, expect: f.expect }),
             (r) =>
               [
                 ...r.targets.map(
@@ -254,7 +278,14 @@ export function registerFleetCommand(program: Command, ctx: FleetCommandContext)
                     `${t.name}: ${t.result}${t.from !== t.to ? ` (${t.from ?? '?'} → ${t.to ?? '?'})` : t.to ? ` (${t.to})` : ''}${t.error && t.error.message !== r.message ? `: ${t.error.message}` : ''}`,
                 ),
                 r.migration
-                  ? (r.message ?? `${r.migration}: ${r.ok ? `every target has ${r.phase}` : `not every target reached the phase (${Object.entries(r.summary).map(([k, n]) => `${n} ${k}`).join(', ')})`}`)
+                  ? (r.message ??
+                    `${r.migration}: ${
+                      r.ok
+                        ? `every target has ${r.phase}`
+                        : `not every target reached the phase (${Object.entries(r.summary)
+                            .map(([k, n]) => `${n} ${k}`)
+                            .join(', ')})`
+                    }`)
                   : 'nothing to do: every migration has contracted on every target',
               ].join('\n'),
           );
@@ -274,8 +305,15 @@ export function registerFleetCommand(program: Command, ctx: FleetCommandContext)
           (o: FleetOptions) => fleetStatus(o, migration),
           (r) =>
             [
-              ...r.targets.map((t) => `${t.name}  ${t.url}  ${t.error ? `${t.error.code}: ${t.error.message}` : t.migrations.map((m) => `${m.id}@${m.state}${m.backfillSummary && !m.backfillSummary.finished ? ` ${m.backfillSummary.percent ?? '?'}%` : ''}`).join(' ') || 'no migrations'}`),
-              `summary: ${Object.entries(r.summary.byState).map(([k, n]) => `${k}: ${n}`).join(', ') || 'nothing recorded'}${r.summary.unreachable ? `; unreachable: ${r.summary.unreachable}` : ''}${r.summary.failed ? `; failed: ${r.summary.failed}` : ''}`,
+              ...r.targets.map(
+                (t) =>
+                  `${t.name}  ${t.url}  ${t.error ? `${t.error.code}: ${t.error.message}` : t.migrations.map((m) => `${m.id}@${m.state}${m.backfillSummary && !m.backfillSummary.finished ? ` ${m.backfillSummary.percent ?? '?'}%` : ''}`).join(' ') || 'no migrations'}`,
+              ),
+              `summary: ${
+                Object.entries(r.summary.byState)
+                  .map(([k, n]) => `${k}: ${n}`)
+                  .join(', ') || 'nothing recorded'
+              }${r.summary.unreachable ? `; unreachable: ${r.summary.unreachable}` : ''}${r.summary.failed ? `; failed: ${r.summary.failed}` : ''}`,
             ].join('\n'),
         );
       }),
@@ -296,18 +334,32 @@ export function registerFleetCommand(program: Command, ctx: FleetCommandContext)
           (o: FleetOptions) => fleetWait(o, { migration, target: f.for, timeoutSeconds: f.timeout, pollMs: f.poll }),
           (r) =>
             [
-              ...r.targets.filter((t) => t.result !== 'reached').map((t) => `${t.name}: ${t.result}${t.error ? `: ${t.error.message}` : ''}`),
-              `${r.migration}: ${r.ok ? `every target reached ${r.target}` : `not every target reached ${r.target}`} after ${r.seconds}s (${Object.entries(r.summary).map(([k, n]) => `${n} ${k}`).join(', ')})`,
+              ...r.targets
+                .filter((t) => t.result !== 'reached')
+                .map((t) => `${t.name}: ${t.result}${t.error ? `: ${t.error.message}` : ''}`),
+              `${r.migration}: ${r.ok ? `every target reached ${r.target}` : `not every target reached ${r.target}`} after ${r.seconds}s (${Object.entries(
+                r.summary,
+              )
+                .map(([k, n]) => `${n} ${k}`)
+                .join(', ')})`,
             ].join('\n'),
         );
       }),
     );
 
-  const eachText = (verb: string) => (r: { migration: string | null; targets: { name: string; result: string; error?: { message: string } }[]; summary: Record<string, number | undefined> }) =>
-    [
-      ...r.targets.map((t) => `${t.name}: ${t.result}${t.error ? `: ${t.error.message}` : ''}`),
-      `${verb}${r.migration ? ` ${r.migration}` : ''}: ${Object.entries(r.summary).map(([k, n]) => `${n} ${k}`).join(', ')}`,
-    ].join('\n');
+  const eachText =
+    (verb: string) =>
+    (r: {
+      migration: string | null;
+      targets: { name: string; result: string; error?: { message: string } }[];
+      summary: Record<string, number | undefined>;
+    }) =>
+      [
+        ...r.targets.map((t) => `${t.name}: ${t.result}${t.error ? `: ${t.error.message}` : ''}`),
+        `${verb}${r.migration ? ` ${r.migration}` : ''}: ${Object.entries(r.summary)
+          .map(([k, n]) => `${n} ${k}`)
+          .join(', ')}`,
+      ].join('\n');
 
   common(fleet.command('verify'))
     .description('verify the migration on every target (exit 3 when any has mismatches)')
@@ -341,7 +393,15 @@ export function registerFleetCommand(program: Command, ctx: FleetCommandContext)
       ctx.handle(
         async (
           migration: string | undefined,
-          f: CommonFlags & { batchSize?: Maybe; targetMs?: number; maxRate?: Maybe; pauseRatio?: number; maxLag?: Maybe; maxLagBytes?: Maybe; maxAppWait?: Maybe },
+          f: CommonFlags & {
+            batchSize?: Maybe;
+            targetMs?: number;
+            maxRate?: Maybe;
+            pauseRatio?: number;
+            maxLag?: Maybe;
+            maxLagBytes?: Maybe;
+            maxAppWait?: Maybe;
+          },
         ) => {
           const control: FleetControlAction = {
             action: 'tune',
@@ -424,11 +484,16 @@ class FleetDisplay {
     if (e.kind === 'step') {
       for (const n of e.waves.flat()) Object.assign(row(n), { state: `waiting for ${e.phase}` });
       for (const n of e.upToDate) Object.assign(row(n), { state: `has ${e.phase}` });
-    } else if (e.kind === 'target-start') Object.assign(row(e.name), { state: `${e.action}${e.phase ? ` ${e.phase}` : ''}…`, progress: '', rate: '', hold: '' });
+    } else if (e.kind === 'target-start')
+      Object.assign(row(e.name), { state: `${e.action}${e.phase ? ` ${e.phase}` : ''}…`, progress: '', rate: '', hold: '' });
     else if (e.kind === 'target-progress') {
       const p = e.progress;
       const pct = p.finished ? 100 : p.rowEstimate ? Math.min(99, Math.floor((100 * p.rowsDone) / Math.max(1, p.rowEstimate))) : null;
-      Object.assign(row(e.name), { progress: `${pct ?? '?'}% ${p.rowsDone} rows`, rate: `${Math.round(p.rowsPerSecond)}`, hold: p.holdReason ?? '' });
+      Object.assign(row(e.name), {
+        progress: `${pct ?? '?'}% ${p.rowsDone} rows`,
+        rate: `${Math.round(p.rowsPerSecond)}`,
+        hold: p.holdReason ?? '',
+      });
     } else if (e.kind === 'target-done') {
       Object.assign(row(e.name), { state: `${e.result}${e.state ? ` (${e.state})` : ''}`, hold: e.error ? e.error.message : '' });
     } else if (e.kind === 'halt') {
@@ -461,7 +526,9 @@ function plainLine(e: FleetEvent): string | null {
     case 'step':
       return `fleet: ${e.migration}: ${e.phase} on ${e.waves.flat().length} target(s) in ${e.waves.length} wave(s); ${e.upToDate.length} already there`;
     case 'wave':
-      return e.status === 'started' ? `fleet: ${e.phase} wave ${e.index + 1}: ${e.targets.join(', ')}` : `fleet: ${e.phase} wave ${e.index + 1}: ${e.status}`;
+      return e.status === 'started'
+        ? `fleet: ${e.phase} wave ${e.index + 1}: ${e.targets.join(', ')}`
+        : `fleet: ${e.phase} wave ${e.index + 1}: ${e.status}`;
     case 'target-start':
       return null;
     case 'target-progress':

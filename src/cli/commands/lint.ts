@@ -13,12 +13,22 @@ interface LintFlags {
 export function registerLint(program: Command, wire: Wire): void {
   program
     .command('lint')
-    .description('lint SQL migration files (Alembic --sql, Prisma, Flyway, plain .sql) for locks, rewrites and breaking changes; exit 3 on an error-level finding')
+    .description(
+      'lint SQL migration files (Alembic --sql, Prisma, Flyway, plain .sql) for locks, rewrites and breaking changes; exit 3 on an error-level finding',
+    )
     .argument('[files...]', 'SQL files or glob patterns (quote them), - for standard input')
     .addOption(new Option('--format <format>', 'output format (default: github under GitHub Actions, else human)').choices(LINT_FORMATS))
     .option('--assume-transaction', 'each file runs inside one transaction opened by the migration tool')
-    .addOption(new Option('--tool <tool>', 'the tool that runs the files; sets --assume-transaction to what it does').choices(Object.keys(SOURCE_TOOLS)))
-    .option('--big-table <size>', 'with --database-url: a lock or rewrite on a table this big or bigger is an error, below it a warning', '10MB')
+    .addOption(
+      new Option('--tool <tool>', 'the tool that runs the files; sets --assume-transaction to what it does').choices(
+        Object.keys(SOURCE_TOOLS),
+      ),
+    )
+    .option(
+      '--big-table <size>',
+      'with --database-url: a lock or rewrite on a table this big or bigger is an error, below it a warning',
+      '10MB',
+    )
     .addHelpText(
       'after',
       `
@@ -42,7 +52,12 @@ Exit codes: 0 no error-level finding, 2 a file missing or not parsable, 3 an err
         });
         const format: LintFormat = flags.format ?? (run.io.env.GITHUB_ACTIONS === 'true' ? 'github' : 'human');
         // The report is its own document in every format, JSON included.
-        return { value: report, human: () => renderLint(report, format, sources), json: () => renderLint(report, 'json', sources), exitCode: report.exitCode };
+        return {
+          value: report,
+          human: () => renderLint(report, format, sources),
+          json: () => renderLint(report, 'json', sources),
+          exitCode: report.exitCode,
+        };
       }),
     );
 }

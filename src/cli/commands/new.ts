@@ -14,9 +14,18 @@ interface NewFlags {
 export function registerNew(program: Command, wire: Wire): void {
   program
     .command('new')
-    .description('write a new plan file <dir>/<timestamp>_<name>.ts (or .js, .json), with one operation of --recipe filled from the catalog')
+    .description(
+      'write a new plan file <dir>/<timestamp>_<name>.ts (or .js, .json), with one operation of --recipe filled from the catalog',
+    )
     .argument('<name>', 'what the migration does, e.g. rename_users_email (letters, digits, "_", "-", ".")')
-    .addOption(new Option('--format <format>', 'plan file format: ts loads in ES module and CommonJS projects alike; js is written as an ES module or CommonJS, as the nearest package.json says').choices(PLAN_FORMATS).default('ts'))
+    .addOption(
+      new Option(
+        '--format <format>',
+        'plan file format: ts loads in ES module and CommonJS projects alike; js is written as an ES module or CommonJS, as the nearest package.json says',
+      )
+        .choices(PLAN_FORMATS)
+        .default('ts'),
+    )
     .addOption(new Option('--recipe <operation>', 'one operation of this kind').choices(recipeKinds()))
     .option('--schema <schema>', 'schema of --table', 'public')
     .option('--table <table>', 'the table the operation is on; with a database, checked and described from the catalog')

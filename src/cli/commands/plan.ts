@@ -16,7 +16,10 @@ export function registerPlan(program: Command, wire: Wire): void {
     .argument('<migration>')
     .option('--phase <phase>', 'only this phase (or verify, rollback)', planPhaseArg)
     .option('--sql', 'print the exact SQL script, each statement with its lock level (default: a summary)')
-    .option('--schema-file <file>', 'plan without a database: inspect this pg_dump --schema-only output instead (loaded into PostgreSQL in process)')
+    .option(
+      '--schema-file <file>',
+      'plan without a database: inspect this pg_dump --schema-only output instead (loaded into PostgreSQL in process)',
+    )
     .action(
       wire('plan', async (run, migration: string, opts: { phase?: PlanPhase; sql?: boolean; schemaFile?: string }) => {
         if (opts.schemaFile) {
@@ -30,7 +33,9 @@ export function registerPlan(program: Command, wire: Wire): void {
         }
         const plan = await run.withPgshift({}, (pg) => pg.plan(migration, opts.phase));
         const human = () =>
-          opts.sql ? [`-- ${plan.id} (now: ${plan.state})`, ...plan.phases.map(formatPhaseSql)].join('\n') : formatPlanSummary(plan.id, plan.state, plan.phases);
+          opts.sql
+            ? [`-- ${plan.id} (now: ${plan.state})`, ...plan.phases.map(formatPhaseSql)].join('\n')
+            : formatPlanSummary(plan.id, plan.state, plan.phases);
         return { value: { ok: true, ...plan }, human };
       }),
     );

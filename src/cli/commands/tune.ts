@@ -25,8 +25,16 @@ export function registerTune(program: Command, wire: Wire): void {
     .option('--max-rate <rows/s|off>', 'cap on rows per second over all workers', tuned('maxRate', '--max-rate', numberOr('off')))
     .option('--pause-ratio <ratio>', 'after each batch, sleep ratio × its duration', tuned('pauseRatio', '--pause-ratio'))
     .option('--max-lag <ms|off>', 'hold while replica replay lag exceeds this', tuned('maxLagMs', '--max-lag', numberOr('off')))
-    .option('--max-lag-bytes <size|off>', 'hold while a standby is more than this much WAL behind, e.g. 64MB', tuned('maxLagBytes', '--max-lag-bytes', bytesOr('off', '--max-lag-bytes')))
-    .option('--max-app-wait <ms|off>', 'shrink batches when an app session waits on a batch longer than this', tuned('maxAppWaitMs', '--max-app-wait', numberOr('off')))
+    .option(
+      '--max-lag-bytes <size|off>',
+      'hold while a standby is more than this much WAL behind, e.g. 64MB',
+      tuned('maxLagBytes', '--max-lag-bytes', bytesOr('off', '--max-lag-bytes')),
+    )
+    .option(
+      '--max-app-wait <ms|off>',
+      'shrink batches when an app session waits on a batch longer than this',
+      tuned('maxAppWaitMs', '--max-app-wait', numberOr('off')),
+    )
     .action(
       wire('tune', async (run, migration: string, opts: TuneFlags) => {
         const control = await run.withPgshift({}, (pg) =>

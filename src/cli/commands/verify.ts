@@ -13,9 +13,15 @@ export function registerVerify(program: Command, wire: Wire): void {
     .option('--workers <n>', 'verify key ranges in parallel (default 1)', positiveInt('--workers'))
     .action(
       wire('verify', async (run, migration: string | undefined, opts: { workers?: number }) => {
-        const results = await run.withPgshift({ progress: true, extra: { backfill: { workers: opts.workers } } }, (pg) => pg.verify(migration));
+        const results = await run.withPgshift({ progress: true, extra: { backfill: { workers: opts.workers } } }, (pg) =>
+          pg.verify(migration),
+        );
         const passed = results.every((r) => r.passed);
-        return { value: { ok: passed, verifications: results }, human: () => formatVerifications(results), exitCode: passed ? ExitCode.ok : ExitCode.refused };
+        return {
+          value: { ok: passed, verifications: results },
+          human: () => formatVerifications(results),
+          exitCode: passed ? ExitCode.ok : ExitCode.refused,
+        };
       }),
     );
 }

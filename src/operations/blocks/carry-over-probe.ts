@@ -53,19 +53,26 @@ export async function runProbe(
     }
     return name;
   };
-  for (const i of indexes) if (!i.contype && i.shape) lines.push(`  CREATE ${i.unique ? 'UNIQUE ' : ''}INDEX ${ident(i.name)} ON pg_temp.pgshift_probe ${i.shape};`);
+  for (const i of indexes)
+    if (!i.contype && i.shape)
+      lines.push(`  CREATE ${i.unique ? 'UNIQUE ' : ''}INDEX ${ident(i.name)} ON pg_temp.pgshift_probe ${i.shape};`);
   for (const c of constraints)
-    if (c.contype === 'p' || c.contype === 'u' || c.contype === 'c') lines.push(`  ALTER TABLE pg_temp.pgshift_probe ADD CONSTRAINT ${ident(c.name)} ${c.definition};`);
+    if (c.contype === 'p' || c.contype === 'u' || c.contype === 'c')
+      lines.push(`  ALTER TABLE pg_temp.pgshift_probe ADD CONSTRAINT ${ident(c.name)} ${c.definition};`);
   for (const c of constraints) {
     if (c.contype !== 'f') continue;
     const from = copyOf({ schema: c.schema, name: c.table });
     const to = copyOf({ schema: c.ref_schema!, name: c.ref_table! });
     if (to !== 'pg_temp.pgshift_probe')
       lines.push(`  BEGIN ALTER TABLE ${to} ADD UNIQUE (${c.ref_columns!.map(ident).join(', ')}); EXCEPTION WHEN others THEN NULL; END;`);
-    lines.push(`  ALTER TABLE ${from} ADD CONSTRAINT ${ident(c.name)} FOREIGN KEY (${c.columns.map(ident).join(', ')}) REFERENCES ${to} (${c.ref_columns!.map(ident).join(', ')});`);
+    lines.push(
+      `  ALTER TABLE ${from} ADD CONSTRAINT ${ident(c.name)} FOREIGN KEY (${c.columns.map(ident).join(', ')}) REFERENCES ${to} (${c.ref_columns!.map(ident).join(', ')});`,
+    );
   }
   if (target.retype)
-    lines.push(`  ALTER TABLE pg_temp.pgshift_probe ALTER COLUMN ${ident(column.name)} TYPE ${target.retype.type} USING (${target.retype.using});`);
+    lines.push(
+      `  ALTER TABLE pg_temp.pgshift_probe ALTER COLUMN ${ident(column.name)} TYPE ${target.retype.type} USING (${target.retype.using});`,
+    );
   lines.push(`  ALTER TABLE pg_temp.pgshift_probe RENAME COLUMN ${ident(column.name)} TO ${ident(target.shadow)};`);
   const indexNames = indexes.map((i) => (i.contype ? i.conname! : i.name));
   lines.push(

@@ -60,7 +60,14 @@ export interface CarryOverFacts {
   grants: string[];
 }
 
-export const NO_CARRY_OVER: CarryOverFacts = { indexes: [], constraints: [], defaultExpr: null, ownedSequence: null, identity: null, grants: [] };
+export const NO_CARRY_OVER: CarryOverFacts = {
+  indexes: [],
+  constraints: [],
+  defaultExpr: null,
+  ownedSequence: null,
+  identity: null,
+  grants: [],
+};
 
 function foreignKeySql(columns: string[], ref: TableRef, refColumns: string[], tail: string): string {
   return `FOREIGN KEY (${columns.map(ident).join(', ')}) REFERENCES ${qualified(ref.schema, ref.name)} (${refColumns.map(ident).join(', ')})${tail}`;
@@ -85,9 +92,13 @@ export async function inspectCarryOver(
   const problems: PlanProblem[] = [];
   const where = describeRef(table);
   const refuse = (what: string, why: string) =>
-    problems.push({ path: `${path}.${finalName === column.name ? 'column' : 'from'}`, message: `${column.name} has ${what}, which cannot be carried over: ${why}` });
+    problems.push({
+      path: `${path}.${finalName === column.name ? 'column' : 'from'}`,
+      message: `${column.name} has ${what}, which cannot be carried over: ${why}`,
+    });
 
-  if (column.generated) refuse('a generation expression (GENERATED ALWAYS AS ...)', 'a stored generated column cannot be written by the dual-write trigger');
+  if (column.generated)
+    refuse('a generation expression (GENERATED ALWAYS AS ...)', 'a stored generated column cannot be written by the dual-write trigger');
   const deps = await columnCarryDependents(db, table.oid, column.attnum);
   const indexOids = new Set<string>();
   const constraintOids = new Set<string>();
@@ -101,22 +112,31 @@ export async function inspectCarryOver(
       if (d.delsetcols) refuse(d.what, 'ON DELETE SET NULL/SET DEFAULT with a column list is not carried yet');
       else if (d.on_conkey && d.on_confkey) refuse(d.what, 'it both references and is referenced through this column');
       else constraintOids.add(d.objid);
-    } else if (d.catalog === 'pg_constraint' && d.contype === 'x') refuse(d.what, 'exclusion constraints are not carried yet; drop it and recreate it after the migration');
-    else if (d.catalog === 'pg_rewrite') refuse(d.what, 'a view or rule reads the column; recreate it on the new column after contract, or drop it first');
-    else if (d.catalog === 'pg_policy') refuse(d.what, 'a row-level security policy reads the column; policies cannot be swapped atomically with the column');
-    else if (d.catalog === 'pg_trigger') refuse(d.what, 'a trigger names the column (UPDATE OF or WHEN); it would stop firing for the new column');
+    } else if (d.catalog === 'pg_constraint' && d.contype === 'x')
+      refuse(d.what, 'exclusion constraints are not carried yet; drop it and recreate it after the migration');
+    else if (d.catalog === 'pg_rewrite')
+      refuse(d.what, 'a view or rule reads the column; recreate it on the new column after contract, or drop it first');
+    else if (d.catalog === 'pg_policy')
+      refuse(d.what, 'a row-level security policy reads the column; policies cannot be swapped atomically with the column');
+    else if (d.catalog === 'pg_trigger')
+      refuse(d.what, 'a trigger names the column (UPDATE OF or WHEN); it would stop firing for the new column');
     else if (d.catalog === 'pg_attrdef') refuse(d.what, 'a generated column is computed from it');
-    else if (d.catalog === 'pg_statistic_ext') refuse(d.what, 'extended statistics are not carried yet; drop them and recreate them after the migration');
-    else if (d.catalog === 'pg_publication_rel') refuse(d.what, 'a publication lists the column; logical replication subscribers would lose it');
+    else if (d.catalog === 'pg_statistic_ext')
+      refuse(d.what, 'extended statistics are not carried yet; drop them and recreate them after the migration');
+    else if (d.catalog === 'pg_publication_rel')
+      refuse(d.what, 'a publication lists the column; logical replication subscribers would lose it');
     else refuse(d.what, 'pgshift does not know how to carry this kind of object');
   }
   const constraints = await constraintsOf(db, [...constraintOids]);
-  for (const c of constraints) if ((c.contype === 'p' || c.contype === 'u') && !c.definition) refuse(`constraint ${c.name}`, 'its definition cannot be read');
-  const backing = (await queryRows<{ oid: string }>(
-    db,
-    `SELECT conindid::int8::text AS oid FROM pg_catalog.pg_constraint WHERE oid = ANY ($1::oid[]) AND contype IN ('p', 'u')`,
-    [[...constraintOids]],
-  )).map((r) => r.oid);
+  for (const c of constraints)
+    if ((c.contype === 'p' || c.contype === 'u') && !c.definition) refuse(`constraint ${c.name}`, 'its definition cannot be read');
+  const backing = (
+    await queryRows<{ oid: string }>(
+      db,
+      `SELECT conindid::int8::text AS oid FROM pg_catalog.pg_constraint WHERE oid = ANY ($1::oid[]) AND contype IN ('p', 'u')`,
+      [[...constraintOids]],
+    )
+  ).map((r) => r.oid);
   const indexes = await indexesOf(db, [...new Set([...indexOids, ...backing])]);
   for (const i of indexes) {
     if (i.contype === 'x') refuse(`index ${i.name}`, 'it backs an exclusion constraint');
@@ -125,7 +145,18 @@ export async function inspectCarryOver(
 
   const identity = column.identity
     ? (
-        await queryRows<{ schema: string; name: string; increment: string; min: string; max: string; start: string; cache: string; cycle: boolean; type_min: boolean; type_max: boolean }>(
+        await queryRows<{
+          schema: string;
+          name: string;
+          increment: string;
+          min: string;
+          max: string;
+          start: string;
+          cache: string;
+          cycle: boolean;
+          type_min: boolean;
+          type_max: boolean;
+        }>(
           db,
           `SELECT n.nspname AS schema, c.relname AS name, s.seqincrement::text AS increment, s.seqmin::text AS min, s.seqmax::text AS max,
                   s.seqstart::text AS start, s.seqcache::text AS cache, s.seqcycle AS cycle,
@@ -140,11 +171,13 @@ export async function inspectCarryOver(
     : undefined;
   if (column.identity && !identity) refuse('an identity', 'its sequence cannot be found');
   const owned = ownedSequence
-    ? (await queryRows<{ schema: string; name: string }>(
-        db,
-        `SELECT n.nspname AS schema, c.relname AS name FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = $1::oid`,
-        [ownedSequence],
-      ))[0] ?? null
+    ? ((
+        await queryRows<{ schema: string; name: string }>(
+          db,
+          `SELECT n.nspname AS schema, c.relname AS name FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = $1::oid`,
+          [ownedSequence],
+        )
+      )[0] ?? null)
     : null;
   const grants = await queryRows<{ grantee: string | null; privilege: string; grantable: boolean }>(
     db,
@@ -160,7 +193,10 @@ export async function inspectCarryOver(
   const probe = await runProbe(db, table, column, target, indexes, constraints);
   if ('error' in probe) {
     const what = target.retype ? `changing ${column.name} to ${target.retype.type}` : `renaming ${column.name}`;
-    problems.push({ path: `${path}.${target.retype ? 'type' : 'to'}`, message: `${what} fails on an empty copy of ${where}: ${probe.error}` });
+    problems.push({
+      path: `${path}.${target.retype ? 'type' : 'to'}`,
+      message: `${what} fails on an empty copy of ${where}: ${probe.error}`,
+    });
     return { facts: null, problems };
   }
   const rename = (c: string) => (c === column.name ? target.shadow : c);
@@ -173,22 +209,33 @@ export async function inspectCarryOver(
     constraint: i.contype === 'p' || i.contype === 'u' ? { type: i.contype, deferrable: i.deferrable, deferred: i.deferred } : null,
     replicaIdentity: i.replident,
   }));
-  for (const i of carriedIndexes) if (!i.shape) problems.push({ path: `${path}.table`, message: `index ${i.name} could not be rebuilt on a copy of ${where}` });
+  for (const i of carriedIndexes)
+    if (!i.shape) problems.push({ path: `${path}.table`, message: `index ${i.name} could not be rebuilt on a copy of ${where}` });
   const carried: CarriedConstraint[] = [];
   constraints.forEach((c) => {
     const on = { schema: c.schema, name: c.table };
     if (c.contype === 'c') {
       const definition = probe.checks?.[c.name];
       if (!definition) problems.push({ path: `${path}.table`, message: `CHECK ${c.name} could not be rebuilt on a copy of ${where}` });
-      else carried.push({ name: c.name, table: on, definition: definition.replace(/ NOT VALID$/, ''), validated: c.validated, kind: 'check' });
+      else
+        carried.push({ name: c.name, table: on, definition: definition.replace(/ NOT VALID$/, ''), validated: c.validated, kind: 'check' });
     } else if (c.contype === 'f') {
       const out = c.schema === table.schema && c.table === table.name && c.columns.includes(column.name);
       const ref = { schema: c.ref_schema!, name: c.ref_table! };
       const definition = out
         ? foreignKeySql(c.columns.map(rename), ref, c.ref_columns!, c.tail)
         : foreignKeySql(c.columns, ref, c.ref_columns!.map(rename), c.tail);
-      const partner = out ? { schema: ref.schema, table: ref.name, columns: c.ref_columns! } : { schema: c.schema, table: c.table, columns: c.columns };
-      carried.push({ name: c.name, table: on, definition, validated: c.validated, kind: out ? 'foreign key out' : 'foreign key in', partner });
+      const partner = out
+        ? { schema: ref.schema, table: ref.name, columns: c.ref_columns! }
+        : { schema: c.schema, table: c.table, columns: c.columns };
+      carried.push({
+        name: c.name,
+        table: on,
+        definition,
+        validated: c.validated,
+        kind: out ? 'foreign key out' : 'foreign key in',
+        partner,
+      });
     }
   });
   if (problems.length) return { facts: null, problems };
@@ -220,7 +267,8 @@ export async function inspectCarryOver(
           }
         : null,
       grants: grants.map(
-        (g) => `GRANT ${g.privilege} (${shadowColumn}) ON ${t} TO ${g.grantee === null ? 'PUBLIC' : ident(g.grantee)}${g.grantable ? ' WITH GRANT OPTION' : ''}`,
+        (g) =>
+          `GRANT ${g.privilege} (${shadowColumn}) ON ${t} TO ${g.grantee === null ? 'PUBLIC' : ident(g.grantee)}${g.grantable ? ' WITH GRANT OPTION' : ''}`,
       ),
     },
     problems,
@@ -263,7 +311,16 @@ export function carryOverSteps(o: {
   const { table, facts, index } = o;
   const t = qualified(table.schema, table.name);
   const id = (phase: string, what: string) => `${index}.${phase}.${what}`;
-  const step = (phase: string, what: string, description: string, sql: string, lock: DdlStep['lock'], tx: DdlStep['tx'], on: TableRef = table, skipIf?: string): DdlStep => ({
+  const step = (
+    phase: string,
+    what: string,
+    description: string,
+    sql: string,
+    lock: DdlStep['lock'],
+    tx: DdlStep['tx'],
+    on: TableRef = table,
+    skipIf?: string,
+  ): DdlStep => ({
     id: id(phase, what),
     description,
     sql,
@@ -294,9 +351,21 @@ export function carryOverSteps(o: {
         'SHARE UPDATE EXCLUSIVE',
         'none',
       ),
-      index: { action: 'create', schema: table.schema, name: i.temp, table: table.name, unique: i.unique, columns: i.columns.map((c) => (c === o.finalName ? o.shadow : c)), where: i.where },
+      index: {
+        action: 'create',
+        schema: table.schema,
+        name: i.temp,
+        table: table.name,
+        unique: i.unique,
+        columns: i.columns.map((c) => (c === o.finalName ? o.shadow : c)),
+        where: i.where,
+      },
     });
-    out.checks.push({ id: id('verify', `index-${i.temp}`), description: `index ${i.temp} (the future ${i.name}) is valid`, sql: indexValidCheckSql({ schema: table.schema, name: i.temp, table, unique: i.unique }) });
+    out.checks.push({
+      id: id('verify', `index-${i.temp}`),
+      description: `index ${i.temp} (the future ${i.name}) is valid`,
+      sql: indexValidCheckSql({ schema: table.schema, name: i.temp, table, unique: i.unique }),
+    });
   }
 
   for (const c of constraints) {
@@ -306,12 +375,30 @@ export function carryOverSteps(o: {
     const referenced = c.kind === 'foreign key out' && c.partner ? { otherTable: { schema: c.partner.schema, name: c.partner.table } } : {};
     out.afterBackfill.push({
       ...referenced,
-      ...step('backfill', `add-${c.temp}`, `add ${c.kind} ${c.temp} on ${o.shadow} (the future ${c.name}), NOT VALID: no scan`, `ALTER TABLE ${on} ADD CONSTRAINT ${ident(c.temp)} ${c.definition} NOT VALID`, lock, 'own', c.table, constraintExistsSql(c.table, c.temp)),
+      ...step(
+        'backfill',
+        `add-${c.temp}`,
+        `add ${c.kind} ${c.temp} on ${o.shadow} (the future ${c.name}), NOT VALID: no scan`,
+        `ALTER TABLE ${on} ADD CONSTRAINT ${ident(c.temp)} ${c.definition} NOT VALID`,
+        lock,
+        'own',
+        c.table,
+        constraintExistsSql(c.table, c.temp),
+      ),
     });
     if (c.validated) {
       out.afterBackfill.push({
         ...referenced,
-        ...step('backfill', `validate-${c.temp}`, `validate ${c.temp} while reads and writes go on`, `ALTER TABLE ${on} VALIDATE CONSTRAINT ${ident(c.temp)}`, 'SHARE UPDATE EXCLUSIVE', 'own', c.table, constraintExistsSql(c.table, c.temp, ' AND convalidated')),
+        ...step(
+          'backfill',
+          `validate-${c.temp}`,
+          `validate ${c.temp} while reads and writes go on`,
+          `ALTER TABLE ${on} VALIDATE CONSTRAINT ${ident(c.temp)}`,
+          'SHARE UPDATE EXCLUSIVE',
+          'own',
+          c.table,
+          constraintExistsSql(c.table, c.temp, ' AND convalidated'),
+        ),
       });
     }
     out.checks.push({
@@ -320,39 +407,128 @@ export function carryOverSteps(o: {
       sql: `SELECT coalesce(bool_and(convalidated OR NOT ${c.validated}), false) AS ok, CASE WHEN count(*) = 0 THEN ${literal(`${c.temp} does not exist`)} ELSE ${literal(`${c.temp} is not validated`)} END AS detail FROM pg_catalog.pg_constraint WHERE conrelid = pg_catalog.to_regclass(${literal(on)}) AND conname = ${literal(c.temp)}`,
     });
     if (c.kind === 'foreign key in') {
-      out.beforeDrop.push(step('contract', `drop-${c.temp}-old`, `drop ${c.name} on ${describeRef(c.table)}: it references ${o.column}`, `ALTER TABLE ${on} DROP CONSTRAINT ${ident(c.name)}`, 'ACCESS EXCLUSIVE', 'phase', c.table));
-      out.rollback.push(step('rollback', `drop-${c.temp}`, `drop ${c.temp} on ${describeRef(c.table)}, which references ${o.shadow}`, `ALTER TABLE ${on} DROP CONSTRAINT IF EXISTS ${ident(c.temp)}`, 'ACCESS EXCLUSIVE', 'phase', c.table));
+      out.beforeDrop.push(
+        step(
+          'contract',
+          `drop-${c.temp}-old`,
+          `drop ${c.name} on ${describeRef(c.table)}: it references ${o.column}`,
+          `ALTER TABLE ${on} DROP CONSTRAINT ${ident(c.name)}`,
+          'ACCESS EXCLUSIVE',
+          'phase',
+          c.table,
+        ),
+      );
+      out.rollback.push(
+        step(
+          'rollback',
+          `drop-${c.temp}`,
+          `drop ${c.temp} on ${describeRef(c.table)}, which references ${o.shadow}`,
+          `ALTER TABLE ${on} DROP CONSTRAINT IF EXISTS ${ident(c.temp)}`,
+          'ACCESS EXCLUSIVE',
+          'phase',
+          c.table,
+        ),
+      );
     }
   }
 
   if (facts.ownedSequence) {
     const s = qualified(facts.ownedSequence.schema, facts.ownedSequence.name);
-    out.beforeDrop.push(step('contract', 'sequence-owner', `hand sequence ${facts.ownedSequence.name} to ${o.shadow}, so dropping ${o.column} keeps it`, `ALTER SEQUENCE ${s} OWNED BY ${t}.${ident(o.shadow)}`, 'ACCESS EXCLUSIVE', 'phase'));
+    out.beforeDrop.push(
+      step(
+        'contract',
+        'sequence-owner',
+        `hand sequence ${facts.ownedSequence.name} to ${o.shadow}, so dropping ${o.column} keeps it`,
+        `ALTER SEQUENCE ${s} OWNED BY ${t}.${ident(o.shadow)}`,
+        'ACCESS EXCLUSIVE',
+        'phase',
+      ),
+    );
   }
   if (facts.identity) {
     const old = facts.identity.sequence;
     const tempSeq = `pgshift_${o.hash}_seq`;
     const tempRef = qualified(old.schema, tempSeq);
     out.beforeDrop.push(
-      step('contract', 'identity', `make ${o.shadow} the identity column (${facts.identity.always ? 'ALWAYS' : 'BY DEFAULT'}), on a new sequence`, `ALTER TABLE ${t} ALTER COLUMN ${ident(o.shadow)} ADD GENERATED ${facts.identity.always ? 'ALWAYS' : 'BY DEFAULT'} AS IDENTITY (SEQUENCE NAME ${tempRef} ${facts.identity.options})`, 'ACCESS EXCLUSIVE', 'phase'),
-      step('contract', 'identity-continue', `continue the new sequence where ${old.name} stands`, `SELECT pg_catalog.setval(${literal(tempRef)}, s.last_value, s.is_called) FROM ${qualified(old.schema, old.name)} s`, 'ACCESS EXCLUSIVE', 'phase'),
+      step(
+        'contract',
+        'identity',
+        `make ${o.shadow} the identity column (${facts.identity.always ? 'ALWAYS' : 'BY DEFAULT'}), on a new sequence`,
+        `ALTER TABLE ${t} ALTER COLUMN ${ident(o.shadow)} ADD GENERATED ${facts.identity.always ? 'ALWAYS' : 'BY DEFAULT'} AS IDENTITY (SEQUENCE NAME ${tempRef} ${facts.identity.options})`,
+        'ACCESS EXCLUSIVE',
+        'phase',
+      ),
+      step(
+        'contract',
+        'identity-continue',
+        `continue the new sequence where ${old.name} stands`,
+        `SELECT pg_catalog.setval(${literal(tempRef)}, s.last_value, s.is_called) FROM ${qualified(old.schema, old.name)} s`,
+        'ACCESS EXCLUSIVE',
+        'phase',
+      ),
     );
-    out.afterDrop.push(step('contract', 'identity-name', `the new sequence takes the name ${old.name}`, `ALTER SEQUENCE ${tempRef} RENAME TO ${ident(old.name)}`, 'ACCESS EXCLUSIVE', 'phase'));
+    out.afterDrop.push(
+      step(
+        'contract',
+        'identity-name',
+        `the new sequence takes the name ${old.name}`,
+        `ALTER SEQUENCE ${tempRef} RENAME TO ${ident(old.name)}`,
+        'ACCESS EXCLUSIVE',
+        'phase',
+      ),
+    );
   }
 
   for (const i of indexes) {
     if (i.constraint) {
       const kind = i.constraint.type === 'p' ? 'PRIMARY KEY' : 'UNIQUE';
       const deferral = i.constraint.deferrable ? ` DEFERRABLE INITIALLY ${i.constraint.deferred ? 'DEFERRED' : 'IMMEDIATE'}` : '';
-      out.afterDrop.push(step('contract', `attach-${i.temp}`, `${i.temp} becomes ${kind} ${i.name} (USING INDEX: no scan, no build)`, `ALTER TABLE ${t} ADD CONSTRAINT ${ident(i.name)} ${kind} USING INDEX ${ident(i.temp)}${deferral}`, 'ACCESS EXCLUSIVE', 'phase'));
+      out.afterDrop.push(
+        step(
+          'contract',
+          `attach-${i.temp}`,
+          `${i.temp} becomes ${kind} ${i.name} (USING INDEX: no scan, no build)`,
+          `ALTER TABLE ${t} ADD CONSTRAINT ${ident(i.name)} ${kind} USING INDEX ${ident(i.temp)}${deferral}`,
+          'ACCESS EXCLUSIVE',
+          'phase',
+        ),
+      );
     } else {
-      out.afterDrop.push(step('contract', `rename-${i.temp}`, `${i.temp} takes the name ${i.name}`, `ALTER INDEX ${qualified(table.schema, i.temp)} RENAME TO ${ident(i.name)}`, 'ACCESS EXCLUSIVE', 'phase'));
+      out.afterDrop.push(
+        step(
+          'contract',
+          `rename-${i.temp}`,
+          `${i.temp} takes the name ${i.name}`,
+          `ALTER INDEX ${qualified(table.schema, i.temp)} RENAME TO ${ident(i.name)}`,
+          'ACCESS EXCLUSIVE',
+          'phase',
+        ),
+      );
     }
     if (i.replicaIdentity)
-      out.afterDrop.push(step('contract', `replica-identity-${i.temp}`, `${i.name} is the replica identity again`, `ALTER TABLE ${t} REPLICA IDENTITY USING INDEX ${ident(i.name)}`, 'ACCESS EXCLUSIVE', 'phase'));
+      out.afterDrop.push(
+        step(
+          'contract',
+          `replica-identity-${i.temp}`,
+          `${i.name} is the replica identity again`,
+          `ALTER TABLE ${t} REPLICA IDENTITY USING INDEX ${ident(i.name)}`,
+          'ACCESS EXCLUSIVE',
+          'phase',
+        ),
+      );
   }
   for (const c of constraints) {
-    out.afterDrop.push(step('contract', `rename-${c.temp}`, `${c.temp} takes the name ${c.name}`, `ALTER TABLE ${qualified(c.table.schema, c.table.name)} RENAME CONSTRAINT ${ident(c.temp)} TO ${ident(c.name)}`, 'ACCESS EXCLUSIVE', 'phase', c.table));
+    out.afterDrop.push(
+      step(
+        'contract',
+        `rename-${c.temp}`,
+        `${c.temp} takes the name ${c.name}`,
+        `ALTER TABLE ${qualified(c.table.schema, c.table.name)} RENAME CONSTRAINT ${ident(c.temp)} TO ${ident(c.name)}`,
+        'ACCESS EXCLUSIVE',
+        'phase',
+        c.table,
+      ),
+    );
   }
   return out;
 }

@@ -50,10 +50,12 @@ const compose: Rule = { verdict: 'compose' };
 const refuse = (advice: Advice): Rule => ({ verdict: 'refuse', advice });
 
 const laterMigration = refuse(
-  (a, b, s) => `${b} acts on ${s}, which ${a} replaces or drops at contract; put ${b} in a later migration, run after this one has contracted`,
+  (a, b, s) =>
+    `${b} acts on ${s}, which ${a} replaces or drops at contract; put ${b} in a later migration, run after this one has contracted`,
 );
 const beforeReplace = refuse(
-  (a, b, s) => `${b} replaces or drops ${s}, on which ${a} is still building; put ${b} in a later migration, run after this one has contracted`,
+  (a, b, s) =>
+    `${b} replaces or drops ${s}, on which ${a} is still building; put ${b} in a later migration, run after this one has contracted`,
 );
 const onAddedColumn = refuse(
   (a, b, s) =>
@@ -227,7 +229,10 @@ export function compositionProblems(operations: readonly Operation[]): PlanProbl
       if (!subject) continue;
       const rule = COMPOSITION[ROLE_OF[a.kind]][ROLE_OF[b.kind]];
       if (rule.verdict === 'refuse') {
-        problems.push({ path: `operations[${j}]`, message: rule.advice(`operations[${i}] (${a.kind})`, `operations[${j}] (${b.kind})`, subject) });
+        problems.push({
+          path: `operations[${j}]`,
+          message: rule.advice(`operations[${i}] (${a.kind})`, `operations[${j}] (${b.kind})`, subject),
+        });
         break;
       }
     }

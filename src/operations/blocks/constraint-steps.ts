@@ -74,7 +74,8 @@ export async function constraintDrift(db: Queryable, c: ConstraintRef, completed
   if (!completed.includes('expand') || completed.includes('contract')) return [];
   const found = await findConstraint(db, table.oid, c.name);
   if (!found) return [`${constraintTypeName(c.type)} ${c.name} (added by expand) is missing from ${where}`];
-  if (found.type !== c.type) return [`constraint ${c.name} on ${where} is a ${constraintTypeName(found.type)}, not the ${constraintTypeName(c.type)} expand added`];
+  if (found.type !== c.type)
+    return [`constraint ${c.name} on ${where} is a ${constraintTypeName(found.type)}, not the ${constraintTypeName(c.type)} expand added`];
   return [];
 }
 

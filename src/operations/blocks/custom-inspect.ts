@@ -27,19 +27,30 @@ async function exists(db: Queryable, r: RelName): Promise<boolean> {
  * relfilenode changes. The table itself only gets ACCESS SHARE. A verdict is a string when
  * PostgreSQL refused the statement on the copy (then nothing tells it does not rewrite).
  */
-async function probeRewrites(db: Queryable, table: RelName, statements: readonly Statement[], asked: ReadonlySet<Statement>): Promise<Map<Statement, boolean | string>> {
+async function probeRewrites(
+  db: Queryable,
+  table: RelName,
+  statements: readonly Statement[],
+  asked: ReadonlySet<Statement>,
+): Promise<Map<Statement, boolean | string>> {
   const verdicts = new Map<Statement, boolean | string>();
   const copy = `pg_temp.${ident(table.name)}`;
   await inTrialTransaction(db, async (c) => {
     try {
       await c.query(`CREATE TEMPORARY TABLE ${ident(table.name)} (LIKE ${relText(table)})`);
     } catch (error) {
-      if (sqlStateOf(error) === SqlState.lockNotAvailable) throw new LockTimeoutError(`CREATE TEMPORARY TABLE … (LIKE ${relText(table)})`, 1, TRIAL_LOCK_TIMEOUT_MS, [], { cause: error });
+      if (sqlStateOf(error) === SqlState.lockNotAvailable)
+        throw new LockTimeoutError(`CREATE TEMPORARY TABLE … (LIKE ${relText(table)})`, 1, TRIAL_LOCK_TIMEOUT_MS, [], { cause: error });
       if (!(error instanceof pg.DatabaseError)) throw error;
       for (const s of asked) verdicts.set(s, `no empty copy of ${showRel(table)} to try it on: ${error.message}`);
       return;
     }
-    const relfilenode = async () => (await queryRows<{ n: string }>(c, `SELECT relfilenode::text AS n FROM pg_catalog.pg_class WHERE oid = pg_catalog.to_regclass($1)`, [copy]))[0]?.n;
+    const relfilenode = async () =>
+      (
+        await queryRows<{ n: string }>(c, `SELECT relfilenode::text AS n FROM pg_catalog.pg_class WHERE oid = pg_catalog.to_regclass($1)`, [
+          copy,
+        ])
+      )[0]?.n;
     for (const s of statements) {
       if (s.kind !== 'AlterTableStmt') continue;
       const rel = s.node.relation as { schemaname?: string; relname: string; location: number };
@@ -53,7 +64,8 @@ async function probeRewrites(db: Queryable, table: RelName, statements: readonly
       } catch (error) {
         await c.query('ROLLBACK TO SAVEPOINT pgshift_probe');
         if (!(error instanceof pg.DatabaseError)) throw error;
-        if (asked.has(s)) verdicts.set(s, `PostgreSQL refused it on an empty copy of the table (${error.message}), so whether it rewrites is unknown`);
+        if (asked.has(s))
+          verdicts.set(s, `PostgreSQL refused it on an empty copy of the table (${error.message}), so whether it rewrites is unknown`);
       }
     }
   });
@@ -111,7 +123,8 @@ export async function refusals(db: Queryable, statements: readonly Statement[], 
       const v = verdicts.get(statement);
       if (v === false) continue;
       for (const finding of findings.get(statement) ?? []) {
-        if (finding.when.kind === 'rewrites') out.push({ statement, finding, extra: typeof v === 'string' ? v : 'PostgreSQL rewrote an empty copy of the table' });
+        if (finding.when.kind === 'rewrites')
+          out.push({ statement, finding, extra: typeof v === 'string' ? v : 'PostgreSQL rewrote an empty copy of the table' });
       }
     }
   }
@@ -121,7 +134,10 @@ export async function refusals(db: Queryable, statements: readonly Statement[], 
 /** Where each CREATE/DROP INDEX CONCURRENTLY's index lives, resolved as PostgreSQL will (search_path for unqualified names). */
 async function indexLocations(db: Queryable, statements: readonly Statement[]): Promise<CustomFacts['indexes']> {
   const out: CustomFacts['indexes'] = {};
-  const [{ schema: current } = { schema: 'public' }] = await queryRows<{ schema: string }>(db, 'SELECT pg_catalog.current_schema() AS schema');
+  const [{ schema: current } = { schema: 'public' }] = await queryRows<{ schema: string }>(
+    db,
+    'SELECT pg_catalog.current_schema() AS schema',
+  );
   const created: { name: RelName; at: { schema: string; table: string } }[] = [];
   for (const s of statements) {
     const index = runModeOf(s).index;
@@ -143,7 +159,8 @@ async function indexLocations(db: Queryable, statements: readonly Statement[]): 
           WHERE i.indexrelid = pg_catalog.to_regclass($1)`,
         [relText(index.name)],
       );
-      out[s.label] = row ?? created.find((c) => sameRel(index.name, c.name))?.at ?? { schema: index.name.schema ?? current, table: index.name.name };
+      out[s.label] = row ??
+        created.find((c) => sameRel(index.name, c.name))?.at ?? { schema: index.name.schema ?? current, table: index.name.name };
     }
   }
   return out;
@@ -180,10 +197,15 @@ export async function inspectCustom(db: Queryable, op: Custom, path: string): Pr
     }
   }
   const both = Object.keys(op.dualWrite?.trigger?.down ?? {}).filter((c) => c in (op.dualWrite?.trigger?.up ?? {}));
-  if (both.length) problems.push({ path: fieldPath(path, 'dualWrite.trigger.down'), message: `assigns ${both.join(', ')}, which up assigns too (up sets new columns, down old ones)` });
+  if (both.length)
+    problems.push({
+      path: fieldPath(path, 'dualWrite.trigger.down'),
+      message: `assigns ${both.join(', ')}, which up assigns too (up sets new columns, down old ones)`,
+    });
 
   const lint = lintStatements(statements);
-  for (const [s, messages] of lint.problems) for (const m of messages) problems.push({ path: fieldPath(path, s.field), message: `${s.label} (${s.where}): ${m}: ${s.text}` });
+  for (const [s, messages] of lint.problems)
+    for (const m of messages) problems.push({ path: fieldPath(path, s.field), message: `${s.label} (${s.where}): ${m}: ${s.text}` });
   const refused = await refusals(db, statements, lint.findings);
   const allowed = new Set<Refusal>();
   op.allow.forEach((a, i) => {
@@ -202,7 +224,9 @@ export async function inspectCustom(db: Queryable, op: Custom, path: string): Pr
     }
     for (const r of hit) allowed.add(r);
   });
-  for (const r of refused) if (!allowed.has(r)) problems.push({ path: fieldPath(path, r.statement.field), message: refusalMessage(r.statement, r.finding, r.extra) });
+  for (const r of refused)
+    if (!allowed.has(r))
+      problems.push({ path: fieldPath(path, r.statement.field), message: refusalMessage(r.statement, r.finding, r.extra) });
 
   let table: TableInfo | null = null;
   if (op.table !== undefined) {
@@ -212,10 +236,19 @@ export async function inspectCustom(db: Queryable, op: Custom, path: string): Pr
     const needsKey = op.backfill?.set !== undefined || op.verify !== undefined;
     if (!table) {
       const createdHere = lint.created.some((c) => sameRel(c, { schema: op.schema, name: op.table! }));
-      if (needsKey || !createdHere) problems.push({ path: `${path}.table`, message: `table ${where} does not exist${needsKey ? ' (the backfill and verification need it before expand)' : ''}` });
+      if (needsKey || !createdHere)
+        problems.push({
+          path: `${path}.table`,
+          message: `table ${where} does not exist${needsKey ? ' (the backfill and verification need it before expand)' : ''}`,
+        });
     } else {
-      if (table.relkind !== 'r' && table.relkind !== 'p') problems.push({ path: `${path}.table`, message: `${where} is a ${relkindName(table.relkind)}` });
-      if (needsKey && !table.key) problems.push({ path: `${path}.table`, message: `${where} has no primary key or unique index over NOT NULL columns to batch the backfill and verification on` });
+      if (table.relkind !== 'r' && table.relkind !== 'p')
+        problems.push({ path: `${path}.table`, message: `${where} is a ${relkindName(table.relkind)}` });
+      if (needsKey && !table.key)
+        problems.push({
+          path: `${path}.table`,
+          message: `${where} has no primary key or unique index over NOT NULL columns to batch the backfill and verification on`,
+        });
     }
   }
   if (problems.length) return { facts: null, problems };

@@ -20,7 +20,8 @@ export interface Custom {
   schema: string;
   table?: string | undefined;
   expand?: Sql | undefined;
-  dualWrite?: { sql?: Sql | undefined; trigger?: { up: Record<string, string>; down?: Record<string, string> | undefined } | undefined } | undefined;
+  dualWrite?:
+    { sql?: Sql | undefined; trigger?: { up: Record<string, string>; down?: Record<string, string> | undefined } | undefined } | undefined;
   backfill?: { set?: Record<string, string> | undefined; pending?: string | undefined; after?: Sql | undefined } | undefined;
   verify?: string | undefined;
   contract?: Sql | undefined;
@@ -67,7 +68,17 @@ export interface RunMode {
   index?: { action: 'create' | 'drop'; name: RelName; table: RelName | null; unique: boolean; columns: string[]; partial: boolean };
 }
 
-const LOCK_MODES: LockLevel[] = ['none', 'ACCESS SHARE', 'ACCESS SHARE', 'ROW EXCLUSIVE', 'SHARE UPDATE EXCLUSIVE', 'SHARE', 'SHARE ROW EXCLUSIVE', 'EXCLUSIVE', 'ACCESS EXCLUSIVE'];
+const LOCK_MODES: LockLevel[] = [
+  'none',
+  'ACCESS SHARE',
+  'ACCESS SHARE',
+  'ROW EXCLUSIVE',
+  'SHARE UPDATE EXCLUSIVE',
+  'SHARE',
+  'SHARE ROW EXCLUSIVE',
+  'EXCLUSIVE',
+  'ACCESS EXCLUSIVE',
+];
 const WEAKER_ALTERS: Record<string, LockLevel> = {
   AT_ValidateConstraint: 'SHARE UPDATE EXCLUSIVE',
   AT_SetStatistics: 'SHARE UPDATE EXCLUSIVE',
@@ -96,7 +107,10 @@ function outsideTransaction(stmt: Statement): boolean {
     case 'VacuumStmt':
       return n.is_vacuumcmd === true;
     case 'AlterTableStmt':
-      return ((n.cmds as Node[] | undefined) ?? []).some((c) => ((c.AlterTableCmd as { def?: Node } | undefined)?.def?.PartitionCmd as { concurrent?: boolean } | undefined)?.concurrent === true);
+      return ((n.cmds as Node[] | undefined) ?? []).some(
+        (c) =>
+          ((c.AlterTableCmd as { def?: Node } | undefined)?.def?.PartitionCmd as { concurrent?: boolean } | undefined)?.concurrent === true,
+      );
     case 'CreatedbStmt':
     case 'DropdbStmt':
     case 'AlterSystemStmt':
@@ -111,7 +125,11 @@ function outsideTransaction(stmt: Statement): boolean {
 /** An ALTER TABLE that only validates constraints scans without blocking writes: it runs in a short transaction of its own. */
 function validateOnly(stmt: Statement): boolean {
   const cmds = (stmt.node.cmds as Node[] | undefined) ?? [];
-  return stmt.kind === 'AlterTableStmt' && cmds.length > 0 && cmds.every((c) => (c.AlterTableCmd as { subtype?: string }).subtype === 'AT_ValidateConstraint');
+  return (
+    stmt.kind === 'AlterTableStmt' &&
+    cmds.length > 0 &&
+    cmds.every((c) => (c.AlterTableCmd as { subtype?: string }).subtype === 'AT_ValidateConstraint')
+  );
 }
 
 /** The lock level is read from the parse tree; a statement on a relation it does not know is taken to be ACCESS EXCLUSIVE. */
@@ -140,15 +158,37 @@ export function runModeOf(stmt: Statement): RunMode {
       const plain = params.every((p): p is string => typeof p === 'string');
       return {
         ...mode,
-        index: { action: 'create', name: { schema: table?.schema ?? null, name: n.idxname as string }, table, unique: n.unique === true, columns: plain ? params : [], partial: n.whereClause !== undefined },
+        index: {
+          action: 'create',
+          name: { schema: table?.schema ?? null, name: n.idxname as string },
+          table,
+          unique: n.unique === true,
+          columns: plain ? params : [],
+          partial: n.whereClause !== undefined,
+        },
       };
     }
     case 'DropStmt': {
       const objects = ((n.objects as unknown[]) ?? []).map(dropObjectName);
       if (n.removeType === 'OBJECT_INDEX' && n.concurrent && objects[0])
-        return { lock: 'SHARE UPDATE EXCLUSIVE', tx, table: null, index: { action: 'drop', name: objects[0], table: null, unique: false, columns: [], partial: false } };
-      const relational = ['OBJECT_TABLE', 'OBJECT_INDEX', 'OBJECT_VIEW', 'OBJECT_MATVIEW', 'OBJECT_TRIGGER', 'OBJECT_POLICY', 'OBJECT_RULE'].includes(n.removeType as string);
-      return relational ? { lock: 'ACCESS EXCLUSIVE', tx, table: n.removeType === 'OBJECT_TABLE' ? objects[0] ?? null : null } : { lock: 'none', tx, table: null };
+        return {
+          lock: 'SHARE UPDATE EXCLUSIVE',
+          tx,
+          table: null,
+          index: { action: 'drop', name: objects[0], table: null, unique: false, columns: [], partial: false },
+        };
+      const relational = [
+        'OBJECT_TABLE',
+        'OBJECT_INDEX',
+        'OBJECT_VIEW',
+        'OBJECT_MATVIEW',
+        'OBJECT_TRIGGER',
+        'OBJECT_POLICY',
+        'OBJECT_RULE',
+      ].includes(n.removeType as string);
+      return relational
+        ? { lock: 'ACCESS EXCLUSIVE', tx, table: n.removeType === 'OBJECT_TABLE' ? (objects[0] ?? null) : null }
+        : { lock: 'none', tx, table: null };
     }
     case 'AlterTableStmt': {
       const subtypes = ((n.cmds as Node[] | undefined) ?? []).map((c) => c.AlterTableCmd as { subtype?: string; def?: Node });
@@ -195,8 +235,10 @@ export function runModeOf(stmt: Statement): RunMode {
 
 function commentTarget(n: Node): RelName | null {
   const parts = names((n.object as { List?: { items?: unknown } } | undefined)?.List?.items);
-  if (n.objtype === 'OBJECT_TABLE') return parts.length === 2 ? { schema: parts[0]!, name: parts[1]! } : parts[0] ? { schema: null, name: parts[0] } : null;
-  if (n.objtype === 'OBJECT_COLUMN') return parts.length === 3 ? { schema: parts[0]!, name: parts[1]! } : parts.length === 2 ? { schema: null, name: parts[0]! } : null;
+  if (n.objtype === 'OBJECT_TABLE')
+    return parts.length === 2 ? { schema: parts[0]!, name: parts[1]! } : parts[0] ? { schema: null, name: parts[0] } : null;
+  if (n.objtype === 'OBJECT_COLUMN')
+    return parts.length === 3 ? { schema: parts[0]!, name: parts[1]! } : parts.length === 2 ? { schema: null, name: parts[0]! } : null;
   return null;
 }
 
@@ -206,7 +248,11 @@ export function matchAllow(statements: readonly Statement[], allow: CustomAllow)
   if (byLabel) return { statement: byLabel, problem: null };
   const hits = statements.filter((s) => s.text.includes(allow.statement));
   if (hits.length === 1) return { statement: hits[0]!, problem: null };
-  if (!hits.length) return { statement: null, problem: `matches no statement (give a label such as "${statements[0]?.label ?? 'expand #1'}", or text found in exactly one statement)` };
+  if (!hits.length)
+    return {
+      statement: null,
+      problem: `matches no statement (give a label such as "${statements[0]?.label ?? 'expand #1'}", or text found in exactly one statement)`,
+    };
   return { statement: null, problem: `matches ${hits.length} statements (${hits.map((s) => s.label).join(', ')}); give the label of one` };
 }
 
@@ -216,7 +262,10 @@ export function overridesByStatement(op: Custom, statements: readonly Statement[
   for (const a of op.allow) {
     const { statement } = matchAllow(statements, a);
     if (!statement) continue;
-    out.set(statement, [...(out.get(statement) ?? []), { statement: statement.label, sql: statement.text, rule: a.rule, reason: a.reason }]);
+    out.set(statement, [
+      ...(out.get(statement) ?? []),
+      { statement: statement.label, sql: statement.text, rule: a.rule, reason: a.reason },
+    ]);
   }
   return out;
 }
@@ -246,7 +295,15 @@ export function statementSteps(
     const where = o.facts.indexes[stmt.label];
     if (mode.index && where) {
       step.table = { schema: where.schema, name: where.table };
-      step.index = { action: mode.index.action, schema: where.schema, name: mode.index.name.name, table: where.table, unique: mode.index.unique, columns: mode.index.partial ? [] : mode.index.columns, where: null };
+      step.index = {
+        action: mode.index.action,
+        schema: where.schema,
+        name: mode.index.name.name,
+        table: where.table,
+        unique: mode.index.unique,
+        columns: mode.index.partial ? [] : mode.index.columns,
+        where: null,
+      };
     }
     return step;
   });

@@ -2,7 +2,15 @@ import type { KeyColumn } from '../../catalog/introspect.js';
 import { BACKFILL_SETTING } from './names.js';
 import type { BackfillTask, VerifyTask } from '../../plan/steps.js';
 import { ident, literal } from '../../sql/ident.js';
-import { renderBatchUpdate, renderBoundary, renderLastKey, renderMismatchKeys, renderVerifyCount, type KeysetQuery, type Placeholder } from '../../sql/keyset.js';
+import {
+  renderBatchUpdate,
+  renderBoundary,
+  renderLastKey,
+  renderMismatchKeys,
+  renderVerifyCount,
+  type KeysetQuery,
+  type Placeholder,
+} from '../../sql/keyset.js';
 
 /**
  * The backfill and verification loops as SQL a person can read and run (psql, outside a
@@ -74,7 +82,10 @@ function nextRange(q: KeysetQuery, size: string): string[] {
     ),
     `IF NOT FOUND THEN  -- fewer than ${size} rows remain: the last range ends at the last key`,
     ...indent(
-      byCursor(renderLastKey(q, { cursor: true, end: false }, vars(a)) + into, renderLastKey(q, { cursor: false, end: false }, vars()) + into),
+      byCursor(
+        renderLastKey(q, { cursor: true, end: false }, vars(a)) + into,
+        renderLastKey(q, { cursor: false, end: false }, vars()) + into,
+      ),
       1,
     ),
     `  EXIT WHEN NOT FOUND;`,
@@ -127,10 +138,14 @@ export function renderBackfillLoop(task: BackfillTask, sizes: Pick<LoopSizes, 'b
     `  RAISE NOTICE 'backfill % done: % rows updated', ${literal(task.id)}, done;`,
     'END',
   ];
-  return doBlock('pgshift_backfill', [
-    `backfill ${task.id} of ${task.table.schema}.${task.table.name}, runnable in psql outside a transaction block:`,
-    `pgshift runs these same statements with an adaptive batch size, a checkpoint per batch and throttling.`,
-  ], body);
+  return doBlock(
+    'pgshift_backfill',
+    [
+      `backfill ${task.id} of ${task.table.schema}.${task.table.name}, runnable in psql outside a transaction block:`,
+      `pgshift runs these same statements with an adaptive batch size, a checkpoint per batch and throttling.`,
+    ],
+    body,
+  );
 }
 
 /** One verification task as a DO block: counts mismatching rows chunk by chunk, raising at the end if any. */
@@ -187,8 +202,12 @@ export function renderVerifyLoop(task: VerifyTask, sizes: Pick<LoopSizes, 'chunk
     `  RAISE NOTICE 'verify %: % rows, none mismatching', ${literal(task.id)}, total_rows;`,
     'END',
   ];
-  return doBlock('pgshift_verify', [
-    `verify ${task.id} of ${task.table.schema}.${task.table.name}: ${task.description}`,
-    `runnable in psql outside a transaction block; raises an error naming the count when any row mismatches.`,
-  ], body);
+  return doBlock(
+    'pgshift_verify',
+    [
+      `verify ${task.id} of ${task.table.schema}.${task.table.name}: ${task.description}`,
+      `runnable in psql outside a transaction block; raises an error naming the count when any row mismatches.`,
+    ],
+    body,
+  );
 }

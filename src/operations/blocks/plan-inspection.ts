@@ -32,7 +32,9 @@ export async function inspectPlan(db: Queryable, migration: Migration): Promise<
   }
   const inspect = async (c: Queryable, i: number) => {
     const op = ops[i]!;
-    const inspection = leftOver.has(i) ? await inspectAround(c, op, `operations[${i}]`) : await handlerFor(op).inspect(c, op, `operations[${i}]`);
+    const inspection = leftOver.has(i)
+      ? await inspectAround(c, op, `operations[${i}]`)
+      : await handlerFor(op).inspect(c, op, `operations[${i}]`);
     problems[i] = [...inspection.problems];
     facts[i] = inspection.facts;
     return inspection;
@@ -75,7 +77,7 @@ function savepointEach(c: Queryable): Queryable {
   let n = 0;
   const query = async (...args: unknown[]) => {
     const first = args[0];
-    const text = typeof first === 'string' ? first : (first as { text?: string }).text ?? '';
+    const text = typeof first === 'string' ? first : ((first as { text?: string }).text ?? '');
     if (/^\s*(SAVEPOINT|RELEASE|ROLLBACK|BEGIN|COMMIT)\b/i.test(text)) return (c.query as (...a: unknown[]) => Promise<unknown>)(...args);
     const sp = `pgshift_inspect_${++n}`;
     await c.query(`SAVEPOINT ${sp}`);

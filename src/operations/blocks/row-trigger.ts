@@ -73,6 +73,7 @@ export async function rowTriggerDrift(db: Queryable, table: TableRef, names: Obj
   const problems: string[] = [];
   const state = await triggerState(db, table, names.trigger);
   if (state !== 'enabled') problems.push(`dual-write trigger ${names.trigger} on ${describeRef(table)} is ${state}`);
-  if (!(await functionExists(db, PGSHIFT_SCHEMA, names.function))) problems.push(`trigger function ${PGSHIFT_SCHEMA}.${names.function} is missing`);
+  if (!(await functionExists(db, PGSHIFT_SCHEMA, names.function)))
+    problems.push(`trigger function ${PGSHIFT_SCHEMA}.${names.function} is missing`);
   return problems;
 }

@@ -1,11 +1,4 @@
-import {
-  describeRef,
-  findTable,
-  type BatchKey,
-  type ColumnInfo,
-  type TableInfo,
-  type TableRef,
-} from '../../catalog/introspect.js';
+import { describeRef, findTable, type BatchKey, type ColumnInfo, type TableInfo, type TableRef } from '../../catalog/introspect.js';
 import type { Queryable } from '../../db/queryable.js';
 import type { PlanProblem } from '../../errors.js';
 import { ident, literal, qualified } from '../../sql/ident.js';
@@ -66,7 +59,10 @@ export function shadowSyncBody(s: Pick<ShadowColumn, 'column' | 'shadow' | 'up' 
   const reads = new Set<string>();
   s.up((c) => (reads.add(c), c));
   const copy = up === f;
-  const changed = [...reads].map((c) => `NEW.${ident(c)} IS DISTINCT FROM OLD.${ident(c)}`).concat(`${t} IS NULL`).join(' OR ');
+  const changed = [...reads]
+    .map((c) => `NEW.${ident(c)} IS DISTINCT FROM OLD.${ident(c)}`)
+    .concat(`${t} IS NULL`)
+    .join(' OR ');
   return [
     'BEGIN',
     `  IF TG_OP = 'INSERT' THEN`,
@@ -89,7 +85,15 @@ export function shadowColumnSteps(s: ShadowColumn, facts: ShadowColumnFacts, nam
   const shadow = ident(s.shadow);
   const id = (phase: string, what: string) => `${index}.${phase}.${what}`;
   const carry = facts.carry ?? { ...NO_CARRY_OVER, defaultExpr: facts.defaultExpr ?? null };
-  const carried = carryOverSteps({ table, column: s.column, shadow: s.shadow, finalName: s.finalName, facts: carry, hash: names.hash, index });
+  const carried = carryOverSteps({
+    table,
+    column: s.column,
+    shadow: s.shadow,
+    finalName: s.finalName,
+    facts: carry,
+    hash: names.hash,
+    index,
+  });
   const step = (phase: string, what: string, description: string, sql: string, lock: DdlStep['lock']): DdlStep => ({
     id: id(phase, what),
     description,
@@ -101,10 +105,24 @@ export function shadowColumnSteps(s: ShadowColumn, facts: ShadowColumnFacts, nam
 
   const collate = facts.collation ? ` COLLATE ${qualified(facts.collation.schema, facts.collation.name)}` : '';
   const expand: DdlStep[] = [
-    step('expand', 'add-column', `add ${s.shadow} beside ${s.column} (nullable, no default: no table rewrite)`, `ALTER TABLE ${t} ADD COLUMN ${shadow} ${facts.type}${collate}`, 'ACCESS EXCLUSIVE'),
+    step(
+      'expand',
+      'add-column',
+      `add ${s.shadow} beside ${s.column} (nullable, no default: no table rewrite)`,
+      `ALTER TABLE ${t} ADD COLUMN ${shadow} ${facts.type}${collate}`,
+      'ACCESS EXCLUSIVE',
+    ),
   ];
   if (facts.comment !== null)
-    expand.push(step('expand', 'comment', `copy the comment of ${s.column}`, `COMMENT ON COLUMN ${t}.${shadow} IS ${literal(facts.comment)}`, 'SHARE UPDATE EXCLUSIVE'));
+    expand.push(
+      step(
+        'expand',
+        'comment',
+        `copy the comment of ${s.column}`,
+        `COMMENT ON COLUMN ${t}.${shadow} IS ${literal(facts.comment)}`,
+        'SHARE UPDATE EXCLUSIVE',
+      ),
+    );
   expand.push(...carried.expand);
 
   const sync = rowTrigger({
@@ -124,18 +142,46 @@ export function shadowColumnSteps(s: ShadowColumn, facts: ShadowColumnFacts, nam
   contract.push(...sync.contract, ...carried.beforeDrop);
   if (carry.defaultExpr !== null)
     contract.push(
-      step('contract', 'move-default', `move the default to ${s.shadow} (kept off it until now so the INSERT direction is unambiguous)`, `ALTER TABLE ${t} ALTER COLUMN ${shadow} SET DEFAULT ${carry.defaultExpr}`, 'ACCESS EXCLUSIVE'),
+      step(
+        'contract',
+        'move-default',
+        `move the default to ${s.shadow} (kept off it until now so the INSERT direction is unambiguous)`,
+        `ALTER TABLE ${t} ALTER COLUMN ${shadow} SET DEFAULT ${carry.defaultExpr}`,
+        'ACCESS EXCLUSIVE',
+      ),
     );
-  contract.push(step('contract', 'drop-old-column', `drop ${s.column} (metadata only, no rewrite) with the indexes and constraints on it`, `ALTER TABLE ${t} DROP COLUMN ${ident(s.column)}`, 'ACCESS EXCLUSIVE'));
+  contract.push(
+    step(
+      'contract',
+      'drop-old-column',
+      `drop ${s.column} (metadata only, no rewrite) with the indexes and constraints on it`,
+      `ALTER TABLE ${t} DROP COLUMN ${ident(s.column)}`,
+      'ACCESS EXCLUSIVE',
+    ),
+  );
   if (s.finalName !== s.shadow)
-    contract.push(step('contract', 'rename-shadow', `${s.shadow} takes the name ${s.finalName}`, `ALTER TABLE ${t} RENAME COLUMN ${shadow} TO ${ident(s.finalName)}`, 'ACCESS EXCLUSIVE'));
+    contract.push(
+      step(
+        'contract',
+        'rename-shadow',
+        `${s.shadow} takes the name ${s.finalName}`,
+        `ALTER TABLE ${t} RENAME COLUMN ${shadow} TO ${ident(s.finalName)}`,
+        'ACCESS EXCLUSIVE',
+      ),
+    );
   contract.push(...carried.afterDrop);
 
   const rollback: DdlStep[] = [
     notNull.rollback,
     ...sync.rollback,
     ...carried.rollback,
-    step('rollback', 'drop-new-column', `drop ${s.shadow}; every value written to it was mirrored into ${s.column}`, `ALTER TABLE ${t} DROP COLUMN IF EXISTS ${shadow}`, 'ACCESS EXCLUSIVE'),
+    step(
+      'rollback',
+      'drop-new-column',
+      `drop ${s.shadow}; every value written to it was mirrored into ${s.column}`,
+      `ALTER TABLE ${t} DROP COLUMN IF EXISTS ${shadow}`,
+      'ACCESS EXCLUSIVE',
+    ),
   ];
 
   const plain = (c: string) => ident(c);
@@ -155,9 +201,21 @@ export function shadowColumnSteps(s: ShadowColumn, facts: ShadowColumnFacts, nam
   return {
     expand,
     dualWrite: sync.dualWrite,
-    backfill: [{ id: `${index}.backfill`, table, key: facts.key.columns, set: [{ column: s.shadow, expression: upSql }], pending: mismatch }],
+    backfill: [
+      { id: `${index}.backfill`, table, key: facts.key.columns, set: [{ column: s.shadow, expression: upSql }], pending: mismatch },
+    ],
     afterBackfill: [...checkSteps, ...carried.afterBackfill],
-    verify: [{ id: `${index}.verify`, table, key: facts.key.columns, mismatch, description: sameBothWays ? `${s.shadow} equals ${upSql}` : `${s.shadow} equals ${upSql}, or ${s.shadow} is set and ${s.column} equals ${downSql}` }],
+    verify: [
+      {
+        id: `${index}.verify`,
+        table,
+        key: facts.key.columns,
+        mismatch,
+        description: sameBothWays
+          ? `${s.shadow} equals ${upSql}`
+          : `${s.shadow} equals ${upSql}, or ${s.shadow} is set and ${s.column} equals ${downSql}`,
+      },
+    ],
     checks: carried.checks,
     contract,
     rollback,
@@ -171,7 +229,16 @@ export function shadowColumnSteps(s: ShadowColumn, facts: ShadowColumnFacts, nam
  */
 export async function inspectShadowColumn(
   db: Queryable,
-  o: { table: TableRef; column: string; columnPath: string; shadow: string; shadowPath: string; finalName: string; kind: string; retype?: CarryTarget['retype'] },
+  o: {
+    table: TableRef;
+    column: string;
+    columnPath: string;
+    shadow: string;
+    shadowPath: string;
+    finalName: string;
+    kind: string;
+    retype?: CarryTarget['retype'];
+  },
   path: string,
 ): Promise<{ table: TableInfo | null; column: ColumnInfo | null; carry: CarryOverFacts | null; problems: PlanProblem[] }> {
   const problems: PlanProblem[] = [];
@@ -182,18 +249,31 @@ export async function inspectShadowColumn(
     return { table: null, column: null, carry: null, problems };
   }
   problems.push(...tableProblems(table, { kind: o.kind, path, typed: true, key: 'batch the backfill' }));
-  if (table.columns.some((c) => c.name === o.shadow)) problems.push({ path: `${path}.${o.shadowPath}`, message: `column ${o.shadow} already exists in ${where}` });
+  if (table.columns.some((c) => c.name === o.shadow))
+    problems.push({ path: `${path}.${o.shadowPath}`, message: `column ${o.shadow} already exists in ${where}` });
   const column = table.columns.find((c) => c.name === o.column) ?? null;
   if (!column) {
     problems.push({ path: `${path}.${o.columnPath}`, message: `column ${o.column} does not exist in ${where}` });
     return { table, column: null, carry: null, problems };
   }
   if (problems.length) return { table, column, carry: null, problems };
-  const carried = await inspectCarryOver(db, table, column, { shadow: o.shadow, ...(o.retype ? { retype: o.retype } : {}) }, path, o.finalName);
+  const carried = await inspectCarryOver(
+    db,
+    table,
+    column,
+    { shadow: o.shadow, ...(o.retype ? { retype: o.retype } : {}) },
+    path,
+    o.finalName,
+  );
   return { table, column, carry: carried.facts, problems: carried.problems };
 }
 
-export async function shadowColumnDrift(db: Queryable, s: Pick<ShadowColumn, 'table' | 'column' | 'shadow'>, names: ObjectNames, completed: readonly string[]): Promise<string[]> {
+export async function shadowColumnDrift(
+  db: Queryable,
+  s: Pick<ShadowColumn, 'table' | 'column' | 'shadow'>,
+  names: ObjectNames,
+  completed: readonly string[],
+): Promise<string[]> {
   const problems: string[] = [];
   const where = describeRef(s.table);
   const table = await findTable(db, s.table);

@@ -12,9 +12,11 @@ export function tableProblems(
   const where = describeRef(table);
   const problems: PlanProblem[] = [];
   const at = `${o.path}.table`;
-  if (table.relkind !== 'r') problems.push({ path: at, message: `${where} is a ${relkindName(table.relkind)}; ${o.kind} supports plain tables` });
+  if (table.relkind !== 'r')
+    problems.push({ path: at, message: `${where} is a ${relkindName(table.relkind)}; ${o.kind} supports plain tables` });
   if (table.hasInheritanceChildren) problems.push({ path: at, message: `${where} has inheritance children (not supported yet)` });
   if (o.typed && table.isTyped) problems.push({ path: at, message: `${where} is a typed table (OF type); its columns come from the type` });
-  if (o.key !== null && !table.key) problems.push({ path: at, message: `${where} has no primary key or unique index over NOT NULL columns to ${o.key} on` });
+  if (o.key !== null && !table.key)
+    problems.push({ path: at, message: `${where} has no primary key or unique index over NOT NULL columns to ${o.key} on` });
   return problems;
 }
