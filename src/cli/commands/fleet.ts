@@ -1,7 +1,6 @@
-import { InvalidArgumentError as CommanderArgError, Option, type Command } from 'commander';
+import { Option, type Command } from 'commander';
 import {
   FAILURE_POLICIES,
-  PHASES,
   VACUUM_HOLDS,
   WAIT_TARGETS,
   createLogger,
@@ -11,7 +10,6 @@ import {
   fleetStatus,
   fleetVerify,
   fleetWait,
-  isPhase,
   loadTargets,
   parseShard,
   parseWaves,
@@ -25,6 +23,7 @@ import {
   type WaitTarget,
 } from '../../index.js';
 import type { Invocation, RegisterCommand } from '../command.js';
+import { intOr, nonNegativeNumber, orNull, phaseArg, positiveInt, type Maybe } from '../options.js';
 import { TerminalBlock, type TerminalStream } from '../terminal.js';
 
 /** What the fleet commands need from the program: its global options, output, and error handling. */
@@ -47,36 +46,6 @@ interface CommonFlags {
   shard?: string;
   concurrency: number;
   onFailure: FailurePolicy;
-}
-
-const NONE = Symbol('none');
-type Maybe = number | typeof NONE;
-
-function positiveInt(name: string) {
-  return (value: string) => {
-    const n = Number(value);
-    if (!Number.isInteger(n) || n < 1) throw new CommanderArgError(`${name} must be a positive integer`);
-    return n;
-  };
-}
-
-function nonNegativeNumber(name: string) {
-  return (value: string) => {
-    const n = Number(value);
-    if (value.trim() === '' || !Number.isFinite(n) || n < 0) throw new CommanderArgError(`${name} must be a number ≥ 0`);
-    return n;
-  };
-}
-
-function intOr(word: string, name: string) {
-  return (value: string): Maybe => (value === word ? NONE : positiveInt(name)(value));
-}
-
-const orNull = (value: Maybe | undefined): number | null | undefined => (value === NONE ? null : value);
-
-function phaseArg(value: string): Phase {
-  if (!isPhase(value)) throw new CommanderArgError(`unknown phase "${value}" (phases: ${PHASES.join(', ')})`);
-  return value;
 }
 
 const EXIT_CODES_HELP = `
