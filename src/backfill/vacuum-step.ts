@@ -78,14 +78,22 @@ export interface VacuumSummary {
 
 /**
  * Runs the table's VACUUM each time the rows updated in this run cross another `everyPercent` of
- * the estimate. One at a time; on its own pooled connection, outside a transaction, with a short
- * lock_timeout: when the SHARE UPDATE EXCLUSIVE lock is not free at once it skips instead of
- * queueing (a queued VACUUM would block other lock requests behind it).
+ * the estimate. In the background, on its own pooled connection, while the batches go on (the
+ * VACUUM's SHARE UPDATE EXCLUSIVE lock does not conflict with the batches' ROW EXCLUSIVE), so the
+ * backfill does not wait for it; one at a time: a step that comes due while one runs starts when
+ * that one ends. Outside a transaction, with a short lock_timeout: when the lock is not free at
+ * once it skips instead of queueing (a queued VACUUM would block other lock requests behind it).
+ * `settle()` waits for the running one (the backfill calls it before its final steps, whose
+ * VALIDATE takes the same lock); `settle({ cancel: true })` cancels it first, for a stopped run.
  */
 export class VacuumStep {
   private readonly stepRows: number | null;
   private nextAt: number;
-  private running = false;
+  private running: Promise<void> | null = null;
+  private runningPid: number | null = null;
+  /** Rows updated so far, as last reported; a step that came due while one ran uses it. */
+  private latestRows = 0;
+  private failure: unknown = null;
   readonly summary: VacuumSummary;
 
   constructor(
@@ -102,16 +110,35 @@ export class VacuumStep {
     this.summary = { everyPercent, runs: 0, skipped: [], ms: 0 };
   }
 
-  /** Called after each batch with the rows updated in this run so far; vacuums when one is due. */
-  async afterBatch(rowsUpdated: number): Promise<void> {
-    if (this.stepRows === null || this.running || rowsUpdated < this.nextAt) return;
-    this.nextAt = (Math.floor(rowsUpdated / this.stepRows) + 1) * this.stepRows;
-    this.running = true;
-    try {
-      await this.run(rowsUpdated);
-    } finally {
-      this.running = false;
+  /** Called after each batch with the rows updated in this run so far; starts a VACUUM when one is due. */
+  afterBatch(rowsUpdated: number): void {
+    if (this.failure !== null) throw this.failure;
+    this.latestRows = Math.max(this.latestRows, rowsUpdated);
+    if (this.stepRows === null || this.running || this.latestRows < this.nextAt) return;
+    const atRows = this.latestRows;
+    this.nextAt = (Math.floor(atRows / this.stepRows) + 1) * this.stepRows;
+    this.running = this.run(atRows)
+      .catch((error: unknown) => {
+        this.failure ??= error;
+      })
+      .finally(() => {
+        this.running = null;
+        if (this.failure === null) this.afterBatch(this.latestRows);
+      });
+  }
+
+  /**
+   * Waits until no VACUUM of the step runs; with `cancel`, cancels the running one first (a
+   * cancelled VACUUM loses nothing). Throws what a VACUUM failed with, other than a lock timeout.
+   */
+  async settle(options: { cancel?: boolean } = {}): Promise<void> {
+    if (options.cancel) this.nextAt = Infinity;
+    while (this.running) {
+      if (options.cancel && this.runningPid !== null)
+        await this.pool.query('SELECT pg_catalog.pg_cancel_backend($1)', [this.runningPid]).catch(() => undefined);
+      await this.running;
     }
+    if (this.failure !== null && !options.cancel) throw this.failure;
   }
 
   private async run(atRows: number): Promise<void> {
@@ -127,6 +154,7 @@ export class VacuumStep {
       const reason = vacuumSkipReason(await tableActivity(client, this.table), new Set([...this.own, pid]));
       if (reason) return skip(reason);
       this.own.add(pid);
+      this.runningPid = pid;
       await client.query(
         `SELECT pg_catalog.set_config('lock_timeout', $1, false), pg_catalog.set_config('statement_timeout', '0', false)`,
         [`${this.lockTimeoutMs}ms`],
@@ -135,9 +163,12 @@ export class VacuumStep {
       try {
         await client.query(vacuumSql(this.table));
       } catch (error) {
-        if (sqlStateOf(error) === SqlState.lockNotAvailable) return skip(`lock not free within lock_timeout ${this.lockTimeoutMs}ms`);
+        const state = sqlStateOf(error);
+        if (state === SqlState.lockNotAvailable) return skip(`lock not free within lock_timeout ${this.lockTimeoutMs}ms`);
+        if (state === SqlState.queryCanceled) return skip('cancelled: the backfill stopped');
         throw error;
       } finally {
+        this.runningPid = null;
         await client.query('RESET lock_timeout; RESET statement_timeout').catch(() => undefined);
       }
       const ms = performance.now() - t0;

@@ -118,7 +118,8 @@ describe('the backfill vacuums what it has done', () => {
       const countBefore = await vacuumCount('wrapped');
 
       const step = new VacuumStep(pool, table, 10, ROWS, 200, new Set(), createLogger({ level: 'silent', pretty: false }));
-      await step.afterBatch(ROWS / 10);
+      step.afterBatch(ROWS / 10);
+      await step.settle();
       expect(step.summary.runs).toBe(0);
       expect(step.summary.skipped).toEqual([{ atRows: ROWS / 10, reason: `anti-wraparound autovacuum running (pid ${pid})` }]);
 
@@ -127,7 +128,8 @@ describe('the backfill vacuums what it has done', () => {
       await until(async () => !(await tableActivity(pool, table)).vacuums.length, 'the anti-wraparound VACUUM to end');
       expect(await vacuumCount('wrapped')).toBe(countBefore);
       // Gone: the next step due runs.
-      await step.afterBatch((2 * ROWS) / 10);
+      step.afterBatch((2 * ROWS) / 10);
+      await step.settle();
       expect(step.summary.runs).toBe(1);
       await until(async () => (await vacuumCount('wrapped')) === countBefore + 1, 'the step’s VACUUM to be counted');
     } finally {
