@@ -30,6 +30,14 @@ import { overridesOf } from './ddl-phase.js';
 
 type KeyRow = Record<string, string>;
 
+/**
+ * Transaction-local settings of every batch. The sync trigger skips the batch's rows (the UPDATE
+ * computes them in full). The commit does not wait for its WAL flush: the batch and its checkpoint
+ * commit together, so a server crash can only lose both (the rerun redoes that range), and the
+ * phase's final ledger write is a synchronous commit, which flushes every batch before it.
+ */
+const BATCH_SETTINGS = { [BACKFILL_SETTING]: 'on', synchronous_commit: 'off' } as const;
+
 const TIMEOUT_STATES: readonly string[] = [SqlState.lockNotAvailable, SqlState.queryCanceled, SqlState.deadlockDetected];
 
 /** Batch durations for p50/p99, kept to a bounded reservoir so memory stays flat on any table. */
@@ -64,6 +72,9 @@ interface Worker {
   /** Batches that kept app sessions waiting, and the longest such wait (ms). */
   appBlockingBatches: number;
   maxAppWaitMs: number;
+  /** Time in batch cycles (hold checks, boundary, transaction, checkpoint; not holds or throttle sleeps), and in the UPDATEs alone (ms). */
+  cycleMs: number;
+  updateMs: number;
 }
 
 function keyValues(row: KeyRow | undefined, width: number): string[] | null {
@@ -125,7 +136,13 @@ async function runTask(ctx: PhaseContext, task: BackfillTask, stop: AbortSignal)
   const durations = new Durations();
   const sizerSettings = () => {
     const s = governor.settings;
-    return { batchSize: s.batchSize, targetMs: s.targetMs, minBatchSize: s.minBatchSize, maxBatchSize: s.maxBatchSize };
+    return {
+      batchSize: s.batchSize,
+      targetMs: s.targetMs,
+      minBatchSize: s.minBatchSize,
+      maxBatchSize: s.maxBatchSize,
+      maxAppWaitMs: s.maxAppWaitMs,
+    };
   };
   const workers: Worker[] = rows.map((progress) => ({
     progress,
@@ -136,6 +153,8 @@ async function runTask(ctx: PhaseContext, task: BackfillTask, stop: AbortSignal)
     sizer: new BatchSizer(sizerSettings()),
     appBlockingBatches: 0,
     maxAppWaitMs: 0,
+    cycleMs: 0,
+    updateMs: 0,
   }));
   const emit = (w: Worker | null, lastBatchMs: number, finished: boolean) => {
     const seconds = (performance.now() - started) / 1000;
@@ -168,8 +187,21 @@ async function runTask(ctx: PhaseContext, task: BackfillTask, stop: AbortSignal)
     try {
       for (;;) {
         if (workerStop.aborted) throw new InterruptedError(id, 'backfill', w.cursor);
+        let cycleStart = performance.now();
         // Hold while paused or unhealthy; the reason goes to the log, the ledger and the progress bar.
-        for (let reason = await governor.holdReason(); reason; reason = await governor.holdReason()) {
+        // The hold check (on the pool) and the next range's boundary (on this connection) at once.
+        const sized = w.sizer.current;
+        const ahead = boundaryOf(task, w, client, sized);
+        const first = await governor.holdReason().catch(async (error: unknown) => {
+          await ahead.catch(() => undefined);
+          throw error;
+        });
+        let boundary: { size: number; row: Promise<KeyRow | undefined> } | null = { size: sized, row: ahead };
+        if (first) {
+          await ahead.catch(() => undefined);
+          boundary = null;
+        }
+        for (let reason = first; reason; reason = await governor.holdReason()) {
           if (reason !== w.held) {
             w.held = reason;
             log.warn({ task: w.progress.task, reason }, `backfill holding: ${reason}`);
@@ -183,16 +215,34 @@ async function runTask(ctx: PhaseContext, task: BackfillTask, stop: AbortSignal)
           log.info({ task: w.progress.task }, 'backfill going on');
           w.held = null;
           await noteHold(pool, id, w.progress.task, null);
+          cycleStart = performance.now();
         }
         w.sizer.update(sizerSettings());
-        const batch = await runBatch(ctx, task, w, client, governor, workerStarted);
+        // Settings changed live (pgshift tune): the boundary was found for the old size.
+        if (boundary && w.sizer.current !== boundary.size) {
+          await boundary.row.catch(() => undefined);
+          boundary = null;
+        }
+        const batch = await runBatch(ctx, task, w, client, governor, workerStarted, boundary);
         if (!batch) break;
+        w.cycleMs += performance.now() - cycleStart;
+        w.updateMs += batch.updateMs;
         durations.add(batch.ms);
         w.sizer.record(batch.rangeRows, batch.ms);
         if (batch.impact.blockedSessions) {
           w.appBlockingBatches += 1;
           w.maxAppWaitMs = Math.max(w.maxAppWaitMs, batch.impact.maxWaitMs);
-          const factor = appImpactShrink(batch.impact, governor.settings.maxAppWaitMs);
+          const budget = governor.settings.maxAppWaitMs;
+          if (budget !== null) {
+            const wasCapped = w.sizer.appCappedAt();
+            const next = w.sizer.noteAppContention();
+            if (!wasCapped && w.sizer.appCappedAt())
+              log.info(
+                { task: w.progress.task, ...batch.impact, budgetMs: budget, nextSize: next },
+                `app sessions wait on backfill batches: batches now aim at ${budget} ms (--max-app-wait) instead of ${governor.settings.targetMs} ms`,
+              );
+          }
+          const factor = appImpactShrink(batch.impact, budget);
           if (factor < 1) {
             const next = w.sizer.shrinkForApp(factor);
             log.warn(
@@ -202,7 +252,7 @@ async function runTask(ctx: PhaseContext, task: BackfillTask, stop: AbortSignal)
           }
         }
         emit(w, batch.ms, false);
-        await vacuum.afterBatch(workers.reduce((n, x) => n + x.rowsUpdated, 0));
+        vacuum.afterBatch(workers.reduce((n, x) => n + x.rowsUpdated, 0));
         await sleepUnlessAborted(governor.sleepAfter(batch.rangeRows, batch.ms, workers.length), workerStop);
       }
       await finishProgress(pool, id, w.progress.task);
@@ -213,6 +263,9 @@ async function runTask(ctx: PhaseContext, task: BackfillTask, stop: AbortSignal)
 
   const limit = pLimit(workers.length);
   await Promise.allSettled(workers.map((w) => limit(() => runWorker(w).catch((error: unknown) => failed.abort(error)))));
+  // The last VACUUM may still run: wait for it (the final steps' VALIDATE takes the same lock), or
+  // cancel it when the run stopped.
+  await vacuum.settle({ cancel: failed.signal.aborted || stop.aborted });
   await governor.close();
   emit(null, 0, true);
   if (failed.signal.aborted) throw failed.signal.reason;
@@ -245,6 +298,9 @@ async function runTask(ctx: PhaseContext, task: BackfillTask, stop: AbortSignal)
     seconds: Number(seconds.toFixed(3)),
     rowsPerSecond: seconds > 0 ? Math.round(rowsUpdated / seconds) : null,
     batchMs: durations.summary(),
+    // What each batch costs besides its UPDATE: hold checks, the boundary query, the transaction's
+    // round trips and the checkpoint (holds and throttle sleeps left out).
+    overhead: overheadOf(workers),
     // Batches that kept app sessions waiting on their row locks, and the longest wait (ms).
     appImpact: {
       blockingBatches: workers.reduce((n, w) => n + w.appBlockingBatches, 0),
@@ -275,14 +331,23 @@ async function runTask(ctx: PhaseContext, task: BackfillTask, stop: AbortSignal)
     })),
   };
 
-  async function runBatch(ctx: PhaseContext, task: BackfillTask, w: Worker, client: pg.PoolClient, gov: Governor, since: number) {
+  async function runBatch(
+    ctx: PhaseContext,
+    task: BackfillTask,
+    w: Worker,
+    client: pg.PoolClient,
+    gov: Governor,
+    since: number,
+    found: { size: number; row: Promise<KeyRow | undefined> } | null,
+  ) {
     const width = task.key.length;
     const end = w.progress.rangeEnd;
     const bounds = { cursor: w.cursor !== null, end: end !== null };
     const boundParams = [...(w.cursor ?? []), ...(end ?? [])];
     for (let attempt = 1; ; attempt++) {
       const size = w.sizer.current;
-      const [boundary] = await queryRows<KeyRow>(client, renderBoundary(task, bounds), [...boundParams, size - 1]);
+      // The first attempt may use the boundary found while the hold check ran; a retry is smaller.
+      const boundary = attempt === 1 && found?.size === size ? await found.row : await boundaryOf(task, w, client, size);
       let upper = keyValues(boundary, width);
       let rangeRows = size;
       if (!upper) {
@@ -295,6 +360,7 @@ async function runTask(ctx: PhaseContext, task: BackfillTask, stop: AbortSignal)
       const t0 = performance.now();
       const what = `backfill batch of ${w.progress.task} over keys (${w.cursor ? JSON.stringify(w.cursor) : 'start'}, ${JSON.stringify(range)}]`;
       const pid = await backendPid(client);
+      let updateMs = 0;
       const appWatch = { observer: ctx.pool, pid, everyMs: Math.max(10, Math.min(50, (gov.settings.maxAppWaitMs ?? 50) / 2)) };
       const outcome = await watchingBlockers(
         { observer: ctx.pool, pid, log: ctx.log, what, everyMs: Math.max(50, Math.min(250, ctx.lockPolicy.lockTimeoutMs / 2)) },
@@ -302,11 +368,11 @@ async function runTask(ctx: PhaseContext, task: BackfillTask, stop: AbortSignal)
           watchingAppImpact(appWatch, () =>
             transaction(
               client,
-              { lockTimeoutMs: ctx.lockPolicy.lockTimeoutMs, statementTimeoutMs: gov.settings.batchTimeoutMs },
+              { lockTimeoutMs: ctx.lockPolicy.lockTimeoutMs, statementTimeoutMs: gov.settings.batchTimeoutMs, local: BATCH_SETTINGS },
               async (c) => {
-                // This transaction's rows are computed in full by the UPDATE: the sync trigger skips them.
-                await c.query('SELECT pg_catalog.set_config($1, $2, true)', [BACKFILL_SETTING, 'on']);
+                const u0 = performance.now();
                 const result = await c.query(renderBatchUpdate(task, w.cursor !== null), [...(w.cursor ?? []), ...range]);
+                updateMs = performance.now() - u0;
                 const n = result.rowCount ?? 0;
                 const elapsed = (performance.now() - since) / 1000;
                 await checkpoint(c, ctx.migration.id, w.progress.task, {
@@ -327,7 +393,7 @@ async function runTask(ctx: PhaseContext, task: BackfillTask, stop: AbortSignal)
         w.rowsUpdated += n;
         w.batches += 1;
         ctx.log.debug({ task: w.progress.task, rows: n, size, ms: Math.round(ms), cursor: range, appImpact: impact }, 'batch');
-        return { rangeRows: rangeRows || n, ms, impact };
+        return { rangeRows: rangeRows || n, ms, impact, updateMs };
       }
       const state = sqlStateOf(outcome.error);
       if (!state || !TIMEOUT_STATES.includes(state)) throw outcome.error;
@@ -354,6 +420,28 @@ async function runTask(ctx: PhaseContext, task: BackfillTask, stop: AbortSignal)
       await sleepUnlessAborted(delay);
     }
   }
+}
+
+function overheadOf(workers: readonly Worker[]) {
+  const cycle = workers.reduce((n, w) => n + w.cycleMs, 0);
+  const update = workers.reduce((n, w) => n + w.updateMs, 0);
+  const batches = workers.reduce((n, w) => n + w.batches, 0);
+  return {
+    ms: Math.round(cycle - update),
+    perBatchMs: batches ? Number(((cycle - update) / batches).toFixed(2)) : null,
+    share: cycle > 0 ? Number(((cycle - update) / cycle).toFixed(4)) : null,
+  };
+}
+
+/** The key `size` rows past the worker's cursor (within its range), or undefined near the end. */
+async function boundaryOf(task: BackfillTask, w: Worker, client: pg.PoolClient, size: number): Promise<KeyRow | undefined> {
+  const end = w.progress.rangeEnd;
+  const [row] = await queryRows<KeyRow>(
+    client,
+    renderBoundary(task, { cursor: w.cursor !== null, end: end !== null }),
+    [...(w.cursor ?? []), ...(end ?? []), size - 1],
+  );
+  return row;
 }
 
 function ratio(after: number, before: number): number | null {

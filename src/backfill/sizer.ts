@@ -15,10 +15,14 @@ export interface SizerSettings {
   targetMs: number;
   minBatchSize: number;
   maxBatchSize: number;
+  /** The app-wait budget (--max-app-wait), aimed at while app sessions contend; null/absent = off. */
+  maxAppWaitMs?: number | null;
 }
 
 export const SIZER_DEFAULTS = {
   initialBatchSize: 1000,
+  /** How long after an app session was last seen waiting on a batch the batches keep aiming at the app-wait budget (ms). */
+  appCapHoldMs: 30_000,
   maxGrowth: 1.5,
   smoothing: 0.3,
   timeoutShrink: 4,
@@ -27,6 +31,8 @@ export const SIZER_DEFAULTS = {
 export class BatchSizer {
   private size: number;
   private msPerRow: number | null = null;
+  /** Until when app sessions count as contending with the batches (performance.now() ms). */
+  private contendedUntil = 0;
 
   constructor(private settings: SizerSettings) {
     this.size = this.clamp(settings.batchSize ?? SIZER_DEFAULTS.initialBatchSize);
@@ -45,7 +51,7 @@ export class BatchSizer {
   }
 
   /** A batch of `rows` rows (the range it covered) took `ms`. */
-  record(rows: number, ms: number): void {
+  record(rows: number, ms: number, now = performance.now()): void {
     const s = this.settings;
     if (s.batchSize !== null) {
       this.size = this.clamp(s.batchSize);
@@ -56,8 +62,31 @@ export class BatchSizer {
     const probe = this.msPerRow === null;
     this.msPerRow = this.msPerRow === null ? sample : SIZER_DEFAULTS.smoothing * sample + (1 - SIZER_DEFAULTS.smoothing) * this.msPerRow;
     // The smoothed cost lags a sudden slowdown; never size above what the last batch alone allows.
-    const ideal = s.targetMs / Math.max(this.msPerRow, sample);
+    const ideal = this.targetMs(now) / Math.max(this.msPerRow, sample);
     this.size = this.clamp(probe ? ideal : Math.min(ideal, this.size * SIZER_DEFAULTS.maxGrowth));
+  }
+
+  /** The batch time aimed at now: targetMs, or the app-wait budget while app sessions contend. */
+  targetMs(now = performance.now()): number {
+    const budget = this.settings.maxAppWaitMs ?? null;
+    return budget !== null && now < this.contendedUntil ? Math.min(this.settings.targetMs, budget) : this.settings.targetMs;
+  }
+
+  /** True while batches aim at the app-wait budget. */
+  appCappedAt(now = performance.now()): boolean {
+    return this.targetMs(now) < this.settings.targetMs;
+  }
+
+  /**
+   * An app session waited on a batch: a blocked write waits up to the rest of the batch, so for
+   * `appCapHoldMs` from now batches aim to take no longer than the app-wait budget, and the
+   * current size is cut to that at once. Returns the new size.
+   */
+  noteAppContention(now = performance.now()): number {
+    if (this.settings.batchSize !== null || (this.settings.maxAppWaitMs ?? null) === null) return this.size;
+    this.contendedUntil = now + SIZER_DEFAULTS.appCapHoldMs;
+    if (this.msPerRow !== null) this.size = this.clamp(Math.min(this.size, this.targetMs(now) / this.msPerRow));
+    return this.size;
   }
 
   /**

@@ -197,18 +197,21 @@ export async function withLockRetry<T>(options: LockRetryOptions, attempt: () =>
 
 /**
  * BEGIN; SET LOCAL lock_timeout; body; COMMIT — rolled back on any error. lock_timeout is local
- * to the transaction so a pooled connection never leaks it.
+ * to the transaction so a pooled connection never leaks it. `local` adds more transaction-local
+ * settings (set_config(name, value, true)). BEGIN and the settings go in one round trip.
  */
 export async function transaction<T>(
   client: pg.ClientBase,
-  settings: { lockTimeoutMs: number; statementTimeoutMs?: number },
+  settings: { lockTimeoutMs: number; statementTimeoutMs?: number; local?: Readonly<Record<string, string>> },
   body: (client: pg.ClientBase) => Promise<T>,
 ): Promise<T> {
-  await client.query('BEGIN');
+  const statements = ['BEGIN', `SET LOCAL lock_timeout = ${Math.max(1, Math.round(settings.lockTimeoutMs))}`];
+  if (settings.statementTimeoutMs !== undefined)
+    statements.push(`SET LOCAL statement_timeout = ${Math.max(0, Math.round(settings.statementTimeoutMs))}`);
+  const local = Object.entries(settings.local ?? {});
+  if (local.length) statements.push(`SELECT ${local.map(([k, v]) => `pg_catalog.set_config(${literal(k)}, ${literal(v)}, true)`).join(', ')}`);
   try {
-    await client.query(`SET LOCAL lock_timeout = ${Math.max(1, Math.round(settings.lockTimeoutMs))}`);
-    if (settings.statementTimeoutMs !== undefined)
-      await client.query(`SET LOCAL statement_timeout = ${Math.max(0, Math.round(settings.statementTimeoutMs))}`);
+    await client.query(statements.join('; '));
     const result = await body(client);
     await client.query('COMMIT');
     return result;

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { BatchSizer } from '../../src/backfill/sizer.js';
+import { BatchSizer, SIZER_DEFAULTS, type SizerSettings } from '../../src/backfill/sizer.js';
 import { throttleSleepMs } from '../../src/backfill/governor.js';
 import { DEFAULT_BACKFILL_SETTINGS } from '../../phases/context.js';
 
@@ -54,6 +54,48 @@ describe('adaptive batch size', () => {
     s.update(adaptive);
     // The first adaptive batch is the probe (fixed sizes measured nothing): 0.01 ms per row.
     s.record(777, 7.77);
+    expect(s.current).toBe(20_000);
+  });
+});
+
+describe('batch size while app sessions contend', () => {
+  const budgeted: SizerSettings = { ...adaptive, maxAppWaitMs: 50 };
+  const settled = (settings: SizerSettings) => {
+    const s = new BatchSizer(settings);
+    for (let i = 0; i < 40; i++) s.record(s.current, s.current * 0.01, 0); // 0.01 ms per row
+    return s;
+  };
+
+  test('an app session waiting on a batch makes batches aim at the --max-app-wait budget, for appCapHoldMs', () => {
+    const s = settled(budgeted);
+    expect(s.current).toBe(20_000); // 200 ms
+    expect(s.noteAppContention(1000)).toBe(5000); // cut at once to 50 ms worth
+    expect(s.appCappedAt(1000)).toBe(true);
+    // While contended it settles at the budget, not the target.
+    for (let i = 0; i < 20; i++) s.record(s.current, s.current * 0.01, 2000);
+    expect(s.current).toBe(5000);
+    // Once the hold has passed with no more waits, it grows back toward targetMs.
+    const later = 1000 + SIZER_DEFAULTS.appCapHoldMs;
+    expect(s.appCappedAt(later)).toBe(false);
+    for (let i = 0; i < 20; i++) s.record(s.current, s.current * 0.01, later);
+    expect(s.current).toBe(20_000);
+  });
+
+  test('no budget (--max-app-wait off) or a fixed batch size: contention changes nothing', () => {
+    const off = settled({ ...adaptive, maxAppWaitMs: null });
+    expect(off.noteAppContention(0)).toBe(20_000);
+    expect(off.appCappedAt(0)).toBe(false);
+    const fixed = new BatchSizer({ ...budgeted, batchSize: 7000 });
+    expect(fixed.noteAppContention(0)).toBe(7000);
+  });
+
+  test('turning the budget off live ends the cap at once', () => {
+    const s = settled(budgeted);
+    s.noteAppContention(0);
+    expect(s.current).toBe(5000);
+    s.update({ ...budgeted, maxAppWaitMs: null });
+    expect(s.appCappedAt(1)).toBe(false);
+    for (let i = 0; i < 20; i++) s.record(s.current, s.current * 0.01, 2);
     expect(s.current).toBe(20_000);
   });
 });
