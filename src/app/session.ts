@@ -86,8 +86,10 @@ export function openSession(options: PgshiftOptions): Session {
     signal: options.signal,
     db() {
       if (!pool) {
-        // A connection per backfill worker, plus the ledger, signals and verification.
-        pool = new pg.Pool({ ...config, max: Math.max(4, backfill.workers + 3) });
+        // Per backfill worker: its own connection, its hold check (control row and signals at once)
+        // and the two watches of its batch (lock waits, app impact); plus the background VACUUM and
+        // the ledger. Opened as needed, so a plain run uses fewer.
+        pool = new pg.Pool({ ...config, max: backfill.workers * 5 + 2 });
         // An idle client's error (server restart) must not crash the process; the next query reports it.
         pool.on('error', (error) => log.warn({ err: error }, 'idle database connection failed'));
       }

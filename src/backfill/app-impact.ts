@@ -29,7 +29,7 @@ export async function sessionsBlockedBy(observer: Queryable, pid: number): Promi
 
 /**
  * Runs `body` (the batch) while polling every `everyMs` for sessions blocked by `pid`; returns the
- * body's result with the impact seen. Errors of the watch itself are ignored (it is advisory).
+ * body's result with the impact seen until it ended. Errors of the watch itself are ignored (it is advisory).
  */
 export async function watchingAppImpact<T>(
   o: { observer: Queryable; pid: number; everyMs: number },
@@ -39,10 +39,10 @@ export async function watchingAppImpact<T>(
   let maxWaitMs = 0;
   let done = false;
   let timer: NodeJS.Timeout | undefined;
-  let inFlight: Promise<void> = Promise.resolve();
   const poll = () => {
-    inFlight = sessionsBlockedBy(o.observer, o.pid)
+    void sessionsBlockedBy(o.observer, o.pid)
       .then((blocked) => {
+        if (done) return;
         for (const b of blocked) {
           seen.add(b.pid);
           maxWaitMs = Math.max(maxWaitMs, b.waitMs);
@@ -58,9 +58,9 @@ export async function watchingAppImpact<T>(
     const result = await body();
     return { result, impact: seen.size ? { blockedSessions: seen.size, maxWaitMs } : NO_IMPACT };
   } finally {
+    // A look still under way is not waited for (the batch's end would wait on it); its answer is dropped.
     done = true;
     clearTimeout(timer);
-    await inFlight;
   }
 }
 

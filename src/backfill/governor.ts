@@ -82,10 +82,13 @@ export class Governor {
 
   /** The reason to hold right now, or null to go on. */
   async holdReason(): Promise<string | null> {
-    const control = await this.refresh();
+    // The control row and the health signals are read at once; when the control row changed the
+    // settings, the signals are read again under the new ones.
+    const before = this.effective;
+    const [control, signal] = await Promise.all([this.refresh(), this.signals.check(before, this.cycleMs)]);
     if (control.paused) return `paused by \`pgshift pause\`${control.pausedBy ? ` (${control.pausedBy})` : ''}`;
     // Fresh before every batch: a cached reading would let lag run past --max-lag by the cache's age.
-    return this.signals.check(this.effective, this.cycleMs);
+    return this.effective === before ? signal : this.signals.check(this.effective, this.cycleMs);
   }
 
   /** Backends whose VACUUM of the table is the backfill's own: the vacuum hold ignores them. */
