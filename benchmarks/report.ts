@@ -151,6 +151,36 @@ export function computeTargets(results: BenchResults): TargetResult[] {
       `${fmtSpread(d?.totalRatio, x2)} (heap ${fmtSpread(d?.heapRatio, x2)}, indexes ${fmtSpread(d?.indexRatio, x2)})`,
     ),
   );
+  const dri = s('dri');
+  targets.push(
+    target(
+      'disk-reindex',
+      'table + indexes after (d-ri) / before, with the opt-in --reindex-after',
+      '≤ 1.4×',
+      dri?.totalRatio ?? spread([]),
+      (v) => v <= 1.4,
+      `${fmtSpread(dri?.totalRatio, x2)} (heap ${fmtSpread(dri?.heapRatio, x2)}, indexes ${fmtSpread(dri?.indexRatio, x2)})`,
+    ),
+  );
+  const overheadShares = results.strategies
+    .filter((r) => r.key === 'd' && !r.error)
+    .map((r) => {
+      const tasks = Object.values(r.pgshift?.tasks ?? {}) as { overhead?: { ms?: unknown; share?: unknown } }[];
+      const parts = tasks.map((t) => t.overhead);
+      if (!parts.length || parts.some((o) => typeof o?.ms !== 'number' || typeof o.share !== 'number' || o.share <= 0)) return null;
+      const ms = parts.reduce((n, o) => n + (o!.ms as number), 0);
+      return ms / parts.reduce((n, o) => n + (o!.ms as number) / (o!.share as number), 0);
+    });
+  targets.push(
+    target(
+      'overhead',
+      'per-batch overhead of (d): time outside the UPDATEs / batch time',
+      '≤ 3%',
+      spread(overheadShares),
+      (v) => v <= 0.03,
+      fmtSpread(spread(overheadShares), (v) => `${(100 * v).toFixed(1)}%`),
+    ),
+  );
   const trigger = results.triggerOverhead && 'ratioP50' in results.triggerOverhead ? results.triggerOverhead : null;
   targets.push(
     target(
@@ -188,7 +218,7 @@ function pair(a: Spread | undefined, b: Spread | undefined): string {
 function summaryCells(r: StrategySummary): string[] {
   if (r.rowsPerSecond.n === 0) return [r.label, 'failed', '', '', '', '', '', '', '', '', ''];
   const star = r.extrapolated ? ' *' : '';
-  const pgshift = r.key === 'd' || r.key === 'dng' || r.key === 'e';
+  const pgshift = r.key === 'd' || r.key === 'dng' || r.key === 'dri' || r.key === 'e';
   const size = r.totalRatio.n ? `${fmtSpread(r.heapRatio, x2)} / ${fmtSpread(r.indexRatio, x2)} / ${fmtSpread(r.totalRatio, x2)}` : 'n/a';
   return [
     r.label,
@@ -337,7 +367,7 @@ export function renderSvg(results: BenchResults): string {
   const height = top + rows.length * rowH + 34;
   const max = Math.max(1, ...rows.map((r) => r.rowsPerSecond.max ?? 0));
   const colour = (k: StrategyKey) =>
-    k === 'd' || k === 'dng' || k === 'e' ? '#2f7d4f' : k === 'f0' ? '#b5651d' : k === 'a' ? '#5b6f8f' : '#8a94a6';
+    k === 'd' || k === 'dng' || k === 'dri' || k === 'e' ? '#2f7d4f' : k === 'f0' ? '#b5651d' : k === 'a' ? '#5b6f8f' : '#8a94a6';
   const at = (v: number | null) => labelW + Math.max(1, ((v ?? 0) / max) * barMax);
   const bars = rows.map((r, i) => {
     const y = top + i * rowH;
@@ -402,6 +432,7 @@ function pgshiftRows(results: BenchResults): string[][] {
       batches === null ? 'n/a' : fmtInt(batches),
       batches && updated !== null ? fmtInt(updated / batches) : 'n/a',
       `${fmtInt(sum((t) => vac(t)?.runs))} / ${fmtSeconds((sum((t) => vac(t)?.ms) ?? NaN) / 1000)}`,
+      overheadCell(tasks),
       `${fmtInt(sum((t) => app(t)?.blockingBatches))} / ${fmtInt(maxWait)} ms`,
       fmtSeconds(p.verifySeconds),
     ]);
@@ -416,13 +447,28 @@ function pgshiftRows(results: BenchResults): string[][] {
           'outside the task',
           'batches',
           'mean rows / batch',
-          'own VACUUMs / time',
+          'own VACUUMs / time (in the background)',
+          'per-batch overhead: share / ms per batch',
           'batches that kept app waiting / longest wait',
           'verify',
         ],
         ...rows,
       ]
     : [];
+}
+
+/** The engine's `overhead` (time of batches outside their UPDATE), over all tasks: share of batch time and ms per batch. */
+function overheadCell(tasks: Record<string, unknown>[]): string {
+  const parts = tasks.map((t) => t.overhead as { ms?: unknown; share?: unknown; perBatchMs?: unknown } | undefined);
+  const ms = parts.map((o) => (typeof o?.ms === 'number' ? o.ms : null));
+  const share = parts.map((o) => (typeof o?.share === 'number' && o.share > 0 ? o.share : null));
+  const batches = tasks.map((t) => (typeof t.batches === 'number' ? t.batches : null));
+  if (!parts.length || ms.includes(null) || share.includes(null) || batches.includes(null)) return 'n/a';
+  const total = (ms as number[]).reduce((a, b) => a + b, 0);
+  // Each task's batch time is its overhead ÷ its share.
+  const batchTime = (ms as number[]).reduce((n, m, i) => n + m / (share[i] as number), 0);
+  const count = (batches as number[]).reduce((a, b) => a + b, 0);
+  return `${((100 * total) / batchTime).toFixed(1)}% / ${count ? (total / count).toFixed(1) : 'n/a'} ms`;
 }
 
 /** The lag overshoot of the replica-lag work, quoted from its own results file (npm run bench:standby-lag). */
@@ -486,7 +532,7 @@ npm run bench -- --database-url postgres://user@host/db   # an existing server (
 | Option | Default | |
 |---|---|---|
 | \`--rows <n>\` | 1,000,000 | Rows in each strategy's table. |
-| \`--strategies <list>\` | all | Any of \`f0,a,b,c,d,dng,e,f,f10k,f2\`; \`f\` alone means the whole keyset-loop family (\`f0,f,f10k,f2\`), \`f50k\` only the 50k loop with the trigger. |
+| \`--strategies <list>\` | all | Any of \`f0,a,b,c,d,dng,dri,e,f,f10k,f2\`; \`f\` alone means the whole keyset-loop family (\`f0,f,f10k,f2\`), \`f50k\` only the 50k loop with the trigger. |
 | \`--repeat <n>\` | 1 | Rounds: every strategy runs once per round, in reverse order on even rounds; the tables show medians with min–max. Ratios are taken within each round (against the baselines measured in that round), then summarized. |
 | \`--note <text>\` | | A remark kept in the results file and shown here (for instance that the machine was shared). |
 | \`--app-rate <n>\` | 200 | App writes per second during every strategy (and its baseline). |

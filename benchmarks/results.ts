@@ -4,7 +4,7 @@ import type { TriggerOverhead } from './trigger-overhead.js';
 
 /** The shape of benchmarks/results/<date>-<rows>.json. */
 
-export const STRATEGY_KEYS = ['f0', 'a', 'b', 'c', 'd', 'dng', 'e', 'f', 'f10k', 'f2'] as const;
+export const STRATEGY_KEYS = ['f0', 'a', 'b', 'c', 'd', 'dng', 'dri', 'e', 'f', 'f10k', 'f2'] as const;
 export type StrategyKey = (typeof STRATEGY_KEYS)[number];
 
 export const STRATEGY_LABELS: Record<StrategyKey, string> = {
@@ -14,6 +14,7 @@ export const STRATEGY_LABELS: Record<StrategyKey, string> = {
   c: '(c) pgroll-style, 1000/batch',
   d: '(d) pgshift, defaults',
   dng: '(d-ng) pgshift, no app governor',
+  dri: '(d-ri) pgshift, --reindex-after',
   e: '(e) pgshift, 2 workers',
   f: '(f) keyset loop, 50k ranges',
   f10k: '(f10k) keyset loop, 10k ranges',
@@ -27,6 +28,7 @@ export const STRATEGY_DESCRIPTIONS: Record<StrategyKey, string> = {
   c: "pgroll's method: keyset batches of 1000 keys (boundary found with `ORDER BY id OFFSET 999 LIMIT 1`), each `UPDATE t SET id = id WHERE id > $1 AND id <= $2` in its own transaction, only to fire the per-row plpgsql trigger that computes the new value. The trigger is pgshift's, which on such an UPDATE sets `NEW.email_address := NEW.email`, as pgroll's does.",
   d: "`new Pgshift({ databaseUrl, migrations: [plan], log })`; `advance({ to: 'dual-write' })` (not timed), then `advance({ to: 'backfill' })` (timed) and `verify(id)` (timed), in a child process whose peak RSS is reported.",
   dng: "The same as (d) with the app-impact governor off (`backfill: { maxAppWaitMs: null }`, the CLI's `--max-app-wait off`): the throughput the governor is measured against.",
+  dri: "The same as (d) with the opt-in `REINDEX INDEX CONCURRENTLY` of the indexes the backfill grew to 1.5× or more (`backfill: { reindexAfter: 1.5 }`, the CLI's `--reindex-after`): the disk it gets back, and what it costs (its time counts in the backfill's).",
   e: 'The same as (d) with `backfill: { workers: 2 }`.',
   f: "A DBA's hand-written loop: `UPDATE t SET email_address = email WHERE id > $1 AND id <= $2` over min..max in 50,000-key ranges by id arithmetic, one connection, autocommit per range, no throttling, no checkpoint.",
   f10k: 'The same loop with 10,000-key ranges.',

@@ -97,7 +97,7 @@ function strategyList(value: string): StrategyKey[] {
     .map((s) => s.trim().toLowerCase())
     .filter(Boolean)) {
     const keys: StrategyKey[] =
-      raw === 'f' ? ['f0', 'f', 'f10k', 'f2'] : raw === 'f50k' ? ['f'] : raw === 'd-ng' ? ['dng'] : [raw as StrategyKey];
+      raw === 'f' ? ['f0', 'f', 'f10k', 'f2'] : raw === 'f50k' ? ['f'] : raw === 'd-ng' ? ['dng'] : raw === 'd-ri' ? ['dri'] : [raw as StrategyKey];
     for (const k of keys) {
       if (!STRATEGY_KEYS.includes(k))
         throw new InvalidArgumentError(`unknown strategy "${raw}" (known: ${STRATEGY_KEYS.join(', ')}, f50k)`);
@@ -112,7 +112,7 @@ function parseOptions(argv: string[]): Options {
   return new Command('npm run bench --')
     .description('Backfill benchmark: pgshift against the other ways of copying a column, under a steady app load.')
     .option('--rows <n>', "rows in each strategy's table", positive('--rows'), 1_000_000)
-    .option('--strategies <list>', 'subset of f0,a,b,c,d,dng,e,f,f10k,f2 (f = f0,f,f10k,f2; f50k = f only)', strategyList, [
+    .option('--strategies <list>', 'subset of f0,a,b,c,d,dng,dri,e,f,f10k,f2 (f = f0,f,f10k,f2; f50k = f only)', strategyList, [
       ...STRATEGY_KEYS,
     ])
     .option('--app-rate <n>', 'app writes per second', positive('--app-rate', false), 200)
@@ -327,6 +327,7 @@ function sumField(tasks: Record<string, unknown> | null, field: string): number 
 const PGSHIFT_STRATEGIES: Partial<Record<StrategyKey, Record<string, unknown> | null>> = {
   d: null,
   dng: { maxAppWaitMs: null },
+  dri: { reindexAfter: 1.5 },
   e: { workers: 2 },
 };
 
