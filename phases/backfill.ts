@@ -13,17 +13,18 @@ import { queryRows } from '../src/db/queryable.js';
 import { runSteps } from '../src/db/run-steps.js';
 import { BackfillBatchError, InterruptedError, SqlState, sqlStateOf } from '../src/errors.js';
 import {
-  checkpoint,
   createProgress,
   finishProgress,
   noteHold,
   noteProgressSettings,
   readProgress,
   recordPhaseDone,
+  renderBatchWithCheckpoint,
   type BackfillProgress,
 } from '../src/ledger/ledger.js';
 import { BACKFILL_SETTING } from '../src/operations/blocks/names.js';
 import type { BackfillTask } from '../src/plan/steps.js';
+import { literal } from '../src/sql/ident.js';
 import { renderBatchUpdate, renderBoundary, renderLastKey } from '../src/sql/keyset.js';
 import type { PhaseContext, PhaseDetails } from './context.js';
 import { overridesOf } from './ddl-phase.js';
@@ -368,20 +369,26 @@ async function runTask(ctx: PhaseContext, task: BackfillTask, stop: AbortSignal)
           watchingAppImpact(appWatch, () =>
             transaction(
               client,
-              { lockTimeoutMs: ctx.lockPolicy.lockTimeoutMs, statementTimeoutMs: gov.settings.batchTimeoutMs, local: BATCH_SETTINGS },
+              {
+                lockTimeoutMs: ctx.lockPolicy.lockTimeoutMs,
+                statementTimeoutMs: gov.settings.batchTimeoutMs,
+                local: BATCH_SETTINGS,
+                bodyCommits: true,
+              },
               async (c) => {
-                const u0 = performance.now();
-                const result = await c.query(renderBatchUpdate(task, w.cursor !== null), [...(w.cursor ?? []), ...range]);
-                updateMs = performance.now() - u0;
-                const n = result.rowCount ?? 0;
-                const elapsed = (performance.now() - since) / 1000;
-                await checkpoint(c, ctx.migration.id, w.progress.task, {
+                // The UPDATE, the worker's checkpoint and the COMMIT in one round trip (values inlined).
+                const values = [...(w.cursor ?? []), ...range];
+                const update = renderBatchUpdate(task, w.cursor !== null, (i) => literal(values[i - 1]!));
+                const statement = renderBatchWithCheckpoint(update, ctx.migration.id, w.progress.task, {
                   cursor: range,
-                  rows: n,
                   batchSize: size,
-                  rowsPerSecond: elapsed > 0 ? (w.rowsUpdated + n) / elapsed : 0,
+                  rowsBefore: w.rowsUpdated,
+                  elapsedSeconds: (performance.now() - since) / 1000,
                 });
-                return n;
+                const u0 = performance.now();
+                const results = (await c.query(`${statement}; COMMIT`)) as unknown as pg.QueryResult<{ n: number }>[];
+                updateMs = performance.now() - u0;
+                return results[0]!.rows[0]!.n;
               },
             ),
           ),

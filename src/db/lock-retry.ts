@@ -198,11 +198,13 @@ export async function withLockRetry<T>(options: LockRetryOptions, attempt: () =>
 /**
  * BEGIN; SET LOCAL lock_timeout; body; COMMIT — rolled back on any error. lock_timeout is local
  * to the transaction so a pooled connection never leaks it. `local` adds more transaction-local
- * settings (set_config(name, value, true)). BEGIN and the settings go in one round trip.
+ * settings (set_config(name, value, true)). BEGIN and the settings go in one round trip. With
+ * `bodyCommits`, the body's last statement ends in COMMIT itself (saving a round trip) and no
+ * COMMIT is sent after it.
  */
 export async function transaction<T>(
   client: pg.ClientBase,
-  settings: { lockTimeoutMs: number; statementTimeoutMs?: number; local?: Readonly<Record<string, string>> },
+  settings: { lockTimeoutMs: number; statementTimeoutMs?: number; local?: Readonly<Record<string, string>>; bodyCommits?: boolean },
   body: (client: pg.ClientBase) => Promise<T>,
 ): Promise<T> {
   const statements = ['BEGIN', `SET LOCAL lock_timeout = ${Math.max(1, Math.round(settings.lockTimeoutMs))}`];
@@ -213,7 +215,7 @@ export async function transaction<T>(
   try {
     await client.query(statements.join('; '));
     const result = await body(client);
-    await client.query('COMMIT');
+    if (!settings.bodyCommits) await client.query('COMMIT');
     return result;
   } catch (error) {
     await client.query('ROLLBACK').catch(() => undefined);

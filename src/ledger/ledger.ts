@@ -4,6 +4,7 @@ import { PgshiftError, ExitCode } from '../errors.js';
 import { queryRows, type Queryable } from '../db/queryable.js';
 import type { Migration, Phase } from '../plan/model.js';
 import { PGSHIFT_SCHEMA } from '../operations/blocks/names.js';
+import { literal } from '../sql/ident.js';
 import { VERSION } from '../version.js';
 import { LEDGER_MIGRATIONS, LEDGER_VERSION } from './schema.js';
 
@@ -346,18 +347,27 @@ export async function noteProgressSettings(
   );
 }
 
-/** The checkpoint, written in the same transaction as the batch it records. */
-export async function checkpoint(
-  db: Queryable,
+/**
+ * One backfill batch and its checkpoint as one statement, so the batch costs one round trip:
+ * `update` (the batch's UPDATE, its values inlined) runs in a CTE and the worker's progress row
+ * advances by the rows it changed. Its one row has `n` (rows updated) and `checkpointed` (0 when
+ * the progress row is gone).
+ */
+export function renderBatchWithCheckpoint(
+  update: string,
   migrationId: string,
   task: string,
-  batch: { cursor: string[]; rows: number; batchSize: number; rowsPerSecond: number },
-): Promise<void> {
-  await db.query(
-    `UPDATE ${S}.backfill_progress SET cursor = $3, rows_done = rows_done + $4, batches = batches + 1, batch_size = $5,
-            rows_per_second = $6, hold_reason = NULL, held_since = NULL, updated_at = clock_timestamp()
-      WHERE migration_id = $1 AND task = $2`,
-    [migrationId, task, JSON.stringify(batch.cursor), batch.rows, batch.batchSize, batch.rowsPerSecond],
+  batch: { cursor: string[]; batchSize: number; rowsBefore: number; elapsedSeconds: number },
+): string {
+  const elapsed = Math.max(0, batch.elapsedSeconds);
+  const rate = elapsed > 0 ? `(${Math.trunc(batch.rowsBefore)} + counted.n) / ${elapsed}::float8` : '0';
+  return (
+    `WITH batch AS (${update} RETURNING 1), counted AS (SELECT count(*)::bigint AS n FROM batch), ` +
+    `progress AS (UPDATE ${S}.backfill_progress SET cursor = ${literal(JSON.stringify(batch.cursor))}::jsonb, ` +
+    `rows_done = rows_done + counted.n, batches = batches + 1, batch_size = ${Math.trunc(batch.batchSize)}, ` +
+    `rows_per_second = ${rate}, hold_reason = NULL, held_since = NULL, updated_at = clock_timestamp() FROM counted ` +
+    `WHERE migration_id = ${literal(migrationId)} AND task = ${literal(task)} RETURNING 1) ` +
+    `SELECT counted.n::int AS n, (SELECT count(*) FROM progress)::int AS checkpointed FROM counted`
   );
 }
 
