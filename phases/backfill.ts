@@ -73,7 +73,7 @@ interface Worker {
   /** Batches that kept app sessions waiting, and the longest such wait (ms). */
   appBlockingBatches: number;
   maxAppWaitMs: number;
-  /** Time in batch cycles (hold checks, boundary, transaction, checkpoint; not holds or throttle sleeps), and in the UPDATEs alone (ms). */
+  /** Time in batch cycles (hold checks, boundary, BEGIN, the batch statement; not holds or throttle sleeps), and in the batch statements alone (ms). */
   cycleMs: number;
   updateMs: number;
 }
@@ -299,8 +299,8 @@ async function runTask(ctx: PhaseContext, task: BackfillTask, stop: AbortSignal)
     seconds: Number(seconds.toFixed(3)),
     rowsPerSecond: seconds > 0 ? Math.round(rowsUpdated / seconds) : null,
     batchMs: durations.summary(),
-    // What each batch costs besides its UPDATE: hold checks, the boundary query, the transaction's
-    // round trips and the checkpoint (holds and throttle sleeps left out).
+    // What each batch costs besides its batch statement (the UPDATE with its checkpoint and COMMIT):
+    // the hold check, the boundary query and BEGIN (holds and throttle sleeps left out).
     overhead: overheadOf(workers),
     // Batches that kept app sessions waiting on their row locks, and the longest wait (ms).
     appImpact: {
