@@ -82,7 +82,8 @@ export function computeTargets(results: BenchResults): TargetResult[] {
     label: string,
     goal: string,
     value: Spread,
-    ok: (v: number) => boolean,
+    /** Whether the value meets the goal; null for a figure shown for information (goal 'info'). */
+    ok: (v: number) => boolean | null,
     display = fmtSpread(value, x3),
     note: string | null = null,
   ): TargetResult => ({
@@ -107,6 +108,14 @@ export function computeTargets(results: BenchResults): TargetResult[] {
       'pgshift through its library API in a child process (CLI start-up not included)',
     ),
     target('d/f', 'rows/s (d) / (f), the hand loop with the trigger', '≥ 1.0×', roundRatio(results, 'd', 'f', rps), (v) => v >= 1.0),
+    target(
+      'fs/f0',
+      'rows/s (f-skip) / (f0): what the trigger costs even when skipped (the floor of (d) / (f0))',
+      'info',
+      roundRatio(results, 'fs', 'f0', rps),
+      () => null,
+    ),
+    target('d/fs', "rows/s (d) / (f-skip): pgshift's own cost over the same loop", 'info', roundRatio(results, 'd', 'fs', rps), () => null),
     target('d/dng', 'rows/s (d) / (d-ng), governor on / off', '≥ 0.8×', roundRatio(results, 'd', 'dng', rps), (v) => v >= 0.8),
     target('e/a', 'rows/s (e) / (a)', '≥ 1.6×', roundRatio(results, 'e', 'a', rps), (v) => v >= 1.6),
     target(
@@ -292,7 +301,7 @@ function mdTable(rows: string[][], numeric = true): string {
 function targetRows(results: BenchResults): string[][] {
   return [
     ['target', 'goal', 'measured', 'result', 'note'],
-    ...results.targets.map((t) => [t.label, t.goal, t.display, metText(t.met), t.note ?? '']),
+    ...results.targets.map((t) => [t.label, t.goal, t.display, t.goal === 'info' ? '' : metText(t.met), t.note ?? '']),
   ];
 }
 
@@ -532,7 +541,7 @@ npm run bench -- --database-url postgres://user@host/db   # an existing server (
 | Option | Default | |
 |---|---|---|
 | \`--rows <n>\` | 1,000,000 | Rows in each strategy's table. |
-| \`--strategies <list>\` | all | Any of \`f0,a,b,c,d,dng,dri,e,f,f10k,f2\`; \`f\` alone means the whole keyset-loop family (\`f0,f,f10k,f2\`), \`f50k\` only the 50k loop with the trigger. |
+| \`--strategies <list>\` | all | Any of \`f0,a,b,c,d,dng,dri,e,f,fs,f10k,f2\`; \`f\` alone means the whole keyset-loop family (\`f0,f,fs,f10k,f2\`), \`f50k\` only the 50k loop with the trigger. |
 | \`--repeat <n>\` | 1 | Rounds: every strategy runs once per round, in reverse order on even rounds; the tables show medians with min–max. Ratios are taken within each round (against the baselines measured in that round), then summarized. |
 | \`--note <text>\` | | A remark kept in the results file and shown here (for instance that the machine was shared). |
 | \`--app-rate <n>\` | 200 | App writes per second during every strategy (and its baseline). |

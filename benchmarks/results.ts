@@ -4,7 +4,7 @@ import type { TriggerOverhead } from './trigger-overhead.js';
 
 /** The shape of benchmarks/results/<date>-<rows>.json. */
 
-export const STRATEGY_KEYS = ['f0', 'a', 'b', 'c', 'd', 'dng', 'dri', 'e', 'f', 'f10k', 'f2'] as const;
+export const STRATEGY_KEYS = ['f0', 'a', 'b', 'c', 'd', 'dng', 'dri', 'e', 'f', 'fs', 'f10k', 'f2'] as const;
 export type StrategyKey = (typeof STRATEGY_KEYS)[number];
 
 export const STRATEGY_LABELS: Record<StrategyKey, string> = {
@@ -17,6 +17,7 @@ export const STRATEGY_LABELS: Record<StrategyKey, string> = {
   dri: '(d-ri) pgshift, --reindex-after',
   e: '(e) pgshift, 2 workers',
   f: '(f) keyset loop, 50k ranges',
+  fs: '(f-skip) keyset loop, 50k, trigger skipped',
   f10k: '(f10k) keyset loop, 10k ranges',
   f2: '(f2) keyset loop, 50k, 2 conns',
 };
@@ -31,6 +32,7 @@ export const STRATEGY_DESCRIPTIONS: Record<StrategyKey, string> = {
   dri: "The same as (d) with the opt-in `REINDEX INDEX CONCURRENTLY` of the indexes the backfill grew to 1.5× or more (`backfill: { reindexAfter: 1.5 }`, the CLI's `--reindex-after`): the disk it gets back, and what it costs (its time counts in the backfill's).",
   e: 'The same as (d) with `backfill: { workers: 2 }`.',
   f: "A DBA's hand-written loop: `UPDATE t SET email_address = email WHERE id > $1 AND id <= $2` over min..max in 50,000-key ranges by id arithmetic, one connection, autocommit per range, no throttling, no checkpoint.",
+  fs: "The hand loop of (f) with pgshift's trigger on the table but skipped for the loop's own rows, as pgshift's batches skip it: each range is a transaction that first runs `set_config('pgshift.backfill', 'on', true)`, which the trigger's `WHEN` condition checks. The floor for pgshift: what is left between (f0) and this is the cost of the trigger's presence; between this and (d), pgshift's own.",
   f10k: 'The same loop with 10,000-key ranges.',
   f2: 'The same loop, 50,000-key ranges, on 2 connections at once over the two halves of the key range.',
 };

@@ -97,7 +97,15 @@ function strategyList(value: string): StrategyKey[] {
     .map((s) => s.trim().toLowerCase())
     .filter(Boolean)) {
     const keys: StrategyKey[] =
-      raw === 'f' ? ['f0', 'f', 'f10k', 'f2'] : raw === 'f50k' ? ['f'] : raw === 'd-ng' ? ['dng'] : raw === 'd-ri' ? ['dri'] : [raw as StrategyKey];
+      raw === 'f'
+        ? ['f0', 'f', 'fs', 'f10k', 'f2']
+        : raw === 'f50k'
+          ? ['f']
+          : raw === 'd-ng'
+            ? ['dng']
+            : raw === 'd-ri'
+              ? ['dri']
+              : [raw as StrategyKey];
     for (const k of keys) {
       if (!STRATEGY_KEYS.includes(k))
         throw new InvalidArgumentError(`unknown strategy "${raw}" (known: ${STRATEGY_KEYS.join(', ')}, f50k)`);
@@ -112,7 +120,7 @@ function parseOptions(argv: string[]): Options {
   return new Command('npm run bench --')
     .description('Backfill benchmark: pgshift against the other ways of copying a column, under a steady app load.')
     .option('--rows <n>', "rows in each strategy's table", positive('--rows'), 1_000_000)
-    .option('--strategies <list>', 'subset of f0,a,b,c,d,dng,dri,e,f,f10k,f2 (f = f0,f,f10k,f2; f50k = f only)', strategyList, [
+    .option('--strategies <list>', 'subset of f0,a,b,c,d,dng,dri,e,f,fs,f10k,f2 (f = f0,f,fs,f10k,f2; f50k = f only)', strategyList, [
       ...STRATEGY_KEYS,
     ])
     .option('--app-rate <n>', 'app writes per second', positive('--app-rate', false), 200)
@@ -443,6 +451,9 @@ async function runStrategy(
         case 'f0':
         case 'f':
           run = await keysetLoop(ctx, 50_000, 1);
+          break;
+        case 'fs':
+          run = await keysetLoop(ctx, 50_000, 1, true);
           break;
         case 'f10k':
           run = await keysetLoop(ctx, 10_000, 1);

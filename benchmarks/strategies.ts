@@ -1,5 +1,6 @@
 import pg from 'pg';
-import { ident } from '../src/sql/ident.js';
+import { BACKFILL_SETTING } from '../src/operations/blocks/names.js';
+import { ident, literal } from '../src/sql/ident.js';
 import { summarize, type Summary } from './stats.js';
 import { FROM_COLUMN, TO_COLUMN } from './tables.js';
 
@@ -210,9 +211,11 @@ export function pgrollBatches(ctx: StrategyContext): Promise<StrategyRun> {
 /**
  * (f) A DBA's hand-written loop: `UPDATE t SET new = old WHERE id > lo AND id <= lo + step`
  * over min..max by id arithmetic, autocommit per range, no throttling; `connections` loops run
- * at once on disjoint parts of the key range.
+ * at once on disjoint parts of the key range. With `skipTrigger`, each range is its own transaction
+ * that first sets pgshift's trigger-skip setting (`set_config('pgshift.backfill', 'on', true)`), so
+ * the dual-write trigger's WHEN condition skips the loop's rows, as it does for pgshift's batches.
  */
-export async function keysetLoop(ctx: StrategyContext, step: number, connections: number): Promise<StrategyRun> {
+export async function keysetLoop(ctx: StrategyContext, step: number, connections: number, skipTrigger = false): Promise<StrategyRun> {
   const clients = await Promise.all(Array.from({ length: connections }, (_, i) => connect(ctx.url, `f${i}`)));
   try {
     const t = ident(ctx.table);
@@ -234,7 +237,9 @@ export async function keysetLoop(ctx: StrategyContext, step: number, connections
         parts.map(async ({ c, from, to }) => {
           for (let lo = from; lo < to; lo += step) {
             const b0 = performance.now();
+            if (skipTrigger) await c.query(`BEGIN; SELECT pg_catalog.set_config(${literal(BACKFILL_SETTING)}, 'on', true)`);
             const result = await c.query(update, [lo, Math.min(lo + step, to)]);
+            if (skipTrigger) await c.query('COMMIT');
             batchMs.push(performance.now() - b0);
             rowsUpdated += result.rowCount ?? 0;
           }

@@ -443,11 +443,11 @@ function overheadOf(workers: readonly Worker[]) {
 /** The key `size` rows past the worker's cursor (within its range), or undefined near the end. */
 async function boundaryOf(task: BackfillTask, w: Worker, client: pg.PoolClient, size: number): Promise<KeyRow | undefined> {
   const end = w.progress.rangeEnd;
-  const [row] = await queryRows<KeyRow>(
-    client,
-    renderBoundary(task, { cursor: w.cursor !== null, end: end !== null }),
-    [...(w.cursor ?? []), ...(end ?? []), size - 1],
-  );
+  const [row] = await queryRows<KeyRow>(client, renderBoundary(task, { cursor: w.cursor !== null, end: end !== null }), [
+    ...(w.cursor ?? []),
+    ...(end ?? []),
+    size - 1,
+  ]);
   return row;
 }
 

@@ -211,7 +211,8 @@ export async function transaction<T>(
   if (settings.statementTimeoutMs !== undefined)
     statements.push(`SET LOCAL statement_timeout = ${Math.max(0, Math.round(settings.statementTimeoutMs))}`);
   const local = Object.entries(settings.local ?? {});
-  if (local.length) statements.push(`SELECT ${local.map(([k, v]) => `pg_catalog.set_config(${literal(k)}, ${literal(v)}, true)`).join(', ')}`);
+  if (local.length)
+    statements.push(`SELECT ${local.map(([k, v]) => `pg_catalog.set_config(${literal(k)}, ${literal(v)}, true)`).join(', ')}`);
   try {
     await client.query(statements.join('; '));
     const result = await body(client);
