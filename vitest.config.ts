@@ -7,6 +7,8 @@ export default defineConfig({
         test: {
           name: 'unit',
           include: ['test/unit/**/*.test.ts'],
+          // Every project: one temporary directory for the run's files, removed at the end.
+          globalSetup: ['test/support/temp-root.ts'],
           setupFiles: ['test/support/load-parser.ts'],
           sequence: { groupOrder: 0 },
         },
@@ -16,7 +18,7 @@ export default defineConfig({
           name: 'integration',
           sequence: { groupOrder: 1 },
           include: ['test/integration/**/*.test.ts'],
-          globalSetup: ['test/support/global-setup.ts'],
+          globalSetup: ['test/support/temp-root.ts', 'test/support/global-setup.ts'],
           setupFiles: ['test/support/load-parser.ts'],
           // One server for the run, a fresh database per file; files run in parallel.
           testTimeout: 120_000,
@@ -33,7 +35,7 @@ export default defineConfig({
           name: 'standby',
           sequence: { groupOrder: 2 },
           include: ['test/standby/**/*.test.ts'],
-          globalSetup: ['test/support/global-setup.ts'],
+          globalSetup: ['test/support/temp-root.ts', 'test/support/global-setup.ts'],
           testTimeout: 180_000,
           hookTimeout: 120_000,
           fileParallelism: false,

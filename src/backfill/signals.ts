@@ -80,15 +80,23 @@ export async function primaryLag(db: Queryable): Promise<{ standbys: string[]; r
 }
 
 /**
- * Lag as a standby sees it, with the primary's current WAL position to compare against. Holds
- * (LagUnknown) when the standby is not streaming: no WAL receiver, or one not in `streaming`
+ * Lag as a standby sees it, with the primary's current WAL positions to compare against: `lsn`
+ * (inserted) and `flushed` (what the primary's walsender can send: it sends only flushed WAL).
+ * Holds (LagUnknown) when the standby is not streaming: no WAL receiver, or one not in `streaming`
  * state, or one whose last message from the primary is older than `staleMs` while the primary has
- * WAL the standby has not received. Time: since the last replayed transaction while replay is
+ * flushed WAL the standby has not received. (Inserted but unflushed WAL is not waiting to be sent:
+ * counting it held every first check after an idle spell, when the standby had heard nothing for
+ * a while and the orchestrator's own latest writes were not flushed yet, as with
+ * synchronous_commit = off.) Time: since the last replayed transaction while replay is
  * behind what was received (0 when all received WAL is replayed, which is why a cut-off standby
  * read "no lag" before the streaming check). Bytes: the primary's position minus the standby's
  * replayed one, so WAL the standby never received counts too.
  */
-export async function standbyLag(standby: Queryable, primaryLsn: string, staleMs: number): Promise<LagReading | LagUnknown> {
+export async function standbyLag(
+  standby: Queryable,
+  primary: { lsn: string; flushed: string },
+  staleMs: number,
+): Promise<LagReading | LagUnknown> {
   const [row] = await queryRows<{
     standby: boolean;
     status: string | null;
@@ -107,10 +115,10 @@ export async function standbyLag(standby: Queryable, primaryLsn: string, staleMs
                  WHEN pg_catalog.pg_last_wal_receive_lsn() = pg_catalog.pg_last_wal_replay_lsn() THEN 0
                  ELSE extract(epoch FROM clock_timestamp() - pg_catalog.pg_last_xact_replay_timestamp()) * 1000 END::float8 AS lag_ms,
             greatest(0, pg_catalog.pg_wal_lsn_diff($1::pg_lsn, pg_catalog.pg_last_wal_replay_lsn()))::text AS behind_bytes,
-            greatest(0, pg_catalog.pg_wal_lsn_diff($1::pg_lsn, coalesce(pg_catalog.pg_last_wal_receive_lsn(), pg_catalog.pg_last_wal_replay_lsn())))::text AS unreceived_bytes,
+            greatest(0, pg_catalog.pg_wal_lsn_diff($2::pg_lsn, coalesce(pg_catalog.pg_last_wal_receive_lsn(), pg_catalog.pg_last_wal_replay_lsn())))::text AS unreceived_bytes,
             CASE WHEN pg_catalog.pg_is_in_recovery() THEN pg_catalog.pg_is_wal_replay_paused() ELSE false END AS paused
        FROM (SELECT 1) AS one LEFT JOIN pg_catalog.pg_stat_wal_receiver r ON true`,
-    [primaryLsn],
+    [primary.lsn, primary.flushed],
   );
   if (!row?.standby) throw new Error('the --replica-url server is not a standby (pg_is_in_recovery() is false)');
   const behind = Number(row.behind_bytes ?? 0);
@@ -285,8 +293,11 @@ export class HealthSignals {
     let reading: LagReading | LagUnknown;
     try {
       if (settings.replicaUrl) {
-        const [at] = await queryRows<{ lsn: string }>(this.primary, `SELECT pg_catalog.pg_current_wal_insert_lsn()::text AS lsn`);
-        reading = await standbyLag(await this.standby(settings.replicaUrl), at!.lsn, settings.maxLagMs ?? DEFAULT_STALE_MS);
+        const [at] = await queryRows<{ lsn: string; flushed: string }>(
+          this.primary,
+          `SELECT pg_catalog.pg_current_wal_insert_lsn()::text AS lsn, pg_catalog.pg_current_wal_flush_lsn()::text AS flushed`,
+        );
+        reading = await standbyLag(await this.standby(settings.replicaUrl), at!, settings.maxLagMs ?? DEFAULT_STALE_MS);
       } else {
         const seen = await primaryLag(this.primary);
         if (this.standbysAtStart === null) this.standbysAtStart = seen.standbys.length;

@@ -1,6 +1,5 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { afterAll, describe, expect, test } from 'vitest';
@@ -9,6 +8,7 @@ import { LockNotReleasedError } from '../../src/errors.js';
 import { cli, spawnCli, type CliResult } from '../support/cli.js';
 import { useDatabase } from '../support/database.js';
 import { planDir, renamePlan } from '../support/plans.js';
+import { tempDir } from '../support/temp.js';
 import { loadOutputSchemas, type OutputValidator } from '../support/output-schemas.js';
 import { PGBOUNCER_MISSING, usePgBouncers } from '../support/pgbouncer.js';
 import { until } from '../support/wait.js';
@@ -72,7 +72,7 @@ describe('every command prints one JSON document that its shipped schema accepts
     await db.query(`ANALYZE users`);
 
     // Offline commands: new (with the catalog), lint (clean, findings, unreadable input).
-    const scratch = mkdtempSync(path.join(os.tmpdir(), 'pgshift-json-'));
+    const scratch = tempDir('json');
     const created = documentOf(
       'new',
       await cli(['new', 'users_email_not_null', '--recipe', 'setNotNull', '--table', 'users', '--column', 'email', '--json'], {
@@ -325,7 +325,7 @@ describe('every command prints one JSON document that its shipped schema accepts
   }, 600_000);
 
   test('fleet: a status over the database as a fleet of one, and an invalid targets file', async () => {
-    const scratch = mkdtempSync(path.join(os.tmpdir(), 'pgshift-json-fleet-'));
+    const scratch = tempDir('json-fleet');
     const targets = path.join(scratch, 'fleet.json');
     writeFileSync(targets, JSON.stringify([{ name: 'only', url: db.url }]));
     const status = documentOf('fleet', await run('fleet', 'status', '--targets', targets), 0);

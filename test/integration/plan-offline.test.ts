@@ -1,5 +1,4 @@
-import { copyFileSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { copyFileSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { Pgshift } from '../../src/index.js';
@@ -18,6 +17,7 @@ import { useDatabase } from '../support/database.js';
 import { BASE_SCHEMA, POOL } from '../support/plan-generator.js';
 import { dumpSchema, findPgDump } from '../support/pg-dump.js';
 import { planDir } from '../support/plans.js';
+import { tempDir } from '../support/temp.js';
 import '../support/load-parser.js';
 
 // `plan --schema-file` must print the DDL the online plan prints: every example plan, one plan per
@@ -87,7 +87,7 @@ describe.skipIf(!pgDump)(
       await db.query('ANALYZE');
       dir = planDir(PLANS);
       for (const f of readdirSync(EXAMPLES)) copyFileSync(path.join(EXAMPLES, f), path.join(dir, f));
-      dumpFile = path.join(mkdtempSync(path.join(os.tmpdir(), 'pgshift-dump-')), 'schema.sql');
+      dumpFile = path.join(tempDir('dump'), 'schema.sql');
       dumpSchema(pgDump!, db.url, dumpFile);
       schema = await loadSchemaFile(dumpFile);
       pgshift = new Pgshift({ databaseUrl: db.url, dir, log: undefined });
@@ -157,7 +157,7 @@ describe.skipIf(!pgDump)(
 
 /** Files written the way pg_dump writes them, for what a dump from another version may hold. */
 function schemaFile(text: string): string {
-  const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'pgshift-schema-')), 'schema.sql');
+  const file = path.join(tempDir('schema'), 'schema.sql');
   writeFileSync(file, text);
   return file;
 }

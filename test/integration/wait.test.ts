@@ -1,11 +1,11 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { cli, ROOT, spawnCli } from '../support/cli.js';
 import { useDatabase, type TestDatabase } from '../support/database.js';
 import { planDir, renamePlan } from '../support/plans.js';
+import { tempDir } from '../support/temp.js';
 import { until } from '../support/wait.js';
 
 async function setup(db: TestDatabase, table: string, rows: number) {
@@ -92,7 +92,7 @@ describe('pgshift wait and advance --wait, with a backfill running in another pr
     await setup(db, 'accounts', 5_000);
     // A start-up hook as an app would write it, through the public API.
     // Outside the plan directory, which is read for plans.
-    const script = path.join(mkdtempSync(path.join(os.tmpdir(), 'pgshift-app-')), 'startup.mts');
+    const script = path.join(tempDir('app'), 'startup.mts');
     writeFileSync(
       script,
       `import { Pgshift } from ${JSON.stringify(path.join(ROOT, 'src/index.ts'))};

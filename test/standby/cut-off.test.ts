@@ -31,7 +31,7 @@ describe.skipIf(!standby)(`a standby cut off from its primary (primary_conninfo 
       url: db.url,
       dir,
     });
-    await until(async () => Number((await progress(db, id))?.batches ?? 0) >= 2, 'two batches');
+    await until(async () => Number((await progress(db, id))?.batches ?? 0) >= 2, 'two batches', 120_000);
 
     restore = await sb.cutOff(await unusedPort());
     await expectHeld(db, dir, id, /standby is not streaming from the primary/);

@@ -4,6 +4,7 @@ import { useDatabase } from '../support/database.js';
 import { batchesPastLimit, lsnBytes, readTrace } from '../support/standby.js';
 import { skipReason, standby } from './env.js';
 import { expectFinishedAndReplicated, expectHeld, prepare } from './scenario.js';
+import { until } from '../support/wait.js';
 
 const LIMIT_BYTES = 512 * 1024;
 
@@ -20,6 +21,23 @@ describe.skipIf(!standby)(`replay paused on the standby, lag read on the primary
     await sb.pauseReplay();
     const [paused] = await sb.query<{ lsn: string }>('SELECT pg_last_wal_replay_lsn()::text AS lsn');
     const replayed = lsnBytes(paused!.lsn);
+    // The lag is read on the primary, from the replay position the standby last reported there.
+    // Before that report names the paused position, the primary may still see an older one (the
+    // standby reports it when WAL arrives, and every wal_receiver_status_interval when idle) and
+    // count WAL the standby has in fact replayed: wait for it, sending a little WAL to prompt it.
+    await until(
+      async () => {
+        const [seen] = await db.query<{ ok: boolean }>(
+          `SELECT bool_and(replay_lsn >= $1::pg_lsn) AS ok FROM pg_stat_replication WHERE state <> 'backup'`,
+          [paused!.lsn],
+        );
+        if (seen?.ok) return true;
+        await db.query('SELECT pg_current_xact_id()');
+        return false;
+      },
+      'the primary to see the paused replay position',
+      60_000,
+    );
 
     const run = spawnCli(
       ['advance', '--batch-size', '300', '--batch-delay', '50', '--max-lag', 'off', '--max-lag-bytes', `${LIMIT_BYTES}`],

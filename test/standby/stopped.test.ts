@@ -19,7 +19,7 @@ describe.skipIf(!standby)(`a standby stopped during the backfill${skipReason}`, 
     const [attached] = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_replication WHERE state = 'streaming'`);
     expect(attached!.n).toBeGreaterThanOrEqual(1);
     const run = spawnCli(['advance', '--batch-size', '300', '--batch-delay', '50'], { url: db.url, dir });
-    await until(async () => Number((await progress(db, id))?.batches ?? 0) >= 2, 'two batches');
+    await until(async () => Number((await progress(db, id))?.batches ?? 0) >= 2, 'two batches', 120_000);
 
     await sb.stop();
     stopped = true;

@@ -1,12 +1,12 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, inject } from 'vitest';
 import { cli, type CliResult } from './cli.js';
 import { createTestDatabase, type TestDatabase } from './database.js';
+import { tempDir } from './temp.js';
 
 export interface Fleet {
   dbs: (TestDatabase & { drop(): Promise<void>; target: string })[];
@@ -58,7 +58,7 @@ export function useFleet(size: number): Fleet {
 }
 
 export function writeTargets(targets: unknown, ext = 'json'): string {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'pgshift-fleet-'));
+  const dir = tempDir('fleet');
   const file = path.join(dir, `targets.${ext}`);
   writeFileSync(file, typeof targets === 'string' ? targets : JSON.stringify(targets, null, 2));
   return file;

@@ -1,10 +1,10 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { tempDir } from './temp.js';
 
-/** A temporary migrations directory holding the given plans (objects as JSON, strings as-is). */
+/** A temporary migrations directory holding the given plans (objects as JSON, strings as-is), removed with the run. */
 export function planDir(plans: Record<string, unknown>): string {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'pgshift-plans-'));
+  const dir = tempDir('plans');
   for (const [file, plan] of Object.entries(plans)) {
     writeFileSync(path.join(dir, file), typeof plan === 'string' ? plan : JSON.stringify(plan, null, 2));
   }
