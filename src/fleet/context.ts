@@ -124,7 +124,8 @@ export class FleetRun {
       log: this.log.child({ target: target.name }),
       application: this.options.application ?? 'pgshift fleet',
       lockPolicy: this.options.lockPolicy,
-      backfill: this.options.backfill,
+      // A target's own standby (targets file) measures its replica lag.
+      backfill: target.replicaUrl ? { ...this.options.backfill, replicaUrl: target.replicaUrl } : this.options.backfill,
       verify: this.options.verify,
       signal: extra.signal ?? this.options.signal,
       onProgress: extra.onProgress,

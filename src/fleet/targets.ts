@@ -8,6 +8,11 @@ import { FleetTargetsInvalidError, InvalidArgumentError } from '../errors.js';
 export interface FleetTarget {
   name: string;
   url: string;
+  /**
+   * A standby of this database to measure replica lag on during its backfill (what
+   * `advance --replica-url` is for one database); never printed.
+   */
+  replicaUrl?: string;
 }
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._:@/-]{0,127}$/;
@@ -15,8 +20,8 @@ const ENV_REF = /\$\{([^}]*)\}/g;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 /**
- * Parses a targets document: JSON or YAML (JSON is YAML), either a list of `{ name, url }` or
- * `{ targets: [...] }`. `${VAR}` in a URL is replaced from `env`. Every problem is reported at once.
+ * Parses a targets document: JSON or YAML (JSON is YAML), either a list of `{ name, url, replicaUrl? }`
+ * or `{ targets: [...] }`. `${VAR}` in a URL is replaced from `env`. Every problem is reported at once.
  */
 export function parseTargets(text: string, source: string, env: NodeJS.ProcessEnv): FleetTarget[] {
   let doc: unknown;
@@ -49,36 +54,44 @@ export function parseTargets(text: string, source: string, env: NodeJS.ProcessEn
       problems.push(`${at}: expected an object { name, url }`);
       return;
     }
-    const { name, url, ...rest } = item as Record<string, unknown>;
-    for (const k of Object.keys(rest)) problems.push(`${at}.${k}: unknown key (only name, url)`);
+    const { name, url, replicaUrl, ...rest } = item as Record<string, unknown>;
+    for (const k of Object.keys(rest)) problems.push(`${at}.${k}: unknown key (only name, url, replicaUrl)`);
     if (typeof name !== 'string' || !NAME.test(name)) {
       problems.push(`${at}.name: expected a name of letters, digits and . _ : @ / - (at most 128), got ${JSON.stringify(name ?? null)}`);
     } else if (seen.has(name)) {
       problems.push(`${at}.name: "${name}" is also the name of [${seen.get(name)}]; names must be unique`);
     } else seen.set(name, i);
-    if (typeof url !== 'string' || url.trim() === '') {
-      problems.push(`${at}.url: expected a postgres:// URL`);
-      return;
-    }
-    const expanded = url.replace(ENV_REF, (ref, variable: string) => {
-      if (!ENV_NAME.test(variable)) problems.push(`${at}.url: "${ref}" is not a variable reference (\${NAME})`);
-      else if (env[variable] === undefined) problems.push(`${at}.url: environment variable ${variable} is not set`);
-      else return env[variable]!;
-      return ref;
-    });
-    if (!/^postgres(ql)?:\/\//.test(expanded)) problems.push(`${at}.url: expected a postgres:// or postgresql:// URL`);
-    else {
-      try {
-        new URL(expanded);
-      } catch {
-        problems.push(`${at}.url: not a valid URL`);
-      }
-    }
-    if (typeof name === 'string') targets.push({ name, url: expanded });
+    const expanded = connectionUrl(url, `${at}.url`, env, problems);
+    const replica = replicaUrl === undefined ? undefined : connectionUrl(replicaUrl, `${at}.replicaUrl`, env, problems);
+    if (typeof name === 'string' && expanded !== null && replica !== null)
+      targets.push({ name, url: expanded, ...(replica === undefined ? {} : { replicaUrl: replica }) });
   });
   if (!list.length) problems.push('no targets');
   if (problems.length) throw new FleetTargetsInvalidError(source, problems);
   return targets;
+}
+
+/** A target's connection URL with `${VAR}` replaced from `env`; null (and its problems pushed) when it is not one. */
+function connectionUrl(value: unknown, at: string, env: NodeJS.ProcessEnv, problems: string[]): string | null {
+  if (typeof value !== 'string' || value.trim() === '') {
+    problems.push(`${at}: expected a postgres:// URL`);
+    return null;
+  }
+  const expanded = value.replace(ENV_REF, (ref, variable: string) => {
+    if (!ENV_NAME.test(variable)) problems.push(`${at}: "${ref}" is not a variable reference (\${NAME})`);
+    else if (env[variable] === undefined) problems.push(`${at}: environment variable ${variable} is not set`);
+    else return env[variable]!;
+    return ref;
+  });
+  if (!/^postgres(ql)?:\/\//.test(expanded)) problems.push(`${at}: expected a postgres:// or postgresql:// URL`);
+  else {
+    try {
+      new URL(expanded);
+    } catch {
+      problems.push(`${at}: not a valid URL`);
+    }
+  }
+  return expanded;
 }
 
 /** Reads the targets from a file, or from the stdout of a shell command (discovery from a registry). */
@@ -124,9 +137,9 @@ export function redactUrl(url: string): string {
 /** Removes the targets' passwords from any text that might echo a URL (error messages, logs). */
 export function scrubber(targets: readonly FleetTarget[]): (text: string) => string {
   const secrets = new Set<string>();
-  for (const t of targets) {
+  for (const url of targets.flatMap((t) => (t.replicaUrl ? [t.url, t.replicaUrl] : [t.url]))) {
     try {
-      const u = new URL(t.url);
+      const u = new URL(url);
       if (u.password) {
         secrets.add(u.password);
         secrets.add(decodeURIComponent(u.password));

@@ -9,6 +9,7 @@ import {
   shardOf,
   splitWaves,
 } from '../../src/index.js';
+import { scrubber } from '../../src/fleet/targets.js';
 
 const names = (n: number, prefix = 'db') =>
   Array.from({ length: n }, (_, i) => ({ name: `${prefix}-${i}`, url: `postgres://u:p@h/${prefix}${i}` }));
@@ -38,12 +39,48 @@ describe('fleet targets', () => {
     expect((error as FleetTargetsInvalidError).problems).toEqual([
       '[1].name: "a" is also the name of [0]; names must be unique',
       '[1].url: environment variable NOPE is not set',
-      '[2].port: unknown key (only name, url)',
+      '[2].port: unknown key (only name, url, replicaUrl)',
       '[2].url: expected a postgres:// or postgresql:// URL',
       '[3].name: expected a name of letters, digits and . _ : @ / - (at most 128), got null',
     ]);
     expect(() => parseTargets('[]', 'f', {})).toThrow(/no targets/);
     expect(() => parseTargets('{ "hosts": [] }', 'f', {})).toThrow(/expected a list/);
+  });
+
+  test('replicaUrl: optional, ${VAR} from the environment, checked like url; its password is scrubbed too', () => {
+    const text = JSON.stringify([
+      { name: 'a', url: 'postgres://u:pw-a@h/a', replicaUrl: 'postgres://u:${REPLICA_PW}@replica-a/a' },
+      { name: 'b', url: 'postgres://u:pw-b@h/b' },
+    ]);
+    const targets = parseTargets(text, 'f', { REPLICA_PW: 'r3plica' });
+    expect(targets).toEqual([
+      { name: 'a', url: 'postgres://u:pw-a@h/a', replicaUrl: 'postgres://u:r3plica@replica-a/a' },
+      { name: 'b', url: 'postgres://u:pw-b@h/b' },
+    ]);
+    expect(scrubber(targets)('cannot connect to postgres://u:r3plica@replica-a/a')).toBe(
+      'cannot connect to postgres://u:REDACTED@replica-a/a',
+    );
+
+    let error: unknown;
+    try {
+      parseTargets(
+        JSON.stringify([
+          { name: 'a', url: 'postgres://h/a', replicaUrl: 'http://replica/a' },
+          { name: 'b', url: 'postgres://h/b', replicaUrl: 'postgres://u:${NOPE}@r/b' },
+          { name: 'c', url: 'postgres://h/c', replicaUrl: 5 },
+        ]),
+        'targets.json',
+        {},
+      );
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(FleetTargetsInvalidError);
+    expect((error as FleetTargetsInvalidError).problems).toEqual([
+      '[0].replicaUrl: expected a postgres:// or postgresql:// URL',
+      '[1].replicaUrl: environment variable NOPE is not set',
+      '[2].replicaUrl: expected a postgres:// URL',
+    ]);
   });
 
   test('redaction removes the password and password parameters, keeps the rest', () => {

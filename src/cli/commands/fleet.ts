@@ -1,7 +1,6 @@
 import { Option, type Command } from 'commander';
 import {
   FAILURE_POLICIES,
-  VACUUM_HOLDS,
   WAIT_TARGETS,
   createLogger,
   fleetAdvance,
@@ -19,11 +18,18 @@ import {
   type FleetOptions,
   type Logger,
   type Phase,
-  type VacuumHold,
   type WaitTarget,
 } from '../../index.js';
+import {
+  addBackfillOptions,
+  addTuneOptions,
+  backfillSettings,
+  tuneChange,
+  type BackfillFlags,
+  type TuneFlags,
+} from '../backfill-options.js';
 import type { Invocation, RegisterCommand } from '../command.js';
-import { intOr, nonNegativeNumber, orNull, phaseArg, positiveInt, type Maybe } from '../options.js';
+import { nonNegativeNumber, phaseArg, positiveInt } from '../options.js';
 import { TerminalBlock, type TerminalStream } from '../terminal.js';
 
 /** What the fleet commands need from the program: its global options, output, and error handling. */
@@ -49,14 +55,20 @@ interface CommonFlags {
 }
 
 const EXIT_CODES_HELP = `
-Targets: a JSON or YAML file of [{ name, url }] (or { targets: [...] }); \${VAR} in a URL is read
-from the environment. URLs are printed without their password.
+Targets: a JSON or YAML file of [{ name, url, replicaUrl? }] (or { targets: [...] }); \${VAR} in a
+URL is read from the environment. URLs are printed without their password; replicaUrl (a standby
+to measure the target's replica lag on during its backfill) is never printed.
 Exit codes: 0 every target reached the phase, 1 some failed or were unreachable (named), 2 invalid
 input (targets file, arguments), 3 refused (lockstep, --expect, a gate), 4 some were busy.`;
 
+const BACKFILL_HELP = `
+The backfill options are those of \`pgshift advance\` and apply to each target's backfill. A standby
+to measure replica lag on (advance's --replica-url) names one database's replica: give it per
+target, as replicaUrl in the targets file.`;
+
 function common(cmd: Command): Command {
   return cmd
-    .option('--targets <file>', 'JSON or YAML file listing the fleet: [{ name, url }]')
+    .option('--targets <file>', 'JSON or YAML file listing the fleet: [{ name, url, replicaUrl? }]')
     .option('--targets-command <cmd>', 'shell command whose stdout lists the fleet (same format)')
     .option('--shard <i/n>', 'act on shard i of n only (a stable split by target name; lockstep still reads every target)')
     .option('--concurrency <n>', 'targets worked on at once', positiveInt('--concurrency'), 4)
@@ -155,7 +167,7 @@ export function registerFleetCommand(program: Command, ctx: FleetCommandContext)
     }
   };
 
-  common(fleet.command('advance'))
+  const advance = common(fleet.command('advance'))
     .description(
       'take every target to the next phase of a migration (or phase by phase up to --to), never starting a phase anywhere before every target finished the one before',
     )
@@ -168,72 +180,24 @@ export function registerFleetCommand(program: Command, ctx: FleetCommandContext)
       '--expect <migration@state>',
       'refuse (exit 3, nothing started) unless every target is in this state; repeatable',
       (v: string, prev: string[] = []) => [...prev, v],
-    )
-    .option('--batch-size <rows>', 'fixed rows per backfill batch (default: adaptive)', positiveInt('--batch-size'))
-    .option('--target-ms <ms>', 'target time of one batch for the adaptive size', positiveInt('--target-ms'))
-    .option('--min-batch <rows>', 'smallest adaptive batch', positiveInt('--min-batch'))
-    .option('--max-batch <rows>', 'largest adaptive batch', positiveInt('--max-batch'))
-    .option('--max-rate <rows/s|off>', 'cap on rows per second on each target', intOr('off', '--max-rate'))
-    .option('--pause-ratio <ratio>', 'after each batch, sleep ratio × its duration', nonNegativeNumber('--pause-ratio'))
-    .option('--batch-delay <ms>', 'fixed pause after each batch', nonNegativeNumber('--batch-delay'))
-    .option('--max-lag <ms|off>', 'hold while replica replay lag exceeds this', intOr('off', '--max-lag'))
-    .option(
-      '--max-lag-bytes <bytes|off>',
-      'hold while a standby is more than this many bytes of WAL behind',
-      intOr('off', '--max-lag-bytes'),
-    )
-    .option(
-      '--max-app-wait <ms|off>',
-      'shrink batches when an app session waits on a batch longer than this',
-      intOr('off', '--max-app-wait'),
-    )
-    .addOption(new Option('--hold-on-vacuum <which>', 'vacuums of the table that hold the backfill').choices(VACUUM_HOLDS))
-    .option('--workers <n>', 'backfill workers per target', positiveInt('--workers'))
-    .option('--batch-timeout <ms>', 'statement_timeout of one batch', positiveInt('--batch-timeout'))
-    .option('--max-attempts <n>', 'attempts at a batch that times out', positiveInt('--max-attempts'))
+    );
+  addBackfillOptions(advance, { replicaUrl: false })
+    .addHelpText('after', BACKFILL_HELP)
     .action(
       ctx.handle(
         async (
           migration: string | undefined,
-          f: CommonFlags & {
-            to?: Phase;
-            waves?: string;
-            verifyCanary?: boolean;
-            verify: boolean;
-            expect?: string[];
-            batchSize?: number;
-            targetMs?: number;
-            minBatch?: number;
-            maxBatch?: number;
-            maxRate?: Maybe;
-            pauseRatio?: number;
-            batchDelay?: number;
-            maxLag?: Maybe;
-            maxLagBytes?: Maybe;
-            maxAppWait?: Maybe;
-            holdOnVacuum?: VacuumHold;
-            workers?: number;
-            batchTimeout?: number;
-            maxAttempts?: number;
-          },
+          f: CommonFlags &
+            BackfillFlags & {
+              to?: Phase;
+              waves?: string;
+              verifyCanary?: boolean;
+              verify: boolean;
+              expect?: string[];
+            },
         ) => {
           const waves = f.waves ? parseWaves(f.waves) : undefined;
-          const backfill = {
-            batchSize: f.batchSize,
-            targetMs: f.targetMs,
-            minBatchSize: f.minBatch,
-            maxBatchSize: f.maxBatch,
-            maxRate: orNull(f.maxRate),
-            pauseRatio: f.pauseRatio,
-            delayMs: f.batchDelay,
-            maxLagMs: orNull(f.maxLag),
-            maxLagBytes: orNull(f.maxLagBytes),
-            maxAppWaitMs: orNull(f.maxAppWait),
-            holdOnVacuum: f.holdOnVacuum,
-            workers: f.workers,
-            batchTimeoutMs: f.batchTimeout,
-            maxAttempts: f.maxAttempts,
-          };
+          const backfill = backfillSettings(f);
           await run(
             'fleet advance',
             f,
@@ -348,46 +312,16 @@ export function registerFleetCommand(program: Command, ctx: FleetCommandContext)
       }),
     );
 
-  common(fleet.command('tune'))
-    .description("change every target's running backfill live (applied before its next batch)")
-    .argument('[migration]', 'the migration (default: the one being rolled out)')
-    .option('--batch-size <rows|auto>', 'fixed rows per batch, or auto', intOr('auto', '--batch-size'))
-    .option('--target-ms <ms>', 'target time of one batch for the adaptive size', positiveInt('--target-ms'))
-    .option('--max-rate <rows/s|off>', 'cap on rows per second on each target', intOr('off', '--max-rate'))
-    .option('--pause-ratio <ratio>', 'after each batch, sleep ratio × its duration', nonNegativeNumber('--pause-ratio'))
-    .option('--max-lag <ms|off>', 'hold while replica lag exceeds this', intOr('off', '--max-lag'))
-    .option('--max-lag-bytes <bytes|off>', 'hold while a standby is this many bytes of WAL behind', intOr('off', '--max-lag-bytes'))
-    .option('--max-app-wait <ms|off>', 'shrink batches when an app session waits longer than this', intOr('off', '--max-app-wait'))
-    .action(
-      ctx.handle(
-        async (
-          migration: string | undefined,
-          f: CommonFlags & {
-            batchSize?: Maybe;
-            targetMs?: number;
-            maxRate?: Maybe;
-            pauseRatio?: number;
-            maxLag?: Maybe;
-            maxLagBytes?: Maybe;
-            maxAppWait?: Maybe;
-          },
-        ) => {
-          const control: FleetControlAction = {
-            action: 'tune',
-            settings: {
-              batchSize: orNull(f.batchSize),
-              targetMs: f.targetMs,
-              maxRate: orNull(f.maxRate),
-              pauseRatio: f.pauseRatio,
-              maxLagMs: orNull(f.maxLag),
-              maxLagBytes: orNull(f.maxLagBytes),
-              maxAppWaitMs: orNull(f.maxAppWait),
-            },
-          };
-          await run('fleet tune', f, {}, (o: FleetOptions) => fleetControl(o, control, migration), eachText('tune'));
-        },
-      ),
-    );
+  addTuneOptions(
+    common(fleet.command('tune'))
+      .description("change every target's running backfill live (applied before its next batch)")
+      .argument('[migration]', 'the migration (default: the one being rolled out)'),
+  ).action(
+    ctx.handle(async (migration: string | undefined, f: CommonFlags & TuneFlags) => {
+      const control: FleetControlAction = { action: 'tune', settings: tuneChange(f) };
+      await run('fleet tune', f, {}, (o: FleetOptions) => fleetControl(o, control, migration), eachText('tune'));
+    }),
+  );
 
   for (const [name, description] of [
     ['pause', "hold every target's backfill before its next batch (until fleet resume)"],
