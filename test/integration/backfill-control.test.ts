@@ -105,31 +105,42 @@ describe('health signals hold the backfill, never abort it', () => {
    * A VACUUM (FREEZE) that stays running: a cursor pins a page holding freshly inserted (so not yet
    * frozen) rows, and the vacuum must wait for that page's cleanup lock to freeze them. (Pinning
    * an arbitrary page is not enough: an earlier FREEZE may have left nothing on it to do.)
+   *
+   * Returns once this VACUUM itself is running, not any vacuum of the table: an autovacuum of the
+   * table (the previous test's backfill left dead rows) would be listed first while the VACUUM
+   * waits for its lock, and the backfill, which ignores autovacuums, could finish before it starts.
    */
   async function pinnedVacuum(table: string) {
     const [{ max }] = (await db.query<{ max: string }>(`SELECT max(id)::text AS max FROM ${table}`)) as [{ max: string }];
     await db.query(`INSERT INTO ${table} (id) SELECT g FROM generate_series($1::bigint + 1, $1::bigint + 50) g`, [max]);
     const pin = new pg.Client({ connectionString: db.url });
     const vacuum = new pg.Client({ connectionString: db.url });
+    // The test database's teardown terminates what is left: that is not an error of the test.
+    for (const c of [pin, vacuum]) c.on('error', () => undefined);
     await pin.connect();
     await vacuum.connect();
-    await pin.query('BEGIN');
-    await pin.query(`DECLARE c CURSOR FOR SELECT * FROM ${table} WHERE id > ${Number(max)}`);
-    await pin.query('FETCH 1 FROM c');
-    const vacuuming = vacuum.query(`VACUUM (FREEZE) ${table}`);
-    const [{ pid }] = (await until(async () => {
-      const rows = await db.query<{ pid: number }>(`SELECT pid FROM pg_stat_progress_vacuum WHERE relid = $1::regclass`, [table]);
-      return rows.length ? rows : null;
-    }, 'the vacuum')) as [{ pid: number }];
-    return {
-      pid,
-      async end() {
-        await pin.query('COMMIT');
-        await vacuuming;
-        await pin.end();
-        await vacuum.end();
-      },
+    let vacuuming: Promise<unknown> | null = null;
+    const end = async () => {
+      await pin.query('COMMIT').catch(() => undefined);
+      await vacuuming;
+      await pin.end();
+      await vacuum.end();
     };
+    try {
+      const [{ pid }] = (await vacuum.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows as [{ pid: number }];
+      await pin.query('BEGIN');
+      await pin.query(`DECLARE c CURSOR FOR SELECT * FROM ${table} WHERE id > ${Number(max)}`);
+      await pin.query('FETCH 1 FROM c');
+      vacuuming = vacuum.query(`VACUUM (FREEZE) ${table}`);
+      await until(async () => {
+        const rows = await db.query(`SELECT 1 FROM pg_stat_progress_vacuum WHERE pid = $1 AND relid = $2::regclass`, [pid, table]);
+        return rows.length > 0;
+      }, `the VACUUM (pid ${pid})`);
+      return { pid, end };
+    } catch (error) {
+      await end();
+      throw error;
+    }
   }
 
   test('a manual VACUUM running on the table holds the backfill until it ends', async () => {
@@ -137,10 +148,13 @@ describe('health signals hold the backfill, never abort it', () => {
     expect((await events.run('advance', '--to', 'dual-write')).code).toBe(0);
     const vacuum = await pinnedVacuum('events');
     const run = events.spawn(['advance', '--batch-size', '500']);
-    const held = await events.held();
-    expect(held.hold_reason).toBe(`VACUUM running on events (pid ${vacuum.pid}, scanning heap)`);
-    expect(held.rows_done).toBe('0');
-    await vacuum.end();
+    try {
+      const held = await events.held();
+      expect(held.hold_reason).toBe(`VACUUM running on events (pid ${vacuum.pid}, scanning heap)`);
+      expect(held.rows_done).toBe('0');
+    } finally {
+      await vacuum.end();
+    }
     const r = await run.done;
     expect(r.code, r.stderr).toBe(0);
     expect((await progress())!.rows_done).toBe('20000');
