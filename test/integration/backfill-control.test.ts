@@ -131,8 +131,13 @@ describe('health signals hold the backfill, never abort it', () => {
       await pin.query('BEGIN');
       await pin.query(`DECLARE c CURSOR FOR SELECT * FROM ${table} WHERE id > ${Number(max)}`);
       await pin.query('FETCH 1 FROM c');
-      vacuuming = vacuum.query(`VACUUM (FREEZE) ${table}`);
+      // Settled at once, so a VACUUM that fails while the test waits is not an unhandled rejection;
+      // the wait below names it instead.
+      vacuuming = vacuum.query(`VACUUM (FREEZE) ${table}`).catch((error: unknown) => error);
+      let ended: unknown = null;
+      void vacuuming.then((outcome) => (ended = outcome instanceof Error ? outcome.message : 'it completed'));
       await until(async () => {
+        if (ended) throw new Error(`the VACUUM (pid ${pid}) ended before it was seen running: ${ended}`);
         const rows = await db.query(`SELECT 1 FROM pg_stat_progress_vacuum WHERE pid = $1 AND relid = $2::regclass`, [pid, table]);
         return rows.length > 0;
       }, `the VACUUM (pid ${pid})`);
